@@ -1,0 +1,94 @@
+/* SQL classification: a tokenizer (not a parser) that tells the session what a
+ * statement does to connection state: what it pins, what replayable state it
+ * sets, and the few statements mymux must act on itself. */
+#ifndef MX_CLASSIFY_H
+#define MX_CLASSIFY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Why a statement pins the session to its backend connection (bit set). */
+enum cls_pin {
+    CLS_PIN_TRX = 1u << 0,        /* BEGIN / START TRANSACTION (the server flag stays the truth) */
+    CLS_PIN_LOCK_TABLES = 1u << 1,/* LOCK TABLES / FLUSH TABLES ... WITH READ LOCK */
+    CLS_PIN_GET_LOCK = 1u << 2,   /* GET_LOCK(), IS_USED_LOCK..., named locks */
+    CLS_PIN_TEMP_TABLE = 1u << 3, /* CREATE TEMPORARY TABLE */
+    CLS_PIN_USER_VAR = 1u << 4,   /* @var assignment (SET @x, SELECT ... INTO @x, := ) */
+    CLS_PIN_PREPARE = 1u << 5,    /* text PREPARE / EXECUTE / DEALLOCATE */
+    CLS_PIN_FOUND_ROWS = 1u << 6, /* SQL_CALC_FOUND_ROWS */
+    CLS_PIN_HANDLER = 1u << 7,    /* HANDLER ... OPEN */
+    CLS_PIN_XA = 1u << 8,         /* XA START etc. */
+    CLS_PIN_SAVEPOINT = 1u << 9,  /* SAVEPOINT */
+    CLS_PIN_UNSURE = 1u << 10,    /* anything the classifier cannot be sure about */
+    CLS_PIN_SESSION_VAR = 1u << 11,/* SET of a session var whose value is not a readable literal */
+};
+
+/* Statement kinds mymux itself cares about. */
+enum cls_kind {
+    CLS_OTHER = 0,
+    CLS_SELECT,        /* plain SELECT (incl. WITH ... SELECT, parenthesised) */
+    CLS_SET,           /* SET ... (assignments in cls_result.assign) */
+    CLS_USE,           /* USE db (name in arg) */
+    CLS_BEGIN,         /* BEGIN / START TRANSACTION [READ ONLY|READ WRITE|WITH CONSISTENT SNAPSHOT] */
+    CLS_COMMIT,        /* COMMIT [WORK] [AND NO CHAIN] */
+    CLS_ROLLBACK,      /* ROLLBACK (not ROLLBACK TO SAVEPOINT) */
+    CLS_LOCK_TABLES,
+    CLS_UNLOCK_TABLES,
+    CLS_KILL,          /* KILL [CONNECTION|QUERY] n  (kill_query, kill_id) */
+    CLS_LOAD_DATA_LOCAL,/* LOAD DATA [LOW_PRIORITY|CONCURRENT] LOCAL INFILE 'file' (file in arg) */
+    CLS_LOAD_XML_LOCAL, /* LOAD XML LOCAL INFILE 'file' */
+    CLS_SHOW_WARNINGS, /* SHOW WARNINGS / SHOW ERRORS / SHOW COUNT(*) WARNINGS|ERRORS */
+    CLS_REPLICATION,   /* statements mymux refuses: none today, reserved */
+};
+
+/* Scope of a SET assignment. */
+enum cls_scope { CLS_SCOPE_SESSION, CLS_SCOPE_GLOBAL, CLS_SCOPE_USER, CLS_SCOPE_NAMES,
+                 CLS_SCOPE_CHARSET, CLS_SCOPE_TRANSACTION };
+
+/* One assignment of a SET statement. Pointers point into the classified text.
+ * name: lower-cased copy in name_buf (without @@session. etc.).
+ * value: the literal's text as written (quoted string with its quotes, number,
+ * identifier like ON/OFF/DEFAULT, or for NAMES "utf8mb4 [COLLATE x]"). */
+struct cls_assign {
+    enum cls_scope scope;
+    char name[64];
+    const char *value;
+    size_t value_len;
+    bool value_is_literal; /* value is a literal the proxy can replay verbatim */
+};
+
+#define CLS_MAX_ASSIGN 16
+
+struct cls_result {
+    enum cls_kind kind;
+    uint32_t pins;           /* enum cls_pin bits this statement sets */
+    uint32_t unpins;         /* enum cls_pin bits it clears (UNLOCK TABLES, RELEASE_ALL_LOCKS, DROP TEMPORARY..., DEALLOCATE) */
+    bool multi;              /* more than one statement in the text */
+    bool reads_prev;         /* FOUND_ROWS(), LAST_INSERT_ID() (no arg), ROW_COUNT(),
+                                SHOW WARNINGS/ERRORS, GET DIAGNOSTICS, @@warning_count,
+                                @@error_count, @@identity, @@last_insert_id */
+    bool has_connection_id;  /* CONNECTION_ID() appears outside quotes/comments */
+    bool read_only;          /* SELECT/SHOW/... that does not write (routing hint) */
+    /* CLS_USE: schema; CLS_LOAD_*_LOCAL: file name (unquoted, escapes undone) */
+    char arg[512];
+    size_t arg_len;
+    /* CLS_KILL */
+    bool kill_query;
+    uint64_t kill_id;
+    /* CLS_SET */
+    struct cls_assign assign[CLS_MAX_ASSIGN];
+    int n_assign;
+};
+
+/* Classifies sql[0..len). Never fails: anything not understood sets
+ * CLS_PIN_UNSURE. ansi_quotes: treat "x" as an identifier (sql_mode ANSI_QUOTES);
+ * no_backslash_escapes: backslash is not an escape inside strings. */
+void classify(const char *sql, size_t len, bool ansi_quotes, bool no_backslash_escapes,
+              struct cls_result *out);
+
+/* Rewrites every CONNECTION_ID() outside quotes/comments in sql (in place) to the
+ * decimal id padded with spaces to the same length. Returns the number replaced. */
+int classify_rewrite_connection_id(char *sql, size_t len, uint64_t id);
+
+#endif
