@@ -46,9 +46,15 @@ bool auth_sha2_verify(const uint8_t stage2[32], const uint8_t nonce[20], const u
  * Returns true on match. */
 bool auth_sha2_crypt_check(const char *stored, const char *pw, size_t pwlen);
 /* Builds such a string for pw with the given 20-byte salt (tests, and the
- * `mymux --hash-password` helper). out must hold 71 bytes + NUL. */
+ * `mymux --hash-password` helper). out must hold 70 chars + NUL (outlen >= 71);
+ * salt bytes may not be NUL or '$'. */
 int auth_sha2_crypt_make(const char *pw, size_t pwlen, const uint8_t salt[20], char *out,
                          size_t outlen);
+/* The SHA-256-crypt core under both: writes the 43-char encoded digest (no NUL)
+ * for any salt length and round count; glibc's "$5$rounds=N$salt$" gives the
+ * same digest for salts up to 16 bytes. Returns 0 or -1. */
+int auth_sha256_crypt(const char *pw, size_t pwlen, const uint8_t *salt, size_t saltlen,
+                      unsigned rounds, char out[43]);
 
 /* ---- RSA exchange (caching_sha2 full auth without TLS) ---- */
 /* Client side (mymux to a backend): encrypt (pw + '\0') XOR nonce (nonce repeated)
