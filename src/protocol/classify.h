@@ -76,6 +76,10 @@ struct cls_result {
     /* CLS_KILL */
     bool kill_query;
     uint64_t kill_id;
+    bool kill_query_id;      /* MariaDB KILL QUERY ID n: kill_id is a query id, not a thread id */
+    bool is_kill;            /* any KILL statement, also one that is not CLS_KILL because its
+                                target was not understood (KILL USER x, KILL expr): such a
+                                statement must not be forwarded with a backend's id space */
     /* CLS_SET */
     struct cls_assign assign[CLS_MAX_ASSIGN];
     int n_assign;
@@ -90,5 +94,14 @@ void classify(const char *sql, size_t len, bool ansi_quotes, bool no_backslash_e
 /* Rewrites every CONNECTION_ID() outside quotes/comments in sql (in place) to the
  * decimal id padded with spaces to the same length. Returns the number replaced. */
 int classify_rewrite_connection_id(char *sql, size_t len, uint64_t id);
+
+/* The same under the session's sql_mode: with NO_BACKSLASH_ESCAPES a string
+ * can end where the default mode sees an escaped quote, so the default-mode
+ * call above could otherwise rewrite text inside a string. CONNECTION_ID()
+ * inside a stored routine body (CREATE PROCEDURE ...) is left alone: it runs
+ * later, on whatever connection calls it. An id longer than the call's text
+ * (more than 15 digits for "CONNECTION_ID()") is not written. */
+int classify_rewrite_connection_id_mode(char *sql, size_t len, bool ansi_quotes,
+                                        bool no_backslash_escapes, uint64_t id);
 
 #endif

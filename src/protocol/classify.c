@@ -1,0 +1,1208 @@
+/* SQL classifier: a tokenizer that tells the session what a statement does to connection state. */
+#include "protocol/classify.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+/* ---- tokenizer ---------------------------------------------------------- */
+
+enum cls_tok_type {
+    TK_EOF,
+    TK_WORD,    /* unquoted identifier or keyword */
+    TK_QIDENT,  /* `ident`, or "ident" under ANSI_QUOTES */
+    TK_STRING,  /* 'x', "x", X'..', B'..', N'..' */
+    TK_NUMBER,
+    TK_USERVAR, /* @name, @'name', @`name` */
+    TK_SYSVAR,  /* @@[scope.]name */
+    TK_PUNCT,   /* one character, or ":=" */
+    TK_SEMI,
+};
+
+struct cls_tok {
+    enum cls_tok_type type;
+    const char *p; /* raw text */
+    size_t len;
+    const char *v; /* strings/quoted identifiers: between the quotes; variables: the name */
+    size_t vlen;
+    char quote;    /* quote character of TK_STRING / TK_QIDENT / quoted TK_USERVAR */
+    bool adjacent; /* nothing (not even a space) between the previous token and this one */
+};
+
+/* Lexer state is a small value: copying it saves a position to re-read from. */
+struct cls_lex {
+    const char *s;
+    size_t len;
+    size_t end;      /* tokens starting at or after end read as TK_EOF (statement bound) */
+    size_t pos;
+    size_t prev_end; /* end of the previous token, for cls_tok.adjacent */
+    bool ansi, nobs;
+    bool in_exec;    /* inside an executable comment: its closing  asterisk-slash is a space */
+    bool bad;        /* unterminated string, identifier or comment */
+};
+
+static inline bool cls_isspace(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+static inline bool cls_isdigit(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static inline bool cls_isident(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || cls_isdigit(c) || c == '_' ||
+           c == '$' || c >= 0x80;
+}
+
+static void cls_lex_init(struct cls_lex *lx, const char *s, size_t len, bool ansi, bool nobs)
+{
+    memset(lx, 0, sizeof(*lx));
+    lx->s = s;
+    lx->len = len;
+    lx->end = len;
+    lx->ansi = ansi;
+    lx->nobs = nobs;
+}
+
+/* Skips whitespace and comments, entering and leaving executable comments. */
+static void cls_skip(struct cls_lex *lx)
+{
+    const char *s = lx->s;
+    size_t n = lx->len;
+    while (lx->pos < n) {
+        unsigned char c = (unsigned char)s[lx->pos];
+        unsigned char c1 = lx->pos + 1 < n ? (unsigned char)s[lx->pos + 1] : 0;
+        if (cls_isspace(c)) {
+            lx->pos++;
+        } else if (lx->in_exec && c == '*' && c1 == '/') {
+            lx->pos += 2;
+            lx->in_exec = false;
+        } else if (c == '#' ||
+                   (c == '-' && c1 == '-' &&
+                    (lx->pos + 2 >= n || cls_isspace((unsigned char)s[lx->pos + 2])))) {
+            while (lx->pos < n && s[lx->pos] != '\n')
+                lx->pos++;
+        } else if (c == '/' && c1 == '*') {
+            size_t q = lx->pos + 2;
+            unsigned char c2 = q < n ? (unsigned char)s[q] : 0;
+            unsigned char c3 = q + 1 < n ? (unsigned char)s[q + 1] : 0;
+            if (c2 == '!' || ((c2 == 'M' || c2 == 'T') && c3 == '!')) {
+                // executable: /*!NNNNN, /*M!NNNNNN, /*T![feature]: content is code
+                q += c2 == '!' ? 1 : 2;
+                if (c2 == 'T') {
+                    if (q < n && s[q] == '[') {
+                        while (q < n && s[q] != ']')
+                            q++;
+                        if (q < n)
+                            q++;
+                    }
+                } else {
+                    for (int i = 0; i < 6 && q < n && cls_isdigit((unsigned char)s[q]); i++)
+                        q++;
+                }
+                lx->pos = q;
+                lx->in_exec = true;
+            } else {
+                /* plain comment or optimizer hint: skipped */
+                const char *e = NULL;
+                for (size_t i = q; i + 1 < n; i++)
+                    if (s[i] == '*' && s[i + 1] == '/') {
+                        e = s + i;
+                        break;
+                    }
+                if (!e) {
+                    lx->bad = true;
+                    lx->pos = n;
+                    return;
+                }
+                lx->pos = (size_t)(e - s) + 2;
+            }
+        } else {
+            return;
+        }
+    }
+}
+
+/* Scans a quoted run starting at the quote; returns the position after the
+ * closing quote, or len (and sets bad) if it never closes. */
+static size_t cls_scan_quoted(struct cls_lex *lx, size_t pos, char q, bool escapes)
+{
+    const char *s = lx->s;
+    size_t n = lx->len;
+    pos++;
+    while (pos < n) {
+        char c = s[pos];
+        if (c == '\\' && escapes) {
+            pos += 2;
+        } else if (c == q) {
+            if (pos + 1 < n && s[pos + 1] == q)
+                pos += 2;
+            else
+                return pos + 1;
+        } else {
+            pos++;
+        }
+    }
+    lx->bad = true;
+    return n;
+}
+
+static void cls_next(struct cls_lex *lx, struct cls_tok *t)
+{
+    cls_skip(lx);
+    memset(t, 0, sizeof(*t));
+    const char *s = lx->s;
+    size_t n = lx->len, start = lx->pos;
+    if (start >= n || start >= lx->end) {
+        if (start >= n && lx->in_exec && lx->end == n)
+            lx->bad = true; /* unterminated executable comment */
+        t->type = TK_EOF;
+        t->p = s + (start < n ? start : n);
+        return;
+    }
+    t->adjacent = start == lx->prev_end && start > 0;
+    t->p = s + start;
+    unsigned char c = (unsigned char)s[start];
+    unsigned char c1 = start + 1 < n ? (unsigned char)s[start + 1] : 0;
+    size_t pos = start;
+
+    if (c == '\'' || (c == '"' && !lx->ansi)) {
+        t->type = TK_STRING;
+        t->quote = (char)c;
+        pos = cls_scan_quoted(lx, pos, (char)c, !lx->nobs);
+        t->v = s + start + 1;
+        t->vlen = pos - start - (lx->bad && pos == n ? 1 : 2);
+    } else if (c == '`' || c == '"') {
+        t->type = TK_QIDENT;
+        t->quote = (char)c;
+        pos = cls_scan_quoted(lx, pos, (char)c, false);
+        t->v = s + start + 1;
+        t->vlen = pos - start - (lx->bad && pos == n ? 1 : 2);
+    } else if (c == '@' && c1 == '@') {
+        t->type = TK_SYSVAR;
+        pos += 2;
+        while (pos < n && (cls_isident((unsigned char)s[pos]) || s[pos] == '.'))
+            pos++;
+        t->v = s + start + 2;
+        t->vlen = pos - start - 2;
+    } else if (c == '@' && (c1 == '\'' || c1 == '"' || c1 == '`')) {
+        t->type = TK_USERVAR;
+        t->quote = (char)c1;
+        pos = cls_scan_quoted(lx, pos + 1, (char)c1, c1 != '`' && !lx->nobs);
+        t->v = s + start + 2;
+        t->vlen = pos - start - (lx->bad && pos == n ? 2 : 3);
+    } else if (c == '@' && (cls_isident(c1) || c1 == '.')) {
+        t->type = TK_USERVAR;
+        pos++;
+        while (pos < n && (cls_isident((unsigned char)s[pos]) || s[pos] == '.'))
+            pos++;
+        t->v = s + start + 1;
+        t->vlen = pos - start - 1;
+    } else if (cls_isdigit(c) || (c == '.' && cls_isdigit(c1))) {
+        t->type = TK_NUMBER;
+        if (c == '0' && (c1 == 'x' || c1 == 'X' || c1 == 'b' || c1 == 'B')) {
+            pos += 2;
+        } else {
+            while (pos < n && cls_isdigit((unsigned char)s[pos]))
+                pos++;
+            if (pos < n && s[pos] == '.') {
+                pos++;
+                while (pos < n && cls_isdigit((unsigned char)s[pos]))
+                    pos++;
+            }
+            if (pos + 1 < n && (s[pos] == 'e' || s[pos] == 'E')) {
+                size_t q = pos + 1;
+                if (q < n && (s[q] == '+' || s[q] == '-'))
+                    q++;
+                if (q < n && cls_isdigit((unsigned char)s[q])) {
+                    pos = q;
+                    while (pos < n && cls_isdigit((unsigned char)s[pos]))
+                        pos++;
+                }
+            }
+        }
+        /* 0x1f stays a number; 1abc is an identifier */
+        if (pos < n && cls_isident((unsigned char)s[pos])) {
+            bool hex = c == '0' && pos == start + 2;
+            while (pos < n && cls_isident((unsigned char)s[pos]))
+                pos++;
+            if (!hex)
+                t->type = TK_WORD;
+        }
+    } else if (cls_isident(c)) {
+        while (pos < n && cls_isident((unsigned char)s[pos]))
+            pos++;
+        /* X'..', B'..', N'..' are string literals */
+        if (pos == start + 1 && pos < n && s[pos] == '\'' && strchr("xXbBnN", c)) {
+            t->type = TK_STRING;
+            t->quote = '\'';
+            size_t q = cls_scan_quoted(lx, pos, '\'', c == 'n' || c == 'N' ? !lx->nobs : false);
+            t->v = s + pos + 1;
+            t->vlen = q - pos - (lx->bad && q == n ? 1 : 2);
+            pos = q;
+        } else {
+            t->type = TK_WORD;
+        }
+    } else if (c == ';') {
+        t->type = TK_SEMI;
+        pos++;
+    } else if (c == ':' && c1 == '=') {
+        t->type = TK_PUNCT;
+        pos += 2;
+    } else {
+        t->type = TK_PUNCT;
+        pos++;
+    }
+    t->len = pos - start;
+    lx->pos = pos;
+    lx->prev_end = pos;
+}
+
+static inline bool cls_kw(const struct cls_tok *t, const char *k)
+{
+    size_t kl = strlen(k);
+    return t->type == TK_WORD && t->len == kl && strncasecmp(t->p, k, kl) == 0;
+}
+
+static inline bool cls_punct(const struct cls_tok *t, char c)
+{
+    return t->type == TK_PUNCT && t->len == 1 && t->p[0] == c;
+}
+
+static inline bool cls_is_name(const struct cls_tok *t)
+{
+    return t->type == TK_WORD || t->type == TK_QIDENT;
+}
+
+/* True if only whitespace lies between a and b (no comment, no comment edge). */
+static bool cls_gap_ws(const char *a, const char *b)
+{
+    for (; a < b; a++)
+        if (!cls_isspace((unsigned char)*a))
+            return false;
+    return true;
+}
+
+/* ---- whole-statement scan ----------------------------------------------- */
+
+/* What a statement contains anywhere (function calls, variables, clauses),
+ * gathered token by token as the splitter reads it. */
+struct cls_scan {
+    int ntok;
+    struct cls_tok first, second;
+    struct cls_tok p1, p2; /* the two previous tokens */
+    uint32_t pins, unpins;
+    bool reads_prev, has_conn_id;
+    bool has_into, lock_clause, read_lock, for_export, dml, analyze;
+    bool account_ctx;   /* statement names accounts: 'u'@'h' is not a user variable */
+    bool compound;      /* may contain ';' inside BEGIN ... END blocks */
+    bool exec_compound; /* compound statement run directly (BEGIN NOT ATOMIC, IF ...) */
+    bool routine;       /* CREATE PROCEDURE/FUNCTION/TRIGGER/EVENT: the body does not run now */
+    bool header_done;   /* CREATE/ALTER: past the part that could name a routine */
+    bool pending_block; /* IF / REPEAT seen: a block unless a '(' (function) follows */
+    int block;          /* BEGIN/IF/LOOP/... nesting inside a compound statement */
+    const char *conn_open; /* CONNECTION_ID ( seen: start of the word */
+    const char *conn_p1end;
+    bool conn_call;        /* CONNECTION_ID ( ) just completed: [conn_start, conn_end) */
+    const char *conn_start, *conn_end;
+};
+
+static bool cls_block_word(const struct cls_tok *t)
+{
+    return cls_kw(t, "BEGIN") || cls_kw(t, "LOOP") || cls_kw(t, "WHILE") || cls_kw(t, "CASE");
+}
+
+static void cls_scan_compound(struct cls_scan *sc, const struct cls_tok *t, int idx)
+{
+    if (idx == 0) {
+        if (cls_kw(t, "IF") || cls_kw(t, "CASE") || cls_kw(t, "LOOP") || cls_kw(t, "WHILE") ||
+            cls_kw(t, "REPEAT")) {
+            sc->compound = sc->exec_compound = true;
+            sc->block = 1;
+        }
+        return;
+    }
+    if (idx == 1 && !sc->compound) {
+        if (cls_kw(&sc->first, "BEGIN") && cls_kw(t, "NOT")) {
+            sc->compound = sc->exec_compound = true;
+            sc->block = 1;
+            return;
+        }
+        if (cls_is_name(&sc->first) && cls_punct(t, ':')) {
+            sc->compound = sc->exec_compound = true; /* label: BEGIN ... */
+            return;
+        }
+    }
+    if (!sc->compound) {
+        /* CREATE [OR REPLACE] [DEFINER = x] [SQL SECURITY y] [AGGREGATE] PROCEDURE ...:
+         * look only at the header, so that a column named "event" is no routine */
+        if (sc->header_done || !(cls_kw(&sc->first, "CREATE") || cls_kw(&sc->first, "ALTER")))
+            return;
+        if (cls_kw(t, "PROCEDURE") || cls_kw(t, "FUNCTION") || cls_kw(t, "TRIGGER") ||
+            cls_kw(t, "EVENT") || cls_kw(t, "PACKAGE"))
+            sc->compound = sc->routine = true;
+        else if (idx >= 12 || (cls_punct(t, '(') && !cls_kw(&sc->p1, "CURRENT_USER")) ||
+                 cls_kw(t, "TABLE") || cls_kw(t, "VIEW") || cls_kw(t, "INDEX") ||
+                 cls_kw(t, "DATABASE") || cls_kw(t, "SCHEMA") || cls_kw(t, "USER") ||
+                 cls_kw(t, "ROLE") || cls_kw(t, "SEQUENCE") || cls_kw(t, "SERVER") ||
+                 cls_kw(t, "TABLESPACE"))
+            sc->header_done = true;
+        return;
+    }
+    if (sc->pending_block) {
+        sc->pending_block = false;
+        if (!cls_punct(t, '(') && !cls_kw(t, "NOT") && !cls_kw(t, "EXISTS"))
+            sc->block++;
+    }
+    if (cls_kw(&sc->p1, "END"))
+        return; /* END IF, END LOOP, END CASE ... close, they do not open */
+    if (cls_kw(t, "END")) {
+        if (sc->block > 0)
+            sc->block--;
+    } else if (cls_kw(t, "IF") || cls_kw(t, "REPEAT")) {
+        sc->pending_block = true;
+    } else if (cls_block_word(t)) {
+        sc->block++;
+    }
+}
+
+static bool cls_sysvar_reads_prev(const struct cls_tok *t)
+{
+    const char *v = t->v;
+    size_t n = t->vlen;
+    const char *dot = memchr(v, '.', n);
+    if (dot) {
+        n -= (size_t)(dot + 1 - v);
+        v = dot + 1;
+    }
+    static const char *const names[] = {"warning_count", "error_count", "identity",
+                                        "last_insert_id"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strlen(names[i]) == n && strncasecmp(v, names[i], n) == 0)
+            return true;
+    return false;
+}
+
+static void cls_scan_tok(struct cls_scan *sc, const struct cls_tok *t)
+{
+    int idx = sc->ntok++;
+    if (idx == 0) {
+        sc->first = *t;
+        sc->account_ctx = cls_kw(t, "GRANT") || cls_kw(t, "REVOKE") || cls_kw(t, "CREATE") ||
+                          cls_kw(t, "ALTER") || cls_kw(t, "DROP") || cls_kw(t, "RENAME") ||
+                          cls_kw(t, "SHOW") || cls_kw(t, "SET");
+    } else if (idx == 1) {
+        sc->second = *t;
+    }
+    cls_scan_compound(sc, t, idx);
+    sc->conn_call = false;
+
+    if (!sc->routine) {
+        if (t->type == TK_WORD) {
+            if (cls_kw(t, "SQL_CALC_FOUND_ROWS"))
+                sc->pins |= CLS_PIN_FOUND_ROWS;
+            else if (cls_kw(t, "INTO"))
+                sc->has_into = true;
+            else if (cls_kw(t, "INSERT") || cls_kw(t, "UPDATE") || cls_kw(t, "DELETE") ||
+                     cls_kw(t, "REPLACE"))
+                sc->dml = true;
+            else if (cls_kw(t, "ANALYZE"))
+                sc->analyze = true;
+            if (cls_kw(&sc->p1, "FOR") && (cls_kw(t, "UPDATE") || cls_kw(t, "SHARE")))
+                sc->lock_clause = true;
+            if (cls_kw(&sc->p2, "LOCK") && cls_kw(&sc->p1, "IN") && cls_kw(t, "SHARE"))
+                sc->lock_clause = true;
+            if (cls_kw(&sc->p1, "READ") && cls_kw(t, "LOCK"))
+                sc->read_lock = true;
+            if (cls_kw(&sc->p1, "FOR") && cls_kw(t, "EXPORT"))
+                sc->for_export = true;
+        } else if (t->type == TK_USERVAR) {
+            bool host = sc->account_ctx && t->adjacent &&
+                        (sc->p1.type == TK_STRING || sc->p1.type == TK_QIDENT ||
+                         sc->p1.type == TK_WORD);
+            if (!host)
+                sc->pins |= CLS_PIN_USER_VAR;
+        } else if (t->type == TK_SYSVAR) {
+            if (cls_sysvar_reads_prev(t))
+                sc->reads_prev = true;
+        } else if (cls_punct(t, '(') && sc->p1.type == TK_WORD) {
+            const struct cls_tok *f = &sc->p1;
+            if (cls_kw(f, "GET_LOCK")) {
+                sc->pins |= CLS_PIN_GET_LOCK;
+            } else if (cls_kw(f, "RELEASE_ALL_LOCKS")) {
+                sc->unpins |= CLS_PIN_GET_LOCK;
+            } else if (cls_kw(f, "FOUND_ROWS") || cls_kw(f, "ROW_COUNT")) {
+                sc->reads_prev = true;
+            } else if (cls_kw(f, "CONNECTION_ID") && !cls_punct(&sc->p2, '.')) {
+                sc->has_conn_id = true;
+                if (cls_gap_ws(f->p + f->len, t->p)) {
+                    sc->conn_open = f->p;
+                    sc->conn_p1end = t->p + 1;
+                }
+            }
+        } else if (cls_punct(t, ')') && cls_punct(&sc->p1, '(')) {
+            if (cls_kw(&sc->p2, "LAST_INSERT_ID"))
+                sc->reads_prev = true;
+            if (sc->conn_open && sc->p2.p == sc->conn_open && cls_gap_ws(sc->conn_p1end, t->p)) {
+                sc->conn_call = true;
+                sc->conn_start = sc->conn_open;
+                sc->conn_end = t->p + 1;
+            }
+        }
+    }
+    if (!cls_punct(t, '('))
+        sc->conn_open = NULL;
+    sc->p2 = sc->p1;
+    sc->p1 = *t;
+}
+
+/* Reads one statement from lx into sc, up to a ';' outside blocks or the end.
+ * Returns the offset where the statement ends; *last is the token that ended it. */
+static size_t cls_scan_stmt(struct cls_lex *lx, struct cls_scan *sc, struct cls_tok *last)
+{
+    memset(sc, 0, sizeof(*sc));
+    for (;;) {
+        cls_next(lx, last);
+        if (last->type == TK_EOF)
+            return lx->len;
+        if (last->type == TK_SEMI && sc->block <= 0)
+            return (size_t)(last->p - lx->s);
+        cls_scan_tok(sc, last);
+    }
+}
+
+/* ---- statement heads ---------------------------------------------------- */
+
+/* Copies a quoted token's content into out with its escapes undone. Returns
+ * the length, or -1 if it does not fit. */
+static long cls_unquote(const struct cls_tok *t, bool nobs, char *out, size_t cap)
+{
+    size_t o = 0;
+    bool escapes = t->type == TK_STRING && !nobs && t->quote != '`';
+    for (size_t i = 0; i < t->vlen; i++) {
+        char c = t->v[i];
+        if (c == '\\' && escapes && i + 1 < t->vlen) {
+            char e = t->v[++i];
+            switch (e) {
+            case '0': c = '\0'; break;
+            case 'b': c = '\b'; break;
+            case 'n': c = '\n'; break;
+            case 'r': c = '\r'; break;
+            case 't': c = '\t'; break;
+            case 'Z': c = '\032'; break;
+            case '%':
+            case '_':
+                if (o + 1 >= cap)
+                    return -1;
+                out[o++] = '\\';
+                c = e;
+                break;
+            default: c = e; break;
+            }
+        } else if (c == t->quote && i + 1 < t->vlen && t->v[i + 1] == t->quote) {
+            i++;
+        }
+        if (o + 1 >= cap)
+            return -1;
+        out[o++] = c;
+    }
+    out[o] = '\0';
+    return (long)o;
+}
+
+/* Skips a parenthesised group whose '(' was just read. False at the end. */
+static bool cls_skip_group(struct cls_lex *lx)
+{
+    struct cls_tok t;
+    int depth = 1;
+    for (;;) {
+        cls_next(lx, &t);
+        if (t.type == TK_EOF)
+            return false;
+        if (cls_punct(&t, '('))
+            depth++;
+        else if (cls_punct(&t, ')') && --depth == 0)
+            return true;
+    }
+}
+
+static void cls_read_form(struct cls_result *r, const struct cls_scan *sc)
+{
+    r->read_only = !sc->has_into && !sc->lock_clause;
+}
+
+/* True if t opens a query expression: SELECT, (, TABLE, VALUES, WITH. */
+static bool cls_query_start(const struct cls_tok *t)
+{
+    return cls_kw(t, "SELECT") || cls_punct(t, '(') || cls_kw(t, "TABLE") ||
+           cls_kw(t, "VALUES") || cls_kw(t, "WITH");
+}
+
+/* WITH [RECURSIVE] name [(cols)] AS (query) [, ...] main-statement */
+static void cls_head_with(struct cls_lex *lx, struct cls_result *r, const struct cls_scan *sc)
+{
+    struct cls_tok t;
+    cls_next(lx, &t);
+    if (cls_kw(&t, "RECURSIVE"))
+        cls_next(lx, &t);
+    for (;;) {
+        if (!cls_is_name(&t))
+            goto unsure;
+        cls_next(lx, &t);
+        if (cls_punct(&t, '(')) {
+            if (!cls_skip_group(lx))
+                goto unsure;
+            cls_next(lx, &t);
+        }
+        if (!cls_kw(&t, "AS"))
+            goto unsure;
+        cls_next(lx, &t);
+        if (!cls_punct(&t, '(') || !cls_skip_group(lx))
+            goto unsure;
+        cls_next(lx, &t);
+        if (!cls_punct(&t, ','))
+            break;
+        cls_next(lx, &t);
+    }
+    if (cls_query_start(&t)) {
+        r->kind = CLS_SELECT;
+        cls_read_form(r, sc);
+    }
+    return; /* WITH ... UPDATE/DELETE/INSERT: an ordinary write */
+unsure:
+    r->pins |= CLS_PIN_UNSURE;
+}
+
+static void cls_head_use(struct cls_lex *lx, struct cls_result *r)
+{
+    struct cls_tok t, u;
+    cls_next(lx, &t);
+    cls_next(lx, &u);
+    if (cls_is_name(&t) && u.type == TK_EOF) {
+        long n;
+        if (t.type == TK_WORD) {
+            n = t.len < sizeof(r->arg) ? (long)t.len : -1;
+            if (n >= 0) {
+                memcpy(r->arg, t.p, t.len);
+                r->arg[t.len] = '\0';
+            }
+        } else {
+            n = cls_unquote(&t, true, r->arg, sizeof(r->arg));
+        }
+        if (n > 0) {
+            r->kind = CLS_USE;
+            r->arg_len = (size_t)n;
+            return;
+        }
+    }
+    r->arg[0] = '\0';
+    r->pins |= CLS_PIN_UNSURE;
+}
+
+/* After COMMIT / ROLLBACK [WORK]: AND [NO] CHAIN, [NO] RELEASE. */
+static void cls_head_chain(struct cls_lex *lx, struct cls_tok *t, struct cls_result *r)
+{
+    for (; t->type != TK_EOF; cls_next(lx, t)) {
+        if (cls_kw(t, "AND")) {
+            cls_next(lx, t);
+            if (cls_kw(t, "CHAIN"))
+                r->pins |= CLS_PIN_TRX;
+            else if (!cls_kw(t, "NO"))
+                r->pins |= CLS_PIN_UNSURE;
+        } else if (cls_kw(t, "NO")) {
+            cls_next(lx, t); /* NO CHAIN / NO RELEASE */
+        } else if (cls_kw(t, "RELEASE")) {
+            r->pins |= CLS_PIN_UNSURE; /* the server closes the connection */
+        } else if (!cls_kw(t, "WORK") && !cls_kw(t, "CHAIN")) {
+            r->pins |= CLS_PIN_UNSURE;
+        }
+    }
+}
+
+static bool cls_parse_u64(const struct cls_tok *t, uint64_t *out)
+{
+    if (t->type != TK_NUMBER)
+        return false;
+    uint64_t v = 0;
+    for (size_t i = 0; i < t->len; i++) {
+        unsigned char c = (unsigned char)t->p[i];
+        if (!cls_isdigit(c))
+            return false;
+        if (v > (UINT64_MAX - (c - '0')) / 10)
+            return false;
+        v = v * 10 + (c - '0');
+    }
+    *out = v;
+    return true;
+}
+
+/* KILL [HARD|SOFT] [CONNECTION|QUERY [ID]] n */
+static void cls_head_kill(struct cls_lex *lx, struct cls_result *r)
+{
+    struct cls_tok t, u;
+    bool query = false, query_id = false;
+    r->is_kill = true;
+    cls_next(lx, &t);
+    if (cls_kw(&t, "HARD") || cls_kw(&t, "SOFT"))
+        cls_next(lx, &t);
+    if (cls_kw(&t, "CONNECTION")) {
+        cls_next(lx, &t);
+    } else if (cls_kw(&t, "QUERY")) {
+        query = true;
+        cls_next(lx, &t);
+        if (cls_kw(&t, "ID")) {
+            query_id = true;
+            cls_next(lx, &t);
+        }
+    }
+    cls_next(lx, &u);
+    uint64_t id;
+    if (u.type == TK_EOF && cls_parse_u64(&t, &id)) {
+        r->kind = CLS_KILL;
+        r->kill_query = query;
+        r->kill_query_id = query_id;
+        r->kill_id = id;
+        return;
+    }
+    r->pins |= CLS_PIN_UNSURE; /* KILL USER x, KILL expr */
+}
+
+/* LOAD {DATA|XML} [LOW_PRIORITY|CONCURRENT] [LOCAL] INFILE 'file' ... */
+static void cls_head_load(struct cls_lex *lx, struct cls_result *r)
+{
+    struct cls_tok t;
+    bool local = false;
+    cls_next(lx, &t);
+    bool xml = cls_kw(&t, "XML");
+    if (!xml && !cls_kw(&t, "DATA"))
+        return;
+    for (;;) {
+        cls_next(lx, &t);
+        if (cls_kw(&t, "LOCAL"))
+            local = true;
+        else if (cls_kw(&t, "INFILE"))
+            break;
+        else if (!cls_kw(&t, "LOW_PRIORITY") && !cls_kw(&t, "CONCURRENT"))
+            return;
+    }
+    if (!local)
+        return;
+    cls_next(lx, &t);
+    long n = t.type == TK_STRING ? cls_unquote(&t, lx->nobs, r->arg, sizeof(r->arg)) : -1;
+    if (n < 0) {
+        r->arg[0] = '\0';
+        r->pins |= CLS_PIN_UNSURE;
+        return;
+    }
+    r->arg_len = (size_t)n;
+    r->kind = xml ? CLS_LOAD_XML_LOCAL : CLS_LOAD_DATA_LOCAL;
+}
+
+/* ---- SET ---------------------------------------------------------------- */
+
+static bool cls_niladic_function(const struct cls_tok *t)
+{
+    static const char *const names[] = {
+        "CURRENT_DATE", "CURRENT_TIME",  "CURRENT_TIMESTAMP", "CURRENT_USER",
+        "CURRENT_ROLE", "LOCALTIME",     "LOCALTIMESTAMP",    "UTC_DATE",
+        "UTC_TIME",     "UTC_TIMESTAMP", "SYSDATE",
+    };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (cls_kw(t, names[i]))
+            return true;
+    return false;
+}
+
+/* Stores a lower-cased name; false if it does not fit. */
+static bool cls_set_name(struct cls_assign *a, const char *p, size_t n)
+{
+    if (n >= sizeof(a->name))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i];
+        a->name[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+    }
+    a->name[n] = '\0';
+    return true;
+}
+
+enum cls_value_form { CLS_VAL_SCALAR, CLS_VAL_NAMES, CLS_VAL_TRX };
+
+/* Reads a SET value up to a top-level ',' (for TRX: to the end) and says
+ * whether it is a literal the proxy can replay verbatim. t holds the first
+ * token of the value and, on return, the token after it (',' or EOF). */
+static bool cls_set_value(struct cls_lex *lx, struct cls_tok *t, enum cls_value_form form,
+                          const char **vp, size_t *vlen)
+{
+    int depth = 0, ntok = 0;
+    bool literal = true, sign = false;
+    const char *start = t->p, *end = t->p, *prev_end = t->p;
+    for (; t->type != TK_EOF; cls_next(lx, t)) {
+        if (cls_punct(t, '('))
+            depth++;
+        else if (cls_punct(t, ')'))
+            depth--;
+        else if (depth == 0 && cls_punct(t, ',') && form != CLS_VAL_TRX)
+            break;
+        if (ntok > 0 && !cls_gap_ws(prev_end, t->p))
+            literal = false; /* a comment inside the value would not replay cleanly */
+        switch (form) {
+        case CLS_VAL_SCALAR:
+            if (ntok == 0 && (cls_punct(t, '-') || cls_punct(t, '+')))
+                sign = true;
+            else if (ntok == (sign ? 1 : 0))
+                literal = literal && (t->type == TK_NUMBER ||
+                                      (!sign && t->type == TK_STRING) ||
+                                      (!sign && t->type == TK_WORD && !cls_niladic_function(t)));
+            else
+                literal = false;
+            break;
+        case CLS_VAL_NAMES: /* cs [COLLATE coll] */
+            if (ntok == 1)
+                literal = literal && cls_kw(t, "COLLATE");
+            else if (ntok == 0 || ntok == 2)
+                literal = literal && (t->type == TK_WORD || t->type == TK_STRING ||
+                                      t->type == TK_QIDENT);
+            else
+                literal = false;
+            break;
+        case CLS_VAL_TRX: /* words and commas */
+            literal = literal && (t->type == TK_WORD || cls_punct(t, ','));
+            break;
+        }
+        ntok++;
+        end = prev_end = t->p + t->len;
+    }
+    if (ntok == 0 || (sign && ntok == 1) || (form == CLS_VAL_NAMES && ntok == 2))
+        literal = false;
+    *vp = start;
+    *vlen = (size_t)(end - start);
+    return literal;
+}
+
+/* Adds an assignment; the value is read from t on. Sets pins. */
+static void cls_set_add(struct cls_lex *lx, struct cls_tok *t, struct cls_result *r,
+                        enum cls_scope scope, const char *name, size_t name_len,
+                        enum cls_value_form form)
+{
+    const char *v;
+    size_t vlen;
+    bool literal = cls_set_value(lx, t, form, &v, &vlen);
+    if (r->n_assign >= CLS_MAX_ASSIGN) {
+        r->pins |= CLS_PIN_UNSURE;
+        return;
+    }
+    struct cls_assign *a = &r->assign[r->n_assign];
+    memset(a, 0, sizeof(*a));
+    if (!cls_set_name(a, name, name_len)) {
+        r->pins |= CLS_PIN_UNSURE;
+        return;
+    }
+    r->n_assign++;
+    a->scope = scope;
+    a->value = v;
+    a->value_len = vlen;
+    a->value_is_literal = literal;
+    if (scope == CLS_SCOPE_USER)
+        r->pins |= CLS_PIN_USER_VAR;
+    else if (scope != CLS_SCOPE_GLOBAL && !literal)
+        r->pins |= CLS_PIN_SESSION_VAR;
+}
+
+static void cls_head(struct cls_lex *lx, struct cls_result *r, const struct cls_scan *sc,
+                     int nest);
+
+/* SET STATEMENT a=1 [, ...] FOR stmt: only the inner statement counts. */
+static void cls_head_set_statement(struct cls_lex *lx, struct cls_result *r,
+                                   const struct cls_scan *sc, int nest)
+{
+    struct cls_tok t;
+    int depth = 0;
+    for (;;) {
+        cls_next(lx, &t);
+        if (t.type == TK_EOF || nest > 0) {
+            r->pins |= CLS_PIN_UNSURE;
+            return;
+        }
+        if (cls_punct(&t, '('))
+            depth++;
+        else if (cls_punct(&t, ')'))
+            depth--;
+        else if (depth == 0 && cls_kw(&t, "FOR"))
+            break;
+    }
+    cls_head(lx, r, sc, nest + 1);
+}
+
+static void cls_head_set(struct cls_lex *lx, struct cls_result *r, const struct cls_scan *sc,
+                         int nest)
+{
+    struct cls_tok t;
+    enum cls_scope cur = CLS_SCOPE_SESSION;
+    r->kind = CLS_SET;
+    cls_next(lx, &t);
+    if (cls_kw(&t, "STATEMENT")) {
+        r->kind = CLS_OTHER;
+        cls_head_set_statement(lx, r, sc, nest);
+        return;
+    }
+    if (cls_kw(&t, "PASSWORD") || cls_kw(&t, "DEFAULT"))
+        return; /* SET PASSWORD / SET DEFAULT ROLE: account state, not the session's */
+    for (;;) {
+        if (cls_kw(&t, "GLOBAL") || cls_kw(&t, "PERSIST") || cls_kw(&t, "PERSIST_ONLY")) {
+            cur = CLS_SCOPE_GLOBAL;
+            cls_next(lx, &t);
+        } else if (cls_kw(&t, "SESSION") || cls_kw(&t, "LOCAL")) {
+            cur = CLS_SCOPE_SESSION;
+            cls_next(lx, &t);
+            if (cls_kw(&t, "TRANSACTION")) {
+                cls_next(lx, &t);
+                cls_set_add(lx, &t, r, CLS_SCOPE_TRANSACTION, "transaction", 11, CLS_VAL_TRX);
+                break;
+            }
+        }
+        if (cls_kw(&t, "TRANSACTION")) {
+            cls_next(lx, &t);
+            if (cur == CLS_SCOPE_GLOBAL) {
+                cls_set_add(lx, &t, r, CLS_SCOPE_GLOBAL, "transaction", 11, CLS_VAL_TRX);
+            } else {
+                /* applies to the next transaction only: keep the connection until then */
+                cls_set_add(lx, &t, r, CLS_SCOPE_TRANSACTION, "next_transaction", 16,
+                            CLS_VAL_TRX);
+                r->pins |= CLS_PIN_TRX;
+            }
+            break;
+        }
+        if (cls_kw(&t, "NAMES")) {
+            cls_next(lx, &t);
+            cls_set_add(lx, &t, r, CLS_SCOPE_NAMES, "names", 5, CLS_VAL_NAMES);
+        } else if (cls_kw(&t, "CHARSET") || cls_kw(&t, "CHARACTER")) {
+            if (cls_kw(&t, "CHARACTER")) {
+                cls_next(lx, &t);
+                if (!cls_kw(&t, "SET"))
+                    goto unsure;
+            }
+            cls_next(lx, &t);
+            cls_set_add(lx, &t, r, CLS_SCOPE_CHARSET, "character set", 13, CLS_VAL_NAMES);
+        } else {
+            enum cls_scope scope = cur;
+            const char *name;
+            size_t name_len;
+            char dotted[64];
+            if (t.type == TK_USERVAR) {
+                scope = CLS_SCOPE_USER;
+                name = t.v;
+                name_len = t.vlen;
+            } else if (t.type == TK_SYSVAR) {
+                name = t.v;
+                name_len = t.vlen;
+                scope = CLS_SCOPE_SESSION;
+                const char *dot = memchr(name, '.', name_len);
+                if (dot) {
+                    size_t pl = (size_t)(dot - name);
+                    if (pl == 6 && strncasecmp(name, "global", 6) == 0)
+                        scope = CLS_SCOPE_GLOBAL;
+                    else if (!((pl == 7 && strncasecmp(name, "session", 7) == 0) ||
+                               (pl == 5 && strncasecmp(name, "local", 5) == 0)))
+                        goto unsure;
+                    name_len -= pl + 1;
+                    name = dot + 1;
+                }
+            } else if (t.type == TK_WORD) {
+                name = t.p;
+                name_len = t.len;
+            } else if (t.type == TK_QIDENT && t.quote == '`') {
+                name = t.v;
+                name_len = t.vlen;
+            } else {
+                goto unsure; /* SET ROLE, SET RESOURCE GROUP, syntax we do not know */
+            }
+            if (t.type == TK_WORD && (cls_kw(&t, "ROLE") || cls_kw(&t, "RESOURCE")))
+                goto unsure;
+            cls_next(lx, &t);
+            if (cls_punct(&t, '.') && (scope == CLS_SCOPE_SESSION || scope == CLS_SCOPE_GLOBAL)) {
+                /* structured variable: keycache.key_buffer_size */
+                struct cls_tok u;
+                cls_next(lx, &u);
+                if (u.type != TK_WORD || name_len + 1 + u.len >= sizeof(dotted))
+                    goto unsure;
+                memcpy(dotted, name, name_len);
+                dotted[name_len] = '.';
+                memcpy(dotted + name_len + 1, u.p, u.len);
+                name = dotted;
+                name_len += 1 + u.len;
+                cls_next(lx, &t);
+            }
+            if (!(cls_punct(&t, '=') || (t.type == TK_PUNCT && t.len == 2)))
+                goto unsure;
+            cls_next(lx, &t);
+            cls_set_add(lx, &t, r, scope, name, name_len, CLS_VAL_SCALAR);
+        }
+        if (t.type == TK_EOF)
+            break;
+        if (!cls_punct(&t, ','))
+            goto unsure;
+        cls_next(lx, &t);
+    }
+    return;
+unsure:
+    r->pins |= CLS_PIN_UNSURE;
+}
+
+/* ---- dispatch ----------------------------------------------------------- */
+
+/* Classifies one statement by its head; lx reads only that statement. */
+static void cls_head(struct cls_lex *lx, struct cls_result *r, const struct cls_scan *sc,
+                     int nest)
+{
+    struct cls_tok t, u;
+    cls_next(lx, &t);
+    if (cls_punct(&t, '(')) {
+        while (cls_punct(&t, '('))
+            cls_next(lx, &t);
+        if (cls_query_start(&t)) {
+            r->kind = CLS_SELECT;
+            cls_read_form(r, sc);
+        } else {
+            r->pins |= CLS_PIN_UNSURE;
+        }
+        return;
+    }
+    if (t.type != TK_WORD) {
+        r->pins |= CLS_PIN_UNSURE;
+        return;
+    }
+    if (sc->exec_compound) {
+        r->pins |= CLS_PIN_UNSURE; /* BEGIN NOT ATOMIC, IF ..., label: a program runs now */
+        return;
+    }
+    if (cls_kw(&t, "SELECT")) {
+        r->kind = CLS_SELECT;
+        cls_read_form(r, sc);
+    } else if (cls_kw(&t, "WITH")) {
+        cls_head_with(lx, r, sc);
+    } else if (cls_kw(&t, "TABLE") || cls_kw(&t, "VALUES")) {
+        cls_read_form(r, sc);
+    } else if (cls_kw(&t, "SHOW")) {
+        cls_read_form(r, sc);
+        cls_next(lx, &u);
+        if (cls_kw(&u, "COUNT")) {
+            /* SHOW COUNT(*) WARNINGS */
+            for (int i = 0; i < 4 && u.type != TK_EOF; i++)
+                cls_next(lx, &u);
+        }
+        if (cls_kw(&u, "WARNINGS") || cls_kw(&u, "ERRORS")) {
+            r->kind = CLS_SHOW_WARNINGS;
+            r->reads_prev = true;
+        } else if (cls_kw(&u, "PROFILE") || cls_kw(&u, "PROFILES")) {
+            r->reads_prev = true;
+        }
+    } else if (cls_kw(&t, "DESCRIBE") || cls_kw(&t, "DESC") || cls_kw(&t, "EXPLAIN")) {
+        /* EXPLAIN ANALYZE runs the statement (TiDB: also DML) */
+        r->read_only = !(sc->analyze && (sc->dml || sc->has_into || sc->lock_clause));
+    } else if (cls_kw(&t, "USE")) {
+        cls_head_use(lx, r);
+    } else if (cls_kw(&t, "BEGIN")) {
+        cls_next(lx, &u);
+        if (u.type == TK_EOF || cls_kw(&u, "WORK") || cls_kw(&u, "PESSIMISTIC") ||
+            cls_kw(&u, "OPTIMISTIC")) {
+            r->kind = CLS_BEGIN;
+            r->pins |= CLS_PIN_TRX;
+        } else {
+            r->pins |= CLS_PIN_UNSURE;
+        }
+    } else if (cls_kw(&t, "START")) {
+        cls_next(lx, &u);
+        if (cls_kw(&u, "TRANSACTION")) {
+            r->kind = CLS_BEGIN;
+            r->pins |= CLS_PIN_TRX;
+        }
+    } else if (cls_kw(&t, "COMMIT")) {
+        r->kind = CLS_COMMIT;
+        cls_next(lx, &u);
+        cls_head_chain(lx, &u, r);
+    } else if (cls_kw(&t, "ROLLBACK")) {
+        cls_next(lx, &u);
+        if (cls_kw(&u, "WORK"))
+            cls_next(lx, &u);
+        if (cls_kw(&u, "TO"))
+            return; /* ROLLBACK TO SAVEPOINT: the transaction goes on */
+        r->kind = CLS_ROLLBACK;
+        cls_head_chain(lx, &u, r);
+    } else if (cls_kw(&t, "SAVEPOINT")) {
+        r->pins |= CLS_PIN_SAVEPOINT;
+    } else if (cls_kw(&t, "XA")) {
+        cls_next(lx, &u);
+        if (cls_kw(&u, "COMMIT") || cls_kw(&u, "ROLLBACK"))
+            r->unpins |= CLS_PIN_XA;
+        else if (!cls_kw(&u, "RECOVER"))
+            r->pins |= CLS_PIN_XA;
+    } else if (cls_kw(&t, "LOCK")) {
+        cls_next(lx, &u);
+        if (cls_kw(&u, "TABLE") || cls_kw(&u, "TABLES")) {
+            r->kind = CLS_LOCK_TABLES;
+            r->pins |= CLS_PIN_LOCK_TABLES;
+        } else {
+            r->pins |= CLS_PIN_UNSURE; /* LOCK INSTANCE FOR BACKUP ... */
+        }
+    } else if (cls_kw(&t, "UNLOCK")) {
+        cls_next(lx, &u);
+        if (cls_kw(&u, "TABLE") || cls_kw(&u, "TABLES")) {
+            r->kind = CLS_UNLOCK_TABLES;
+            r->unpins |= CLS_PIN_LOCK_TABLES;
+        }
+    } else if (cls_kw(&t, "FLUSH")) {
+        if (sc->read_lock || sc->for_export)
+            r->pins |= CLS_PIN_LOCK_TABLES;
+    } else if (cls_kw(&t, "GET")) {
+        cls_next(lx, &u);
+        if (cls_kw(&u, "CURRENT") || cls_kw(&u, "STACKED"))
+            cls_next(lx, &u);
+        if (cls_kw(&u, "DIAGNOSTICS"))
+            r->reads_prev = true;
+    } else if (cls_kw(&t, "PREPARE") || cls_kw(&t, "DEALLOCATE")) {
+        r->pins |= CLS_PIN_PREPARE;
+    } else if (cls_kw(&t, "EXECUTE")) {
+        cls_next(lx, &u);
+        r->pins |= cls_kw(&u, "IMMEDIATE") ? CLS_PIN_UNSURE : CLS_PIN_PREPARE;
+    } else if (cls_kw(&t, "DROP")) {
+        cls_next(lx, &u);
+        if (cls_kw(&u, "PREPARE"))
+            r->pins |= CLS_PIN_PREPARE;
+    } else if (cls_kw(&t, "HANDLER")) {
+        cls_next(lx, &u); /* table name */
+        for (int i = 0; i < 4; i++) {
+            cls_next(lx, &u);
+            if (cls_kw(&u, "OPEN")) {
+                r->pins |= CLS_PIN_HANDLER;
+                break;
+            }
+        }
+    } else if (cls_kw(&t, "KILL")) {
+        cls_head_kill(lx, r);
+    } else if (cls_kw(&t, "LOAD")) {
+        cls_head_load(lx, r);
+    } else if (cls_kw(&t, "CREATE")) {
+        cls_next(lx, &u);
+        if (cls_kw(&u, "OR")) {
+            cls_next(lx, &u); /* REPLACE */
+            cls_next(lx, &u);
+        }
+        if (cls_kw(&u, "LOCAL"))
+            cls_next(lx, &u);
+        if (cls_kw(&u, "TEMPORARY"))
+            r->pins |= CLS_PIN_TEMP_TABLE;
+    } else if (cls_kw(&t, "CALL") || cls_kw(&t, "BINLOG")) {
+        r->pins |= CLS_PIN_UNSURE; /* a procedure may do anything */
+    } else if (cls_kw(&t, "SET")) {
+        cls_head_set(lx, r, sc, nest);
+    }
+}
+
+static void cls_merge_scan(struct cls_result *r, const struct cls_scan *sc)
+{
+    r->pins |= sc->pins;
+    r->unpins |= sc->unpins;
+    r->reads_prev = r->reads_prev || sc->reads_prev;
+    r->has_connection_id = r->has_connection_id || sc->has_conn_id;
+}
+
+/* Folds statement 2..n of a multi-statement text into the first one's result. */
+static void cls_merge_next(struct cls_result *out, const struct cls_result *r)
+{
+    out->pins |= r->pins;
+    out->unpins |= r->unpins;
+    out->reads_prev = out->reads_prev || r->reads_prev;
+    out->has_connection_id = out->has_connection_id || r->has_connection_id;
+    out->read_only = out->read_only && r->read_only;
+    out->is_kill = out->is_kill || r->is_kill;
+    /* State changes mymux acts on itself are only reported for the first
+     * statement: anything later is unsure. */
+    if (r->n_assign > 0 || r->kind == CLS_USE || r->kind == CLS_KILL || r->is_kill ||
+        r->kind == CLS_LOAD_DATA_LOCAL || r->kind == CLS_LOAD_XML_LOCAL)
+        out->pins |= CLS_PIN_UNSURE;
+}
+
+void classify(const char *sql, size_t len, bool ansi_quotes, bool no_backslash_escapes,
+              struct cls_result *out)
+{
+    struct cls_lex lx;
+    struct cls_scan sc;
+    struct cls_tok last;
+    struct cls_result next;
+    int nstmt = 0;
+
+    memset(out, 0, sizeof(*out));
+    if (!sql)
+        return;
+    cls_lex_init(&lx, sql, len, ansi_quotes, no_backslash_escapes);
+    do {
+        struct cls_lex start = lx;
+        size_t end = cls_scan_stmt(&lx, &sc, &last);
+        if (sc.ntok == 0)
+            continue;
+        struct cls_result *r = nstmt == 0 ? out : &next;
+        if (nstmt > 0) {
+            /* assign[] is large: clear only what cls_merge_next reads */
+            r->kind = CLS_OTHER;
+            r->pins = r->unpins = 0;
+            r->reads_prev = r->has_connection_id = r->read_only = r->is_kill = false;
+            r->n_assign = 0;
+        }
+        start.end = end;
+        cls_head(&start, r, &sc, 0);
+        cls_merge_scan(r, &sc);
+        if (nstmt > 0)
+            cls_merge_next(out, r);
+        nstmt++;
+    } while (last.type != TK_EOF);
+
+    out->multi = nstmt > 1;
+    if (lx.bad)
+        out->pins |= CLS_PIN_UNSURE;
+    out->unpins &= ~out->pins; /* a pin taken in the same text wins */
+}
+
+int classify_rewrite_connection_id(char *sql, size_t len, uint64_t id)
+{
+    return classify_rewrite_connection_id_mode(sql, len, false, false, id);
+}
+
+int classify_rewrite_connection_id_mode(char *sql, size_t len, bool ansi_quotes,
+                                        bool no_backslash_escapes, uint64_t id)
+{
+    struct cls_lex lx;
+    struct cls_scan sc;
+    struct cls_tok t;
+    char digits[24];
+    int replaced = 0;
+    int nd = snprintf(digits, sizeof(digits), "%llu", (unsigned long long)id);
+
+    if (!sql)
+        return 0;
+    cls_lex_init(&lx, sql, len, ansi_quotes, no_backslash_escapes);
+    memset(&sc, 0, sizeof(sc));
+    for (;;) {
+        cls_next(&lx, &t);
+        if (t.type == TK_EOF)
+            break;
+        if (t.type == TK_SEMI && sc.block <= 0) {
+            memset(&sc, 0, sizeof(sc));
+            continue;
+        }
+        cls_scan_tok(&sc, &t);
+        if (sc.conn_call) {
+            size_t span = (size_t)(sc.conn_end - sc.conn_start);
+            if ((size_t)nd <= span) {
+                char *w = sql + (sc.conn_start - sql);
+                memcpy(w, digits, (size_t)nd);
+                memset(w + nd, ' ', span - (size_t)nd);
+                replaced++;
+            }
+        }
+    }
+    return replaced;
+}

@@ -1,0 +1,900 @@
+/* Unit tests for the SQL classifier (src/protocol/classify.c). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "protocol/classify.h"
+
+static struct cls_result R;
+
+static const struct cls_result *cls(const char *sql)
+{
+    classify(sql, strlen(sql), false, false, &R);
+    return &R;
+}
+
+static const struct cls_result *cls_mode(const char *sql, bool ansi, bool nobs)
+{
+    classify(sql, strlen(sql), ansi, nobs, &R);
+    return &R;
+}
+
+#define PINS(sql) (cls(sql)->pins)
+
+static void assert_value(const struct cls_assign *a, const char *v)
+{
+    assert_int_equal(a->value_len, strlen(v));
+    assert_memory_equal(a->value, v, a->value_len);
+}
+
+static void test_empty_and_plain(void **state)
+{
+    (void)state;
+    cls("");
+    assert_int_equal(R.kind, CLS_OTHER);
+    assert_int_equal(R.pins, 0);
+    assert_false(R.multi);
+    cls("   \n\t ");
+    assert_int_equal(R.pins, 0);
+    cls("/* only a comment */ -- and another\n# and a third");
+    assert_int_equal(R.pins, 0);
+    assert_false(R.multi);
+    classify(NULL, 0, false, false, &R);
+    assert_int_equal(R.pins, 0);
+
+    assert_int_equal(PINS("INSERT INTO t VALUES (1, 'a')"), 0);
+    assert_int_equal(R.kind, CLS_OTHER);
+    assert_false(R.read_only);
+    assert_int_equal(PINS("update t set a = 1 where b = 2"), 0);
+    assert_int_equal(PINS("DELETE FROM t WHERE id = 3"), 0);
+    assert_int_equal(PINS("CREATE TABLE t (id INT PRIMARY KEY, event INT, begin INT)"), 0);
+    assert_int_equal(PINS("ALTER TABLE t ADD COLUMN c INT"), 0);
+    assert_int_equal(PINS("DROP TABLE t"), 0);
+    assert_int_equal(PINS("DROP TEMPORARY TABLE t"), 0);
+    assert_int_equal(R.unpins, 0);
+    assert_int_equal(PINS("DO SLEEP(1)"), 0);
+}
+
+static void test_select(void **state)
+{
+    (void)state;
+    cls("SELECT * FROM t");
+    assert_int_equal(R.kind, CLS_SELECT);
+    assert_true(R.read_only);
+    assert_int_equal(R.pins, 0);
+    cls("  select 1");
+    assert_int_equal(R.kind, CLS_SELECT);
+    assert_true(R.read_only);
+    cls("(SELECT 1) UNION (SELECT 2)");
+    assert_int_equal(R.kind, CLS_SELECT);
+    assert_true(R.read_only);
+    cls("((select 1))");
+    assert_int_equal(R.kind, CLS_SELECT);
+    cls("WITH a AS (SELECT 1 AS x), b (y) AS (SELECT 2) SELECT * FROM a, b");
+    assert_int_equal(R.kind, CLS_SELECT);
+    assert_true(R.read_only);
+    assert_int_equal(R.pins, 0);
+    cls("WITH RECURSIVE c AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 5) SELECT * FROM c");
+    assert_int_equal(R.kind, CLS_SELECT);
+    cls("WITH a AS (SELECT 1) UPDATE t, a SET t.x = a.x");
+    assert_int_equal(R.kind, CLS_OTHER);
+    assert_false(R.read_only);
+    cls("TABLE t");
+    assert_true(R.read_only);
+    cls("VALUES ROW(1, 2)");
+    assert_true(R.read_only);
+
+    cls("SELECT * FROM t FOR UPDATE");
+    assert_int_equal(R.kind, CLS_SELECT);
+    assert_false(R.read_only);
+    assert_int_equal(R.pins, 0);
+    cls("SELECT * FROM t LOCK IN SHARE MODE");
+    assert_false(R.read_only);
+    cls("SELECT * FROM t FOR SHARE");
+    assert_false(R.read_only);
+    cls("SELECT * FROM t INTO OUTFILE '/tmp/x'");
+    assert_false(R.read_only);
+    assert_int_equal(R.pins, 0);
+    cls("SELECT a INTO @x FROM t");
+    assert_false(R.read_only);
+    assert_int_equal(R.pins, CLS_PIN_USER_VAR);
+    /* keywords inside strings or comments count for nothing */
+    cls("SELECT 'FOR UPDATE', \"INTO @x\" /* for update */ FROM t -- into @y\n");
+    assert_true(R.read_only);
+    assert_int_equal(R.pins, 0);
+
+    cls("SHOW TABLES");
+    assert_true(R.read_only);
+    assert_int_equal(R.kind, CLS_OTHER);
+    cls("DESCRIBE t");
+    assert_true(R.read_only);
+    cls("DESC t");
+    assert_true(R.read_only);
+    cls("EXPLAIN SELECT 1");
+    assert_true(R.read_only);
+    cls("EXPLAIN UPDATE t SET a = 1");
+    assert_true(R.read_only);
+    cls("EXPLAIN ANALYZE SELECT 1");
+    assert_true(R.read_only);
+    cls("EXPLAIN ANALYZE DELETE FROM t"); /* TiDB runs it */
+    assert_false(R.read_only);
+}
+
+static void test_transactions(void **state)
+{
+    (void)state;
+    cls("BEGIN");
+    assert_int_equal(R.kind, CLS_BEGIN);
+    assert_int_equal(R.pins, CLS_PIN_TRX);
+    cls("begin work;");
+    assert_int_equal(R.kind, CLS_BEGIN);
+    assert_false(R.multi);
+    cls("BEGIN PESSIMISTIC");
+    assert_int_equal(R.kind, CLS_BEGIN);
+    cls("START TRANSACTION");
+    assert_int_equal(R.kind, CLS_BEGIN);
+    assert_int_equal(R.pins, CLS_PIN_TRX);
+    cls("start transaction read only");
+    assert_int_equal(R.kind, CLS_BEGIN);
+    cls("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ WRITE");
+    assert_int_equal(R.kind, CLS_BEGIN);
+    cls("START SLAVE");
+    assert_int_equal(R.kind, CLS_OTHER);
+
+    cls("COMMIT");
+    assert_int_equal(R.kind, CLS_COMMIT);
+    assert_int_equal(R.pins, 0);
+    cls("commit work and no chain no release");
+    assert_int_equal(R.kind, CLS_COMMIT);
+    assert_int_equal(R.pins, 0);
+    cls("COMMIT AND CHAIN");
+    assert_int_equal(R.kind, CLS_COMMIT);
+    assert_int_equal(R.pins, CLS_PIN_TRX);
+    cls("ROLLBACK");
+    assert_int_equal(R.kind, CLS_ROLLBACK);
+    assert_int_equal(R.pins, 0);
+    cls("ROLLBACK WORK AND CHAIN");
+    assert_int_equal(R.kind, CLS_ROLLBACK);
+    assert_int_equal(R.pins, CLS_PIN_TRX);
+    cls("ROLLBACK TO SAVEPOINT s1");
+    assert_int_equal(R.kind, CLS_OTHER);
+    assert_int_equal(R.pins, 0);
+    cls("ROLLBACK WORK TO s1");
+    assert_int_equal(R.kind, CLS_OTHER);
+
+    assert_int_equal(PINS("SAVEPOINT s1"), CLS_PIN_SAVEPOINT);
+    assert_int_equal(PINS("RELEASE SAVEPOINT s1"), 0);
+    assert_int_equal(R.unpins, 0);
+
+    assert_int_equal(PINS("XA START 'x'"), CLS_PIN_XA);
+    assert_int_equal(PINS("XA BEGIN 'x'"), CLS_PIN_XA);
+    assert_int_equal(PINS("XA END 'x'"), CLS_PIN_XA);
+    assert_int_equal(PINS("XA PREPARE 'x'"), CLS_PIN_XA);
+    assert_int_equal(PINS("XA COMMIT 'x'"), 0);
+    assert_int_equal(R.unpins, CLS_PIN_XA);
+    assert_int_equal(PINS("XA ROLLBACK 'x'"), 0);
+    assert_int_equal(R.unpins, CLS_PIN_XA);
+    assert_int_equal(PINS("XA RECOVER"), 0);
+}
+
+static void test_locks(void **state)
+{
+    (void)state;
+    cls("LOCK TABLES t READ, u WRITE");
+    assert_int_equal(R.kind, CLS_LOCK_TABLES);
+    assert_int_equal(R.pins, CLS_PIN_LOCK_TABLES);
+    cls("lock table t write");
+    assert_int_equal(R.kind, CLS_LOCK_TABLES);
+    cls("UNLOCK TABLES");
+    assert_int_equal(R.kind, CLS_UNLOCK_TABLES);
+    assert_int_equal(R.pins, 0);
+    assert_int_equal(R.unpins, CLS_PIN_LOCK_TABLES);
+    assert_int_equal(PINS("FLUSH TABLES WITH READ LOCK"), CLS_PIN_LOCK_TABLES);
+    assert_int_equal(PINS("FLUSH TABLES t1, t2 WITH READ LOCK"), CLS_PIN_LOCK_TABLES);
+    assert_int_equal(PINS("FLUSH TABLES t FOR EXPORT"), CLS_PIN_LOCK_TABLES);
+    assert_int_equal(PINS("FLUSH TABLES"), 0);
+    assert_int_equal(PINS("FLUSH PRIVILEGES"), 0);
+    assert_int_equal(PINS("LOCK INSTANCE FOR BACKUP"), CLS_PIN_UNSURE);
+
+    assert_int_equal(PINS("SELECT GET_LOCK('a', 10)"), CLS_PIN_GET_LOCK);
+    assert_true(R.read_only);
+    assert_int_equal(PINS("select get_lock ('a', 10)"), CLS_PIN_GET_LOCK);
+    assert_int_equal(PINS("DO GET_LOCK('a', 1)"), CLS_PIN_GET_LOCK);
+    assert_int_equal(PINS("SELECT 'GET_LOCK(' FROM t"), 0);
+    assert_int_equal(PINS("SELECT 1 /* GET_LOCK( */"), 0);
+    assert_int_equal(PINS("SELECT get_lock_count FROM t"), 0);
+    assert_int_equal(PINS("SELECT RELEASE_LOCK('a')"), 0);
+    assert_int_equal(R.unpins, 0);
+    assert_int_equal(PINS("SELECT RELEASE_ALL_LOCKS()"), 0);
+    assert_int_equal(R.unpins, CLS_PIN_GET_LOCK);
+    /* taking and releasing in one statement: the pin wins */
+    assert_int_equal(PINS("SELECT RELEASE_ALL_LOCKS(), GET_LOCK('b', 1)"), CLS_PIN_GET_LOCK);
+    assert_int_equal(R.unpins, 0);
+}
+
+static void test_temp_prepare_misc_pins(void **state)
+{
+    (void)state;
+    assert_int_equal(PINS("CREATE TEMPORARY TABLE t (a INT)"), CLS_PIN_TEMP_TABLE);
+    assert_int_equal(PINS("create or replace temporary table t select 1"), CLS_PIN_TEMP_TABLE);
+    assert_int_equal(PINS("CREATE GLOBAL TEMPORARY TABLE t (a INT) ON COMMIT DELETE ROWS"), 0);
+    assert_int_equal(PINS("CREATE TABLE t (a INT)"), 0);
+
+    assert_int_equal(PINS("PREPARE s FROM 'SELECT ?'"), CLS_PIN_PREPARE);
+    assert_int_equal(PINS("EXECUTE s"), CLS_PIN_PREPARE);
+    assert_int_equal(PINS("EXECUTE s USING @a"), CLS_PIN_PREPARE | CLS_PIN_USER_VAR);
+    assert_int_equal(PINS("DEALLOCATE PREPARE s"), CLS_PIN_PREPARE);
+    assert_int_equal(PINS("DROP PREPARE s"), CLS_PIN_PREPARE);
+    assert_int_equal(PINS("EXECUTE IMMEDIATE 'SELECT 1'"), CLS_PIN_UNSURE);
+
+    assert_int_equal(PINS("SELECT SQL_CALC_FOUND_ROWS * FROM t LIMIT 1"), CLS_PIN_FOUND_ROWS);
+    assert_int_equal(PINS("HANDLER t OPEN"), CLS_PIN_HANDLER);
+    assert_int_equal(PINS("HANDLER db.t OPEN AS h"), CLS_PIN_HANDLER);
+    assert_int_equal(PINS("HANDLER t CLOSE"), 0);
+    assert_int_equal(R.unpins, 0);
+    assert_int_equal(PINS("CALL p(1)"), CLS_PIN_UNSURE);
+}
+
+static void test_user_vars(void **state)
+{
+    (void)state;
+    assert_int_equal(PINS("SELECT @x"), CLS_PIN_USER_VAR);
+    assert_int_equal(PINS("SELECT @`x y`, 1"), CLS_PIN_USER_VAR);
+    assert_int_equal(PINS("SELECT @'x'"), CLS_PIN_USER_VAR);
+    assert_int_equal(PINS("SELECT @\"x\""), CLS_PIN_USER_VAR);
+    assert_int_equal(PINS("SELECT @x := 1"), CLS_PIN_USER_VAR);
+    assert_int_equal(PINS("SELECT a FROM t WHERE b = @v"), CLS_PIN_USER_VAR);
+    assert_int_equal(PINS("UPDATE t SET a = (@n := @n + 1)"), CLS_PIN_USER_VAR);
+    assert_int_equal(PINS("SELECT 1+@a"), CLS_PIN_USER_VAR);
+    assert_int_equal(PINS("SELECT '@x', `@y`"), 0);
+    /* system variables are not user variables */
+    assert_int_equal(PINS("SELECT @@version, @@session.sql_mode, @@GLOBAL.max_connections"), 0);
+    assert_true(R.read_only);
+    /* accounts: user@host is not a variable */
+    assert_int_equal(PINS("CREATE USER 'u'@'%' IDENTIFIED BY 'p'"), 0);
+    assert_int_equal(PINS("GRANT SELECT ON db.* TO 'u'@'localhost'"), 0);
+    assert_int_equal(PINS("GRANT ALL ON *.* TO u@localhost"), 0);
+    assert_int_equal(PINS("DROP USER `u`@`h`"), 0);
+    assert_int_equal(PINS("SHOW GRANTS FOR 'u'@'h'"), 0);
+    assert_int_equal(PINS("CREATE DEFINER=`root`@`localhost` VIEW v AS SELECT 1"), 0);
+}
+
+static void test_reads_prev(void **state)
+{
+    (void)state;
+    static const char *const yes[] = {
+        "SELECT FOUND_ROWS()",
+        "select found_rows ( )",
+        "SELECT LAST_INSERT_ID()",
+        "SELECT last_insert_id( /* c */ )",
+        "SELECT ROW_COUNT()",
+        "SHOW WARNINGS",
+        "SHOW ERRORS LIMIT 5",
+        "SHOW COUNT(*) WARNINGS",
+        "show count ( * ) errors",
+        "GET DIAGNOSTICS @n = NUMBER",
+        "GET CURRENT DIAGNOSTICS CONDITION 1 @m = MESSAGE_TEXT",
+        "GET STACKED DIAGNOSTICS @n = NUMBER",
+        "SELECT @@warning_count",
+        "SELECT @@error_count",
+        "SELECT @@identity",
+        "SELECT @@last_insert_id",
+        "SELECT @@session.warning_count",
+        "SELECT @@SESSION.ERROR_COUNT",
+        "SELECT @@local.identity",
+    };
+    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+        cls(yes[i]);
+        if (!R.reads_prev)
+            fail_msg("expected reads_prev: %s", yes[i]);
+    }
+    static const char *const no[] = {
+        "SELECT LAST_INSERT_ID(5)",
+        "SELECT 'FOUND_ROWS()'",
+        "SELECT 1 -- ROW_COUNT()\n",
+        "SELECT @@version",
+        "SELECT found_rows_col FROM t",
+        "SHOW TABLES",
+    };
+    for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+        cls(no[i]);
+        if (R.reads_prev)
+            fail_msg("unexpected reads_prev: %s", no[i]);
+    }
+    cls("SHOW WARNINGS");
+    assert_int_equal(R.kind, CLS_SHOW_WARNINGS);
+    assert_true(R.read_only);
+    cls("SHOW COUNT(*) ERRORS");
+    assert_int_equal(R.kind, CLS_SHOW_WARNINGS);
+}
+
+static void test_connection_id(void **state)
+{
+    (void)state;
+    assert_true(cls("SELECT CONNECTION_ID()")->has_connection_id);
+    assert_true(cls("select connection_id ()")->has_connection_id);
+    assert_true(cls("/*!SELECT CONNECTION_ID()*/")->has_connection_id);
+    assert_false(cls("SELECT 'CONNECTION_ID()'")->has_connection_id);
+    assert_false(cls("SELECT 1 /* CONNECTION_ID() */")->has_connection_id);
+    assert_false(cls("SELECT `CONNECTION_ID()`")->has_connection_id);
+    assert_false(cls("SELECT connection_id_x()")->has_connection_id);
+    assert_false(cls("SELECT db.connection_id()")->has_connection_id);
+}
+
+static void test_rewrite_connection_id(void **state)
+{
+    (void)state;
+    char buf[256];
+
+    strcpy(buf, "SELECT CONNECTION_ID()");
+    assert_int_equal(classify_rewrite_connection_id(buf, strlen(buf), 42), 1);
+    assert_string_equal(buf, "SELECT 42             ");
+
+    strcpy(buf, "SELECT connection_id ( ), 'CONNECTION_ID()', CONNECTION_ID() /* CONNECTION_ID() */");
+    assert_int_equal(classify_rewrite_connection_id(buf, strlen(buf), 7), 2);
+    assert_string_equal(buf, "SELECT 7                , 'CONNECTION_ID()', 7               /* CONNECTION_ID() */");
+
+    /* arguments, qualified names, comments in the call: left alone */
+    strcpy(buf, "SELECT CONNECTION_ID(1), x.CONNECTION_ID(), CONNECTION_ID(/**/)");
+    assert_int_equal(classify_rewrite_connection_id(buf, strlen(buf), 7), 0);
+    assert_string_equal(buf, "SELECT CONNECTION_ID(1), x.CONNECTION_ID(), CONNECTION_ID(/**/)");
+
+    /* too long an id is not written */
+    strcpy(buf, "SELECT CONNECTION_ID()");
+    assert_int_equal(classify_rewrite_connection_id(buf, strlen(buf), UINT64_MAX), 0);
+
+    /* a routine body runs later, elsewhere */
+    strcpy(buf, "CREATE PROCEDURE p() BEGIN SELECT CONNECTION_ID(); END; SELECT CONNECTION_ID()");
+    assert_int_equal(classify_rewrite_connection_id(buf, strlen(buf), 3), 1);
+    assert_string_equal(buf, "CREATE PROCEDURE p() BEGIN SELECT CONNECTION_ID(); END; SELECT 3              ");
+
+    /* executable comments are code */
+    strcpy(buf, "SELECT /*!50000 CONNECTION_ID() */");
+    assert_int_equal(classify_rewrite_connection_id(buf, strlen(buf), 9), 1);
+    assert_string_equal(buf, "SELECT /*!50000 9               */");
+
+    /* length bound is honoured */
+    strcpy(buf, "SELECT CONNECTION_ID()");
+    assert_int_equal(classify_rewrite_connection_id(buf, 21, 9), 0);
+
+    /* sql_mode: under NO_BACKSLASH_ESCAPES 'a\' is a whole string */
+    const char *nb = "SELECT 'a\\', CONNECTION_ID(), ' CONNECTION_ID() '";
+    strcpy(buf, nb);
+    assert_int_equal(classify_rewrite_connection_id_mode(buf, strlen(buf), false, true, 5), 1);
+    assert_string_equal(buf, "SELECT 'a\\', 5              , ' CONNECTION_ID() '");
+    strcpy(buf, nb);
+    assert_int_equal(classify_rewrite_connection_id(buf, strlen(buf), 5), 1);
+    assert_string_equal(buf, "SELECT 'a\\', CONNECTION_ID(), ' 5               '");
+    assert_int_equal(classify_rewrite_connection_id(NULL, 0, 5), 0);
+}
+
+static void test_use(void **state)
+{
+    (void)state;
+    cls("USE db1");
+    assert_int_equal(R.kind, CLS_USE);
+    assert_string_equal(R.arg, "db1");
+    assert_int_equal(R.arg_len, 3);
+    assert_int_equal(R.pins, 0);
+    cls("use `my db`;");
+    assert_int_equal(R.kind, CLS_USE);
+    assert_string_equal(R.arg, "my db");
+    cls("USE `a``b`");
+    assert_string_equal(R.arg, "a`b");
+    assert_int_equal(R.arg_len, 3);
+    cls_mode("USE \"x\"", true, false);
+    assert_int_equal(R.kind, CLS_USE);
+    assert_string_equal(R.arg, "x");
+    cls("USE /* c */ db2 -- x\n");
+    assert_string_equal(R.arg, "db2");
+    cls("USE");
+    assert_int_equal(R.kind, CLS_OTHER);
+    assert_int_equal(R.pins, CLS_PIN_UNSURE);
+    cls("USE a b");
+    assert_int_equal(R.kind, CLS_OTHER);
+    assert_int_equal(R.pins, CLS_PIN_UNSURE);
+}
+
+static void test_kill(void **state)
+{
+    (void)state;
+    cls("KILL 12");
+    assert_int_equal(R.kind, CLS_KILL);
+    assert_false(R.kill_query);
+    assert_int_equal(R.kill_id, 12);
+    assert_true(R.is_kill);
+    assert_int_equal(R.pins, 0);
+    cls("kill connection 13");
+    assert_int_equal(R.kind, CLS_KILL);
+    assert_false(R.kill_query);
+    assert_int_equal(R.kill_id, 13);
+    cls("KILL QUERY 14");
+    assert_int_equal(R.kind, CLS_KILL);
+    assert_true(R.kill_query);
+    assert_int_equal(R.kill_id, 14);
+    cls("KILL HARD QUERY 15");
+    assert_int_equal(R.kind, CLS_KILL);
+    assert_true(R.kill_query);
+    assert_int_equal(R.kill_id, 15);
+    cls("KILL SOFT CONNECTION 16");
+    assert_int_equal(R.kind, CLS_KILL);
+    assert_false(R.kill_query);
+    assert_int_equal(R.kill_id, 16);
+    cls("KILL QUERY ID 17");
+    assert_int_equal(R.kind, CLS_KILL);
+    assert_true(R.kill_query);
+    assert_true(R.kill_query_id);
+    assert_int_equal(R.kill_id, 17);
+    cls("KILL 18446744073709551615");
+    assert_int_equal(R.kind, CLS_KILL);
+    assert_int_equal(R.kill_id, UINT64_MAX);
+
+    static const char *const bad[] = {"KILL USER bob", "KILL 18446744073709551616",
+                                      "KILL CONNECTION_ID()", "KILL 1 + 1", "KILL 1.5", "KILL"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        cls(bad[i]);
+        if (R.kind != CLS_OTHER || R.pins != CLS_PIN_UNSURE || !R.is_kill)
+            fail_msg("KILL not refused: %s", bad[i]);
+    }
+}
+
+static void test_load_data(void **state)
+{
+    (void)state;
+    cls("LOAD DATA LOCAL INFILE '/tmp/a.csv' INTO TABLE t");
+    assert_int_equal(R.kind, CLS_LOAD_DATA_LOCAL);
+    assert_string_equal(R.arg, "/tmp/a.csv");
+    assert_int_equal(R.arg_len, 10);
+    assert_false(R.read_only);
+    cls("load data low_priority local infile \"x.txt\" into table t");
+    assert_int_equal(R.kind, CLS_LOAD_DATA_LOCAL);
+    assert_string_equal(R.arg, "x.txt");
+    cls("LOAD DATA CONCURRENT LOCAL INFILE 'it''s\\tq\\\\' INTO TABLE t");
+    assert_int_equal(R.kind, CLS_LOAD_DATA_LOCAL);
+    assert_string_equal(R.arg, "it's\tq\\");
+    cls_mode("LOAD DATA LOCAL INFILE 'C:\\dir\\f' INTO TABLE t", false, true);
+    assert_int_equal(R.kind, CLS_LOAD_DATA_LOCAL);
+    assert_string_equal(R.arg, "C:\\dir\\f");
+    cls("LOAD XML LOCAL INFILE 'a.xml' INTO TABLE t ROWS IDENTIFIED BY '<row>'");
+    assert_int_equal(R.kind, CLS_LOAD_XML_LOCAL);
+    assert_string_equal(R.arg, "a.xml");
+    cls("LOAD DATA INFILE '/tmp/a.csv' INTO TABLE t");
+    assert_int_equal(R.kind, CLS_OTHER);
+    assert_int_equal(R.arg_len, 0);
+    cls("LOAD INDEX INTO CACHE t");
+    assert_int_equal(R.kind, CLS_OTHER);
+    /* a name too long for arg[] is not reported half */
+    char big[800];
+    strcpy(big, "LOAD DATA LOCAL INFILE '");
+    memset(big + strlen(big), 'a', 600);
+    strcpy(big + 24 + 600, "' INTO TABLE t");
+    cls(big);
+    assert_int_equal(R.kind, CLS_OTHER);
+    assert_int_equal(R.pins, CLS_PIN_UNSURE);
+}
+
+static void test_set_session(void **state)
+{
+    (void)state;
+    cls("SET autocommit = 0");
+    assert_int_equal(R.kind, CLS_SET);
+    assert_int_equal(R.pins, 0);
+    assert_int_equal(R.n_assign, 1);
+    assert_int_equal(R.assign[0].scope, CLS_SCOPE_SESSION);
+    assert_string_equal(R.assign[0].name, "autocommit");
+    assert_value(&R.assign[0], "0");
+    assert_true(R.assign[0].value_is_literal);
+
+    cls("SET SESSION sql_mode = 'STRICT_TRANS_TABLES,NO_ZERO_DATE', @@session.Time_Zone := '+00:00',"
+        " LOCAL wait_timeout=-5, @@max_execution_time = 1.5e3, @@local.x = ON, y = DEFAULT");
+    assert_int_equal(R.pins, 0);
+    assert_int_equal(R.n_assign, 6);
+    assert_string_equal(R.assign[0].name, "sql_mode");
+    assert_value(&R.assign[0], "'STRICT_TRANS_TABLES,NO_ZERO_DATE'");
+    assert_string_equal(R.assign[1].name, "time_zone");
+    assert_value(&R.assign[1], "'+00:00'");
+    assert_string_equal(R.assign[2].name, "wait_timeout");
+    assert_value(&R.assign[2], "-5");
+    assert_string_equal(R.assign[3].name, "max_execution_time");
+    assert_value(&R.assign[3], "1.5e3");
+    assert_string_equal(R.assign[4].name, "x");
+    assert_value(&R.assign[4], "ON");
+    assert_string_equal(R.assign[5].name, "y");
+    assert_value(&R.assign[5], "DEFAULT");
+    for (int i = 0; i < 6; i++) {
+        assert_int_equal(R.assign[i].scope, CLS_SCOPE_SESSION);
+        assert_true(R.assign[i].value_is_literal);
+    }
+
+    /* not literals: pin, but still recorded */
+    static const char *const nonlit[] = {
+        "SET sql_mode = CONCAT(@@sql_mode, ',ANSI')",
+        "SET x = 1 + 1",
+        "SET x = (SELECT 1)",
+        "SET timestamp = UNIX_TIMESTAMP()",
+        "SET x = CURRENT_TIMESTAMP",
+        "SET x = @@global.x",
+        "SET x = 1 /* c */ + 0",
+        "SET x = _utf8mb4'a'",
+        "SET x = -'a'",
+    };
+    for (size_t i = 0; i < sizeof(nonlit) / sizeof(nonlit[0]); i++) {
+        cls(nonlit[i]);
+        if (R.n_assign != 1 || R.assign[0].value_is_literal || !(R.pins & CLS_PIN_SESSION_VAR))
+            fail_msg("expected non-literal: %s", nonlit[i]);
+    }
+    cls("SET sql_mode = CONCAT(@@sql_mode, ',ANSI'), autocommit = 1");
+    assert_int_equal(R.n_assign, 2);
+    assert_value(&R.assign[0], "CONCAT(@@sql_mode, ',ANSI')");
+    assert_value(&R.assign[1], "1");
+    assert_true(R.assign[1].value_is_literal);
+
+    /* a value written inside an executable comment */
+    cls("/*!40101 SET sql_mode='' */");
+    assert_int_equal(R.n_assign, 1);
+    assert_value(&R.assign[0], "''");
+    assert_true(R.assign[0].value_is_literal);
+    assert_int_equal(R.pins, 0);
+}
+
+static void test_set_other_scopes(void **state)
+{
+    (void)state;
+    cls("SET GLOBAL max_connections = 1000, wait_timeout = 10");
+    assert_int_equal(R.pins, 0);
+    assert_int_equal(R.n_assign, 2);
+    assert_int_equal(R.assign[0].scope, CLS_SCOPE_GLOBAL);
+    assert_int_equal(R.assign[1].scope, CLS_SCOPE_GLOBAL); /* the modifier carries over */
+    cls("SET GLOBAL a = 1, SESSION b = 2");
+    assert_int_equal(R.assign[1].scope, CLS_SCOPE_SESSION);
+    cls("SET @@global.x = NOW()");
+    assert_int_equal(R.pins, 0);
+    assert_int_equal(R.assign[0].scope, CLS_SCOPE_GLOBAL);
+    assert_string_equal(R.assign[0].name, "x");
+    assert_false(R.assign[0].value_is_literal);
+    cls("SET PERSIST x = 1");
+    assert_int_equal(R.assign[0].scope, CLS_SCOPE_GLOBAL);
+
+    cls("SET @u = 5");
+    assert_int_equal(R.kind, CLS_SET);
+    assert_int_equal(R.pins, CLS_PIN_USER_VAR);
+    assert_int_equal(R.assign[0].scope, CLS_SCOPE_USER);
+    assert_string_equal(R.assign[0].name, "u");
+    cls("SET @`My Var` := 'x', @a = 1");
+    assert_int_equal(R.n_assign, 2);
+    assert_string_equal(R.assign[0].name, "my var");
+
+    cls("SET NAMES utf8mb4");
+    assert_int_equal(R.kind, CLS_SET);
+    assert_int_equal(R.pins, 0);
+    assert_int_equal(R.n_assign, 1);
+    assert_int_equal(R.assign[0].scope, CLS_SCOPE_NAMES);
+    assert_string_equal(R.assign[0].name, "names");
+    assert_value(&R.assign[0], "utf8mb4");
+    assert_true(R.assign[0].value_is_literal);
+    cls("set names 'utf8mb4' collate 'utf8mb4_bin', autocommit = 1");
+    assert_int_equal(R.n_assign, 2);
+    assert_value(&R.assign[0], "'utf8mb4' collate 'utf8mb4_bin'");
+    assert_true(R.assign[0].value_is_literal);
+    assert_string_equal(R.assign[1].name, "autocommit");
+    cls("SET NAMES DEFAULT");
+    assert_value(&R.assign[0], "DEFAULT");
+    assert_true(R.assign[0].value_is_literal);
+    cls("SET NAMES utf8mb4 /*!COLLATE utf8mb4_bin */");
+    assert_false(R.assign[0].value_is_literal);
+    assert_int_equal(R.pins, CLS_PIN_SESSION_VAR);
+
+    cls("SET CHARACTER SET utf8");
+    assert_int_equal(R.assign[0].scope, CLS_SCOPE_CHARSET);
+    assert_string_equal(R.assign[0].name, "character set");
+    assert_value(&R.assign[0], "utf8");
+    assert_true(R.assign[0].value_is_literal);
+    cls("SET CHARSET 'latin1'");
+    assert_int_equal(R.assign[0].scope, CLS_SCOPE_CHARSET);
+    assert_value(&R.assign[0], "'latin1'");
+
+    cls("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED");
+    assert_int_equal(R.pins, 0);
+    assert_int_equal(R.assign[0].scope, CLS_SCOPE_TRANSACTION);
+    assert_string_equal(R.assign[0].name, "transaction");
+    assert_value(&R.assign[0], "ISOLATION LEVEL READ COMMITTED");
+    assert_true(R.assign[0].value_is_literal);
+    cls("SET SESSION TRANSACTION READ ONLY, ISOLATION LEVEL SERIALIZABLE");
+    assert_value(&R.assign[0], "READ ONLY, ISOLATION LEVEL SERIALIZABLE");
+    assert_true(R.assign[0].value_is_literal);
+    cls("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ");
+    assert_int_equal(R.pins, CLS_PIN_TRX);
+    assert_int_equal(R.assign[0].scope, CLS_SCOPE_TRANSACTION);
+    assert_string_equal(R.assign[0].name, "next_transaction");
+    assert_value(&R.assign[0], "ISOLATION LEVEL REPEATABLE READ");
+    cls("SET GLOBAL TRANSACTION READ WRITE");
+    assert_int_equal(R.pins, 0);
+    assert_int_equal(R.assign[0].scope, CLS_SCOPE_GLOBAL);
+    assert_string_equal(R.assign[0].name, "transaction");
+
+    cls("SET PASSWORD = 'x'");
+    assert_int_equal(R.kind, CLS_SET);
+    assert_int_equal(R.pins, 0);
+    assert_int_equal(R.n_assign, 0);
+    cls("SET PASSWORD FOR 'u'@'h' = 'x'");
+    assert_int_equal(R.pins, 0);
+    cls("SET DEFAULT ROLE r FOR u");
+    assert_int_equal(R.pins, 0);
+    assert_int_equal(PINS("SET ROLE r"), CLS_PIN_UNSURE);
+    assert_int_equal(PINS("SET"), CLS_PIN_UNSURE);
+    assert_int_equal(PINS("SET x"), CLS_PIN_UNSURE);
+    /* a syntax error the server rejects: pinned, whichever way */
+    assert_int_equal(PINS("SET x = 1 y = 2"), CLS_PIN_SESSION_VAR);
+    assert_int_equal(PINS("SET @@foo.x = 1"), CLS_PIN_UNSURE);
+
+    cls("SET GLOBAL keycache1.key_buffer_size = 1024");
+    assert_int_equal(R.pins, 0);
+    assert_string_equal(R.assign[0].name, "keycache1.key_buffer_size");
+
+    /* too many assignments */
+    char buf[1024] = "SET a0 = 0";
+    for (int i = 1; i <= CLS_MAX_ASSIGN; i++)
+        snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), ", a%d = %d", i, i);
+    cls(buf);
+    assert_int_equal(R.n_assign, CLS_MAX_ASSIGN);
+    assert_int_equal(R.pins, CLS_PIN_UNSURE);
+
+    /* a name too long */
+    cls("SET aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa = 1");
+    assert_int_equal(R.pins, CLS_PIN_UNSURE);
+    assert_int_equal(R.n_assign, 0);
+}
+
+static void test_set_statement(void **state)
+{
+    (void)state;
+    cls("SET STATEMENT max_statement_time = 10 FOR SELECT * FROM t");
+    assert_int_equal(R.kind, CLS_SELECT);
+    assert_int_equal(R.n_assign, 0);
+    assert_int_equal(R.pins, 0);
+    assert_true(R.read_only);
+    cls("SET STATEMENT a = 1, b = (SELECT 2) FOR UPDATE t SET x = 1");
+    assert_int_equal(R.kind, CLS_OTHER);
+    assert_int_equal(R.n_assign, 0);
+    assert_int_equal(R.pins, 0);
+    cls("SET STATEMENT a = 1 FOR USE db");
+    assert_int_equal(R.kind, CLS_USE);
+    assert_string_equal(R.arg, "db");
+    cls("SET STATEMENT a = 1 FOR SET @x = 1");
+    assert_int_equal(R.kind, CLS_SET);
+    assert_true(R.pins & CLS_PIN_USER_VAR);
+    assert_int_equal(PINS("SET STATEMENT a = 1"), CLS_PIN_UNSURE);
+    assert_true(PINS("SET STATEMENT a = 1 FOR SET STATEMENT b = 1 FOR SELECT 1") &
+                CLS_PIN_UNSURE);
+}
+
+static void test_comments_and_quotes(void **state)
+{
+    (void)state;
+    /* executable comments are code */
+    assert_int_equal(PINS("/*!40101 SET @old = @@character_set_client */"), CLS_PIN_USER_VAR);
+    assert_int_equal(PINS("SELECT 1 /*!50100 , GET_LOCK('a', 1) */"), CLS_PIN_GET_LOCK);
+    assert_int_equal(PINS("SELECT /*!100100 SQL_CALC_FOUND_ROWS */ 1"), CLS_PIN_FOUND_ROWS);
+    assert_int_equal(PINS("SELECT /*M!100100 @x */ 1"), CLS_PIN_USER_VAR);
+    assert_int_equal(PINS("SELECT /*T! @x */ 1"), CLS_PIN_USER_VAR);
+    assert_int_equal(PINS("CREATE TABLE t (a INT PRIMARY KEY /*T![clustered_index] CLUSTERED */)"),
+                     0);
+    assert_int_equal(PINS("SELECT /*T![x] GET_LOCK('a',1) */ 1"), CLS_PIN_GET_LOCK);
+    cls("/*!BEGIN*/");
+    assert_int_equal(R.kind, CLS_BEGIN);
+    /* optimizer hints and plain comments are not */
+    assert_int_equal(PINS("SELECT /*+ MAX_EXECUTION_TIME(1) @x */ 1"), 0);
+    assert_int_equal(PINS("SELECT /* @x GET_LOCK( */ 1"), 0);
+    assert_int_equal(PINS("SELECT 1 # @x\n"), 0);
+    assert_int_equal(PINS("SELECT 1 -- @x"), 0);
+    assert_int_equal(PINS("SELECT 1 --\t@x"), 0);
+    assert_int_equal(PINS("SELECT 1 --@x"), CLS_PIN_USER_VAR); /* not a comment */
+    assert_int_equal(PINS("SELECT 1--@x"), CLS_PIN_USER_VAR);
+    cls("# lead\nBEGIN");
+    assert_int_equal(R.kind, CLS_BEGIN);
+    cls("-- lead\n  /* x */ COMMIT");
+    assert_int_equal(R.kind, CLS_COMMIT);
+
+    /* strings: escapes and doubled quotes */
+    assert_int_equal(PINS("SELECT 'it''s @x', \"a \"\" @y\", 'a\\' @z'"), 0);
+    assert_int_equal(PINS("SELECT 'a\\\\' , @x"), CLS_PIN_USER_VAR);
+    assert_int_equal(PINS("SELECT `a``@x`"), 0);
+    assert_int_equal(PINS("SELECT X'41', B'01', N'@x'"), 0);
+    /* no_backslash_escapes: the backslash ends nothing */
+    cls_mode("SELECT 'a\\', @x", false, true);
+    assert_int_equal(R.pins, CLS_PIN_USER_VAR);
+    cls_mode("SELECT 'a\\', @x", false, false);
+    assert_int_equal(R.pins, CLS_PIN_UNSURE); /* unterminated in default mode */
+    /* ansi_quotes: "x" is an identifier, not a string */
+    cls_mode("SELECT \"col\" FROM \"t\"", true, false);
+    assert_int_equal(R.kind, CLS_SELECT);
+    assert_int_equal(R.pins, 0);
+    cls_mode("SET sql_mode = \"ANSI\"", true, false);
+    assert_false(R.assign[0].value_is_literal);
+    cls_mode("SET sql_mode = \"ANSI\"", false, false);
+    assert_true(R.assign[0].value_is_literal);
+
+    /* unterminated things */
+    assert_int_equal(PINS("SELECT 'abc"), CLS_PIN_UNSURE);
+    assert_int_equal(PINS("SELECT \"abc"), CLS_PIN_UNSURE);
+    assert_int_equal(PINS("SELECT `abc"), CLS_PIN_UNSURE);
+    assert_int_equal(PINS("SELECT 1 /* abc"), CLS_PIN_UNSURE);
+    assert_int_equal(PINS("SELECT 1 /*! abc"), CLS_PIN_UNSURE);
+    assert_int_equal(PINS("SELECT 1 /*"), CLS_PIN_UNSURE);
+    assert_int_equal(PINS("SELECT @'x"), CLS_PIN_UNSURE | CLS_PIN_USER_VAR);
+
+    /* keywords are case-insensitive, whitespace is any */
+    cls("\r\n\tsTaRt\n\tTrAnSaCtIoN\r\n");
+    assert_int_equal(R.kind, CLS_BEGIN);
+    /* an identifier is not a keyword */
+    cls("SELECTX 1");
+    assert_int_equal(R.kind, CLS_OTHER);
+    cls("`SELECT` 1");
+    assert_int_equal(R.kind, CLS_OTHER);
+}
+
+static void test_multi(void **state)
+{
+    (void)state;
+    cls("SELECT 1;");
+    assert_false(R.multi);
+    cls("SELECT 1 ; -- done\n /* really */ ;; ");
+    assert_false(R.multi);
+    assert_int_equal(R.kind, CLS_SELECT);
+    cls("SELECT 1; SELECT 2");
+    assert_true(R.multi);
+    assert_int_equal(R.kind, CLS_SELECT);
+    assert_true(R.read_only);
+    cls("SELECT 1; INSERT INTO t VALUES (1)");
+    assert_true(R.multi);
+    assert_false(R.read_only);
+    assert_int_equal(R.pins, 0);
+    cls("BEGIN; SELECT @x; SELECT GET_LOCK('a', 1)");
+    assert_true(R.multi);
+    assert_int_equal(R.kind, CLS_BEGIN);
+    assert_int_equal(R.pins, CLS_PIN_TRX | CLS_PIN_USER_VAR | CLS_PIN_GET_LOCK);
+    cls("SELECT 1; SELECT FOUND_ROWS(); SELECT CONNECTION_ID()");
+    assert_true(R.reads_prev);
+    assert_true(R.has_connection_id);
+    /* ';' inside strings, comments and identifiers does not split */
+    cls("SELECT ';', \";\", `;` /* ; */ -- ;\n");
+    assert_false(R.multi);
+    /* SET first: its assignments stand; later SETs, USE, KILL, LOAD: unsure */
+    cls("SET autocommit = 0; SELECT 1");
+    assert_true(R.multi);
+    assert_int_equal(R.kind, CLS_SET);
+    assert_int_equal(R.n_assign, 1);
+    assert_int_equal(R.pins, 0);
+    cls("SELECT 1; SET autocommit = 0");
+    assert_int_equal(R.kind, CLS_SELECT);
+    assert_int_equal(R.n_assign, 0);
+    assert_int_equal(R.pins, CLS_PIN_UNSURE);
+    assert_true(PINS("SELECT 1; USE db") & CLS_PIN_UNSURE);
+    assert_true(PINS("SELECT 1; KILL 5") & CLS_PIN_UNSURE);
+    assert_true(R.is_kill);
+    assert_true(PINS("SELECT 1; LOAD DATA LOCAL INFILE 'x' INTO TABLE t") & CLS_PIN_UNSURE);
+    /* pins beat unpins across statements */
+    cls("UNLOCK TABLES; LOCK TABLES t READ");
+    assert_int_equal(R.kind, CLS_UNLOCK_TABLES);
+    assert_int_equal(R.pins, CLS_PIN_LOCK_TABLES);
+    assert_int_equal(R.unpins, 0);
+    cls("LOCK TABLES t READ; UNLOCK TABLES");
+    assert_int_equal(R.pins, CLS_PIN_LOCK_TABLES);
+    /* the executable comment spans a ';' */
+    cls("/*!40101 SELECT 1; SELECT 2 */;");
+    assert_true(R.multi);
+}
+
+static void test_compound(void **state)
+{
+    (void)state;
+    /* a routine body's ';' does not split, and the body runs later */
+    cls("CREATE PROCEDURE p() BEGIN SELECT @x; IF a THEN SELECT GET_LOCK('a', 1); END IF; "
+        "SELECT CASE WHEN 1 THEN 2 END; END");
+    assert_false(R.multi);
+    assert_int_equal(R.pins, 0);
+    assert_false(R.has_connection_id);
+    cls("CREATE DEFINER=`root`@`%` PROCEDURE p() BEGIN DECLARE x INT; SET x = 1; END; SELECT @y");
+    assert_true(R.multi);
+    assert_int_equal(R.pins, CLS_PIN_USER_VAR);
+    cls("CREATE FUNCTION f() RETURNS INT RETURN 1; SELECT 2");
+    assert_true(R.multi);
+    cls("CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW BEGIN SET NEW.a = 1; END");
+    assert_false(R.multi);
+    assert_int_equal(R.pins, 0);
+    cls("CREATE EVENT e ON SCHEDULE EVERY 1 HOUR DO BEGIN DELETE FROM t; INSERT INTO t SELECT "
+        "REPEAT('a', 3); END");
+    assert_false(R.multi);
+    cls("CREATE TABLE t (event INT, begin INT); SELECT 1");
+    assert_true(R.multi);
+    /* compound statements run directly */
+    cls("BEGIN NOT ATOMIC SELECT 1; SELECT 2; END");
+    assert_false(R.multi);
+    assert_int_equal(R.pins, CLS_PIN_UNSURE);
+    cls("IF 1 THEN SELECT 1; END IF");
+    assert_false(R.multi);
+    assert_int_equal(R.pins, CLS_PIN_UNSURE);
+    cls("lbl: LOOP LEAVE lbl; END LOOP lbl");
+    assert_false(R.multi);
+    assert_int_equal(R.pins, CLS_PIN_UNSURE);
+}
+
+/* Every prefix of every sample is classified without reading past its end
+ * (ASan run) and every byte value is survived. */
+static void test_prefixes_and_noise(void **state)
+{
+    (void)state;
+    static const char *const samples[] = {
+        "SET NAMES 'utf8mb4' COLLATE utf8mb4_bin, @@session.sql_mode := 'a\\'b', @u = 1",
+        "LOAD DATA LOCAL INFILE 'a\\'b' INTO TABLE t",
+        "SELECT /*!50100 @x */ `a``b` FROM t -- c\n; # d\n KILL QUERY 5",
+        "CREATE PROCEDURE p() BEGIN IF x THEN SELECT 1; END IF; END; USE `d`",
+        "WITH a (x) AS (SELECT 1) SELECT CONNECTION_ID() /*T![f] x */",
+        "SET STATEMENT a=1 FOR SELECT X'41', 1.5e-3, .5, 0x1F, @@identity",
+    };
+    for (size_t s = 0; s < sizeof(samples) / sizeof(samples[0]); s++) {
+        size_t n = strlen(samples[s]);
+        for (size_t k = 0; k <= n; k++) {
+            char *copy = malloc(k ? k : 1);
+            assert_non_null(copy);
+            memcpy(copy, samples[s], k);
+            classify(copy, k, false, false, &R);
+            classify(copy, k, true, true, &R);
+            classify_rewrite_connection_id(copy, k, 1);
+            free(copy);
+        }
+    }
+    unsigned char noise[512];
+    uint32_t x = 12345;
+    for (int round = 0; round < 2000; round++) {
+        size_t n = (size_t)(x % sizeof(noise));
+        for (size_t i = 0; i < n; i++) {
+            x = x * 1103515245u + 12345u;
+            /* bias towards interesting characters */
+            static const char interesting[] = "'\"`@;/*!-#\\()=:, \nTMX+";
+            noise[i] = (x >> 16) % 3 ? (unsigned char)interesting[(x >> 8) % (sizeof(interesting) - 1)]
+                                     : (unsigned char)(x >> 24);
+        }
+        char *copy = malloc(n ? n : 1);
+        assert_non_null(copy);
+        memcpy(copy, noise, n);
+        classify(copy, n, round & 1, round & 2, &R);
+        assert_true(R.n_assign >= 0 && R.n_assign <= CLS_MAX_ASSIGN);
+        assert_true(R.arg_len < sizeof(R.arg));
+        classify_rewrite_connection_id(copy, n, 1);
+        free(copy);
+        x = x * 1103515245u + 12345u;
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_empty_and_plain),
+        cmocka_unit_test(test_select),
+        cmocka_unit_test(test_transactions),
+        cmocka_unit_test(test_locks),
+        cmocka_unit_test(test_temp_prepare_misc_pins),
+        cmocka_unit_test(test_user_vars),
+        cmocka_unit_test(test_reads_prev),
+        cmocka_unit_test(test_connection_id),
+        cmocka_unit_test(test_rewrite_connection_id),
+        cmocka_unit_test(test_use),
+        cmocka_unit_test(test_kill),
+        cmocka_unit_test(test_load_data),
+        cmocka_unit_test(test_set_session),
+        cmocka_unit_test(test_set_other_scopes),
+        cmocka_unit_test(test_set_statement),
+        cmocka_unit_test(test_comments_and_quotes),
+        cmocka_unit_test(test_multi),
+        cmocka_unit_test(test_compound),
+        cmocka_unit_test(test_prefixes_and_noise),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
