@@ -63,8 +63,15 @@ struct cls_assign {
 struct cls_result {
     enum cls_kind kind;
     uint32_t pins;           /* enum cls_pin bits this statement sets */
-    uint32_t unpins;         /* enum cls_pin bits it clears (UNLOCK TABLES, RELEASE_ALL_LOCKS, DROP TEMPORARY..., DEALLOCATE) */
-    bool multi;              /* more than one statement in the text */
+    uint32_t unpins;         /* enum cls_pin bits it clears: UNLOCK TABLES, RELEASE_ALL_LOCKS(),
+                                XA COMMIT/ROLLBACK. Never DROP TEMPORARY TABLE, RELEASE_LOCK()
+                                or DEALLOCATE PREPARE: others may remain. A bit the same text
+                                both sets and clears is reported in pins only. */
+    bool multi;              /* two or more statements (a trailing ';' makes none): pins,
+                                unpins and the flags cover all of them, read_only is true only
+                                if all are; kind, arg, kill_* and assign[] are the first's. A
+                                later SET, USE, KILL or LOAD ... LOCAL adds CLS_PIN_UNSURE.
+                                ';' inside a stored routine's BEGIN ... END does not split. */
     bool reads_prev;         /* FOUND_ROWS(), LAST_INSERT_ID() (no arg), ROW_COUNT(),
                                 SHOW WARNINGS/ERRORS, GET DIAGNOSTICS, @@warning_count,
                                 @@error_count, @@identity, @@last_insert_id */

@@ -252,6 +252,9 @@ static void test_user_vars(void **state)
     assert_int_equal(PINS("SELECT a FROM t WHERE b = @v"), CLS_PIN_USER_VAR);
     assert_int_equal(PINS("UPDATE t SET a = (@n := @n + 1)"), CLS_PIN_USER_VAR);
     assert_int_equal(PINS("SELECT 1+@a"), CLS_PIN_USER_VAR);
+    assert_int_equal(PINS("SELECT@a"), CLS_PIN_USER_VAR);
+    assert_int_equal(PINS("SELECT 1 INTO @a"), CLS_PIN_USER_VAR);
+    assert_int_equal(PINS("SELECT @a.b"), CLS_PIN_USER_VAR);
     assert_int_equal(PINS("SELECT '@x', `@y`"), 0);
     /* system variables are not user variables */
     assert_int_equal(PINS("SELECT @@version, @@session.sql_mode, @@GLOBAL.max_connections"), 0);
