@@ -34,6 +34,19 @@ def pytest_report_header(config):
     return f"mymux integration tests against: {target}"
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """On a failure, attach the tail of the mymux log to the report."""
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.failed and not DIRECT:
+        for name in ("mymux",):
+            m = item.funcargs.get(name) if hasattr(item, "funcargs") else None
+            if m is not None and hasattr(m, "log"):
+                tail = "\n".join(m.log().splitlines()[-80:])
+                rep.sections.append((f"mymux log (last 80 lines)", tail))
+
+
 @pytest.fixture(scope="session")
 def backends():
     """Two MariaDB servers, started once for the whole run."""
