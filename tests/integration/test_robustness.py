@@ -297,7 +297,7 @@ def test_garbage_after_login(mymux):
 
 @pytest.mark.proxy_only
 def test_handshake_timeout(mymux_factory):
-    m = mymux_factory({"handshake_timeout_ms": 1000})
+    m = mymux_factory({"limits": {"handshake_timeout": "1s"}})
     s = socket.create_connection((m.host, m.port), timeout=10)
     try:
         read_greeting(s)
@@ -376,3 +376,21 @@ def test_backend_closes_the_session_connection(mymux):
     finally:
         a.close()
     assert_serving(mymux)
+
+
+@pytest.mark.proxy_only
+def test_oversized_packet_refused(mymux_factory):
+    """A client packet above limits.max_packet_size ends that session with an error."""
+    m = mymux_factory({"limits": {"max_packet_size": "1m"}})
+    c = m.connect(max_allowed_packet=64 * 1024 * 1024)
+    try:
+        with pytest.raises(pymysql.err.MySQLError):
+            q1(c, "SELECT LENGTH('" + "o" * (2 * 1024 * 1024) + "')")
+    finally:
+        c._sock and vanish(c)
+    # Below the limit all is well, on a new session.
+    c = m.connect()
+    try:
+        assert q1(c, "SELECT LENGTH('" + "o" * (512 * 1024) + "')") == (512 * 1024,)
+    finally:
+        c.close()
