@@ -1,0 +1,82 @@
+/* Connection-id registry: which worker holds client connection n, as whom, and
+ * on which backend thread its statement runs (KILL). Locked; never on the query
+ * path. Entries live in their sessions; the table holds pointers. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/worker.h"
+
+int registry_init(struct mx_proxy *px, size_t cap)
+{
+    size_t n = 64;
+    while (n < cap * 2) n <<= 1;
+    px->reg = calloc(n, sizeof *px->reg);
+    if (!px->reg) return -1;
+    px->reg_cap = n;
+    pthread_mutex_init(&px->reg_lock, NULL);
+    return 0;
+}
+
+static size_t slot_of(const struct mx_proxy *px, uint32_t id)
+{
+    return (id * 2654435761u) & (px->reg_cap - 1);
+}
+
+int registry_add(struct mx_proxy *px, struct mx_reg_entry *e)
+{
+    int rc = -1;
+    pthread_mutex_lock(&px->reg_lock);
+    size_t mask = px->reg_cap - 1;
+    for (size_t i = 0, k = slot_of(px, e->id); i < px->reg_cap; i++, k = (k + 1) & mask) {
+        if (!px->reg[k]) {
+            px->reg[k] = e;
+            rc = 0;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&px->reg_lock);
+    return rc;
+}
+
+/* Removal with backward shift, so that probing never meets a false hole. */
+void registry_remove(struct mx_proxy *px, struct mx_reg_entry *e)
+{
+    pthread_mutex_lock(&px->reg_lock);
+    size_t mask = px->reg_cap - 1, k = slot_of(px, e->id);
+    for (size_t i = 0; i < px->reg_cap && px->reg[k]; i++, k = (k + 1) & mask) {
+        if (px->reg[k] != e) continue;
+        size_t hole = k;
+        for (size_t j = (k + 1) & mask; px->reg[j]; j = (j + 1) & mask) {
+            size_t home = slot_of(px, px->reg[j]->id);
+            bool between = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
+            if (!between) {
+                px->reg[hole] = px->reg[j];
+                hole = j;
+            }
+        }
+        px->reg[hole] = NULL;
+        break;
+    }
+    pthread_mutex_unlock(&px->reg_lock);
+}
+
+int registry_get(struct mx_proxy *px, uint32_t id, struct mx_reg_entry *out)
+{
+    int rc = -1;
+    pthread_mutex_lock(&px->reg_lock);
+    size_t mask = px->reg_cap - 1, k = slot_of(px, id);
+    for (size_t i = 0; i < px->reg_cap && px->reg[k]; i++, k = (k + 1) & mask) {
+        struct mx_reg_entry *e = px->reg[k];
+        if (e->id != id) continue;
+        out->id = id;
+        out->worker = e->worker;
+        memcpy(out->user, e->user, sizeof out->user);
+        atomic_store(&out->server, atomic_load(&e->server));
+        atomic_store(&out->backend_tid, atomic_load(&e->backend_tid));
+        atomic_store(&out->busy, atomic_load(&e->busy));
+        rc = 0;
+        break;
+    }
+    pthread_mutex_unlock(&px->reg_lock);
+    return rc;
+}

@@ -1,0 +1,116 @@
+/* Client sessions: the handshake and authentication mymux terminates, then each
+ * command classified, sent over a borrowed backend connection, and its answer
+ * streamed back. */
+#ifndef MX_SESSION_H
+#define MX_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "core/sock.h"
+#include "core/worker.h"
+#include "pool/server_conn.h"
+
+struct mx_worker;
+struct mx_pool;
+struct mx_reg_entry;
+
+enum sess_state {
+    SS_HANDSHAKE,     /* greeting sent; waiting for the handshake response */
+    SS_AUTH_SWITCH,   /* auth switch request sent; waiting for the client's token */
+    SS_AUTH_FULL,     /* caching_sha2 full auth asked; waiting for a key request or password */
+    SS_AUTH_RSA,      /* public key sent; waiting for the encrypted password */
+    SS_CONNECTING,    /* authenticated; first backend connection being set up */
+    SS_IDLE,          /* waiting for a command */
+    SS_WAIT_BACKEND,  /* command held until a backend connection is ready (pool wait) */
+    SS_SYNC,          /* backend being brought to the session's schema and charset */
+    SS_FORWARD,       /* command packets being forwarded to the backend */
+    SS_RESPONSE,      /* backend answer being streamed to the client */
+    SS_INFILE,        /* client sending a LOCAL INFILE's contents to the backend */
+    SS_LOCAL,         /* a reply mymux generated is being written */
+    SS_CLOSING,       /* closing: freed in the close callback */
+};
+
+struct mx_session {
+    struct mx_sock sock;
+    enum sess_state state;
+    struct mx_worker *w;
+    uint32_t id;                     /* client-visible connection id */
+    struct mx_reg_entry *reg;        /* &reg_entry once registered */
+    struct mx_session *next, *prev;  /* worker->sessions */
+    struct mx_session *wait_next;    /* pool wait queue */
+    struct mx_pool *wait_pool;
+    uint64_t wait_since_ms;
+    uv_timer_t timer;                /* handshake timeout, idle timeout */
+    char peer[64];                   /* client address "ip:port" */
+
+    /* authentication */
+    uint8_t nonce[20];
+    uint8_t seq;                     /* sequence id of the last client packet */
+    uint32_t caps;                   /* negotiated with the client */
+    uint8_t charset;                 /* collation id */
+    char plugin[32];                 /* plugin of the auth exchange in progress */
+    bool changing_user;              /* the exchange is a COM_CHANGE_USER */
+    struct mx_cred *saved_cred;      /* identity before COM_CHANGE_USER */
+    bool sha2_fast_failed;
+    struct mx_cred cred;             /* user name and what we learned of the secret */
+    char schema[256];                /* current schema ("" none) */
+    char pending_schema[256];        /* schema of the handshake / INIT_DB / USE in flight */
+
+    /* backend */
+    struct mx_backend *be;
+    int server;                      /* index of the chosen backend server */
+    uint16_t status;                 /* server status of the last answer */
+
+    /* the command in flight */
+    uint8_t cmd;
+    bool is_use;                     /* COM_QUERY that is a USE */
+    bool infile_ok;                  /* the statement named a LOCAL file */
+    uint64_t infile_hash;
+    uint64_t fwd_left;               /* bytes of the current packet still to forward */
+    bool fwd_cont;                   /* another packet of the same command follows */
+    uint64_t body_left;              /* bytes of the current response packet to pass */
+    bool resp_done;                  /* the answer is complete (bytes may still be in flight) */
+    bool resp_started;               /* bytes of the answer reached the client */
+    bool close_after_write;
+    uint32_t pins;                   /* why the session keeps its connection */
+    uint64_t cmd_started_ms;
+    char synthetic[64];              /* a command mymux sends instead of the client's */
+    uint16_t synthetic_len;
+    bool counted;                    /* counted in px->sessions_total */
+    struct mx_reg_entry reg_entry;
+};
+
+/* Accepted connection: set up the session and send the greeting. */
+void session_accept(struct mx_worker *w, uv_stream_t *listener);
+/* From the pool. */
+void session_backend_ready(struct mx_session *s, struct mx_backend *be);
+void session_backend_failed(struct mx_session *s, const struct be_error *e);
+/* From the backend connection attached to s. */
+void session_on_backend_data(struct mx_session *s, struct mx_backend *be);
+void session_on_backend_drain(struct mx_session *s, struct mx_backend *be);
+void session_backend_lost(struct mx_session *s, struct mx_backend *be, int status);
+/* Closes the session (idempotent). */
+void session_close(struct mx_session *s, const char *why);
+/* Sends ERR (code, sqlstate, message) and closes. */
+void session_fail(struct mx_session *s, uint16_t code, const char *state, const char *msg);
+
+/* session_auth.c: the handshake phase. */
+void session_send_greeting(struct mx_session *s);
+/* A whole packet from the client during authentication. */
+void session_auth_packet(struct mx_session *s, const uint8_t *p, size_t len, uint8_t seq);
+/* COM_CHANGE_USER: authenticate again (payload includes the command byte). */
+void session_change_user(struct mx_session *s, const uint8_t *p, size_t len);
+/* Authentication (or change user) finished: attach a backend, select the schema,
+ * then OK (in session.c). */
+void session_authenticated(struct mx_session *s);
+
+/* Appends a packet to the client's output and flushes it. Returns false if the
+ * session was closed. */
+bool session_reply_err(struct mx_session *s, uint16_t code, const char *state, const char *fmt,
+                       ...) __attribute__((format(printf, 4, 5)));
+bool session_reply_ok(struct mx_session *s);
+bool session_flush(struct mx_session *s);
+
+#endif

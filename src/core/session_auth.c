@@ -1,0 +1,384 @@
+/* The handshake mymux terminates: greeting, HandshakeResponse41, auth switch,
+ * caching_sha2 full auth over RSA, and COM_CHANGE_USER, verified against the
+ * configured users without asking a backend. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/session.h"
+#include "core/worker.h"
+#include "pool/pool.h"
+#include "protocol/auth.h"
+#include "protocol/charset.h"
+#include "protocol/handshake.h"
+
+#define PLUGIN_NATIVE "mysql_native_password"
+#define PLUGIN_SHA2 "caching_sha2_password"
+
+/* Users with a caching_sha2 hash in the file: SHA256(SHA256(pw)) learned from a
+ * successful full authentication, so later logins can use fast auth. */
+static struct {
+    char user[128];
+    uint8_t stage2[32];
+} sha2_cache[256];
+static int sha2_cache_n;
+static pthread_mutex_t sha2_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static bool sha2_cache_get(const char *user, uint8_t stage2[32])
+{
+    bool found = false;
+    pthread_mutex_lock(&sha2_cache_lock);
+    for (int i = 0; i < sha2_cache_n; i++) {
+        if (strcmp(sha2_cache[i].user, user) == 0) {
+            memcpy(stage2, sha2_cache[i].stage2, 32);
+            found = true;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&sha2_cache_lock);
+    return found;
+}
+
+static void sha2_cache_put(const char *user, const uint8_t stage2[32])
+{
+    pthread_mutex_lock(&sha2_cache_lock);
+    int i;
+    for (i = 0; i < sha2_cache_n; i++)
+        if (strcmp(sha2_cache[i].user, user) == 0) break;
+    if (i == sha2_cache_n && sha2_cache_n < (int)(sizeof sha2_cache / sizeof sha2_cache[0]))
+        sha2_cache_n++;
+    if (i < sha2_cache_n) {
+        snprintf(sha2_cache[i].user, sizeof sha2_cache[i].user, "%s", user);
+        memcpy(sha2_cache[i].stage2, stage2, 32);
+    }
+    pthread_mutex_unlock(&sha2_cache_lock);
+}
+
+static uint32_t offered_caps(const struct mx_session *s)
+{
+    uint32_t caps = MX_SERVER_CAPS;
+    uint32_t be = s->w->px->backend_caps;
+    if (be) caps &= ~(MX_KEY_CAPS & ~be); /* never offer a format a backend lacks */
+    return caps;
+}
+
+void session_send_greeting(struct mx_session *s)
+{
+    auth_make_nonce(s->nonce);
+    snprintf(s->plugin, sizeof s->plugin, "%s", PLUGIN_NATIVE);
+    struct mx_buf *o = sock_out(&s->sock);
+    if (!o) {
+        session_close(s, "oom");
+        return;
+    }
+    struct pkt_wr w;
+    pkt_wr_init(&w, o->data + o->wpos, o->cap - o->wpos);
+    hs_write_greeting(&w, s->id, s->w->px->server_version, s->nonce, offered_caps(s),
+                      s->w->px->default_charset, SERVER_STATUS_AUTOCOMMIT, PLUGIN_NATIVE);
+    o->wpos += (uint32_t)w.pos;
+    s->state = SS_HANDSHAKE;
+    s->status = SERVER_STATUS_AUTOCOMMIT;
+    if (!session_flush(s)) return;
+    sock_read_start(&s->sock);
+}
+
+static void client_ip(const struct mx_session *s, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s", s->peer);
+    char *colon = strrchr(out, ':');
+    if (colon) *colon = 0;
+}
+
+static void deny(struct mx_session *s, bool used_password)
+{
+    char ip[64];
+    client_ip(s, ip, sizeof ip);
+    log_info("auth_failed", "conn_id=%u client=%s user=\"%s\"", s->id, s->peer, s->cred.user);
+    char msg[300];
+    snprintf(msg, sizeof msg, "Access denied for user '%s'@'%s' (using password: %s)",
+             s->cred.user, ip, used_password ? "YES" : "NO");
+    if (s->changing_user) {
+        /* the session stays as it was before COM_CHANGE_USER */
+        s->changing_user = false;
+        cred_clear(&s->cred);
+        s->cred = *s->saved_cred;
+        free(s->saved_cred);
+        s->saved_cred = NULL;
+        s->state = SS_LOCAL;
+        if (!session_reply_err(s, 1045, "28000", "%s", msg)) return;
+        if (!s->sock.writing) s->state = SS_IDLE;
+        sock_read_start(&s->sock);
+        return;
+    }
+    session_fail(s, 1045, "28000", msg);
+}
+
+static void send_raw(struct mx_session *s, const uint8_t *p, size_t n)
+{
+    struct mx_buf *o = sock_out(&s->sock);
+    struct pkt_wr w;
+    pkt_wr_init(&w, o->data + o->wpos, o->cap - o->wpos);
+    size_t off = pkt_wr_begin(&w);
+    pkt_wr_bytes(&w, p, n);
+    pkt_wr_end(&w, off, ++s->seq);
+    o->wpos += (uint32_t)w.pos;
+    session_flush(s);
+}
+
+static void auth_switch(struct mx_session *s, const char *plugin)
+{
+    snprintf(s->plugin, sizeof s->plugin, "%s", plugin);
+    struct mx_buf *o = sock_out(&s->sock);
+    struct pkt_wr w;
+    pkt_wr_init(&w, o->data + o->wpos, o->cap - o->wpos);
+    hs_write_auth_switch(&w, ++s->seq, plugin, s->nonce);
+    o->wpos += (uint32_t)w.pos;
+    s->state = SS_AUTH_SWITCH;
+    session_flush(s);
+}
+
+/* The user's secret is proven: record what the backend login needs. */
+static void accept_user(struct mx_session *s, const struct mx_user *u)
+{
+    struct mx_cred *c = &s->cred;
+    if (u->backend_user) snprintf(c->user, sizeof c->user, "%s", u->backend_user);
+    else snprintf(c->user, sizeof c->user, "%s", u->name);
+    if (u->backend_password) {
+        free(c->plain);
+        c->plain = strdup(u->backend_password);
+        c->have_native1 = c->have_sha2_1 = false;
+    } else if (u->pw_kind == MX_PW_PLAIN && !c->plain) {
+        c->plain = strdup(u->password);
+    }
+    if (s->reg) registry_remove(s->w->px, s->reg);
+    s->reg = NULL;
+    struct mx_reg_entry *e = &s->reg_entry;
+    e->id = s->id;
+    e->worker = s->w->id;
+    snprintf(e->user, sizeof e->user, "%s", u->name);
+    atomic_store(&e->server, s->be ? s->server : -1);
+    atomic_store(&e->backend_tid, s->be ? s->be->thread_id : 0);
+    atomic_store(&e->busy, 0);
+    if (registry_add(s->w->px, e) == 0) s->reg = e;
+    log_info("connect", "conn_id=%u client=%s user=\"%s\" db=\"%s\"", s->id, s->peer, u->name,
+             s->pending_schema);
+    if (s->changing_user) {
+        /* a new identity: the old connection state goes with the old user */
+        s->changing_user = false;
+        cred_clear(s->saved_cred);
+        free(s->saved_cred);
+        s->saved_cred = NULL;
+        if (s->be) {
+            struct mx_backend *be = s->be;
+            s->be = NULL;
+            be->session = NULL;
+            pool_release(be);
+        }
+        s->schema[0] = 0;
+        s->pins = 0;
+        s->status = SERVER_STATUS_AUTOCOMMIT;
+    }
+    session_authenticated(s);
+}
+
+static bool verify_native(struct mx_session *s, const struct mx_user *u, const uint8_t *tok,
+                          size_t len)
+{
+    if (!u || u->pw_kind == MX_PW_SHA2) return false;
+    bool empty = u->pw_kind == MX_PW_PLAIN && u->password[0] == 0;
+    uint8_t stage1[20];
+    if (!auth_native_verify(u->native_stage2, empty, s->nonce, tok, len, stage1)) return false;
+    if (!empty) {
+        s->cred.have_native1 = true;
+        memcpy(s->cred.native1, stage1, 20);
+    }
+    return true;
+}
+
+static bool verify_sha2_fast(struct mx_session *s, const struct mx_user *u, const uint8_t *tok,
+                             size_t len, bool *need_full)
+{
+    *need_full = false;
+    if (!u) return false;
+    uint8_t stage2[32];
+    if (u->pw_kind == MX_PW_PLAIN) {
+        auth_sha2_stage2(u->password, strlen(u->password), stage2);
+    } else if (u->pw_kind == MX_PW_SHA2) {
+        if (!sha2_cache_get(u->name, stage2)) {
+            *need_full = true;
+            return false;
+        }
+    } else {
+        return false;
+    }
+    uint8_t stage1[32];
+    if (u->pw_kind == MX_PW_PLAIN && u->password[0] == 0) return len == 0 || (len == 1 && !tok[0]);
+    if (!auth_sha2_verify(stage2, s->nonce, tok, len, stage1)) {
+        if (u->pw_kind == MX_PW_SHA2) *need_full = true; /* cache may be stale */
+        return false;
+    }
+    s->cred.have_sha2_1 = true;
+    memcpy(s->cred.sha2_1, stage1, 32);
+    return true;
+}
+
+/* A token for s->plugin has arrived (first response or after a switch). */
+static void check_token(struct mx_session *s, const struct mx_user *u, const uint8_t *tok,
+                        size_t len)
+{
+    if (strcmp(s->plugin, PLUGIN_NATIVE) == 0) {
+        if (verify_native(s, u, tok, len)) accept_user(s, u);
+        else deny(s, len > 0);
+        return;
+    }
+    bool need_full;
+    if (verify_sha2_fast(s, u, tok, len, &need_full)) {
+        uint8_t ok = 3; /* fast auth success, then OK */
+        send_raw(s, (const uint8_t[]){0x01, ok}, 2);
+        accept_user(s, u);
+        return;
+    }
+    if (need_full && len > 0) {
+        send_raw(s, (const uint8_t[]){0x01, 0x04}, 2); /* perform full authentication */
+        s->state = SS_AUTH_FULL;
+        return;
+    }
+    deny(s, len > 0);
+}
+
+/* Which plugin the user's stored secret can verify. */
+static const char *plugin_for(const struct mx_user *u, const char *client_plugin)
+{
+    if (!u) return strcmp(client_plugin, PLUGIN_SHA2) == 0 ? PLUGIN_SHA2 : PLUGIN_NATIVE;
+    switch (u->pw_kind) {
+    case MX_PW_NATIVE: return PLUGIN_NATIVE;
+    case MX_PW_SHA2: return PLUGIN_SHA2;
+    case MX_PW_PLAIN:
+    default:
+        return strcmp(client_plugin, PLUGIN_SHA2) == 0 ? PLUGIN_SHA2 : PLUGIN_NATIVE;
+    }
+}
+
+static void start_auth(struct mx_session *s, const struct hs_response *r)
+{
+    const struct mx_user *u = config_find_user(s->w->px->cfg, r->user);
+    snprintf(s->cred.user, sizeof s->cred.user, "%s", r->user);
+    const char *cp = r->plugin[0] ? r->plugin : PLUGIN_NATIVE;
+    const char *want = plugin_for(u, cp);
+    if (strcmp(cp, want) != 0) {
+        auth_switch(s, want);
+        return;
+    }
+    snprintf(s->plugin, sizeof s->plugin, "%s", want);
+    check_token(s, u, r->auth, r->auth_len);
+}
+
+static void full_auth_password(struct mx_session *s, const char *pw, size_t n)
+{
+    const struct mx_user *u = config_find_user(s->w->px->cfg, s->cred.user);
+    bool ok = false;
+    if (u && u->pw_kind == MX_PW_SHA2) ok = auth_sha2_crypt_check(u->sha2_hash, pw, n);
+    else if (u && u->pw_kind == MX_PW_PLAIN) ok = strlen(u->password) == n && memcmp(u->password, pw, n) == 0;
+    if (!ok) {
+        deny(s, true);
+        return;
+    }
+    uint8_t stage2[32];
+    auth_sha2_stage2(pw, n, stage2);
+    sha2_cache_put(u->name, stage2);
+    free(s->cred.plain);
+    s->cred.plain = strndup(pw, n);
+    accept_user(s, u);
+}
+
+void session_auth_packet(struct mx_session *s, const uint8_t *p, size_t len, uint8_t seq)
+{
+    s->seq = seq;
+    switch (s->state) {
+    case SS_HANDSHAKE: {
+        struct hs_response r;
+        if (hs_parse_response(p, len, &r) != 0) {
+            log_info("bad_handshake", "conn_id=%u client=%s", s->id, s->peer);
+            session_fail(s, 1043, "08S01", "Bad handshake");
+            return;
+        }
+        if (r.ssl_request) {
+            session_fail(s, 1043, "08S01", "Bad handshake: mymux was not configured for TLS");
+            return;
+        }
+        s->caps = r.caps & offered_caps(s);
+        s->charset = charset_name_of(r.charset) ? r.charset : s->w->px->default_charset;
+        if (r.has_db && (s->caps & CLIENT_CONNECT_WITH_DB))
+            snprintf(s->pending_schema, sizeof s->pending_schema, "%s", r.db);
+        start_auth(s, &r);
+        return;
+    }
+    case SS_AUTH_SWITCH: {
+        const struct mx_user *u = config_find_user(s->w->px->cfg, s->cred.user);
+        check_token(s, u, p, len);
+        return;
+    }
+    case SS_AUTH_FULL:
+        if (len == 1 && p[0] == 0x02) { /* public key request */
+            size_t n;
+            const char *pem = auth_rsa_public_pem(&n);
+            if (!pem) {
+                session_fail(s, 1045, "28000", "mymux has no RSA key for caching_sha2_password");
+                return;
+            }
+            uint8_t buf[2048];
+            if (n + 1 > sizeof buf) {
+                session_fail(s, 1045, "28000", "RSA key too large");
+                return;
+            }
+            buf[0] = 0x01;
+            memcpy(buf + 1, pem, n);
+            send_raw(s, buf, n + 1);
+            s->state = SS_AUTH_RSA;
+            return;
+        }
+        /* a password in clear text is accepted only over TLS, which this
+         * connection does not have */
+        session_fail(s, 1045, "28000",
+                     "caching_sha2_password full authentication needs TLS or the RSA public key "
+                     "exchange (use --get-server-public-key)");
+        return;
+    case SS_AUTH_RSA: {
+        char pw[512];
+        int n = auth_rsa_decrypt_password(p, len, s->nonce, pw, sizeof pw);
+        if (n < 0) {
+            deny(s, true);
+            return;
+        }
+        full_auth_password(s, pw, (size_t)n);
+        memset(pw, 0, sizeof pw);
+        return;
+    }
+    default:
+        session_close(s, "unexpected_auth_packet");
+    }
+}
+
+void session_change_user(struct mx_session *s, const uint8_t *p, size_t len)
+{
+    struct hs_response r;
+    if (hs_parse_change_user(p, len, s->caps, &r) != 0) {
+        session_fail(s, 1047, "08S01", "mymux: malformed COM_CHANGE_USER");
+        return;
+    }
+    /* the old credentials come back if the new user is refused */
+    if (!s->saved_cred) s->saved_cred = malloc(sizeof *s->saved_cred);
+    if (!s->saved_cred) {
+        session_fail(s, 1041, "HY000", "Out of memory");
+        return;
+    }
+    *s->saved_cred = s->cred;
+    memset(&s->cred, 0, sizeof s->cred);
+    s->changing_user = true;
+    if (r.charset && charset_name_of(r.charset)) s->charset = r.charset;
+    s->pending_schema[0] = 0;
+    if (r.has_db) snprintf(s->pending_schema, sizeof s->pending_schema, "%s", r.db);
+    start_auth(s, &r);
+}

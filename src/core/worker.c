@@ -1,0 +1,147 @@
+/* Worker threads: each runs its own loop with its own SO_REUSEPORT listener,
+ * sessions and pools; other threads reach it only through its uv_async_t. */
+#include "core/worker.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/session.h"
+#include "pool/pool.h"
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    struct mx_worker *w = server->data;
+    if (status < 0) {
+        log_warn("accept_error", "worker=%d err=%s", w->id, uv_strerror(status));
+        return;
+    }
+    if (atomic_load(&w->stopping)) return;
+    session_accept(w, server);
+}
+
+static void close_walk_cb(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h)) uv_close(h, NULL);
+}
+
+static void on_wake(uv_async_t *a)
+{
+    struct mx_worker *w = a->data;
+    uint32_t ids[64];
+    int n;
+    pthread_mutex_lock(&w->msg_lock);
+    n = w->n_kill;
+    memcpy(ids, w->kill_ids, (size_t)n * sizeof ids[0]);
+    w->n_kill = 0;
+    pthread_mutex_unlock(&w->msg_lock);
+    for (int i = 0; i < n; i++) {
+        for (struct mx_session *s = w->sessions; s; s = s->next) {
+            if (s->id == ids[i]) {
+                log_info("killed", "conn_id=%u", s->id);
+                if (s->be && s->state != SS_IDLE) s->be->broken = true;
+                session_close(s, "killed");
+                break;
+            }
+        }
+    }
+    if (atomic_load(&w->stopping) == 1) {
+        atomic_store(&w->stopping, 2);
+        uv_close((uv_handle_t *)&w->listener, NULL);
+        while (w->sessions) session_close(w->sessions, "shutdown");
+        for (size_t i = 0; i < w->px->cfg->n_backends; i++) pool_shutdown(&w->pools[i]);
+        uv_timer_stop(&w->tick);
+        uv_close((uv_handle_t *)&w->tick, NULL);
+        uv_close((uv_handle_t *)&w->wake, NULL);
+    }
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    struct mx_worker *w = t->data;
+    uint64_t now = mx_now_ms();
+    for (size_t i = 0; i < w->px->cfg->n_backends; i++) pool_tick(&w->pools[i], now);
+}
+
+static void worker_main(void *arg)
+{
+    struct mx_worker *w = arg;
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    uv_walk(&w->loop, close_walk_cb, NULL);
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+}
+
+/* libuv 1.44 has no SO_REUSEPORT flag: make the socket, bind, then adopt it. */
+static int open_listener(struct mx_worker *w, const struct mx_config *cfg)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    if (uv_ip4_addr(cfg->listen_host, cfg->listen_port, (struct sockaddr_in *)&ss) != 0 &&
+        uv_ip6_addr(cfg->listen_host, cfg->listen_port, (struct sockaddr_in6 *)&ss) != 0)
+        return UV_EINVAL;
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) return -errno;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    socklen_t sl = ss.ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+    if (bind(fd, (struct sockaddr *)&ss, sl) != 0) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    uv_tcp_init(&w->loop, &w->listener);
+    w->listener.data = w;
+    int rc = uv_tcp_open(&w->listener, fd);
+    if (rc == 0) rc = uv_listen((uv_stream_t *)&w->listener, 4096, on_connection);
+    return rc;
+}
+
+int worker_start(struct mx_worker *w, struct mx_proxy *px, int id)
+{
+    const struct mx_config *cfg = px->cfg;
+    w->id = id;
+    w->px = px;
+    uv_loop_init(&w->loop);
+    bufpool_init(&w->bufs, 4096);
+    pthread_mutex_init(&w->msg_lock, NULL);
+    w->pools = calloc(cfg->n_backends, sizeof *w->pools);
+    if (!w->pools) return UV_ENOMEM;
+    for (size_t i = 0; i < cfg->n_backends; i++) pool_init(&w->pools[i], w, (int)i);
+    int rc = open_listener(w, cfg);
+    if (rc < 0) return rc;
+    uv_async_init(&w->loop, &w->wake, on_wake);
+    w->wake.data = w;
+    uv_timer_init(&w->loop, &w->tick);
+    w->tick.data = w;
+    uv_timer_start(&w->tick, on_tick, 100, 100);
+    return uv_thread_create(&w->thread, worker_main, w);
+}
+
+void worker_stop(struct mx_worker *w)
+{
+    int expected = 0;
+    if (atomic_compare_exchange_strong(&w->stopping, &expected, 1)) uv_async_send(&w->wake);
+}
+
+void worker_join(struct mx_worker *w)
+{
+    uv_thread_join(&w->thread);
+    uv_loop_close(&w->loop);
+    bufpool_destroy(&w->bufs);
+    free(w->pools);
+}
+
+void worker_post_kill(struct mx_worker *w, uint32_t id)
+{
+    pthread_mutex_lock(&w->msg_lock);
+    if (w->n_kill < (int)(sizeof w->kill_ids / sizeof w->kill_ids[0])) w->kill_ids[w->n_kill++] = id;
+    pthread_mutex_unlock(&w->msg_lock);
+    uv_async_send(&w->wake);
+}

@@ -1,0 +1,85 @@
+/* Workers: one event loop per thread with its own listener (SO_REUSEPORT), its
+ * own sessions and its own backend pools; and the process-wide state they share. */
+#ifndef MX_WORKER_H
+#define MX_WORKER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "core/buf.h"
+#include "core/config.h"
+#include "protocol/classify.h"
+
+struct mx_session;
+struct mx_pool;
+
+/* Runtime state of one backend server, shared by all workers. */
+struct mx_server {
+    atomic_int open;        /* backend connections open or opening, all workers */
+    atomic_int up;          /* 1 = usable (health checks, issue 4) */
+    uint32_t caps;          /* capabilities from its greeting (0 = not probed) */
+};
+
+/* Process-wide state. */
+struct mx_proxy {
+    struct mx_config *cfg;
+    struct mx_server *servers; /* [cfg->n_backends] */
+    struct mx_worker *workers;
+    int n_workers;
+    char server_version[128];
+    uint32_t backend_caps;     /* capabilities every backend offers */
+    uint8_t default_charset;
+    atomic_uint next_conn_id;
+    atomic_uint rr;            /* round-robin cursor */
+    atomic_int sessions_total; /* client sessions, all workers */
+    atomic_int stopping;
+    /* connection-id registry for KILL: guarded by reg_lock (not on the query path) */
+    pthread_mutex_t reg_lock;
+    struct mx_reg_entry **reg; /* open hash table of entries owned by sessions */
+    size_t reg_cap;
+};
+
+struct mx_worker {
+    int id;
+    struct mx_proxy *px;
+    uv_loop_t loop;
+    uv_thread_t thread;
+    uv_tcp_t listener;
+    uv_async_t wake;           /* messages from other threads */
+    uv_timer_t tick;           /* periodic housekeeping (pool waiters, idle timeouts) */
+    struct mx_bufpool bufs;
+    struct mx_pool *pools;     /* [cfg->n_backends] */
+    struct mx_session *sessions; /* all sessions of this worker (doubly linked) */
+    size_t n_sessions;
+    pthread_mutex_t msg_lock;  /* guards kill_ids */
+    uint32_t kill_ids[64];     /* sessions to close, posted by other workers */
+    int n_kill;
+    atomic_int stopping;
+    struct cls_result cls;     /* scratch for the classifier (used synchronously) */
+};
+
+int worker_start(struct mx_worker *w, struct mx_proxy *px, int id);
+void worker_stop(struct mx_worker *w);
+void worker_join(struct mx_worker *w);
+/* Asks worker w to close session `id` (any thread). */
+void worker_post_kill(struct mx_worker *w, uint32_t id);
+
+/* Registry of client connection ids (for KILL and CONNECTION_ID()). */
+struct mx_reg_entry {
+    uint32_t id;               /* 0 = empty */
+    int worker;
+    char user[128];
+    atomic_int server;         /* backend server of the attached connection, -1 none */
+    atomic_uint backend_tid;   /* its thread id on that server */
+    atomic_int busy;           /* a command is running */
+};
+int registry_init(struct mx_proxy *px, size_t cap);
+/* e is owned by the caller (a session) and must stay valid until registry_remove. */
+int registry_add(struct mx_proxy *px, struct mx_reg_entry *e);
+void registry_remove(struct mx_proxy *px, struct mx_reg_entry *e);
+/* Copies the entry for id into *out; returns 0 or -1 when unknown. */
+int registry_get(struct mx_proxy *px, uint32_t id, struct mx_reg_entry *out);
+
+#endif

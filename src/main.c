@@ -1,0 +1,130 @@
+/* mymux: command line, start-up (config, backend probe, workers) and signals. */
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "core/config.h"
+#include "core/log.h"
+#include "core/probe.h"
+#include "core/worker.h"
+#include "protocol/auth.h"
+#include "protocol/handshake.h"
+
+static struct mx_proxy px;
+static int signals_seen;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: mymux -c FILE            run in the foreground, log to stderr\n"
+            "       mymux --check-config -c FILE   validate the configuration and exit\n"
+            "       mymux --version\n");
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    signals_seen++;
+    if (signum == SIGHUP) {
+        log_info("reload_ignored", "reason=\"reload is not built yet\"");
+        return;
+    }
+    log_info("shutdown", "signal=%d", signum);
+    if (signals_seen > 1) _exit(1);
+    for (int i = 0; i < px.n_workers; i++) worker_stop(&px.workers[i]);
+    uv_stop(h->loop);
+}
+
+int main(int argc, char **argv)
+{
+    const char *path = NULL;
+    bool check = false;
+    static const struct option opts[] = {{"config", required_argument, 0, 'c'},
+                                         {"check-config", no_argument, 0, 'k'},
+                                         {"version", no_argument, 0, 'v'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    int o;
+    while ((o = getopt_long(argc, argv, "c:hv", opts, NULL)) != -1) {
+        switch (o) {
+        case 'c': path = optarg; break;
+        case 'k': check = true; break;
+        case 'v': printf("mymux %s\n", MYMUX_VERSION); return 0;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (!path) {
+        usage(stderr);
+        return 2;
+    }
+    char err[512];
+    struct mx_config *cfg;
+    if (config_load(path, &cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "mymux: %s\n", err);
+        return 1;
+    }
+    if (check) {
+        printf("mymux: %s: configuration OK\n", path);
+        config_free(cfg);
+        return 0;
+    }
+    if (cfg->log_level) log_set_level(cfg->log_level);
+    signal(SIGPIPE, SIG_IGN);
+    if (auth_rsa_init() != 0) {
+        log_error("startup", "msg=\"cannot generate the RSA key\"");
+        return 1;
+    }
+
+    px.cfg = cfg;
+    px.servers = calloc(cfg->n_backends, sizeof *px.servers);
+    atomic_store(&px.next_conn_id, 1);
+    px.default_charset = 45; /* utf8mb4_general_ci */
+    for (size_t i = 0; i < cfg->n_backends; i++) atomic_store(&px.servers[i].up, 1);
+    probe_backends(&px);
+    if (cfg->server_version) snprintf(px.server_version, sizeof px.server_version, "%s", cfg->server_version);
+    if (registry_init(&px, (size_t)cfg->max_client_connections) != 0) return 1;
+
+    px.n_workers = cfg->workers > 0 ? cfg->workers : 1;
+    px.workers = calloc((size_t)px.n_workers, sizeof *px.workers);
+    for (int i = 0; i < px.n_workers; i++) {
+        int rc = worker_start(&px.workers[i], &px, i);
+        if (rc < 0) {
+            log_error("listen_failed", "listen=%s:%d err=%s", cfg->listen_host, cfg->listen_port,
+                      uv_strerror(rc));
+            _exit(1);
+        }
+    }
+    log_info("started", "version=%s listen=%s:%d workers=%d backends=%zu server_version=\"%s\"",
+             MYMUX_VERSION, cfg->listen_host, cfg->listen_port, px.n_workers, cfg->n_backends,
+             px.server_version);
+
+    uv_loop_t *loop = uv_default_loop();
+    uv_signal_t sig_term, sig_int, sig_hup;
+    uv_signal_init(loop, &sig_term);
+    uv_signal_init(loop, &sig_int);
+    uv_signal_init(loop, &sig_hup);
+    uv_signal_start(&sig_term, on_signal, SIGTERM);
+    uv_signal_start(&sig_int, on_signal, SIGINT);
+    uv_signal_start(&sig_hup, on_signal, SIGHUP);
+    uv_run(loop, UV_RUN_DEFAULT);
+
+    for (int i = 0; i < px.n_workers; i++) worker_join(&px.workers[i]);
+    uv_close((uv_handle_t *)&sig_term, NULL);
+    uv_close((uv_handle_t *)&sig_int, NULL);
+    uv_close((uv_handle_t *)&sig_hup, NULL);
+    uv_run(loop, UV_RUN_DEFAULT);
+    uv_loop_close(loop);
+    free(px.workers);
+    free(px.servers);
+    free(px.reg);
+    auth_rsa_cleanup();
+    config_free(cfg);
+    log_info("stopped", "msg=bye");
+    return 0;
+}

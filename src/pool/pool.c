@@ -1,0 +1,329 @@
+/* Herding backend connections: idle lists, borrowing, the FIFO of sessions
+ * waiting for a connection, the global per-server cap, and retirement. */
+#include "pool/pool.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/log.h"
+#include "core/session.h"
+#include "core/worker.h"
+#include "protocol/handshake.h"
+
+uint64_t mx_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int server_cap(struct mx_pool *p)
+{
+    const struct mx_config *cfg = p->worker->px->cfg;
+    int cap = cfg->backends[p->server].max_connections;
+    if (cap <= 0 || cap > cfg->pool_max_per_backend) cap = cfg->pool_max_per_backend;
+    return cap;
+}
+
+/* Takes a slot under the server's global cap; false when full. */
+static bool slot_take(struct mx_pool *p)
+{
+    struct mx_server *sv = &p->worker->px->servers[p->server];
+    int cap = server_cap(p);
+    int cur = atomic_load(&sv->open);
+    while (cur < cap) {
+        if (atomic_compare_exchange_weak(&sv->open, &cur, cur + 1)) return true;
+    }
+    return false;
+}
+
+static void slot_give(struct mx_pool *p)
+{
+    atomic_fetch_sub(&p->worker->px->servers[p->server].open, 1);
+}
+
+void pool_init(struct mx_pool *p, struct mx_worker *w, int server)
+{
+    memset(p, 0, sizeof *p);
+    p->worker = w;
+    p->server = server;
+}
+
+static void idle_unlink(struct mx_pool *p, struct mx_backend *be)
+{
+    if (be->prev) be->prev->next = be->next;
+    else p->idle = be->next;
+    if (be->next) be->next->prev = be->prev;
+    be->next = be->prev = NULL;
+    be->in_idle = false;
+    p->n_idle--;
+}
+
+static void idle_push(struct mx_pool *p, struct mx_backend *be)
+{
+    be->prev = NULL;
+    be->next = p->idle;
+    if (p->idle) p->idle->prev = be;
+    p->idle = be;
+    p->n_idle++;
+    be->in_idle = true;
+    be->state = BE_IDLE;
+    be->session = NULL;
+    be->idle_since_ms = mx_now_ms();
+}
+
+static void all_link(struct mx_pool *p, struct mx_backend *be)
+{
+    be->aprev = NULL;
+    be->anext = p->all;
+    if (p->all) p->all->aprev = be;
+    p->all = be;
+}
+
+static void all_unlink(struct mx_pool *p, struct mx_backend *be)
+{
+    if (be->aprev) be->aprev->anext = be->anext;
+    else if (p->all == be) p->all = be->anext;
+    if (be->anext) be->anext->aprev = be->aprev;
+    be->anext = be->aprev = NULL;
+}
+
+static bool key_matches(const struct mx_backend *be, const struct mx_session *s)
+{
+    return be->key_caps == (s->caps & MX_KEY_CAPS) && strcmp(be->user, s->cred.user) == 0 &&
+           (s->schema[0] || (!be->schema[0] && !be->schema_unknown));
+}
+
+static struct mx_backend *idle_find(struct mx_pool *p, const struct mx_session *s)
+{
+    struct mx_backend *best = NULL;
+    for (struct mx_backend *be = p->idle; be; be = be->next) {
+        if (!key_matches(be, s)) continue;
+        if (strcmp(be->schema, s->schema) == 0 && be->charset == s->charset) return be;
+        if (!best) best = be;
+    }
+    return best;
+}
+
+static void wait_push(struct mx_pool *p, struct mx_session *s)
+{
+    s->wait_next = NULL;
+    s->wait_pool = p;
+    s->wait_since_ms = mx_now_ms();
+    if (p->wait_tail) p->wait_tail->wait_next = s;
+    else p->wait_head = s;
+    p->wait_tail = s;
+    p->n_wait++;
+    p->waits++;
+}
+
+void pool_cancel_wait(struct mx_pool *p, struct mx_session *s)
+{
+    struct mx_session **pp = &p->wait_head, *prev = NULL;
+    while (*pp && *pp != s) {
+        prev = *pp;
+        pp = &(*pp)->wait_next;
+    }
+    if (!*pp) return;
+    *pp = s->wait_next;
+    if (p->wait_tail == s) p->wait_tail = prev;
+    s->wait_next = NULL;
+    s->wait_pool = NULL;
+    p->n_wait--;
+}
+
+void pool_on_login(struct mx_backend *be, int err, const struct be_error *e)
+{
+    struct mx_pool *p = be->pool;
+    p->n_opening--;
+    struct mx_session *s = be->session;
+    if (err) {
+        p->connect_errors++;
+        log_warn("backend_login_failed", "backend=%s user=%s code=%u msg=\"%s\"",
+                 p->worker->px->cfg->backends[p->server].name, be->user, e->code, e->msg);
+        be->session = NULL;
+        if (s) session_backend_failed(s, e);
+        return;
+    }
+    p->opened++;
+    if (s) {
+        p->n_busy++;
+        be->busy = true;
+        p->borrows++;
+        session_backend_ready(s, be);
+    } else {
+        idle_push(p, be);
+    }
+}
+
+static void on_login_cb(struct mx_backend *be, int err, const struct be_error *e)
+{
+    pool_on_login(be, err, e);
+}
+
+/* Opens a connection for s (a slot was taken). */
+static void open_for(struct mx_pool *p, struct mx_session *s)
+{
+    p->n_opening++;
+    struct mx_backend *be = be_open(p, &s->cred, s->caps & MX_KEY_CAPS, s->charset, on_login_cb);
+    if (!be) {
+        p->n_opening--;
+        slot_give(p);
+        struct be_error e = {.code = 1040, .sqlstate = "08004"};
+        strcpy(e.msg, "mymux: out of memory opening a backend connection");
+        session_backend_failed(s, &e);
+        return;
+    }
+    all_link(p, be);
+    be->session = s;
+}
+
+/* Frees a slot held by an idle connection of another key, if any. */
+static bool evict_one_idle(struct mx_pool *p)
+{
+    struct mx_backend *victim = NULL;
+    for (struct mx_backend *be = p->idle; be; be = be->next) victim = be; /* oldest */
+    if (!victim) return false;
+    idle_unlink(p, victim);
+    be_close(victim);
+    return true;
+}
+
+void pool_acquire(struct mx_pool *p, struct mx_session *s)
+{
+    struct mx_backend *be = idle_find(p, s);
+    if (be) {
+        idle_unlink(p, be);
+        p->n_busy++;
+        be->busy = true;
+        p->borrows++;
+        be->session = s;
+        be->state = BE_ATTACHED;
+        session_backend_ready(s, be);
+        return;
+    }
+    if (!p->wait_head && (slot_take(p) || (evict_one_idle(p) && slot_take(p)))) {
+        open_for(p, s);
+        return;
+    }
+    wait_push(p, s);
+}
+
+/* Serves waiting sessions while connections or slots are available. */
+static void serve_waiters(struct mx_pool *p)
+{
+    while (p->wait_head) {
+        struct mx_session *s = p->wait_head;
+        struct mx_backend *be = idle_find(p, s);
+        if (!be && !slot_take(p) && !(evict_one_idle(p) && slot_take(p))) return;
+        pool_cancel_wait(p, s);
+        p->wait_ms_total += mx_now_ms() - s->wait_since_ms;
+        if (be) {
+            idle_unlink(p, be);
+            p->n_busy++;
+        be->busy = true;
+            p->borrows++;
+            be->session = s;
+            be->state = BE_ATTACHED;
+            session_backend_ready(s, be);
+        } else {
+            open_for(p, s);
+        }
+    }
+}
+
+static void on_reset_done(struct mx_backend *be, int err, const struct be_error *e)
+{
+    struct mx_pool *p = be->pool;
+    if (err) {
+        log_warn("backend_reset_failed", "thread_id=%u code=%u", be->thread_id, e->code);
+        be_close(be);
+        return;
+    }
+    be->dirty = false;
+    idle_push(p, be);
+    serve_waiters(p);
+}
+
+void pool_release(struct mx_backend *be)
+{
+    struct mx_pool *p = be->pool;
+    p->n_busy--;
+    be->busy = false;
+    be->session = NULL;
+    const struct mx_config *cfg = p->worker->px->cfg;
+    if (be->broken || p->worker->stopping ||
+        mx_now_ms() - be->created_ms > (uint64_t)cfg->pool_max_lifetime_ms) {
+        be_close(be);
+        return;
+    }
+    if (be->dirty) {
+        /* COM_RESET_CONNECTION clears variables, temporary tables, locks,
+         * prepared statements and the transaction; charset returns to the
+         * handshake's, and the schema is kept. */
+        struct mx_buf *o = sock_out(&be->sock);
+        if (!o) {
+            be_close(be);
+            return;
+        }
+        pkt_put_hdr(o->data + o->wpos, 1, 0);
+        o->data[o->wpos + 4] = COM_RESET_CONNECTION;
+        o->wpos += 5;
+        p->resets++;
+        be->state = BE_INTERNAL;
+        if (be_run_internal(be, 1, on_reset_done) < 0) be_close(be);
+        return;
+    }
+    idle_push(p, be);
+    sock_read_start(&be->sock); /* notice a server that closes it */
+    serve_waiters(p);
+}
+
+void pool_on_closed(struct mx_backend *be)
+{
+    struct mx_pool *p = be->pool;
+    if (be->in_idle) idle_unlink(p, be);
+    all_unlink(p, be);
+    if (be->busy) p->n_busy--;
+    p->closed++;
+    slot_give(p);
+    serve_waiters(p);
+}
+
+void pool_tick(struct mx_pool *p, uint64_t now)
+{
+    const struct mx_config *cfg = p->worker->px->cfg;
+    /* waits that lasted too long */
+    while (p->wait_head &&
+           now - p->wait_head->wait_since_ms >= (uint64_t)cfg->pool_wait_timeout_ms) {
+        struct mx_session *s = p->wait_head;
+        pool_cancel_wait(p, s);
+        struct be_error e = {.code = 9001, .sqlstate = "HY000"};
+        snprintf(e.msg, sizeof e.msg,
+                 "mymux: waited %d ms for a connection to backend %s and none became free "
+                 "(pool.max_per_backend=%d)",
+                 cfg->pool_wait_timeout_ms, cfg->backends[p->server].name,
+                 cfg->pool_max_per_backend);
+        session_backend_failed(s, &e);
+    }
+    serve_waiters(p);
+    /* idle connections past their idle timeout or lifetime (oldest at the tail) */
+    struct mx_backend *be = p->idle, *next;
+    for (; be; be = next) {
+        next = be->next;
+        if (now - be->idle_since_ms > (uint64_t)cfg->pool_idle_timeout_ms ||
+            now - be->created_ms > (uint64_t)cfg->pool_max_lifetime_ms) {
+            idle_unlink(p, be);
+            be_close(be);
+        }
+    }
+}
+
+void pool_shutdown(struct mx_pool *p)
+{
+    for (struct mx_backend *be = p->all, *n; be; be = n) {
+        n = be->anext;
+        be_close(be);
+    }
+}

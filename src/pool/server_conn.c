@@ -1,0 +1,450 @@
+/* Handling of backend connections: TCP connect, greeting, login with
+ * mysql_native_password or caching_sha2_password (RSA full auth included),
+ * internal commands whose answers mymux consumes, and the relay hand-off. */
+#include "pool/server_conn.h"
+
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/session.h"
+#include "core/worker.h"
+#include "pool/pool.h"
+#include "protocol/auth.h"
+#include "protocol/handshake.h"
+
+void cred_clear(struct mx_cred *c)
+{
+    if (c->plain) {
+        memset(c->plain, 0, strlen(c->plain));
+        free(c->plain);
+    }
+    memset(c, 0, sizeof *c);
+}
+
+void cred_copy(struct mx_cred *dst, const struct mx_cred *src)
+{
+    *dst = *src;
+    dst->plain = src->plain ? strdup(src->plain) : NULL;
+}
+
+static void be_fail(struct mx_backend *be, uint16_t code, const char *state, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void be_fail(struct mx_backend *be, uint16_t code, const char *state, const char *fmt, ...)
+{
+    be->err.code = code;
+    memcpy(be->err.sqlstate, state, 6);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(be->err.msg, sizeof be->err.msg, fmt, ap);
+    va_end(ap);
+    be_done_cb done = be->done;
+    be->done = NULL;
+    be->broken = true;
+    if (done) done(be, -1, &be->err);
+    be_close(be);
+}
+
+static void be_fail_from_err(struct mx_backend *be, const uint8_t *p, size_t len)
+{
+    struct pkt_err_info ei;
+    if (pkt_parse_err(p, len, &ei) != 0) {
+        be_fail(be, 2027, "HY000", "malformed error packet from backend");
+        return;
+    }
+    int n = (int)(ei.msg_len > 200 ? 200 : ei.msg_len);
+    be_fail(be, ei.code, ei.sqlstate, "%.*s", n, ei.msg);
+}
+
+static void on_closed(struct mx_sock *s)
+{
+    struct mx_backend *be = s->owner;
+    uv_close((uv_handle_t *)&be->timer, NULL);
+    pool_on_closed(be);
+    cred_clear(&be->cred);
+    free(be);
+}
+
+/* The timer handle is closed after the socket; free only when both are done. */
+static void timer_closed(uv_handle_t *h)
+{
+    (void)h;
+}
+
+void be_close(struct mx_backend *be)
+{
+    if (be->state == BE_CLOSING) return;
+    be->state = BE_CLOSING;
+    uv_timer_stop(&be->timer);
+    sock_close(&be->sock);
+}
+
+/* Sends what sits in sock.out; on failure the connection is given up. */
+static bool be_flush(struct mx_backend *be)
+{
+    int rc = sock_flush_out(&be->sock);
+    if (rc < 0) {
+        be_fail(be, 2013, "HY000", "lost connection to backend while writing: %s", uv_strerror(rc));
+        return false;
+    }
+    return true;
+}
+
+/* Builds the auth token for plugin with what cred knows; returns its length or -1. */
+static int make_token(const struct mx_cred *c, const char *plugin, const uint8_t nonce[20],
+                      uint8_t *out)
+{
+    if (strcmp(plugin, "mysql_native_password") == 0) {
+        if (c->plain) {
+            if (!*c->plain) return 0;
+            auth_native_token(c->plain, strlen(c->plain), nonce, out);
+            return 20;
+        }
+        if (c->have_native1) {
+            auth_native_token_from_stage1(c->native1, nonce, out);
+            return 20;
+        }
+        return -1;
+    }
+    if (strcmp(plugin, "caching_sha2_password") == 0) {
+        if (c->plain) {
+            if (!*c->plain) return 0;
+            auth_sha2_token(c->plain, strlen(c->plain), nonce, out);
+            return 32;
+        }
+        if (c->have_sha2_1) {
+            auth_sha2_token_from_stage1(c->sha2_1, nonce, out);
+            return 32;
+        }
+        return -1;
+    }
+    if (strcmp(plugin, "mysql_clear_password") == 0) {
+        return -1; /* never send a password in clear over plain TCP */
+    }
+    return -1;
+}
+
+static void send_response(struct mx_backend *be, const struct hs_greeting *g)
+{
+    const char *plugin = g->plugin[0] ? g->plugin : "mysql_native_password";
+    uint8_t tok[64];
+    int n = make_token(&be->cred, plugin, be->nonce, tok);
+    if (n < 0) { /* answer with what we can; the server will switch */
+        plugin = be->cred.have_sha2_1 ? "caching_sha2_password" : "mysql_native_password";
+        n = make_token(&be->cred, plugin, be->nonce, tok);
+        if (n < 0) n = 0;
+    }
+    snprintf(be->plugin, sizeof be->plugin, "%s", plugin);
+    uint32_t want = MX_BACKEND_BASE_CAPS | (be->key_caps & MX_KEY_CAPS);
+    be->caps = want & g->caps;
+    struct mx_buf *o = sock_out(&be->sock);
+    struct pkt_wr w;
+    pkt_wr_init(&w, o->data + o->wpos, o->cap - o->wpos);
+    hs_write_response(&w, ++be->seq, be->caps, be->charset, be->cred.user, tok, (size_t)n, NULL,
+                      plugin);
+    o->wpos += (uint32_t)w.pos;
+    be->state = BE_AUTH;
+    be_flush(be);
+}
+
+static void send_auth_data(struct mx_backend *be, const uint8_t *p, size_t n)
+{
+    struct mx_buf *o = sock_out(&be->sock);
+    struct pkt_wr w;
+    pkt_wr_init(&w, o->data + o->wpos, o->cap - o->wpos);
+    size_t off = pkt_wr_begin(&w);
+    pkt_wr_bytes(&w, p, n);
+    pkt_wr_end(&w, off, ++be->seq);
+    o->wpos += (uint32_t)w.pos;
+    be_flush(be);
+}
+
+static void login_done(struct mx_backend *be)
+{
+    uv_timer_stop(&be->timer);
+    /* Keep only what re-authentication could need: nothing. */
+    cred_clear(&be->cred);
+    be->state = BE_ATTACHED;
+    be_done_cb done = be->done;
+    be->done = NULL;
+    if (done) done(be, 0, NULL);
+}
+
+/* One whole login packet from the server. */
+static void on_login_packet(struct mx_backend *be, const uint8_t *p, size_t len, uint8_t seq)
+{
+    be->seq = seq;
+    if (be->state == BE_GREETING) {
+        struct hs_greeting g;
+        int rc = hs_parse_greeting(p, len, &g);
+        if (rc == -2) {
+            be_fail_from_err(be, p, len);
+            return;
+        }
+        if (rc != 0 || g.nonce_len < 20 || !(g.caps & CLIENT_PROTOCOL_41)) {
+            be_fail(be, 2027, "08S01", "malformed greeting from backend");
+            return;
+        }
+        be->thread_id = g.conn_id;
+        memcpy(be->nonce, g.nonce, 20);
+        send_response(be, &g);
+        return;
+    }
+    /* BE_AUTH */
+    if (len == 0) {
+        be_fail(be, 2027, "08S01", "empty packet from backend during login");
+        return;
+    }
+    switch (p[0]) {
+    case 0x00:
+        login_done(be);
+        return;
+    case 0xff:
+        be_fail_from_err(be, p, len);
+        return;
+    case 0xfe: { /* auth switch */
+        struct pkt_rd r;
+        pkt_rd_init(&r, p + 1, len - 1);
+        size_t n;
+        const char *pl = pkt_rd_cstr(&r, &n);
+        const uint8_t *nonce = pkt_rd_bytes(&r, 20);
+        if (!pl || !nonce || n >= sizeof be->plugin) {
+            be_fail(be, 2027, "08S01", "malformed auth switch from backend");
+            return;
+        }
+        memcpy(be->plugin, pl, n);
+        be->plugin[n] = 0;
+        memcpy(be->nonce, nonce, 20);
+        uint8_t tok[64];
+        int t = make_token(&be->cred, be->plugin, be->nonce, tok);
+        if (t < 0) {
+            be_fail(be, 1045, "28000",
+                    "mymux cannot log in to the backend as '%s' with plugin %s: it knows no "
+                    "suitable password",
+                    be->cred.user, be->plugin);
+            return;
+        }
+        send_auth_data(be, tok, (size_t)t);
+        return;
+    }
+    case 0x01: /* more data: caching_sha2 */
+        if (len == 2 && p[1] == 3) return; /* fast auth ok: OK follows */
+        if (len == 2 && p[1] == 4) {       /* full auth: ask for the public key */
+            if (!be->cred.plain) {
+                be_fail(be, 1045, "28000",
+                        "the backend wants caching_sha2_password full authentication for '%s', "
+                        "which needs the plaintext password in mymux's configuration",
+                        be->cred.user);
+                return;
+            }
+            uint8_t req = 0x02;
+            send_auth_data(be, &req, 1);
+            return;
+        }
+        if (be->cred.plain) { /* the public key */
+            uint8_t enc[1024];
+            int n = auth_rsa_encrypt_password((const char *)p + 1, len - 1, be->cred.plain,
+                                              strlen(be->cred.plain), be->nonce, enc, sizeof enc);
+            if (n < 0) {
+                be_fail(be, 2061, "HY000", "RSA encryption of the password for the backend failed");
+                return;
+            }
+            send_auth_data(be, enc, (size_t)n);
+            return;
+        }
+        be_fail(be, 2027, "08S01", "unexpected auth data from backend");
+        return;
+    default:
+        be_fail(be, 2027, "08S01", "unexpected packet 0x%02x from backend during login", p[0]);
+    }
+}
+
+/* Internal command answers (reset, sync): each must be OK, EOF or ERR. */
+static void on_internal_packet(struct mx_backend *be, const uint8_t *p, size_t len)
+{
+    if (len == 0) {
+        be_fail(be, 2027, "08S01", "empty packet from backend");
+        return;
+    }
+    if (p[0] == 0xff && be->err.code == 0) {
+        struct pkt_err_info ei;
+        if (pkt_parse_err(p, len, &ei) == 0) {
+            be->err.code = ei.code;
+            memcpy(be->err.sqlstate, ei.sqlstate, 6);
+            int n = (int)(ei.msg_len > 200 ? 200 : ei.msg_len);
+            snprintf(be->err.msg, sizeof be->err.msg, "%.*s", n, ei.msg);
+        }
+    } else if (p[0] != 0x00 && p[0] != 0xfe && p[0] != 0xff) {
+        be_fail(be, 2027, "08S01", "unexpected answer 0x%02x to an internal command", p[0]);
+        return;
+    }
+    if (--be->internal_left > 0) return;
+    be->state = be->session ? BE_ATTACHED : BE_IDLE;
+    be_done_cb done = be->done;
+    be->done = NULL;
+    int err = be->err.code ? -1 : 0;
+    struct be_error e = be->err;
+    memset(&be->err, 0, sizeof be->err);
+    if (done) done(be, err, err ? &e : NULL);
+}
+
+/* Data from the server outside of a relay: whole packets only (they are small). */
+static void consume_packets(struct mx_backend *be)
+{
+    struct mx_buf *b = be->sock.in;
+    while (b && b->wpos - b->rpos >= PKT_HDR && be->state != BE_CLOSING) {
+        uint8_t *h = b->data + b->rpos;
+        uint32_t len = pkt_len(h);
+        if (len + PKT_HDR > b->cap) {
+            be_fail(be, 2027, "08S01", "oversized packet from backend during login");
+            return;
+        }
+        if (b->wpos - b->rpos < len + PKT_HDR) {
+            if (buf_free_tail(b) < len + PKT_HDR - (b->wpos - b->rpos)) buf_compact(b);
+            return;
+        }
+        b->rpos += len + PKT_HDR;
+        b->ppos = b->rpos;
+        if (be->state == BE_GREETING || be->state == BE_AUTH)
+            on_login_packet(be, h + PKT_HDR, len, h[3]);
+        else if (be->state == BE_INTERNAL)
+            on_internal_packet(be, h + PKT_HDR, len);
+        else {
+            be_fail(be, 2027, "08S01", "unexpected data from an idle backend connection");
+            return;
+        }
+        b = be->sock.in;
+    }
+    if (b && buf_empty(b)) sock_release_in(&be->sock);
+}
+
+static void on_read(struct mx_sock *s, ssize_t status)
+{
+    struct mx_backend *be = s->owner;
+    if (status < 0) {
+        if (be->state == BE_RELAY || be->state == BE_ATTACHED) {
+            be->broken = true;
+            session_backend_lost(be->session, be, (int)status);
+            return;
+        }
+        if (be->state == BE_IDLE) log_debug("backend_closed", "thread_id=%u", be->thread_id);
+        be_fail(be, 2013, "HY000", "lost connection to backend: %s",
+                uv_strerror((int)status));
+        return;
+    }
+    if (be->state == BE_RELAY || be->state == BE_ATTACHED) {
+        session_on_backend_data(be->session, be);
+        return;
+    }
+    consume_packets(be);
+}
+
+static void on_drain(struct mx_sock *s)
+{
+    struct mx_backend *be = s->owner;
+    if (s->write_error) {
+        if (be->state == BE_RELAY || be->state == BE_ATTACHED) {
+            be->broken = true;
+            session_backend_lost(be->session, be, s->write_error);
+            return;
+        }
+        be_fail(be, 2013, "HY000", "lost connection to backend while writing");
+        return;
+    }
+    if (be->state == BE_RELAY || be->state == BE_ATTACHED) session_on_backend_drain(be->session, be);
+}
+
+static void on_timeout(uv_timer_t *t)
+{
+    struct mx_backend *be = t->data;
+    be_fail(be, 2013, "HY000", "timeout while connecting to backend %s",
+            be->pool->worker->px->cfg->backends[be->pool->server].name);
+}
+
+static void on_connect(uv_connect_t *req, int status)
+{
+    struct mx_backend *be = req->data;
+    free(req);
+    if (be->state == BE_CLOSING) return;
+    if (status < 0) {
+        be_fail(be, 2003, "HY000", "cannot connect to backend %s: %s",
+                be->pool->worker->px->cfg->backends[be->pool->server].name, uv_strerror(status));
+        return;
+    }
+    uv_tcp_nodelay(&be->sock.tcp, 1);
+    be->state = BE_GREETING;
+    int rc = sock_read_start(&be->sock);
+    if (rc < 0) be_fail(be, 2013, "HY000", "cannot read from backend: %s", uv_strerror(rc));
+}
+
+struct mx_backend *be_open(struct mx_pool *pool, const struct mx_cred *cred, uint32_t key_caps,
+                           uint8_t charset, be_done_cb done)
+{
+    struct mx_worker *w = pool->worker;
+    const struct mx_backend_cfg *bc = &w->px->cfg->backends[pool->server];
+    struct mx_backend *be = calloc(1, sizeof *be);
+    if (!be) return NULL;
+    sock_init(&be->sock, w, be);
+    be->sock.on_read = on_read;
+    be->sock.on_drain = on_drain;
+    be->sock.on_close = on_closed;
+    be->pool = pool;
+    be->state = BE_CONNECTING;
+    be->key_caps = key_caps;
+    be->charset = charset;
+    be->done = done;
+    be->created_ms = mx_now_ms();
+    cred_copy(&be->cred, cred);
+    snprintf(be->user, sizeof be->user, "%s", cred->user);
+    uv_tcp_init(&w->loop, &be->sock.tcp);
+    uv_timer_init(&w->loop, &be->timer);
+    be->timer.data = be;
+    (void)timer_closed;
+
+    struct sockaddr_storage ss;
+    char port[8];
+    snprintf(port, sizeof port, "%d", bc->port);
+    int rc;
+    if (uv_ip4_addr(bc->host, bc->port, (struct sockaddr_in *)&ss) != 0 &&
+        uv_ip6_addr(bc->host, bc->port, (struct sockaddr_in6 *)&ss) != 0) {
+        /* a host name: resolved synchronously once per connection (rare path) */
+        struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai = NULL;
+        if (getaddrinfo(bc->host, port, &hints, &ai) != 0 || !ai) {
+            be->state = BE_CONNECTING;
+            uv_timer_start(&be->timer, on_timeout, 0, 0);
+            return be;
+        }
+        memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
+        freeaddrinfo(ai);
+    }
+    uv_connect_t *req = malloc(sizeof *req);
+    req->data = be;
+    rc = uv_tcp_connect(req, &be->sock.tcp, (struct sockaddr *)&ss, on_connect);
+    if (rc < 0) {
+        free(req);
+        uv_timer_start(&be->timer, on_timeout, 0, 0);
+        return be;
+    }
+    uv_timer_start(&be->timer, on_timeout, (uint64_t)w->px->cfg->pool_connect_timeout_ms, 0);
+    return be;
+}
+
+int be_run_internal(struct mx_backend *be, int n, be_done_cb done)
+{
+    be->state = BE_INTERNAL;
+    be->internal_left = n;
+    be->done = done;
+    memset(&be->err, 0, sizeof be->err);
+    if (!be_flush(be)) return -1;
+    return sock_read_start(&be->sock);
+}
+
+void be_attach(struct mx_backend *be, struct mx_session *s)
+{
+    be->session = s;
+    be->state = BE_ATTACHED;
+}

@@ -1,0 +1,92 @@
+/* Backend connections: connect, log in, run mymux's own commands (reset, state
+ * sync) and relay the answers to a client's commands. */
+#ifndef MX_SERVER_CONN_H
+#define MX_SERVER_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/sock.h"
+#include "protocol/packet.h"
+#include "protocol/response.h"
+
+struct mx_session;
+struct mx_pool;
+struct mx_backend;
+
+/* What mymux knows of a user's secret: enough to log in to a backend. */
+struct mx_cred {
+    char user[128];
+    char *plain;            /* heap; NULL if unknown */
+    bool have_native1;
+    uint8_t native1[20];    /* SHA1(pw) */
+    bool have_sha2_1;
+    uint8_t sha2_1[32];     /* SHA256(pw) */
+};
+void cred_clear(struct mx_cred *c);
+void cred_copy(struct mx_cred *dst, const struct mx_cred *src);
+
+enum be_state {
+    BE_CONNECTING, /* TCP connect in progress */
+    BE_GREETING,   /* waiting for the server's handshake */
+    BE_AUTH,       /* handshake response sent: OK, ERR, auth switch or more data next */
+    BE_IDLE,       /* in pool->idle, nobody's */
+    BE_INTERNAL,   /* running mymux's own commands (reset, sync) */
+    BE_RELAY,      /* attached to a session, relaying its command */
+    BE_ATTACHED,   /* attached to a session, no command outstanding */
+    BE_CLOSING,
+};
+
+/* Completion of a login or of a batch of internal commands: err == 0 on success;
+ * otherwise e describes the error (code/state/message, possibly from the server). */
+struct be_error {
+    uint16_t code;
+    char sqlstate[6];
+    char msg[256];
+};
+typedef void (*be_done_cb)(struct mx_backend *be, int err, const struct be_error *e);
+
+struct mx_backend {
+    struct mx_sock sock;
+    enum be_state state;
+    struct mx_pool *pool;
+    struct mx_session *session;   /* attached or waiting session */
+    struct mx_backend *next, *prev; /* pool->idle or pool->all links */
+    struct mx_backend *anext, *aprev;
+    char user[128];
+    uint32_t key_caps;            /* client caps this connection was opened with */
+    uint32_t caps;                /* negotiated */
+    uint32_t thread_id;
+    uint8_t charset;              /* current collation id */
+    char schema[256];             /* current schema ("" none) */
+    bool schema_unknown;
+    bool dirty;                   /* used since the last reset */
+    bool broken;                  /* must not be reused */
+    bool in_idle;                 /* on pool->idle */
+    bool busy;                    /* counted in pool->n_busy */
+    uint64_t created_ms, idle_since_ms;
+    struct mx_cred cred;          /* kept until login completes */
+    uint8_t seq;                  /* login sequence */
+    char plugin[64];
+    uint8_t nonce[20];
+    struct mx_resp resp;          /* the answer being relayed */
+    int internal_left;            /* answers to internal commands still expected */
+    be_done_cb done;              /* login / internal completion */
+    struct be_error err;
+    uv_timer_t timer;             /* connect/login timeout */
+};
+
+/* Opens a connection to the pool's server logged in with cred; done is called
+ * with the result. The backend counts toward the server's global cap already. */
+struct mx_backend *be_open(struct mx_pool *pool, const struct mx_cred *cred, uint32_t key_caps,
+                           uint8_t charset, be_done_cb done);
+/* Sends internal commands already written into be->sock.out (n answers expected,
+ * each OK/ERR/EOF) and calls done when all are in (first error reported). */
+int be_run_internal(struct mx_backend *be, int n, be_done_cb done);
+/* Closes (idempotent). The pool is told through pool_on_closed. */
+void be_close(struct mx_backend *be);
+
+/* Session-facing: start reading (relay) or stop. */
+void be_attach(struct mx_backend *be, struct mx_session *s);
+
+#endif

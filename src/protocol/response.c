@@ -1,0 +1,219 @@
+/* Response tracking: a state machine over packet headers and first bytes that
+ * finds where the answer to one command ends (OK/ERR/EOF, more results, cursors). */
+#include "protocol/response.h"
+
+#include "protocol/packet.h"
+
+void resp_begin(struct mx_resp *r, uint8_t cmd, bool deprecate_eof)
+{
+    memset(r, 0, sizeof *r);
+    r->cmd = cmd;
+    r->deprecate_eof = deprecate_eof;
+    switch (cmd) {
+    case COM_STMT_FETCH: r->state = RS_ROWS; break;
+    case COM_FIELD_LIST: r->state = RS_FIELDS; break;
+    case COM_STATISTICS: r->state = RS_ONE; break;
+    default: r->state = RS_FIRST; break;
+    }
+}
+
+bool resp_cmd_has_reply(uint8_t cmd)
+{
+    return cmd != COM_STMT_CLOSE && cmd != COM_STMT_SEND_LONG_DATA && cmd != COM_QUIT;
+}
+
+/* An EOF packet (classic), or the OK that replaces it under DEPRECATE_EOF. */
+static bool is_terminator(const struct mx_resp *r, uint32_t len, const uint8_t *p)
+{
+    if (len == 0 || p[0] != 0xfe) return false;
+    return r->deprecate_eof ? len < PKT_MAX_PAYLOAD : len < 9;
+}
+
+static int on_error(struct mx_resp *r, const uint8_t *p, size_t avail)
+{
+    r->error = true;
+    r->err_code = avail >= 3 ? rd16(p + 1) : 0;
+    r->state = RS_IDLE;
+    return RESP_DONE;
+}
+
+/* Records the status of an OK or terminator and decides if more results follow. */
+static int on_end_of_result(struct mx_resp *r, const uint8_t *p, size_t avail, uint32_t len)
+{
+    struct pkt_ok_info ok;
+    if (pkt_parse_ok(p, avail < len ? avail : len, &ok) != 0) return RESP_BAD;
+    r->status = ok.status;
+    r->warnings = ok.warnings;
+    if (p[0] == 0x00) {
+        r->ok_seen = true;
+        r->affected = ok.affected;
+        r->insert_id = ok.insert_id;
+    }
+    r->results++;
+    if (ok.status & SERVER_MORE_RESULTS_EXISTS) {
+        r->state = RS_FIRST;
+        return RESP_MORE;
+    }
+    r->state = RS_IDLE;
+    return RESP_DONE;
+}
+
+static int need_bytes(uint32_t len, size_t avail, size_t want, size_t *need)
+{
+    size_t w = want < len ? want : len;
+    if (avail >= w) return 0;
+    *need = w;
+    return RESP_NEED;
+}
+
+int resp_feed(struct mx_resp *r, uint32_t len, const uint8_t *p, size_t avail, size_t *need)
+{
+    if (r->cont) { /* continuation of a 16 MiB packet: opaque */
+        r->cont = len == PKT_MAX_PAYLOAD;
+        return RESP_MORE;
+    }
+    if (need_bytes(len, avail, RESP_PEEK, need)) return RESP_NEED;
+    if (len >= 0xfb && len < PKT_MAX_PAYLOAD && r->state == RS_FIRST && p[0] == 0xfb &&
+        need_bytes(len, avail, len, need))
+        return RESP_NEED;
+    r->cont = len == PKT_MAX_PAYLOAD;
+    if (len == 0 && r->state != RS_ROWS) return RESP_BAD;
+
+    switch (r->state) {
+    case RS_IDLE:
+        return RESP_BAD;
+
+    case RS_ONE:
+        r->state = RS_IDLE;
+        if (p[0] == 0xff) return on_error(r, p, avail);
+        return RESP_DONE;
+
+    case RS_FIRST:
+        if (p[0] == 0xff) return on_error(r, p, avail);
+        if (p[0] == 0x00) {
+            if (r->cmd == COM_STMT_PREPARE) {
+                if (len < 12) return RESP_BAD;
+                r->stmt_id = rd32(p + 1);
+                r->num_cols = rd16(p + 5);
+                r->num_params = rd16(p + 7);
+                r->warnings = rd16(p + 10);
+                r->prep_cols = r->num_cols;
+                if (r->num_params) {
+                    r->left = r->num_params;
+                    r->state = RS_PREP_PARAMS;
+                    return RESP_MORE;
+                }
+                if (r->num_cols) {
+                    r->left = r->num_cols;
+                    r->state = RS_PREP_COLS;
+                    return RESP_MORE;
+                }
+                r->state = RS_IDLE;
+                return RESP_DONE;
+            }
+            return on_end_of_result(r, p, avail, len);
+        }
+        if (p[0] == 0xfe && len < 9) /* EOF as a reply (COM_SET_OPTION, old servers) */
+            return on_end_of_result(r, p, avail, len);
+        if (p[0] == 0xfb) { /* LOCAL INFILE request: whole packet wanted for the name */
+            if (need_bytes(len, avail, len, need)) {
+                r->cont = false;
+                return RESP_NEED;
+            }
+            r->infile_name = p + 1;
+            r->infile_len = len - 1;
+            r->state = RS_INFILE;
+            return RESP_INFILE;
+        }
+        {
+            struct pkt_rd rd;
+            pkt_rd_init(&rd, p, avail);
+            uint64_t ncols = pkt_rd_lenenc(&rd, NULL);
+            if (rd.bad || ncols == 0) return RESP_BAD;
+            r->left = ncols;
+            r->state = RS_COLDEFS;
+        }
+        return RESP_MORE;
+
+    case RS_COLDEFS:
+        if (--r->left == 0) r->state = r->deprecate_eof ? RS_ROWS : RS_COLDEF_EOF;
+        return RESP_MORE;
+
+    case RS_COLDEF_EOF: {
+        if (!is_terminator(r, len, p)) return RESP_BAD;
+        struct pkt_ok_info ok;
+        if (pkt_parse_ok(p, len, &ok) != 0) return RESP_BAD;
+        r->status = ok.status;
+        if (ok.status & SERVER_STATUS_CURSOR_EXISTS) { /* cursor opened: rows come by FETCH */
+            r->results++;
+            r->state = RS_IDLE;
+            return RESP_DONE;
+        }
+        r->state = RS_ROWS;
+        return RESP_MORE;
+    }
+
+    case RS_ROWS:
+        if (len > 0 && p[0] == 0xff) return on_error(r, p, avail);
+        if (len > 0 && is_terminator(r, len, p)) return on_end_of_result(r, p, avail, len);
+        r->rows++;
+        return RESP_MORE;
+
+    case RS_PREP_PARAMS:
+        if (--r->left == 0) {
+            if (!r->deprecate_eof) {
+                r->state = RS_PREP_PARAMS_EOF;
+            } else if (r->prep_cols) {
+                r->left = r->prep_cols;
+                r->state = RS_PREP_COLS;
+            } else {
+                r->state = RS_IDLE;
+                return RESP_DONE;
+            }
+        }
+        return RESP_MORE;
+
+    case RS_PREP_PARAMS_EOF:
+        if (!is_terminator(r, len, p)) return RESP_BAD;
+        if (r->prep_cols) {
+            r->left = r->prep_cols;
+            r->state = RS_PREP_COLS;
+            return RESP_MORE;
+        }
+        r->state = RS_IDLE;
+        return RESP_DONE;
+
+    case RS_PREP_COLS:
+        if (--r->left == 0) {
+            if (!r->deprecate_eof) {
+                r->state = RS_PREP_COLS_EOF;
+                return RESP_MORE;
+            }
+            r->state = RS_IDLE;
+            return RESP_DONE;
+        }
+        return RESP_MORE;
+
+    case RS_PREP_COLS_EOF:
+        if (!is_terminator(r, len, p)) return RESP_BAD;
+        r->state = RS_IDLE;
+        return RESP_DONE;
+
+    case RS_FIELDS:
+        if (p[0] == 0xff) return on_error(r, p, avail);
+        if (is_terminator(r, len, p)) {
+            r->state = RS_IDLE;
+            return RESP_DONE;
+        }
+        return RESP_MORE;
+
+    case RS_INFILE:
+        return RESP_BAD; /* the server speaks only after the client's empty packet */
+    }
+    return RESP_BAD;
+}
+
+void resp_infile_done(struct mx_resp *r)
+{
+    r->state = RS_FIRST; /* OK or ERR, possibly with MORE_RESULTS */
+}
