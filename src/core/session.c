@@ -58,7 +58,6 @@ bool session_flush(struct mx_session *s)
         session_close(s, "write_error");
         return false;
     }
-    if (rc == 1) sock_read_stop(&s->sock);
     return true;
 }
 
@@ -228,8 +227,8 @@ static void on_client_read(struct mx_sock *sock, ssize_t status)
         forward_command(s);
         break;
     default:
-        /* pipelined input: keep it until the current command is done */
-        sock_read_stop(&s->sock);
+        /* pipelined input stays in the buffer until the current command is
+         * done; a full buffer stops the reads (alloc_cb hands out nothing) */
         break;
     }
 }
@@ -510,7 +509,6 @@ static void start_backend_command(struct mx_session *s)
 {
     s->cmd_started_ms = mx_now_ms();
     if (s->reg) atomic_store(&s->reg->busy, 1);
-    sock_read_stop(&s->sock);
     need_backend(s);
 }
 
@@ -749,7 +747,6 @@ static void forward_command(struct mx_session *s)
             resp_infile_done(&be->resp);
             s->state = SS_RESPONSE;
             be->state = BE_RELAY;
-            sock_read_stop(&s->sock);
             sock_read_start(&be->sock);
             relay_response(s);
             return;
