@@ -29,14 +29,19 @@ done
 TMP=$(mktemp -d /tmp/mymux-run.XXXXXX)
 SOCK="$TMP/mysqld.sock"
 MARIADB_PID=""
+MARIADB_READY=0
 
 cleanup() {
   trap - EXIT INT TERM
   if [ -n "$MARIADB_PID" ] && kill -0 "$MARIADB_PID" 2>/dev/null; then
     echo "run.sh: stopping MariaDB" >&2
-    kill -TERM "$MARIADB_PID" 2>/dev/null || true
-    for _ in $(seq 1 300); do kill -0 "$MARIADB_PID" 2>/dev/null || break; sleep 0.1; done
+    # mariadbd ignores SIGTERM until it has started; its data is thrown away anyway.
+    if [ "$MARIADB_READY" = 1 ]; then
+      kill -TERM "$MARIADB_PID" 2>/dev/null || true
+      for _ in $(seq 1 100); do kill -0 "$MARIADB_PID" 2>/dev/null || break; sleep 0.1; done
+    fi
     kill -KILL "$MARIADB_PID" 2>/dev/null || true
+    wait "$MARIADB_PID" 2>/dev/null || true
   fi
   rm -rf "$TMP"
 }
@@ -60,12 +65,16 @@ mariadbd "${COMMON[@]}" --socket="$SOCK" --pid-file="$TMP/mysqld.pid" \
 MARIADB_PID=$!
 
 for _ in $(seq 1 600); do
-  if mariadb-admin --no-defaults -S "$SOCK" -uroot ping >/dev/null 2>&1; then break; fi
+  if mariadb-admin --no-defaults -S "$SOCK" -uroot ping >/dev/null 2>&1; then
+    MARIADB_READY=1
+    break
+  fi
   if ! kill -0 "$MARIADB_PID" 2>/dev/null; then
     echo "run.sh: MariaDB did not start:" >&2; cat "$TMP/mariadb.log" >&2; exit 1
   fi
   sleep 0.1
 done
+[ "$MARIADB_READY" = 1 ] || { echo "run.sh: MariaDB not ready after 60 s" >&2; exit 1; }
 mariadb --no-defaults -S "$SOCK" -uroot <<'SQL'
 DELETE FROM mysql.global_priv WHERE User = '';
 CREATE USER 'app'@'%' IDENTIFIED VIA mysql_native_password USING PASSWORD('apppass');
