@@ -151,6 +151,8 @@ void session_close(struct mx_session *s, const char *why)
     if (s->counted) atomic_fetch_sub(&s->w->px->sessions_total, 1);
     s->counted = false;
     cred_clear(&s->cred);
+    free(s->defer_err);
+    s->defer_err = NULL;
     if (s->saved_cred) {
         cred_clear(s->saved_cred);
         free(s->saved_cred);
@@ -275,6 +277,43 @@ static void on_sock_drain(struct mx_sock *sock)
     on_client_drain(s);
 }
 
+/* ---- a command that cannot run ---- */
+
+/* The command in flight fails before reaching the backend: the rest of its
+ * packets are read and dropped, then the error goes to the client. */
+static void fail_command(struct mx_session *s, const struct be_error *e)
+{
+    if (!s->defer_err) s->defer_err = malloc(sizeof *s->defer_err);
+    if (!s->defer_err) {
+        session_fail(s, e->code, e->sqlstate, e->msg);
+        return;
+    }
+    *s->defer_err = *e;
+    s->pending_schema[0] = 0;
+    s->synthetic_len = 0;
+    s->kill_after = 0;
+    if (s->reg) atomic_store(&s->reg->busy, 0);
+    s->state = SS_FORWARD;
+    s->discard = true;
+    forward_command(s);
+}
+
+/* The dropped command's packets are all consumed: send its error. */
+static void discard_done(struct mx_session *s)
+{
+    struct be_error *e = s->defer_err;
+    s->defer_err = NULL;
+    s->discard = false;
+    s->state = SS_LOCAL;
+    bool alive = session_reply_err(s, e->code, e->sqlstate, "%s", e->msg);
+    free(e);
+    if (!alive) return;
+    if (!s->sock.writing) {
+        s->state = SS_IDLE;
+        process_input(s);
+    }
+}
+
 /* ---- backend state sync ---- */
 
 static void sync_done(struct mx_backend *be, int err, const struct be_error *e);
@@ -330,13 +369,7 @@ static void sync_done(struct mx_backend *be, int err, const struct be_error *e)
             session_fail(s, e->code, e->sqlstate, e->msg);
             return;
         }
-        s->pending_schema[0] = 0;
-        s->state = SS_LOCAL;
-        if (!session_reply_err(s, e->code, e->sqlstate, "%s", e->msg)) return;
-        if (!s->sock.writing) {
-            s->state = SS_IDLE;
-            process_input(s);
-        }
+        fail_command(s, e);
         return;
     }
     const char *want = s->pending_schema[0] ? s->pending_schema : s->schema;
@@ -401,12 +434,7 @@ void session_backend_failed(struct mx_session *s, const struct be_error *e)
         session_fail(s, e->code, e->sqlstate, e->msg);
         return;
     }
-    s->state = SS_LOCAL;
-    if (!session_reply_err(s, e->code, e->sqlstate, "%s", e->msg)) return;
-    if (!s->sock.writing) {
-        s->state = SS_IDLE;
-        process_input(s);
-    }
+    fail_command(s, e);
 }
 
 /* Borrows a connection to the chosen server (or uses the one held). */
@@ -463,7 +491,9 @@ static void handle_kill(struct mx_session *s, bool query, uint64_t id)
         reply_local_err(s, 1094, "HY000", m);
         return;
     }
-    if (strcmp(t.user, s->cred.user) != 0) {
+    bool owner = strcmp(t.user, s->reg ? s->reg->user : "") == 0;
+    int tserver = atomic_load(&t.server);
+    if (!owner && tserver < 0) {
         char m[64];
         snprintf(m, sizeof m, "You are not owner of thread %llu", (unsigned long long)id);
         reply_local_err(s, 1095, "HY000", m);
@@ -473,11 +503,14 @@ static void handle_kill(struct mx_session *s, bool query, uint64_t id)
         session_fail(s, 1927, "70100", "Connection was killed");
         return;
     }
-    int server = atomic_load(&t.server);
+    int server = tserver;
     unsigned tid = atomic_load(&t.backend_tid);
     bool busy = atomic_load(&t.busy);
-    if (!query) worker_post_kill(&s->w->px->workers[t.worker], (uint32_t)id);
-    if (busy && server >= 0) {
+    /* Another user's session: the backend decides (KILL needs a privilege
+     * there), and the session is closed only once it agreed. */
+    if (!query && owner) worker_post_kill(&s->w->px->workers[t.worker], (uint32_t)id);
+    if (!query && !owner) s->kill_after = (uint32_t)id;
+    if ((busy || !owner) && server >= 0) {
         /* stop the statement on the backend: KILL QUERY over our own connection */
         char q[64];
         int ql = snprintf(q, sizeof q, "KILL QUERY %u", tid);
@@ -563,6 +596,7 @@ static bool handle_command(struct mx_session *s)
     s->is_use = false;
     s->infile_ok = false;
     s->synthetic_len = 0;
+    s->kill_after = 0;
     s->pending_schema[0] = 0;
     const char *refused = cmd_refused(s->cmd);
     if (refused) {
@@ -691,7 +725,7 @@ static void begin_response(struct mx_session *s)
 static void forward_command(struct mx_session *s)
 {
     struct mx_backend *be = s->be;
-    if (!be || be->sock.writing) return;
+    if (!s->discard && (!be || be->sock.writing)) return;
     if (s->synthetic_len) { /* a command mymux wrote itself instead of the client's */
         struct mx_buf *o = sock_out(&be->sock);
         struct pkt_wr w;
@@ -728,7 +762,9 @@ static void forward_command(struct mx_session *s)
             else s->fwd_cont = len == PKT_MAX_PAYLOAD;
             continue;
         }
-        if (b->ppos > b->rpos) {
+        if (b->ppos > b->rpos && s->discard) {
+            b->rpos = b->ppos;
+        } else if (b->ppos > b->rpos) {
             int rc = sock_write(&be->sock, b->data + b->rpos, b->ppos - b->rpos);
             if (rc < 0) {
                 session_backend_lost(s, be, rc);
@@ -743,6 +779,10 @@ static void forward_command(struct mx_session *s)
         break;
     }
     if (s->fwd_left == 0 && !s->fwd_cont) {
+        if (s->discard) {
+            discard_done(s);
+            return;
+        }
         if (s->state == SS_INFILE) { /* the empty packet went out: the answer follows */
             resp_infile_done(&be->resp);
             s->state = SS_RESPONSE;
@@ -791,6 +831,10 @@ static void finish_command(struct mx_session *s)
     }
     s->pending_schema[0] = 0;
     if (s->cmd == COM_RESET_CONNECTION && !r->error) s->pins = 0;
+    struct mx_reg_entry t;
+    if (s->kill_after && !r->error && registry_get(s->w->px, s->kill_after, &t) == 0)
+        worker_post_kill(&s->w->px->workers[t.worker], s->kill_after);
+    s->kill_after = 0;
     s->state = SS_IDLE;
     struct mx_buf *bb = be->sock.in;
     if (bb && buf_empty(bb)) sock_release_in(&be->sock);

@@ -79,6 +79,9 @@ struct mx_session {
     char synthetic[64];              /* a command mymux sends instead of the client's */
     uint16_t synthetic_len;
     bool counted;                    /* counted in px->sessions_total */
+    bool discard;                    /* the command's packets are dropped, not sent */
+    struct be_error *defer_err;      /* ...and this error answers it */
+    uint32_t kill_after;             /* KILL of another user's session, once the backend agreed */
     struct mx_reg_entry reg_entry;
 };
 
