@@ -596,9 +596,11 @@ def _start_sleep(conn, marker, seconds=30):
     return t, result
 
 
-def test_kill_query(mymux):
+@pytest.mark.parametrize("killer", ["app", "other"], ids=["same-user", "privileged-other-user"])
+def test_kill_query(mymux, killer):
+    # "other" has ALL PRIVILEGES (CONNECTION ADMIN): a server lets it kill app's query.
     a = mymux.connect()
-    b = mymux.connect(user="other", password="otherpass")
+    b = mymux.connect(user=killer, password=f"{killer}pass")
     try:
         marker = _marker()
         t, result = _start_sleep(a, marker)
@@ -615,6 +617,24 @@ def test_kill_query(mymux):
     finally:
         a.close()
         b.close()
+
+
+def test_kill_query_without_privilege_refused(mymux):
+    a = mymux.connect()
+    w = mymux.connect(user="weak", password="weakpass")
+    try:
+        marker = _marker()
+        t, result = _start_sleep(a, marker, seconds=3)
+        wait_until(lambda: _running_on_backend(mymux, marker), 15, what="the sleep to run")
+        with pytest.raises(pymysql.err.OperationalError) as ei:
+            q1(w, f"KILL QUERY {a.thread_id()}")
+        assert ei.value.args[0] == 1095, ei.value.args  # You are not owner of thread
+        t.join(20)
+        assert result.get("rows") == ((0, marker),), result  # the sleep ran to its end
+        assert usable(w)
+    finally:
+        a.close()
+        w.close()
 
 
 @pytest.mark.parametrize("how", ["sql", "com_process_kill"])

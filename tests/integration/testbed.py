@@ -25,6 +25,8 @@ MARIADB_CLI = shutil.which("mariadb") or "/usr/bin/mariadb"
 
 # Users every backend knows; mymux's default configuration lets the same in.
 USERS = [("app", "apppass"), ("other", "otherpass")]
+# A user with no administrative privilege (it may not KILL others' sessions).
+WEAK_USER = ("weak", "weakpass")
 DATABASES = ["test", "test2"]
 
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:", "LeakSanitizer")
@@ -188,6 +190,10 @@ class MariaDB:
                 cur.execute(f"GRANT ALL PRIVILEGES ON *.* TO '{user}'@'%' WITH GRANT OPTION")
             for db in DATABASES:
                 cur.execute(f"CREATE DATABASE IF NOT EXISTS `{db}`")
+            user, password = WEAK_USER
+            cur.execute(f"CREATE USER '{user}'@'%' IDENTIFIED VIA mysql_native_password "
+                        f"USING PASSWORD('{password}')")
+            cur.execute(f"GRANT SELECT ON `test`.* TO '{user}'@'%'")
             cur.execute("FLUSH PRIVILEGES")
         finally:
             c.close()
@@ -312,7 +318,7 @@ def default_config(backends, listen_port):
         "listen": f"127.0.0.1:{listen_port}",
         "workers": 2,
         "log_level": "info",
-        "users": [{"name": u, "password": p} for u, p in USERS],
+        "users": [{"name": u, "password": p} for u, p in USERS + [WEAK_USER]],
         "backends": [{"name": f"db{i + 1}", "address": f"{b.host}:{b.port}"}
                      for i, b in enumerate(backends)],
         "pool": {"max_per_backend": 64},
