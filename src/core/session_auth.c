@@ -106,6 +106,16 @@ static void deny(struct mx_session *s, bool used_password)
         s->cred = *s->saved_cred;
         free(s->saved_cred);
         s->saved_cred = NULL;
+        /* the server resets the session even when the new user is refused:
+         * the old user keeps a fresh session with its schema */
+        if (s->be) {
+            struct mx_backend *be = s->be;
+            s->be = NULL;
+            be->session = NULL;
+            pool_release(be);
+        }
+        s->pins = 0;
+        s->status = SERVER_STATUS_AUTOCOMMIT;
         s->state = SS_LOCAL;
         if (!session_reply_err(s, 1045, "28000", "%s", msg)) return;
         if (!s->sock.writing) s->state = SS_IDLE;
