@@ -380,6 +380,8 @@ static void sync_done(struct mx_backend *be, int err, const struct be_error *e)
     if (charset_name_of(s->charset)) be->charset = s->charset;
     be->state = BE_ATTACHED;
     if (s->state == SS_CONNECTING) {
+        s->status = be->status & (SERVER_STATUS_AUTOCOMMIT | SERVER_STATUS_IN_TRANS |
+                                  SERVER_STATUS_NO_BACKSLASH_ESCAPES);
         if (s->pending_schema[0]) snprintf(s->schema, sizeof s->schema, "%s", s->pending_schema);
         s->pending_schema[0] = 0;
         s->state = SS_LOCAL;
@@ -821,7 +823,7 @@ static void finish_command(struct mx_session *s)
     struct mx_resp *r = &be->resp;
     be->state = BE_ATTACHED;
     if (s->reg) atomic_store(&s->reg->busy, 0);
-    if (!r->error || r->ok_seen) s->status = r->status;
+    if (!r->error || r->ok_seen) s->status = be->status = r->status;
     if (!r->error && s->pending_schema[0]) {
         snprintf(s->schema, sizeof s->schema, "%s", s->pending_schema);
         snprintf(be->schema, sizeof be->schema, "%s", s->pending_schema);

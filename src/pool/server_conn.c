@@ -200,9 +200,12 @@ static void on_login_packet(struct mx_backend *be, const uint8_t *p, size_t len,
         return;
     }
     switch (p[0]) {
-    case 0x00:
+    case 0x00: {
+        struct pkt_ok_info ok;
+        if (pkt_parse_ok(p, len, &ok) == 0) be->status = ok.status;
         login_done(be);
         return;
+    }
     case 0xff:
         be_fail_from_err(be, p, len);
         return;
@@ -281,6 +284,10 @@ static void on_internal_packet(struct mx_backend *be, const uint8_t *p, size_t l
     } else if (p[0] != 0x00 && p[0] != 0xfe && p[0] != 0xff) {
         be_fail(be, 2027, "08S01", "unexpected answer 0x%02x to an internal command", p[0]);
         return;
+    }
+    if (p[0] != 0xff) {
+        struct pkt_ok_info ok;
+        if (pkt_parse_ok(p, len, &ok) == 0) be->status = ok.status;
     }
     if (--be->internal_left > 0) return;
     be->state = be->session ? BE_ATTACHED : BE_IDLE;

@@ -58,6 +58,7 @@ struct mx_backend {
     uint32_t caps;                /* negotiated */
     uint32_t thread_id;
     uint8_t charset;              /* current collation id */
+    uint16_t status;              /* server status of the last answer seen */
     char schema[256];             /* current schema ("" none) */
     bool schema_unknown;
     bool dirty;                   /* used since the last reset */
