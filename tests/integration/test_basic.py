@@ -258,3 +258,88 @@ def test_quit_closes_cleanly(mymux):
     c.close()  # COM_QUIT
     # The proxy keeps serving afterwards.
     wait_until(lambda: mymux.connect().close() is None, 10, what="a new connection")
+
+
+def test_server_status_flags(mymux):
+    from pymysql.constants import SERVER_STATUS
+    c = mymux.connect(autocommit=True)
+    try:
+        with c.cursor() as cur:
+            assert c.server_status & SERVER_STATUS.SERVER_STATUS_AUTOCOMMIT
+            assert not c.server_status & SERVER_STATUS.SERVER_STATUS_IN_TRANS
+            cur.execute("BEGIN")
+            assert c.server_status & SERVER_STATUS.SERVER_STATUS_IN_TRANS
+            cur.execute("SELECT 1")
+            assert c.server_status & SERVER_STATUS.SERVER_STATUS_IN_TRANS
+            cur.execute("COMMIT")
+            assert not c.server_status & SERVER_STATUS.SERVER_STATUS_IN_TRANS
+            c.autocommit(False)
+            assert not c.get_autocommit()
+            c.autocommit(True)
+            assert c.get_autocommit()
+    finally:
+        c.close()
+
+
+def test_session_state_persists_across_queries(mymux):
+    c = mymux.connect(database="test", autocommit=True, charset="utf8mb4")
+    try:
+        with c.cursor() as cur:
+            cur.execute("SET SESSION sql_mode = 'ANSI_QUOTES,STRICT_ALL_TABLES'")
+            cur.execute("SET time_zone = '+05:30'")
+            cur.execute("SET NAMES latin1")
+            cur.execute("SET NAMES utf8mb4")
+            cur.execute("SET @u = 'kept'")
+            cur.execute("USE test2")
+            cur.execute("CREATE TEMPORARY TABLE tmp_keep (x INT)")
+            cur.execute("INSERT INTO tmp_keep VALUES (1), (2)")
+            for _ in range(20):
+                cur.execute("SELECT @@session.sql_mode, @@session.time_zone, @u, DATABASE(), "
+                            "(SELECT COUNT(*) FROM tmp_keep), @@character_set_client")
+                assert cur.fetchone() == ("ANSI_QUOTES,STRICT_ALL_TABLES", "+05:30", "kept",
+                                          "test2", 2, "utf8mb4")
+    finally:
+        c.close()
+
+
+def test_text_prepared_statements(mymux):
+    c = mymux.connect()
+    try:
+        with c.cursor() as cur:
+            cur.execute("PREPARE s1 FROM 'SELECT ? + ?'")
+            cur.execute("SET @a = 40, @b = 2")
+            for _ in range(3):
+                cur.execute("EXECUTE s1 USING @a, @b")
+                assert cur.fetchone() == (42,)
+            cur.execute("DEALLOCATE PREPARE s1")
+            with pytest.raises(pymysql.err.MySQLError) as ei:
+                cur.execute("EXECUTE s1 USING @a, @b")
+            assert ei.value.args[0] == 1243  # unknown prepared statement handler
+    finally:
+        c.close()
+
+
+def test_autocommit_off_rollback(mymux):
+    c = mymux.connect(database="test", autocommit=False)
+    try:
+        with c.cursor() as cur:
+            cur.execute("CREATE TABLE IF NOT EXISTS t_ac (id INT PRIMARY KEY) ENGINE=InnoDB")
+            c.commit()
+            cur.execute("DELETE FROM t_ac")
+            c.commit()
+            cur.execute("INSERT INTO t_ac VALUES (1)")
+            c.rollback()
+            cur.execute("SELECT COUNT(*) FROM t_ac")
+            assert cur.fetchone() == (0,)
+            cur.execute("INSERT INTO t_ac VALUES (2)")
+            c.commit()
+        other = mymux.connect(database="test")
+        try:
+            with other.cursor() as cur:
+                cur.execute("SELECT id FROM t_ac")
+                assert cur.fetchall() == ((2,),)
+                cur.execute("DROP TABLE t_ac")
+        finally:
+            other.close()
+    finally:
+        c.close()

@@ -132,3 +132,18 @@ def test_warnings_shown(mymux):
 def test_users(mymux, user, password):
     out = ok(mymux.cli(["-N", "-e", "select current_user()"], user=user, password=password))
     assert out == f"{user}@%\n"
+
+
+def test_mixed_clients_share_the_pool(mymux):
+    # pymysql does not negotiate CLIENT_DEPRECATE_EOF and libmariadb (the CLI) does: pooled
+    # backend connections must never hand one the other's result-set terminators.
+    for i in range(5):
+        c = mymux.connect()
+        try:
+            with c.cursor() as cur:
+                cur.execute("SELECT seq FROM test.seq_1_to_3")
+                assert cur.fetchall() == ((1,), (2,), (3,))
+        finally:
+            c.close()
+        out = ok(mymux.cli(["-N", "-e", "select seq from test.seq_1_to_3; select 'x'"]))
+        assert out == "1\n2\n3\nx\n"

@@ -695,3 +695,24 @@ def test_kill_self(mymux):
     finally:
         c.close()
     assert usable(mymux.connect())
+
+
+def test_kill_sessions_on_every_worker(mymux):
+    # Sessions land on different worker threads: KILL must reach each of them.
+    victims = [mymux.connect() for _ in range(8)]
+    killer = mymux.connect()
+    try:
+        ids = [v.thread_id() for v in victims]
+        assert len(set(ids)) == len(ids)
+        for v in victims:
+            q1(killer, f"KILL {v.thread_id()}")
+        for v in victims:
+            wait_until(lambda: fails(v), 10, what=f"session {v.thread_id()} to be killed")
+        assert usable(killer)
+    finally:
+        for v in victims:
+            try:
+                v.close()
+            except Exception:  # noqa: BLE001 - already gone
+                pass
+        killer.close()
