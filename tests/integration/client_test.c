@@ -13,10 +13,10 @@
  * a second user other/otherpass; local_infile=ON; max_allowed_packet of at
  * least 32 MiB. Tables are named ct<pid>_* and dropped at the end.
  */
+#include <errmsg.h>
 #include <errno.h>
 #include <mysql.h>
 #include <mysqld_error.h>
-#include <errmsg.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -35,28 +35,25 @@ static char g_reason[2048]; /* why the running subtest failed */
 #define OTHER_PASS "otherpass"
 #define MiB (1024UL * 1024UL)
 
-#define FAIL(...)                                                                 \
-    do {                                                                          \
-        snprintf(g_reason, sizeof g_reason, __VA_ARGS__);                         \
-        goto fail;                                                                \
+#define FAIL(...)                                                                                  \
+    do {                                                                                           \
+        snprintf(g_reason, sizeof g_reason, __VA_ARGS__);                                          \
+        goto fail;                                                                                 \
     } while (0)
-#define CHECK(cond, ...)                                                          \
-    do {                                                                          \
-        if (!(cond))                                                              \
-            FAIL(__VA_ARGS__);                                                    \
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) FAIL(__VA_ARGS__);                                                            \
     } while (0)
 #define MERR(m) mysql_errno(m), mysql_error(m)
 #define SERR(s) mysql_stmt_errno(s), mysql_stmt_error(s)
 /* Run a statement; on error record it and leave the subtest. */
-#define QUERY(m, ...)                                                             \
-    do {                                                                          \
-        if (query(m, __VA_ARGS__))                                                \
-            goto fail;                                                            \
+#define QUERY(m, ...)                                                                              \
+    do {                                                                                           \
+        if (query(m, __VA_ARGS__)) goto fail;                                                      \
     } while (0)
-#define STMT_OK(s, call)                                                          \
-    do {                                                                          \
-        if (call)                                                                 \
-            FAIL("line %d: %s: %u %s", __LINE__, #call, SERR(s));                 \
+#define STMT_OK(s, call)                                                                           \
+    do {                                                                                           \
+        if (call) FAIL("line %d: %s: %u %s", __LINE__, #call, SERR(s));                            \
     } while (0)
 
 static double now_s(void)
@@ -68,8 +65,8 @@ static double now_s(void)
 
 /* Connects to the server under test as USER, database `test`.
  * Returns NULL with g_reason set on failure. */
-static MYSQL *conn_ex(const char *user, const char *pass, unsigned long flags,
-                      int local_infile, unsigned long max_packet)
+static MYSQL *conn_ex(const char *user, const char *pass, unsigned long flags, int local_infile,
+                      unsigned long max_packet)
 {
     MYSQL *m = mysql_init(NULL);
     unsigned int proto = MYSQL_PROTOCOL_TCP, timeout = 60;
@@ -84,11 +81,10 @@ static MYSQL *conn_ex(const char *user, const char *pass, unsigned long flags,
     mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &timeout);
     mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
     mysql_options(m, MYSQL_OPT_LOCAL_INFILE, &li_uint);
-    if (max_packet)
-        mysql_options(m, MYSQL_OPT_MAX_ALLOWED_PACKET, &max_packet);
+    if (max_packet) mysql_options(m, MYSQL_OPT_MAX_ALLOWED_PACKET, &max_packet);
     if (!mysql_real_connect(m, g_host, user, pass, "test", g_port, NULL, flags)) {
-        snprintf(g_reason, sizeof g_reason, "connect as %s to %s:%u: %u %s", user, g_host,
-                 g_port, MERR(m));
+        snprintf(g_reason, sizeof g_reason, "connect as %s to %s:%u: %u %s", user, g_host, g_port,
+                 MERR(m));
         mysql_close(m);
         return NULL;
     }
@@ -154,18 +150,17 @@ static int query_str(MYSQL *m, char *out, size_t outlen, const char *fmt, ...)
     return 0;
 }
 
-#define QSTR(m, buf, ...)                                                         \
-    do {                                                                          \
-        if (query_str(m, buf, sizeof buf, __VA_ARGS__))                           \
-            goto fail;                                                            \
+#define QSTR(m, buf, ...)                                                                          \
+    do {                                                                                           \
+        if (query_str(m, buf, sizeof buf, __VA_ARGS__)) goto fail;                                 \
     } while (0)
 /* Asserts that a one-value query returns exactly `want`. */
-#define QEXPECT(m, want, ...)                                                     \
-    do {                                                                          \
-        char qe_[256];                                                            \
-        QSTR(m, qe_, __VA_ARGS__);                                                \
-        CHECK(strcmp(qe_, want) == 0, "line %d: expected \"%s\", got \"%s\"",     \
-              __LINE__, want, qe_);                                               \
+#define QEXPECT(m, want, ...)                                                                      \
+    do {                                                                                           \
+        char qe_[256];                                                                             \
+        QSTR(m, qe_, __VA_ARGS__);                                                                 \
+        CHECK(strcmp(qe_, want) == 0, "line %d: expected \"%s\", got \"%s\"", __LINE__, want,      \
+              qe_);                                                                                \
     } while (0)
 
 static void bind_long(MYSQL_BIND *b, int *v)
@@ -224,8 +219,7 @@ static int t_text_query(void)
     unsigned long *len;
     int rc = -1;
 
-    if (!m)
-        goto fail;
+    if (!m) goto fail;
     QUERY(m, "SELECT 1 AS a, 'abc' AS b, NULL AS c, 3.5 AS d, -9223372036854775807 AS e, "
              "X'00ff00' AS f");
     r = mysql_store_result(m);
@@ -235,8 +229,7 @@ static int t_text_query(void)
     f = mysql_fetch_fields(r);
     CHECK(strcmp(f[1].name, "b") == 0 && strcmp(f[5].name, "f") == 0, "field names %s %s",
           f[1].name, f[5].name);
-    CHECK(f[0].type == MYSQL_TYPE_LONG || f[0].type == MYSQL_TYPE_LONGLONG, "type a %d",
-          f[0].type);
+    CHECK(f[0].type == MYSQL_TYPE_LONG || f[0].type == MYSQL_TYPE_LONGLONG, "type a %d", f[0].type);
     CHECK(f[3].type == MYSQL_TYPE_NEWDECIMAL, "type d %d", f[3].type);
     row = mysql_fetch_row(r);
     len = mysql_fetch_lengths(r);
@@ -251,8 +244,7 @@ static int t_text_query(void)
     QUERY(m, "DROP TABLE IF EXISTS %s_text", g_tag);
     QUERY(m, "CREATE TABLE %s_text (id INT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(20))", g_tag);
     QUERY(m, "INSERT INTO %s_text (v) VALUES ('x'), ('y'), ('z')", g_tag);
-    CHECK(mysql_affected_rows(m) == 3, "affected %llu",
-          (unsigned long long)mysql_affected_rows(m));
+    CHECK(mysql_affected_rows(m) == 3, "affected %llu", (unsigned long long)mysql_affected_rows(m));
     CHECK(mysql_insert_id(m) == 1, "insert_id %llu", (unsigned long long)mysql_insert_id(m));
     CHECK(mysql_info(m) && strstr(mysql_info(m), "Records: 3"), "info \"%s\"",
           mysql_info(m) ? mysql_info(m) : "(null)");
@@ -281,10 +273,8 @@ static int t_text_query(void)
     CHECK(r && mysql_num_rows(r) == 0 && mysql_num_fields(r) == 2, "empty result set");
     rc = 0;
 fail:
-    if (r)
-        mysql_free_result(r);
-    if (m)
-        mysql_close(m);
+    if (r) mysql_free_result(r);
+    if (m) mysql_close(m);
     return rc;
 }
 
@@ -304,16 +294,14 @@ static int t_binary_protocol(void)
     int rc = -1;
     char sql[512];
 
-    if (!m)
-        goto fail;
+    if (!m) goto fail;
     QUERY(m, "DROP TABLE IF EXISTS %s_bin", g_tag);
     QUERY(m,
           "CREATE TABLE %s_bin (id INT PRIMARY KEY, i INT, bi BIGINT, d DOUBLE, "
           "s VARCHAR(64), b BLOB, dt DATE, dtm DATETIME(6))",
           g_tag);
     snprintf(sql, sizeof sql, "INSERT INTO %s_bin VALUES (?,?,?,?,?,?,?,?)", g_tag);
-    if (!(s = prepare(m, sql)))
-        goto fail;
+    if (!(s = prepare(m, sql))) goto fail;
     CHECK(mysql_stmt_param_count(s) == 8, "param_count %lu", mysql_stmt_param_count(s));
 
     for (int k = 0; k < 300; k++)
@@ -357,19 +345,16 @@ static int t_binary_protocol(void)
             g_tag);
 
     snprintf(sql, sizeof sql, "SELECT i, bi, d, s, b, dt, dtm FROM %s_bin WHERE id = ?", g_tag);
-    if (!(s = prepare(m, sql)))
-        goto fail;
+    if (!(s = prepare(m, sql))) goto fail;
     meta = mysql_stmt_result_metadata(s);
     CHECK(meta && mysql_num_fields(meta) == 7, "result metadata");
     {
         MYSQL_FIELD *f = mysql_fetch_fields(meta);
-        enum enum_field_types want[] = {MYSQL_TYPE_LONG,       MYSQL_TYPE_LONGLONG,
-                                        MYSQL_TYPE_DOUBLE,     MYSQL_TYPE_VAR_STRING,
-                                        MYSQL_TYPE_BLOB,       MYSQL_TYPE_DATE,
-                                        MYSQL_TYPE_DATETIME};
+        enum enum_field_types want[] = {
+            MYSQL_TYPE_LONG, MYSQL_TYPE_LONGLONG, MYSQL_TYPE_DOUBLE,  MYSQL_TYPE_VAR_STRING,
+            MYSQL_TYPE_BLOB, MYSQL_TYPE_DATE,     MYSQL_TYPE_DATETIME};
         for (int k = 0; k < 7; k++)
-            CHECK(f[k].type == want[k], "column %d type %d, expected %d", k, f[k].type,
-                  want[k]);
+            CHECK(f[k].type == want[k], "column %d type %d, expected %d", k, f[k].type, want[k]);
     }
     mysql_free_result(meta);
     meta = NULL;
@@ -396,13 +381,12 @@ static int t_binary_protocol(void)
     memset(&dtm, 0, sizeof dtm);
     STMT_OK(s, mysql_stmt_execute(s));
     STMT_OK(s, mysql_stmt_store_result(s));
-    CHECK(mysql_stmt_num_rows(s) == 1, "num_rows %llu",
-          (unsigned long long)mysql_stmt_num_rows(s));
+    CHECK(mysql_stmt_num_rows(s) == 1, "num_rows %llu", (unsigned long long)mysql_stmt_num_rows(s));
     STMT_OK(s, mysql_stmt_fetch(s));
     for (int k = 0; k < 7; k++)
         CHECK(!isnull[k], "column %d NULL", k);
-    CHECK(i32 == -42 && i64 == 1234567890123456789LL && d == 3.25, "numbers %d %lld %g", i32,
-          i64, d);
+    CHECK(i32 == -42 && i64 == 1234567890123456789LL && d == 3.25, "numbers %d %lld %g", i32, i64,
+          d);
     CHECK(str_len == 5 && memcmp(str, "hello", 5) == 0, "string len %lu", str_len);
     CHECK(blob_len == 300, "blob len %lu", blob_len);
     for (int k = 0; k < 300; k++)
@@ -427,12 +411,9 @@ static int t_binary_protocol(void)
     CHECK(mysql_stmt_fetch(s) == MYSQL_NO_DATA, "row for missing id");
     rc = 0;
 fail:
-    if (meta)
-        mysql_free_result(meta);
-    if (s)
-        mysql_stmt_close(s);
-    if (m)
-        mysql_close(m);
+    if (meta) mysql_free_result(meta);
+    if (s) mysql_stmt_close(s);
+    if (m) mysql_close(m);
     return rc;
 }
 
@@ -449,13 +430,11 @@ static int t_reexecute(void)
     int rc = -1;
     char sql[256];
 
-    if (!m)
-        goto fail;
+    if (!m) goto fail;
     QUERY(m, "DROP TABLE IF EXISTS %s_re", g_tag);
     QUERY(m, "CREATE TABLE %s_re (id BIGINT PRIMARY KEY, v VARCHAR(32))", g_tag);
     snprintf(sql, sizeof sql, "INSERT INTO %s_re VALUES (?, ?)", g_tag);
-    if (!(s = prepare(m, sql)))
-        goto fail;
+    if (!(s = prepare(m, sql))) goto fail;
     bind_long(&p[0], &id);
     bind_buf(&p[1], MYSQL_TYPE_STRING, v, sizeof v, &vlen);
     STMT_OK(s, mysql_stmt_bind_param(s, p));
@@ -481,8 +460,7 @@ static int t_reexecute(void)
 
     /* A SELECT re-executed with new values and the same bindings. */
     snprintf(sql, sizeof sql, "SELECT v FROM %s_re WHERE id = ?", g_tag);
-    if (!(s = prepare(m, sql)))
-        goto fail;
+    if (!(s = prepare(m, sql))) goto fail;
     bind_long(&p[0], &id);
     STMT_OK(s, mysql_stmt_bind_param(s, p));
     bind_buf(&res[0], MYSQL_TYPE_STRING, v, sizeof v, &vlen);
@@ -503,24 +481,21 @@ static int t_reexecute(void)
     CHECK(vlen == 3 && memcmp(v, "two", 3) == 0, "after unfetched execute: %.*s", (int)vlen, v);
     rc = 0;
 fail:
-    if (s)
-        mysql_stmt_close(s);
-    if (m)
-        mysql_close(m);
+    if (s) mysql_stmt_close(s);
+    if (m) mysql_close(m);
     return rc;
 }
 
 /* Opens a read-only cursor over `SELECT id, v FROM <t> ORDER BY id`. */
-static MYSQL_STMT *open_cursor(MYSQL *m, const char *table, unsigned long prefetch, int *id,
-                               int *v, MYSQL_BIND *res)
+static MYSQL_STMT *open_cursor(MYSQL *m, const char *table, unsigned long prefetch, int *id, int *v,
+                               MYSQL_BIND *res)
 {
     char sql[256];
     unsigned long type = CURSOR_TYPE_READ_ONLY;
     MYSQL_STMT *s;
 
     snprintf(sql, sizeof sql, "SELECT id, v FROM %s ORDER BY id", table);
-    if (!(s = prepare(m, sql)))
-        return NULL;
+    if (!(s = prepare(m, sql))) return NULL;
     if (mysql_stmt_attr_set(s, STMT_ATTR_CURSOR_TYPE, &type) ||
         mysql_stmt_attr_set(s, STMT_ATTR_PREFETCH_ROWS, &prefetch) || mysql_stmt_execute(s)) {
         snprintf(g_reason, sizeof g_reason, "cursor execute: %u %s", SERR(s));
@@ -552,17 +527,16 @@ static int t_cursor(void)
     int rc = -1;
     char table[64];
 
-    if (!m)
-        goto fail;
+    if (!m) goto fail;
     snprintf(table, sizeof table, "%s_cur", g_tag);
     QUERY(m, "DROP TABLE IF EXISTS %s", table);
     QUERY(m, "CREATE TABLE %s (id INT PRIMARY KEY, v INT)", table);
-    QUERY(m, "INSERT INTO %s VALUES (1,10),(2,20),(3,30),(4,40),(5,50),(6,60),(7,70),(8,80),"
-             "(9,90),(10,100)",
+    QUERY(m,
+          "INSERT INTO %s VALUES (1,10),(2,20),(3,30),(4,40),(5,50),(6,60),(7,70),(8,80),"
+          "(9,90),(10,100)",
           table);
 
-    if (!(s1 = open_cursor(m, table, 3, &id1, &v1, r1)))
-        goto fail;
+    if (!(s1 = open_cursor(m, table, 3, &id1, &v1, r1))) goto fail;
     for (n = 0; (frc = mysql_stmt_fetch(s1)) == 0; n++)
         CHECK(id1 == n + 1 && v1 == (n + 1) * 10, "row %d: %d %d", n, id1, v1);
     CHECK(frc == MYSQL_NO_DATA, "fetch: %d %u %s", frc, SERR(s1));
@@ -574,13 +548,11 @@ static int t_cursor(void)
     CHECK(id1 == 1, "after re-execute first id %d", id1);
 
     /* Two cursors open at once, interleaved with a text query. */
-    if (!(s2 = open_cursor(m, table, 2, &id2, &v2, r2)))
-        goto fail;
+    if (!(s2 = open_cursor(m, table, 2, &id2, &v2, r2))) goto fail;
     for (n = 2; n <= 10; n++) {
         STMT_OK(s2, mysql_stmt_fetch(s2));
         CHECK(id2 == n - 1, "cursor 2 row %d id %d", n, id2);
-        if (n % 3 == 0)
-            QEXPECT(m, "7", "SELECT 7");
+        if (n % 3 == 0) QEXPECT(m, "7", "SELECT 7");
         STMT_OK(s1, mysql_stmt_fetch(s1));
         CHECK(id1 == n && v1 == n * 10, "cursor 1 row %d id %d", n, id1);
     }
@@ -590,12 +562,9 @@ static int t_cursor(void)
     CHECK(mysql_stmt_fetch(s2) == MYSQL_NO_DATA, "cursor 2 past end");
     rc = 0;
 fail:
-    if (s1)
-        mysql_stmt_close(s1);
-    if (s2)
-        mysql_stmt_close(s2);
-    if (m)
-        mysql_close(m);
+    if (s1) mysql_stmt_close(s1);
+    if (s2) mysql_stmt_close(s2);
+    if (m) mysql_close(m);
     return rc;
 }
 
@@ -612,15 +581,13 @@ static int t_long_data(void)
     int rc = -1;
     char sql[256];
 
-    if (!m || !data || !back)
-        goto fail;
+    if (!m || !data || !back) goto fail;
     for (size_t i = 0; i < size; i++)
         data[i] = (char)((i * 131 + i / 7) & 0xff);
     QUERY(m, "DROP TABLE IF EXISTS %s_ld", g_tag);
     QUERY(m, "CREATE TABLE %s_ld (id INT PRIMARY KEY, b LONGBLOB)", g_tag);
     snprintf(sql, sizeof sql, "INSERT INTO %s_ld VALUES (?, ?)", g_tag);
-    if (!(s = prepare(m, sql)))
-        goto fail;
+    if (!(s = prepare(m, sql))) goto fail;
     bind_long(&p[0], &id);
     bind_buf(&p[1], MYSQL_TYPE_LONG_BLOB, NULL, 0, NULL);
     STMT_OK(s, mysql_stmt_bind_param(s, p));
@@ -646,8 +613,7 @@ static int t_long_data(void)
     r = NULL;
 
     snprintf(sql, sizeof sql, "SELECT b FROM %s_ld WHERE id = ?", g_tag);
-    if (!(s = prepare(m, sql)))
-        goto fail;
+    if (!(s = prepare(m, sql))) goto fail;
     STMT_OK(s, mysql_stmt_bind_param(s, p));
     bind_buf(&res[0], MYSQL_TYPE_LONG_BLOB, back, size + 16, &blen);
     STMT_OK(s, mysql_stmt_bind_result(s, res));
@@ -657,12 +623,9 @@ static int t_long_data(void)
           blen);
     rc = 0;
 fail:
-    if (r)
-        mysql_free_result(r);
-    if (s)
-        mysql_stmt_close(s);
-    if (m)
-        mysql_close(m);
+    if (r) mysql_free_result(r);
+    if (s) mysql_stmt_close(s);
+    if (m) mysql_close(m);
     free(data);
     free(back);
     return rc;
@@ -679,16 +642,14 @@ static int t_stmt_reset(void)
     int rc = -1;
     char table[64], sql[256];
 
-    if (!m)
-        goto fail;
+    if (!m) goto fail;
     snprintf(table, sizeof table, "%s_rst", g_tag);
     QUERY(m, "DROP TABLE IF EXISTS %s", table);
     QUERY(m, "CREATE TABLE %s (id INT PRIMARY KEY, v INT)", table);
     QUERY(m, "INSERT INTO %s VALUES (1,10),(2,20),(3,30),(4,40),(5,50)", table);
 
     /* Reset closes an open cursor; the statement stays prepared. */
-    if (!(s = open_cursor(m, table, 2, &id, &v, res)))
-        goto fail;
+    if (!(s = open_cursor(m, table, 2, &id, &v, res))) goto fail;
     STMT_OK(s, mysql_stmt_fetch(s));
     STMT_OK(s, mysql_stmt_fetch(s));
     CHECK(id == 2, "second row id %d", id);
@@ -705,8 +666,7 @@ static int t_stmt_reset(void)
     QUERY(m, "DROP TABLE IF EXISTS %s_rst2", g_tag);
     QUERY(m, "CREATE TABLE %s_rst2 (id INT PRIMARY KEY, s VARCHAR(64))", g_tag);
     snprintf(sql, sizeof sql, "INSERT INTO %s_rst2 VALUES (?, ?)", g_tag);
-    if (!(s = prepare(m, sql)))
-        goto fail;
+    if (!(s = prepare(m, sql))) goto fail;
     bind_long(&p[0], &id);
     bind_buf(&p[1], MYSQL_TYPE_STRING, str, sizeof str, &slen);
     STMT_OK(s, mysql_stmt_bind_param(s, p));
@@ -718,10 +678,8 @@ static int t_stmt_reset(void)
     QEXPECT(m, "kept", "SELECT s FROM %s_rst2 WHERE id = 1", g_tag);
     rc = 0;
 fail:
-    if (s)
-        mysql_stmt_close(s);
-    if (m)
-        mysql_close(m);
+    if (s) mysql_stmt_close(s);
+    if (m) mysql_close(m);
     return rc;
 }
 
@@ -733,11 +691,9 @@ static int t_stmt_close(void)
     int in, out;
     int rc = -1;
 
-    if (!m)
-        goto fail;
+    if (!m) goto fail;
     for (int round = 0; round < 3; round++) {
-        if (!(s = prepare(m, "SELECT ? * 2")))
-            goto fail;
+        if (!(s = prepare(m, "SELECT ? * 2"))) goto fail;
         bind_long(&p[0], &in);
         memset(&res[0], 0, sizeof res[0]);
         res[0].buffer_type = MYSQL_TYPE_LONG, res[0].buffer = &out;
@@ -755,8 +711,7 @@ static int t_stmt_close(void)
     for (int k = 0; k < 50; k++) {
         char sql[64];
         snprintf(sql, sizeof sql, "SELECT %d + ?", k);
-        if (!(many[k] = prepare(m, sql)))
-            goto fail;
+        if (!(many[k] = prepare(m, sql))) goto fail;
     }
     for (int k = 0; k < 50; k++) {
         mysql_stmt_close(many[k]);
@@ -766,12 +721,9 @@ static int t_stmt_close(void)
     rc = 0;
 fail:
     for (int k = 0; k < 50; k++)
-        if (many[k])
-            mysql_stmt_close(many[k]);
-    if (s)
-        mysql_stmt_close(s);
-    if (m)
-        mysql_close(m);
+        if (many[k]) mysql_stmt_close(many[k]);
+    if (s) mysql_stmt_close(s);
+    if (m) mysql_close(m);
     return rc;
 }
 
@@ -782,8 +734,7 @@ static int t_multi_statements(void)
     MYSQL_ROW row;
     int nrc, rc = -1;
 
-    if (!m)
-        goto fail;
+    if (!m) goto fail;
     QUERY(m, "DROP TABLE IF EXISTS %s_ms", g_tag);
     QUERY(m, "CREATE TABLE %s_ms (id INT)", g_tag);
     QUERY(m, "SELECT 1 AS x; INSERT INTO %s_ms VALUES (1),(2); SELECT 'a', 'b'", g_tag);
@@ -797,8 +748,7 @@ static int t_multi_statements(void)
           mysql_field_count(m), (unsigned long long)mysql_affected_rows(m));
     CHECK((nrc = mysql_next_result(m)) == 0, "next_result 2: %d %u %s", nrc, MERR(m));
     r = mysql_store_result(m);
-    CHECK(r && mysql_num_fields(r) == 2 && (row = mysql_fetch_row(r)) &&
-              strcmp(row[1], "b") == 0,
+    CHECK(r && mysql_num_fields(r) == 2 && (row = mysql_fetch_row(r)) && strcmp(row[1], "b") == 0,
           "result 3");
     mysql_free_result(r);
     r = NULL;
@@ -819,10 +769,8 @@ static int t_multi_statements(void)
     QEXPECT(m, "2", "SELECT COUNT(*) FROM %s_ms", g_tag);
     rc = 0;
 fail:
-    if (r)
-        mysql_free_result(r);
-    if (m)
-        mysql_close(m);
+    if (r) mysql_free_result(r);
+    if (m) mysql_close(m);
     return rc;
 }
 
@@ -834,8 +782,9 @@ static int create_procs(MYSQL *m)
           "SELECT a + 1 AS second, 'x' AS third UNION ALL SELECT a + 2, 'y'; END",
           g_tag);
     QUERY(m, "DROP PROCEDURE IF EXISTS %s_pout", g_tag);
-    QUERY(m, "CREATE PROCEDURE %s_pout(IN a INT, OUT b INT, INOUT c VARCHAR(20)) "
-             "BEGIN SET b = a * 3; SET c = CONCAT(c, '!'); END",
+    QUERY(m,
+          "CREATE PROCEDURE %s_pout(IN a INT, OUT b INT, INOUT c VARCHAR(20)) "
+          "BEGIN SET b = a * 3; SET c = CONCAT(c, '!'); END",
           g_tag);
     return 0;
 fail:
@@ -849,8 +798,7 @@ static int t_sp_text(void)
     MYSQL_ROW row;
     int rc = -1, nrc;
 
-    if (!m || create_procs(m))
-        goto fail;
+    if (!m || create_procs(m)) goto fail;
     for (int round = 0; round < 2; round++) {
         int sets = 0, oks = 0;
         QUERY(m, "CALL %s_p2(%d)", g_tag, 7 + round);
@@ -879,10 +827,8 @@ static int t_sp_text(void)
     QEXPECT(m, "1", "SELECT 1");
     rc = 0;
 fail:
-    if (r)
-        mysql_free_result(r);
-    if (m)
-        mysql_close(m);
+    if (r) mysql_free_result(r);
+    if (m) mysql_close(m);
     return rc;
 }
 
@@ -897,11 +843,9 @@ static int t_sp_binary(void)
     int rc = -1;
     char sql[128];
 
-    if (!m || create_procs(m))
-        goto fail;
+    if (!m || create_procs(m)) goto fail;
     snprintf(sql, sizeof sql, "CALL %s_p2(?)", g_tag);
-    if (!(s = prepare(m, sql)))
-        goto fail;
+    if (!(s = prepare(m, sql))) goto fail;
     bind_long(&p[0], &a);
     STMT_OK(s, mysql_stmt_bind_param(s, p));
     for (int round = 0; round < 2; round++) {
@@ -927,8 +871,7 @@ static int t_sp_binary(void)
         CHECK(mysql_stmt_fetch(s) == MYSQL_NO_DATA, "set 2 extra row");
         CHECK((nrc = mysql_stmt_next_result(s)) == 0, "next_result 2 (final OK): %d %u %s", nrc,
               SERR(s));
-        CHECK(mysql_stmt_field_count(s) == 0, "final OK has %u fields",
-              mysql_stmt_field_count(s));
+        CHECK(mysql_stmt_field_count(s) == 0, "final OK has %u fields", mysql_stmt_field_count(s));
         CHECK((nrc = mysql_stmt_next_result(s)) == -1, "next_result at end: %d", nrc);
     }
     mysql_stmt_close(s);
@@ -936,10 +879,9 @@ static int t_sp_binary(void)
 
     /* OUT parameters come back as a result set flagged SERVER_PS_OUT_PARAMS. */
     snprintf(sql, sizeof sql, "CALL %s_pout(?, ?, ?)", g_tag);
-    if (!(s = prepare(m, sql)))
-        goto fail;
+    if (!(s = prepare(m, sql))) goto fail;
     {
-        MYSQL_BIND op[3], or[3];
+        MYSQL_BIND op[3], or [3];
         int in = 5, outb = 0, dummy = 0;
         char cbuf[32] = "hey", cout[32];
         unsigned long clen = 3, coutlen = 0;
@@ -953,8 +895,8 @@ static int t_sp_binary(void)
               m->server_status);
         CHECK(mysql_stmt_field_count(s) == 2, "out params field count %u",
               mysql_stmt_field_count(s));
-        bind_long(&or[0], &outb);
-        bind_buf(&or[1], MYSQL_TYPE_STRING, cout, sizeof cout, &coutlen);
+        bind_long(& or [0], &outb);
+        bind_buf(& or [1], MYSQL_TYPE_STRING, cout, sizeof cout, &coutlen);
         STMT_OK(s, mysql_stmt_bind_result(s, or));
         STMT_OK(s, mysql_stmt_fetch(s));
         CHECK(outb == 15 && coutlen == 4 && memcmp(cout, "hey!", 4) == 0, "out params %d %.*s",
@@ -967,10 +909,8 @@ static int t_sp_binary(void)
     QEXPECT(m, "1", "SELECT 1");
     rc = 0;
 fail:
-    if (s)
-        mysql_stmt_close(s);
-    if (m)
-        mysql_close(m);
+    if (s) mysql_stmt_close(s);
+    if (m) mysql_close(m);
     return rc;
 }
 
@@ -996,10 +936,8 @@ static int t_large_packet(void)
     unsigned long dlen = size, blen;
     char sql[256];
 
-    if (!m || !data || !q || !back)
-        goto fail;
-    if (check_server_packet(m, 32 * MiB))
-        goto fail;
+    if (!m || !data || !q || !back) goto fail;
+    if (check_server_packet(m, 32 * MiB)) goto fail;
     fill_pattern(data, size, 3);
     QUERY(m, "DROP TABLE IF EXISTS %s_big", g_tag);
     QUERY(m, "CREATE TABLE %s_big (id INT PRIMARY KEY, b LONGBLOB)", g_tag);
@@ -1009,8 +947,7 @@ static int t_large_packet(void)
         int n = snprintf(q, 256, "INSERT INTO %s_big VALUES (1, '", g_tag);
         memcpy(q + n, data, size);
         memcpy(q + n + size, "')", 2);
-        if (mysql_real_query(m, q, n + size + 2))
-            FAIL("20 MiB INSERT: %u %s", MERR(m));
+        if (mysql_real_query(m, q, n + size + 2)) FAIL("20 MiB INSERT: %u %s", MERR(m));
     }
     CHECK(mysql_affected_rows(m) == 1, "20 MiB INSERT affected rows");
     QUERY(m, "SELECT b FROM %s_big WHERE id = 1", g_tag);
@@ -1027,8 +964,7 @@ static int t_large_packet(void)
 
     /* A 20 MiB COM_STMT_EXECUTE parameter (not long data) and a binary row back. */
     snprintf(sql, sizeof sql, "INSERT INTO %s_big VALUES (?, ?)", g_tag);
-    if (!(s = prepare(m, sql)))
-        goto fail;
+    if (!(s = prepare(m, sql))) goto fail;
     fill_pattern(data, size, 11);
     bind_long(&p[0], &id);
     bind_buf(&p[1], MYSQL_TYPE_LONG_BLOB, data, size, &dlen);
@@ -1038,8 +974,7 @@ static int t_large_packet(void)
     mysql_stmt_close(s);
     s = NULL;
     snprintf(sql, sizeof sql, "SELECT b FROM %s_big WHERE id = ?", g_tag);
-    if (!(s = prepare(m, sql)))
-        goto fail;
+    if (!(s = prepare(m, sql))) goto fail;
     STMT_OK(s, mysql_stmt_bind_param(s, p));
     bind_buf(&res[0], MYSQL_TYPE_LONG_BLOB, back, size + 16, &blen);
     STMT_OK(s, mysql_stmt_bind_result(s, res));
@@ -1053,12 +988,9 @@ static int t_large_packet(void)
     QEXPECT(m, "2", "SELECT COUNT(*) FROM %s_big", g_tag);
     rc = 0;
 fail:
-    if (r)
-        mysql_free_result(r);
-    if (s)
-        mysql_stmt_close(s);
-    if (m)
-        mysql_close(m);
+    if (r) mysql_free_result(r);
+    if (s) mysql_stmt_close(s);
+    if (m) mysql_close(m);
     free(data);
     free(q);
     free(back);
@@ -1077,10 +1009,8 @@ static int t_large_packet_boundary(void)
     char *q = malloc(maxp + 16), *back = malloc(maxp + 16);
     int rc = -1;
 
-    if (!m || !q || !back)
-        goto fail;
-    if (check_server_packet(m, 32 * MiB))
-        goto fail;
+    if (!m || !q || !back) goto fail;
+    if (check_server_packet(m, 32 * MiB)) goto fail;
     /* COM_QUERY payload = 1 command byte + query: query of 0xFFFFFE bytes. */
     {
         const char *pre = "SELECT LENGTH('", *post = "') AS v";
@@ -1089,8 +1019,7 @@ static int t_large_packet_boundary(void)
         memcpy(q, pre, strlen(pre));
         fill_pattern(q + strlen(pre), xlen, 5);
         memcpy(q + strlen(pre) + xlen, post, strlen(post));
-        if (mysql_real_query(m, q, qlen))
-            FAIL("query of 0xFFFFFE bytes: %u %s", MERR(m));
+        if (mysql_real_query(m, q, qlen)) FAIL("query of 0xFFFFFE bytes: %u %s", MERR(m));
         r = mysql_store_result(m);
         CHECK(r, "store_result: %u %s", MERR(m));
         MYSQL_ROW row = mysql_fetch_row(r);
@@ -1115,8 +1044,7 @@ static int t_large_packet_boundary(void)
     }
     /* Binary row payload = 0x00 + 1-byte NULL bitmap + 4-byte length + value;
      * COM_STMT_EXECUTE payload = 18 bytes of header for one string param + value. */
-    if (!(s = prepare(m, "SELECT CONCAT(?, '')")))
-        goto fail;
+    if (!(s = prepare(m, "SELECT CONCAT(?, '')"))) goto fail;
     for (long delta = -1; delta <= 1; delta++) {
         size_t vlen = maxp - 18 + delta;
         unsigned long plen = vlen, blen = 0;
@@ -1127,14 +1055,13 @@ static int t_large_packet_boundary(void)
         STMT_OK(s, mysql_stmt_bind_result(s, res));
         STMT_OK(s, mysql_stmt_execute(s));
         STMT_OK(s, mysql_stmt_fetch(s));
-        CHECK(blen == vlen && memcmp(back, q, vlen) == 0, "binary echo of %zu bytes: got %lu",
-              vlen, blen);
+        CHECK(blen == vlen && memcmp(back, q, vlen) == 0, "binary echo of %zu bytes: got %lu", vlen,
+              blen);
         CHECK(mysql_stmt_fetch(s) == MYSQL_NO_DATA, "extra row");
     }
     mysql_stmt_close(s);
     s = NULL;
-    if (!(s = prepare(m, "SELECT REPEAT('y', ?)")))
-        goto fail;
+    if (!(s = prepare(m, "SELECT REPEAT('y', ?)"))) goto fail;
     for (long delta = -1; delta <= 1; delta++) {
         int n = (int)(maxp - 6 + delta);
         unsigned long blen = 0;
@@ -1151,12 +1078,9 @@ static int t_large_packet_boundary(void)
     QEXPECT(m, "1", "SELECT 1");
     rc = 0;
 fail:
-    if (r)
-        mysql_free_result(r);
-    if (s)
-        mysql_stmt_close(s);
-    if (m)
-        mysql_close(m);
+    if (r) mysql_free_result(r);
+    if (s) mysql_stmt_close(s);
+    if (m) mysql_close(m);
     free(q);
     free(back);
     return rc;
@@ -1185,10 +1109,8 @@ static int t_local_infile(void)
     char path[256] = "", empty[256] = "";
     int rc = -1;
 
-    if (!m)
-        goto fail;
-    if (write_infile(path, sizeof path, 1000) || write_infile(empty, sizeof empty, 0))
-        goto fail;
+    if (!m) goto fail;
+    if (write_infile(path, sizeof path, 1000) || write_infile(empty, sizeof empty, 0)) goto fail;
     QUERY(m, "DROP TABLE IF EXISTS %s_li", g_tag);
     QUERY(m, "CREATE TABLE %s_li (id INT PRIMARY KEY, name VARCHAR(32))", g_tag);
     QUERY(m, "LOAD DATA LOCAL INFILE '%s' INTO TABLE %s_li (id, name)", path, g_tag);
@@ -1212,12 +1134,9 @@ static int t_local_infile(void)
     QEXPECT(m, "1000", "SELECT COUNT(*) FROM %s_li", g_tag);
     rc = 0;
 fail:
-    if (path[0])
-        unlink(path);
-    if (empty[0])
-        unlink(empty);
-    if (m)
-        mysql_close(m);
+    if (path[0]) unlink(path);
+    if (empty[0]) unlink(empty);
+    if (m) mysql_close(m);
     return rc;
 }
 
@@ -1227,10 +1146,8 @@ static int t_local_infile_refused(void)
     char path[256] = "";
     int rc = -1;
 
-    if (!m)
-        goto fail;
-    if (write_infile(path, sizeof path, 10))
-        goto fail;
+    if (!m) goto fail;
+    if (write_infile(path, sizeof path, 10)) goto fail;
     QUERY(m, "DROP TABLE IF EXISTS %s_lr", g_tag);
     QUERY(m, "CREATE TABLE %s_lr (id INT PRIMARY KEY, name VARCHAR(32))", g_tag);
     {
@@ -1241,10 +1158,8 @@ static int t_local_infile_refused(void)
     QEXPECT(m, "0", "SELECT COUNT(*) FROM %s_lr", g_tag);
     rc = 0;
 fail:
-    if (path[0])
-        unlink(path);
-    if (m)
-        mysql_close(m);
+    if (path[0]) unlink(path);
+    if (m) mysql_close(m);
     return rc;
 }
 
@@ -1255,13 +1170,12 @@ static int t_change_user(void)
     unsigned long id0;
     int rc = -1;
 
-    if (!m)
-        goto fail;
+    if (!m) goto fail;
     id0 = mysql_thread_id(m);
     QUERY(m, "SET @ct_v = 1");
     QUERY(m, "CREATE TEMPORARY TABLE %s_tmp (a INT)", g_tag);
-    CHECK(mysql_change_user(m, OTHER_USER, OTHER_PASS, NULL) == 0,
-          "change_user to other: %u %s", MERR(m));
+    CHECK(mysql_change_user(m, OTHER_USER, OTHER_PASS, NULL) == 0, "change_user to other: %u %s",
+          MERR(m));
     QSTR(m, v, "SELECT CURRENT_USER()");
     CHECK(strncmp(v, OTHER_USER "@", strlen(OTHER_USER) + 1) == 0, "CURRENT_USER() = %s", v);
     QSTR(m, v, "SELECT USER()");
@@ -1279,8 +1193,7 @@ static int t_change_user(void)
     CHECK(mysql_thread_id(m) == id0, "thread id changed %lu -> %lu", id0, mysql_thread_id(m));
 
     /* Back, naming a database: it becomes current. */
-    CHECK(mysql_change_user(m, g_user, g_pass, "test") == 0, "change_user back: %u %s",
-          MERR(m));
+    CHECK(mysql_change_user(m, g_user, g_pass, "test") == 0, "change_user back: %u %s", MERR(m));
     QSTR(m, v, "SELECT CURRENT_USER()");
     CHECK(strncmp(v, g_user, strlen(g_user)) == 0 && v[strlen(g_user)] == '@',
           "CURRENT_USER() = %s", v);
@@ -1290,8 +1203,7 @@ static int t_change_user(void)
     QEXPECT(m, "mysql", "SELECT DATABASE()");
     rc = 0;
 fail:
-    if (m)
-        mysql_close(m);
+    if (m) mysql_close(m);
     return rc;
 }
 
@@ -1302,8 +1214,7 @@ static int t_change_user_bad(void)
     unsigned long id0;
     int rc = -1;
 
-    if (!m)
-        goto fail;
+    if (!m) goto fail;
     id0 = mysql_thread_id(m);
     QUERY(m, "SET @ct_v = 1");
     CHECK(mysql_change_user(m, OTHER_USER, "wrongpass", NULL) != 0,
@@ -1336,8 +1247,7 @@ static int t_change_user_bad(void)
     CHECK(strncmp(v, OTHER_USER "@", strlen(OTHER_USER) + 1) == 0, "CURRENT_USER() = %s", v);
     rc = 0;
 fail:
-    if (m)
-        mysql_close(m);
+    if (m) mysql_close(m);
     return rc;
 }
 
@@ -1348,8 +1258,7 @@ static int t_reset_connection(void)
     unsigned long id0;
     int rc = -1;
 
-    if (!m)
-        goto fail;
+    if (!m) goto fail;
     id0 = mysql_thread_id(m);
     QUERY(m, "SET @ct_v = 5");
     QUERY(m, "SET SESSION sql_mode = 'ANSI_QUOTES'");
@@ -1373,8 +1282,7 @@ static int t_reset_connection(void)
     QEXPECT(m, "3", "SELECT 1 + 2");
     rc = 0;
 fail:
-    if (m)
-        mysql_close(m);
+    if (m) mysql_close(m);
     return rc;
 }
 
@@ -1384,8 +1292,7 @@ static int t_thread_id(void)
     char v[64];
     int rc = -1;
 
-    if (!a || !b)
-        goto fail;
+    if (!a || !b) goto fail;
     CHECK(mysql_thread_id(a) != 0, "thread id 0");
     snprintf(v, sizeof v, "%lu", mysql_thread_id(a));
     QEXPECT(a, v, "SELECT CONNECTION_ID()");
@@ -1395,10 +1302,8 @@ static int t_thread_id(void)
           mysql_thread_id(a));
     rc = 0;
 fail:
-    if (a)
-        mysql_close(a);
-    if (b)
-        mysql_close(b);
+    if (a) mysql_close(a);
+    if (b) mysql_close(b);
     return rc;
 }
 
@@ -1425,8 +1330,7 @@ static void *sleeper_run(void *arg)
             snprintf(sl->result, sizeof sl->result, "%s", mysql_error(sl->m));
         else
             snprintf(sl->result, sizeof sl->result, "row %s", row && row[0] ? row[0] : "-");
-        if (r)
-            mysql_free_result(r);
+        if (r) mysql_free_result(r);
     }
     atomic_store(&sl->done, 1);
     return NULL;
@@ -1434,7 +1338,8 @@ static void *sleeper_run(void *arg)
 
 /* Starts SELECT SLEEP(20) on `sl->m` in a thread and waits (polling the
  * process list from `watcher`) until the server is running it. */
-static int start_sleeper(struct sleeper *sl, MYSQL *watcher, pthread_t *th, const char *mark)
+static int start_sleeper(struct sleeper *sl, MYSQL *watcher, pthread_t *th, int *started,
+                         const char *mark)
 {
     char cnt[32];
     double t0 = now_s();
@@ -1446,17 +1351,16 @@ static int start_sleeper(struct sleeper *sl, MYSQL *watcher, pthread_t *th, cons
         snprintf(g_reason, sizeof g_reason, "pthread_create failed");
         return -1;
     }
+    *started = 1;
     for (;;) {
         if (query_str(watcher, cnt, sizeof cnt,
                       "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE "
                       "'SELECT SLEEP(20) /* %s\\_%s */%%'",
                       g_tag, mark))
             return -1;
-        if (strcmp(cnt, "1") == 0)
-            return 0;
+        if (strcmp(cnt, "1") == 0) return 0;
         if (atomic_load(&sl->done)) {
-            snprintf(g_reason, sizeof g_reason, "sleeper ended early: %u %s", sl->err,
-                     sl->result);
+            snprintf(g_reason, sizeof g_reason, "sleeper ended early: %u %s", sl->err, sl->result);
             return -1;
         }
         if (now_s() - t0 > 10) {
@@ -1471,8 +1375,7 @@ static int wait_done(struct sleeper *sl, double limit)
 {
     double t0 = now_s();
     while (!atomic_load(&sl->done)) {
-        if (now_s() - t0 > limit)
-            return -1;
+        if (now_s() - t0 > limit) return -1;
         usleep(10000);
     }
     return 0;
@@ -1487,14 +1390,9 @@ static int t_kill_query(void)
     double t0;
 
     memset(&sl, 0, sizeof sl);
-    if (!a || !b)
-        goto fail;
+    if (!a || !b) goto fail;
     sl.m = a;
-    if (start_sleeper(&sl, b, &th, "kq")) {
-        started = 1;
-        goto fail;
-    }
-    started = 1;
+    if (start_sleeper(&sl, b, &th, &started, "kq")) goto fail;
     t0 = now_s();
     QUERY(b, "KILL QUERY %lu", mysql_thread_id(a));
     CHECK(wait_done(&sl, 10) == 0, "query still running 10 s after KILL QUERY");
@@ -1510,14 +1408,15 @@ static int t_kill_query(void)
     rc = 0;
 fail:
     if (started) {
-        if (b)
-            mysql_query(b, "DO 0"); /* nothing more to do; the sleeper ends by itself */
+        if (b) { /* end the sleeper early if the kill did not (g_reason kept) */
+            char kill[64];
+            snprintf(kill, sizeof kill, "KILL QUERY %lu", mysql_thread_id(a));
+            mysql_query(b, kill);
+        }
         pthread_join(th, NULL);
     }
-    if (a)
-        mysql_close(a);
-    if (b)
-        mysql_close(b);
+    if (a) mysql_close(a);
+    if (b) mysql_close(b);
     return rc;
 }
 
@@ -1530,8 +1429,7 @@ static int t_kill_connection(void)
     unsigned int e;
 
     memset(&sl, 0, sizeof sl);
-    if (!a || !b)
-        goto fail;
+    if (!a || !b) goto fail;
     /* An idle session killed: its next command fails. */
     QUERY(b, "KILL %lu", mysql_thread_id(a));
     CHECK(mysql_query(a, "SELECT 1") != 0, "killed idle session still answers");
@@ -1542,12 +1440,9 @@ static int t_kill_connection(void)
     mysql_close(a);
 
     /* A busy session killed: its query ends with an error, at once. */
-    if (!(a = conn(0)))
-        goto fail;
+    if (!(a = conn(0))) goto fail;
     sl.m = a;
-    started = 1;
-    if (start_sleeper(&sl, b, &th, "kc"))
-        goto fail;
+    if (start_sleeper(&sl, b, &th, &started, "kc")) goto fail;
     QUERY(b, "KILL CONNECTION %lu", mysql_thread_id(a));
     CHECK(wait_done(&sl, 10) == 0, "query still running 10 s after KILL");
     CHECK(sl.err == ER_CONNECTION_KILLED || sl.err == CR_SERVER_LOST ||
@@ -1559,12 +1454,9 @@ static int t_kill_connection(void)
     QEXPECT(b, "1", "SELECT 1");
     rc = 0;
 fail:
-    if (started)
-        pthread_join(th, NULL);
-    if (a)
-        mysql_close(a);
-    if (b)
-        mysql_close(b);
+    if (started) pthread_join(th, NULL);
+    if (a) mysql_close(a);
+    if (b) mysql_close(b);
     return rc;
 }
 
@@ -1573,8 +1465,7 @@ static int t_ping(void)
     MYSQL *m = conn(0);
     int rc = -1;
 
-    if (!m)
-        goto fail;
+    if (!m) goto fail;
     CHECK(mysql_ping(m) == 0, "ping: %u %s", MERR(m));
     QEXPECT(m, "1", "SELECT 1");
     CHECK(mysql_ping(m) == 0, "second ping: %u %s", MERR(m));
@@ -1582,8 +1473,7 @@ static int t_ping(void)
     QEXPECT(m, "2", "SELECT 2");
     rc = 0;
 fail:
-    if (m)
-        mysql_close(m);
+    if (m) mysql_close(m);
     return rc;
 }
 
@@ -1593,8 +1483,7 @@ static int t_stat(void)
     const char *st;
     int rc = -1;
 
-    if (!m)
-        goto fail;
+    if (!m) goto fail;
     st = mysql_stat(m);
     CHECK(st && strstr(st, "Uptime"), "mysql_stat: %s (%u %s)", st ? st : "NULL", MERR(m));
     QEXPECT(m, "1", "SELECT 1");
@@ -1602,8 +1491,7 @@ static int t_stat(void)
     CHECK(st && strstr(st, "Uptime"), "second mysql_stat: %s", st ? st : "NULL");
     rc = 0;
 fail:
-    if (m)
-        mysql_close(m);
+    if (m) mysql_close(m);
     return rc;
 }
 
@@ -1612,8 +1500,7 @@ static int t_select_db(void)
     MYSQL *m = conn(0);
     int rc = -1;
 
-    if (!m)
-        goto fail;
+    if (!m) goto fail;
     QEXPECT(m, "test", "SELECT DATABASE()");
     CHECK(mysql_select_db(m, "mysql") == 0, "select_db mysql: %u %s", MERR(m));
     QEXPECT(m, "mysql", "SELECT DATABASE()");
@@ -1626,8 +1513,7 @@ static int t_select_db(void)
     QEXPECT(m, "mysql", "SELECT DATABASE()");
     rc = 0;
 fail:
-    if (m)
-        mysql_close(m);
+    if (m) mysql_close(m);
     return rc;
 }
 
@@ -1639,8 +1525,7 @@ static int t_list_fields(void)
     char table[64];
     int rc = -1;
 
-    if (!m)
-        goto fail;
+    if (!m) goto fail;
     snprintf(table, sizeof table, "%s_lf", g_tag);
     QUERY(m, "DROP TABLE IF EXISTS %s", table);
     QUERY(m, "CREATE TABLE %s (id INT NOT NULL, name VARCHAR(20) DEFAULT 'x', b BLOB)", table);
@@ -1662,15 +1547,12 @@ static int t_list_fields(void)
           "wildcard list_fields");
     mysql_free_result(r);
     r = mysql_list_fields(m, "ct_no_such_table", NULL);
-    CHECK(!r && mysql_errno(m) == ER_NO_SUCH_TABLE, "list_fields of missing table: %u %s",
-          MERR(m));
+    CHECK(!r && mysql_errno(m) == ER_NO_SUCH_TABLE, "list_fields of missing table: %u %s", MERR(m));
     QEXPECT(m, "1", "SELECT 1");
     rc = 0;
 fail:
-    if (r)
-        mysql_free_result(r);
-    if (m)
-        mysql_close(m);
+    if (r) mysql_free_result(r);
+    if (m) mysql_close(m);
     return rc;
 }
 
@@ -1682,8 +1564,7 @@ static int run_batch(MYSQL *m)
     int sets = 0;
 
     if (mysql_query(m, "SELECT 1; SELECT 2")) {
-        if (mysql_errno(m) == ER_PARSE_ERROR)
-            return 0;
+        if (mysql_errno(m) == ER_PARSE_ERROR) return 0;
         snprintf(g_reason, sizeof g_reason, "batch: %u %s", MERR(m));
         return -1;
     }
@@ -1706,12 +1587,11 @@ static int t_set_server_option(void)
     MYSQL *m = conn(0);
     int rc = -1, b;
 
-    if (!m)
-        goto fail;
+    if (!m) goto fail;
     CHECK((b = run_batch(m)) == 0, "batch without multi statements: %d", b);
     QEXPECT(m, "1", "SELECT 1");
-    CHECK(mysql_set_server_option(m, MYSQL_OPTION_MULTI_STATEMENTS_ON) == 0,
-          "set option ON: %u %s", MERR(m));
+    CHECK(mysql_set_server_option(m, MYSQL_OPTION_MULTI_STATEMENTS_ON) == 0, "set option ON: %u %s",
+          MERR(m));
     CHECK((b = run_batch(m)) == 1, "batch with multi statements ON: %d", b);
     QEXPECT(m, "1", "SELECT 1");
     CHECK(mysql_set_server_option(m, MYSQL_OPTION_MULTI_STATEMENTS_OFF) == 0,
@@ -1720,8 +1600,7 @@ static int t_set_server_option(void)
     QEXPECT(m, "1", "SELECT 1");
     rc = 0;
 fail:
-    if (m)
-        mysql_close(m);
+    if (m) mysql_close(m);
     return rc;
 }
 
@@ -1732,8 +1611,7 @@ static int t_warnings(void)
     MYSQL_ROW row;
     int rc = -1;
 
-    if (!m)
-        goto fail;
+    if (!m) goto fail;
     QUERY(m, "DROP TABLE IF EXISTS %s_w", g_tag);
     QUERY(m, "CREATE TABLE %s_w (a TINYINT)", g_tag);
     QUERY(m, "SET SESSION sql_mode = ''");
@@ -1758,10 +1636,8 @@ static int t_warnings(void)
           mysql_warning_count(m));
     rc = 0;
 fail:
-    if (r)
-        mysql_free_result(r);
-    if (m)
-        mysql_close(m);
+    if (r) mysql_free_result(r);
+    if (m) mysql_close(m);
     return rc;
 }
 
@@ -1771,8 +1647,7 @@ static int t_syntax_error(void)
     MYSQL_STMT *s = NULL;
     int rc = -1;
 
-    if (!m)
-        goto fail;
+    if (!m) goto fail;
     CHECK(mysql_query(m, "SELEC 1") != 0, "bad syntax accepted");
     CHECK(mysql_errno(m) == ER_PARSE_ERROR && strcmp(mysql_sqlstate(m), "42000") == 0,
           "error %u sqlstate %s", mysql_errno(m), mysql_sqlstate(m));
@@ -1786,18 +1661,15 @@ static int t_syntax_error(void)
     CHECK(mysql_query(m, "SELECT * FROM ct_no_such_table_q") != 0 &&
               mysql_errno(m) == ER_NO_SUCH_TABLE && strcmp(mysql_sqlstate(m), "42S02") == 0,
           "missing table: %u %s", mysql_errno(m), mysql_sqlstate(m));
-    if (!(s = prepare(m, "SELECT 5")))
-        goto fail;
+    if (!(s = prepare(m, "SELECT 5"))) goto fail;
     STMT_OK(s, mysql_stmt_execute(s));
     STMT_OK(s, mysql_stmt_store_result(s));
     CHECK(mysql_stmt_num_rows(s) == 1, "prepared after errors");
     QEXPECT(m, "2", "SELECT 2");
     rc = 0;
 fail:
-    if (s)
-        mysql_stmt_close(s);
-    if (m)
-        mysql_close(m);
+    if (s) mysql_stmt_close(s);
+    if (m) mysql_close(m);
     return rc;
 }
 
@@ -1816,8 +1688,7 @@ static int t_many_rows(void)
     char buf[128];
     unsigned long blen;
 
-    if (!m)
-        goto fail;
+    if (!m) goto fail;
     QUERY(m, "SET SESSION max_recursive_iterations = 1000000");
     QUERY(m, "%s", gen);
     r = mysql_use_result(m);
@@ -1843,8 +1714,7 @@ static int t_many_rows(void)
     QEXPECT(m, "1", "SELECT 1");
 
     /* The same through the binary protocol, fetched unbuffered. */
-    if (!(s = prepare(m, gen)))
-        goto fail;
+    if (!(s = prepare(m, gen))) goto fail;
     bind_long(&res[0], &iv);
     bind_buf(&res[1], MYSQL_TYPE_STRING, buf, sizeof buf, &blen);
     STMT_OK(s, mysql_stmt_execute(s));
@@ -1854,16 +1724,12 @@ static int t_many_rows(void)
         count++;
         sum += iv;
     }
-    CHECK(count == n && sum == (long long)n * (n + 1) / 2, "binary: %d rows, sum %lld", count,
-          sum);
+    CHECK(count == n && sum == (long long)n * (n + 1) / 2, "binary: %d rows, sum %lld", count, sum);
     rc = 0;
 fail:
-    if (r)
-        mysql_free_result(r);
-    if (s)
-        mysql_stmt_close(s);
-    if (m)
-        mysql_close(m);
+    if (r) mysql_free_result(r);
+    if (s) mysql_stmt_close(s);
+    if (m) mysql_close(m);
     return rc;
 }
 
@@ -1872,8 +1738,7 @@ static int t_transaction(void)
     MYSQL *m = conn(0);
     int rc = -1;
 
-    if (!m)
-        goto fail;
+    if (!m) goto fail;
     QUERY(m, "DROP TABLE IF EXISTS %s_tx", g_tag);
     QUERY(m, "CREATE TABLE %s_tx (id INT) ENGINE=InnoDB", g_tag);
     CHECK(mysql_autocommit(m, 0) == 0, "autocommit off: %u %s", MERR(m));
@@ -1888,8 +1753,7 @@ static int t_transaction(void)
     QEXPECT(m, "2", "SELECT SUM(id) FROM %s_tx", g_tag);
     rc = 0;
 fail:
-    if (m)
-        mysql_close(m);
+    if (m) mysql_close(m);
     return rc;
 }
 
@@ -1898,8 +1762,7 @@ static int t_charset(void)
     MYSQL *m = conn(0);
     int rc = -1;
 
-    if (!m)
-        goto fail;
+    if (!m) goto fail;
     CHECK(mysql_set_character_set(m, "latin1") == 0, "set latin1: %u %s", MERR(m));
     QEXPECT(m, "latin1", "SELECT @@character_set_client");
     QEXPECT(m, "E9", "SELECT HEX(CONVERT('\xe9' USING latin1))");
@@ -1909,8 +1772,7 @@ static int t_charset(void)
     QEXPECT(m, "\xc3\xa9", "SELECT CONVERT(X'E9' USING latin1)");
     rc = 0;
 fail:
-    if (m)
-        mysql_close(m);
+    if (m) mysql_close(m);
     return rc;
 }
 
@@ -1919,15 +1781,13 @@ static int t_compress(void)
     MYSQL *m = conn(CLIENT_COMPRESS);
     int rc = -1;
 
-    if (!m)
-        goto fail;
+    if (!m) goto fail;
     /* Whether or not compression was granted, the session works. */
     QEXPECT(m, "3", "SELECT 1 + 2");
     QEXPECT(m, "100000", "SELECT LENGTH(REPEAT('a', 100000))");
     rc = 0;
 fail:
-    if (m)
-        mysql_close(m);
+    if (m) mysql_close(m);
     return rc;
 }
 
@@ -1978,8 +1838,7 @@ static void cleanup(void)
     char names[64][80];
     int n = 0;
 
-    if (!m)
-        return;
+    if (!m) return;
     if (query(m,
               "SELECT CONCAT('TABLE test.', table_name) FROM information_schema.tables WHERE "
               "table_schema = 'test' AND table_name LIKE '%s\\_%%' UNION ALL "
@@ -1992,8 +1851,7 @@ static void cleanup(void)
         mysql_free_result(r);
     }
     for (int i = 0; i < n; i++)
-        if (query(m, "DROP %s", names[i]))
-            fprintf(stderr, "cleanup: %s\n", g_reason);
+        if (query(m, "DROP %s", names[i])) fprintf(stderr, "cleanup: %s\n", g_reason);
     mysql_close(m);
 }
 
@@ -2033,8 +1891,7 @@ int main(int argc, char **argv)
         int selected = argc == 5;
         for (int a = 5; a < argc && !selected; a++)
             selected = strcmp(tests[i].name, argv[a]) == 0;
-        if (!selected)
-            continue;
+        if (!selected) continue;
         g_reason[0] = '\0';
         ran++;
         double t0 = now_s();
