@@ -116,6 +116,9 @@ static void detach_backend(struct mx_session *s, bool broken)
         atomic_store(&s->reg->busy, 0);
     }
     be->session = NULL;
+    /* state that cannot be replayed, or a diagnostics area the next session
+     * could read, goes away with a reset before anyone else gets it */
+    be->dirty = be->dirty || !sstate_can_release(s) || s->last_diag;
     if (broken || be->state == BE_RELAY || be->state == BE_INTERNAL ||
         (be->sock.in && !buf_empty(be->sock.in)) || be->sock.writing) {
         be->broken = true;
@@ -153,6 +156,8 @@ void session_close(struct mx_session *s, const char *why)
     cred_clear(&s->cred);
     free(s->defer_err);
     s->defer_err = NULL;
+    sstate_abort(s);
+    vars_free(&s->vars);
     if (s->saved_cred) {
         cred_clear(s->saved_cred);
         free(s->saved_cred);
@@ -289,6 +294,7 @@ static void fail_command(struct mx_session *s, const struct be_error *e)
         return;
     }
     *s->defer_err = *e;
+    sstate_abort(s);
     s->pending_schema[0] = 0;
     s->synthetic_len = 0;
     s->kill_after = 0;
@@ -318,45 +324,6 @@ static void discard_done(struct mx_session *s)
 
 static void sync_done(struct mx_backend *be, int err, const struct be_error *e);
 
-/* Writes the commands that bring be to s's schema and charset into be's
- * output; returns how many answers to expect. */
-static int build_sync(struct mx_session *s, struct mx_backend *be)
-{
-    int n = 0;
-    struct mx_buf *o = sock_out(&be->sock);
-    if (!o) return -1;
-    struct pkt_wr w;
-    pkt_wr_init(&w, o->data + o->wpos, o->cap - o->wpos);
-    const char *want = s->pending_schema[0] ? s->pending_schema : s->schema;
-    if (want[0] && (be->schema_unknown || strcmp(be->schema, want) != 0)) {
-        size_t off = pkt_wr_begin(&w);
-        pkt_wr_u8(&w, COM_INIT_DB);
-        pkt_wr_bytes(&w, want, strlen(want));
-        pkt_wr_end(&w, off, 0);
-        n++;
-    }
-    if (be->charset != s->charset) {
-        const char *cs = charset_name_of(s->charset);
-        const char *coll = charset_collation_name(s->charset);
-        if (cs && coll) {
-            char q[200];
-            int ql = snprintf(q, sizeof q, "SET NAMES %s COLLATE %s", cs, coll);
-            size_t off = pkt_wr_begin(&w);
-            pkt_wr_u8(&w, COM_QUERY);
-            pkt_wr_bytes(&w, q, (size_t)ql);
-            pkt_wr_end(&w, off, 0);
-            n++;
-        }
-    }
-    if (w.bad) return -1;
-    o->wpos += (uint32_t)w.pos;
-    if (n == 0 && buf_empty(o)) {
-        buf_put(&be->sock.worker->bufs, o);
-        be->sock.out = NULL;
-    }
-    return n;
-}
-
 static void sync_done(struct mx_backend *be, int err, const struct be_error *e)
 {
     struct mx_session *s = be->session;
@@ -372,12 +339,7 @@ static void sync_done(struct mx_backend *be, int err, const struct be_error *e)
         fail_command(s, e);
         return;
     }
-    const char *want = s->pending_schema[0] ? s->pending_schema : s->schema;
-    if (want[0]) {
-        snprintf(be->schema, sizeof be->schema, "%s", want);
-        be->schema_unknown = false;
-    }
-    if (charset_name_of(s->charset)) be->charset = s->charset;
+    sstate_synced(s, be);
     be->state = BE_ATTACHED;
     if (s->state == SS_CONNECTING) {
         s->status = be->status & (SERVER_STATUS_AUTOCOMMIT | SERVER_STATUS_IN_TRANS |
@@ -385,6 +347,7 @@ static void sync_done(struct mx_backend *be, int err, const struct be_error *e)
         if (s->pending_schema[0]) snprintf(s->schema, sizeof s->schema, "%s", s->pending_schema);
         s->pending_schema[0] = 0;
         s->state = SS_LOCAL;
+        if (sstate_can_release(s)) detach_backend(s, false);
         if (!session_reply_ok(s)) return;
         if (!s->sock.writing) {
             s->state = SS_IDLE;
@@ -400,7 +363,7 @@ static void sync_done(struct mx_backend *be, int err, const struct be_error *e)
 static void sync_and_go(struct mx_session *s)
 {
     struct mx_backend *be = s->be;
-    int n = build_sync(s, be);
+    int n = sstate_write_sync(s, be);
     if (n < 0) {
         session_fail(s, 1105, "HY000", "mymux: cannot build state sync");
         return;
@@ -641,7 +604,8 @@ static bool handle_command(struct mx_session *s)
     }
     case COM_QUERY: {
         struct cls_result *c = &s->w->cls;
-        classify((const char *)p + 1, want - 1, false, (s->status & SERVER_STATUS_NO_BACKSLASH_ESCAPES) != 0, c);
+        bool nobs = (s->status & SERVER_STATUS_NO_BACKSLASH_ESCAPES) != 0;
+        classify((const char *)p + 1, want - 1, s->ansi_quotes, nobs, c);
         if (c->kind == CLS_KILL && !c->multi) {
             drop_packet(s, len);
             handle_kill(s, c->kill_query, c->kill_id);
@@ -662,11 +626,12 @@ static bool handle_command(struct mx_session *s)
             s->is_use = true;
         }
         if (c->has_connection_id && len == want)
-            classify_rewrite_connection_id((char *)p + 1, len - 1, s->id);
-        s->pins |= c->pins;
+            classify_rewrite_connection_id_mode((char *)p + 1, len - 1, s->ansi_quotes, nobs, s->id);
+        sstate_on_query(s, c, (char *)p + 1, want - 1, len == want);
         break;
     }
     default:
+        sstate_on_command(s, p, want);
         break;
     }
     /* forward this packet and any continuation packets */
@@ -705,7 +670,6 @@ static void process_input(struct mx_session *s)
 static void begin_response(struct mx_session *s)
 {
     struct mx_backend *be = s->be;
-    be->dirty = true;
     if (!resp_cmd_has_reply(s->cmd)) {
         be->state = BE_ATTACHED;
         s->state = SS_IDLE;
@@ -832,7 +796,10 @@ static void finish_command(struct mx_session *s)
         /* a statement we could not follow may have changed the schema */
     }
     s->pending_schema[0] = 0;
-    if (s->cmd == COM_RESET_CONNECTION && !r->error) s->pins = 0;
+    sstate_on_finish(s, r);
+    s->last_diag = r->warnings || r->error;
+    bool release = sstate_can_release(s) && !s->last_diag;
+    s->soft_pin = false;
     struct mx_reg_entry t;
     if (s->kill_after && !r->error && registry_get(s->w->px, s->kill_after, &t) == 0)
         worker_post_kill(&s->w->px->workers[t.worker], s->kill_after);
@@ -840,6 +807,7 @@ static void finish_command(struct mx_session *s)
     s->state = SS_IDLE;
     struct mx_buf *bb = be->sock.in;
     if (bb && buf_empty(bb)) sock_release_in(&be->sock);
+    if (release) detach_backend(s, false);
     process_input(s);
 }
 
@@ -1013,6 +981,8 @@ void session_accept(struct mx_worker *w, uv_stream_t *listener)
     s->sock.on_close = on_sock_closed;
     s->w = w;
     s->server = -1;
+    s->pending_charset = -1;
+    s->last_row_count = -1;
     uv_tcp_init(&w->loop, &s->sock.tcp);
     uv_timer_init(&w->loop, &s->timer);
     s->timer.data = s;

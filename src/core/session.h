@@ -11,6 +11,9 @@
 #include "core/sock.h"
 #include "core/worker.h"
 #include "pool/server_conn.h"
+#include "pool/sync.h"
+#include "protocol/classify.h"
+#include "protocol/response.h"
 
 struct mx_worker;
 struct mx_pool;
@@ -74,7 +77,18 @@ struct mx_session {
     bool resp_done;                  /* the answer is complete (bytes may still be in flight) */
     bool resp_started;               /* bytes of the answer reached the client */
     bool close_after_write;
-    uint32_t pins;                   /* why the session keeps its connection */
+    uint32_t pins;                   /* why the session keeps its connection (cls_pin and SESS_PIN bits) */
+    bool soft_pin;                   /* keep the connection for the next command only */
+    bool last_diag;                  /* the last answer left warnings or an error to read */
+    uint8_t hs_charset;              /* collation id of the handshake (what a reset restores) */
+    bool ansi_quotes;                /* sql_mode has ANSI_QUOTES: "x" is an identifier */
+    struct mx_vars vars;             /* replayable settings */
+    struct mx_vars *pending;         /* settings of the SET in flight, applied on success */
+    int pending_charset;             /* collation of a SET NAMES in flight, -1 none */
+    uint32_t pending_unpins;         /* pins the command in flight clears on success */
+    uint64_t last_insert_id;         /* what LAST_INSERT_ID() returns on this session */
+    int64_t last_row_count;          /* ROW_COUNT() */
+    uint64_t last_found_rows;        /* FOUND_ROWS() after a SELECT without SQL_CALC_FOUND_ROWS */
     uint64_t cmd_started_ms;
     char synthetic[64];              /* a command mymux sends instead of the client's */
     uint16_t synthetic_len;
@@ -84,6 +98,34 @@ struct mx_session {
     uint32_t kill_after;             /* KILL of another user's session, once the backend agreed */
     struct mx_reg_entry reg_entry;
 };
+
+/* Session pins beyond enum cls_pin (classify.h). */
+#define SESS_PIN_PREPARED (1u << 20) /* binary prepared statements (until mapped) */
+#define SESS_PIN_LONG_DATA (1u << 21)/* COM_STMT_SEND_LONG_DATA pending an execute */
+#define SESS_PIN_CURSOR (1u << 22)   /* a cursor is open */
+#define SESS_PIN_OPTION (1u << 23)   /* COM_SET_OPTION changed the connection */
+/* Pins that last for one more command only; the server's flags decide after. */
+#define SESS_SOFT_PINS (CLS_PIN_TRX | CLS_PIN_SAVEPOINT | CLS_PIN_FOUND_ROWS)
+
+/* session_state.c: what commands do to the session's state. */
+/* A COM_QUERY about to run (sql may be rewritten in place when whole). */
+void sstate_on_query(struct mx_session *s, const struct cls_result *c, char *sql, size_t len,
+                     bool whole);
+/* Any other command about to run. */
+void sstate_on_command(struct mx_session *s, const uint8_t *payload, size_t len);
+/* The answer is complete. */
+void sstate_on_finish(struct mx_session *s, const struct mx_resp *r);
+/* Whether the session may give its connection back now. */
+bool sstate_can_release(const struct mx_session *s);
+/* The command failed before reaching a backend: forget what it would have set. */
+void sstate_abort(struct mx_session *s);
+/* Back to a fresh session (COM_RESET_CONNECTION, COM_CHANGE_USER). */
+void sstate_reset(struct mx_session *s);
+/* Writes into be's output the commands that bring it to s's state; returns the
+ * number of answers to expect or -1. */
+int sstate_write_sync(struct mx_session *s, struct mx_backend *be);
+/* The sync commands all succeeded: be now has s's state. */
+void sstate_synced(struct mx_session *s, struct mx_backend *be);
 
 /* Accepted connection: set up the session and send the greeting. */
 void session_accept(struct mx_worker *w, uv_stream_t *listener);

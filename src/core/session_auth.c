@@ -112,9 +112,10 @@ static void deny(struct mx_session *s, bool used_password)
             struct mx_backend *be = s->be;
             s->be = NULL;
             be->session = NULL;
+            be->dirty = true; /* the server would reset the session here */
             pool_release(be);
         }
-        s->pins = 0;
+        sstate_reset(s);
         s->status = SERVER_STATUS_AUTOCOMMIT;
         s->state = SS_LOCAL;
         if (!session_reply_err(s, 1045, "28000", "%s", msg)) return;
@@ -184,12 +185,14 @@ static void accept_user(struct mx_session *s, const struct mx_user *u)
             struct mx_backend *be = s->be;
             s->be = NULL;
             be->session = NULL;
+            be->dirty = true; /* the server would reset the session here */
             pool_release(be);
         }
         s->schema[0] = 0;
-        s->pins = 0;
         s->status = SERVER_STATUS_AUTOCOMMIT;
     }
+    s->hs_charset = s->charset;
+    sstate_reset(s);
     session_authenticated(s);
 }
 

@@ -26,20 +26,28 @@ static int server_cap(struct mx_pool *p)
     return cap;
 }
 
-/* Takes a slot under the server's global cap; false when full. */
+/* Each worker owns a fixed share of the server's cap, so that a session only
+ * ever waits for connections its own loop will release (no cross-thread
+ * wake-ups, no lock). The shares add up to the cap. */
+static int worker_share(struct mx_pool *p)
+{
+    int cap = server_cap(p), n = p->worker->px->n_workers, id = p->worker->id;
+    int share = cap / n + (id < cap % n ? 1 : 0);
+    return share > 0 ? share : 1;
+}
+
+/* Takes a slot of this worker's share; false when full. */
 static bool slot_take(struct mx_pool *p)
 {
-    struct mx_server *sv = &p->worker->px->servers[p->server];
-    int cap = server_cap(p);
-    int cur = atomic_load(&sv->open);
-    while (cur < cap) {
-        if (atomic_compare_exchange_weak(&sv->open, &cur, cur + 1)) return true;
-    }
-    return false;
+    if (p->n_open >= (size_t)worker_share(p)) return false;
+    p->n_open++;
+    atomic_fetch_add(&p->worker->px->servers[p->server].open, 1);
+    return true;
 }
 
 static void slot_give(struct mx_pool *p)
 {
+    p->n_open--;
     atomic_fetch_sub(&p->worker->px->servers[p->server].open, 1);
 }
 
@@ -100,7 +108,9 @@ static struct mx_backend *idle_find(struct mx_pool *p, const struct mx_session *
     struct mx_backend *best = NULL;
     for (struct mx_backend *be = p->idle; be; be = be->next) {
         if (!key_matches(be, s)) continue;
-        if (strcmp(be->schema, s->schema) == 0 && be->charset == s->charset) return be;
+        if (strcmp(be->schema, s->schema) == 0 && be->charset == s->charset &&
+            vars_same(&be->vars, &s->vars))
+            return be;
         if (!best) best = be;
     }
     return best;
@@ -242,6 +252,8 @@ static void on_reset_done(struct mx_backend *be, int err, const struct be_error 
         return;
     }
     be->dirty = false;
+    vars_free(&be->vars); /* a reset restores the handshake's settings, keeps the schema */
+    be->charset = be->hs_charset;
     idle_push(p, be);
     serve_waiters(p);
 }

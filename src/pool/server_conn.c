@@ -66,6 +66,7 @@ static void on_closed(struct mx_sock *s)
     uv_close((uv_handle_t *)&be->timer, NULL);
     pool_on_closed(be);
     cred_clear(&be->cred);
+    vars_free(&be->vars);
     free(be);
 }
 
@@ -403,6 +404,8 @@ struct mx_backend *be_open(struct mx_pool *pool, const struct mx_cred *cred, uin
     be->state = BE_CONNECTING;
     be->key_caps = key_caps;
     be->charset = charset;
+    be->hs_charset = charset;
+    vars_init(&be->vars);
     be->done = done;
     be->created_ms = mx_now_ms();
     cred_copy(&be->cred, cred);

@@ -9,6 +9,7 @@
 #include "core/sock.h"
 #include "protocol/packet.h"
 #include "protocol/response.h"
+#include "pool/sync.h"
 
 struct mx_session;
 struct mx_pool;
@@ -59,6 +60,9 @@ struct mx_backend {
     uint32_t thread_id;
     uint8_t charset;              /* current collation id */
     uint16_t status;              /* server status of the last answer seen */
+    uint8_t hs_charset;           /* collation of its handshake (restored by a reset) */
+    struct mx_vars vars;          /* replayable settings in force on it */
+    int sync_reset;               /* the sync in flight starts with a reset */
     char schema[256];             /* current schema ("" none) */
     bool schema_unknown;
     bool dirty;                   /* used since the last reset */

@@ -42,6 +42,7 @@ static int on_end_of_result(struct mx_resp *r, const uint8_t *p, size_t avail, u
 {
     struct pkt_ok_info ok;
     if (pkt_parse_ok(p, avail < len ? avail : len, &ok) != 0) return RESP_BAD;
+    r->last_rs = r->state == RS_ROWS;
     r->status = ok.status;
     r->warnings = ok.warnings;
     if (p[0] == 0x00) {
@@ -131,6 +132,7 @@ int resp_feed(struct mx_resp *r, uint32_t len, const uint8_t *p, size_t avail, s
             uint64_t ncols = pkt_rd_lenenc(&rd, NULL);
             if (rd.bad || ncols == 0) return RESP_BAD;
             r->left = ncols;
+            r->rs_rows = 0;
             r->state = RS_COLDEFS;
         }
         return RESP_MORE;
@@ -157,6 +159,7 @@ int resp_feed(struct mx_resp *r, uint32_t len, const uint8_t *p, size_t avail, s
         if (len > 0 && p[0] == 0xff) return on_error(r, p, avail);
         if (len > 0 && is_terminator(r, len, p)) return on_end_of_result(r, p, avail, len);
         r->rows++;
+        r->rs_rows++;
         return RESP_MORE;
 
     case RS_PREP_PARAMS:

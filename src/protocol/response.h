@@ -49,6 +49,8 @@ struct mx_resp {
     bool ok_seen;    /* at least one OK (no result set) */
     uint64_t affected, insert_id;
     uint64_t rows;   /* rows streamed */
+    uint64_t rs_rows;/* rows of the current / last result set */
+    bool last_rs;    /* the answer ended with a result set (not an OK) */
     uint64_t results;/* result sets completed */
     /* COM_STMT_PREPARE answer */
     uint32_t stmt_id;
