@@ -288,14 +288,38 @@ static bool cls_gap_ws(const char *a, const char *b)
 
 /* ---- whole-statement scan ----------------------------------------------- */
 
+/* Functions whose empty call reads connection state (classify_rewrite_calls). */
+enum cls_fn {
+    CLS_FN_NONE,
+    CLS_FN_FOUND_ROWS,
+    CLS_FN_ROW_COUNT,
+    CLS_FN_LAST_INSERT_ID, /* also @@identity, @@last_insert_id */
+    CLS_FN_CONNECTION_ID,
+    CLS_FN_COUNT
+};
+
+static const char *const cls_fn_names[CLS_FN_COUNT] = {
+    NULL, "FOUND_ROWS", "ROW_COUNT", "LAST_INSERT_ID", "CONNECTION_ID",
+};
+
+static enum cls_fn cls_fn_of(const char *p, size_t n)
+{
+    for (int f = CLS_FN_NONE + 1; f < CLS_FN_COUNT; f++)
+        if (strlen(cls_fn_names[f]) == n && strncasecmp(p, cls_fn_names[f], n) == 0)
+            return (enum cls_fn)f;
+    return CLS_FN_NONE;
+}
+
 /* What a statement contains anywhere (function calls, variables, clauses),
  * gathered token by token as the splitter reads it. */
 struct cls_scan {
     int ntok;
     struct cls_tok first, second;
-    struct cls_tok p1, p2; /* the two previous tokens */
+    struct cls_tok p1, p2, p3; /* the three previous tokens */
     uint32_t pins, unpins;
     bool reads_prev, has_conn_id;
+    bool prev_found_rows, prev_row_count, prev_last_insert_id, prev_identity, prev_diagnostics,
+        sets_last_insert_id;
     bool has_into, lock_clause, read_lock, for_export, dml, analyze;
     bool account_ctx;   /* statement names accounts: 'u'@'h' is not a user variable */
     bool compound;      /* may contain ';' inside BEGIN ... END blocks */
@@ -304,10 +328,17 @@ struct cls_scan {
     bool header_done;   /* CREATE/ALTER: past the part that could name a routine */
     bool pending_block; /* IF / REPEAT seen: a block unless a '(' (function) follows */
     int block;          /* BEGIN/IF/LOOP/... nesting inside a compound statement */
-    const char *conn_open; /* CONNECTION_ID ( seen: start of the word */
-    const char *conn_p1end;
-    bool conn_call;        /* CONNECTION_ID ( ) just completed: [conn_start, conn_end) */
-    const char *conn_start, *conn_end;
+    int depth;          /* parentheses */
+    bool set_ctx;       /* SET statement, before any FOR of SET STATEMENT: targets ahead */
+    enum cls_fn open_fn;    /* previous token: the '(' of an unqualified call of open_fn */
+    const char *open_start; /* start of the function's name */
+    bool open_ws;           /* only whitespace between name and '(' */
+    /* Set for the one token that completes a read classify_rewrite_calls()
+     * answers: FUNC ( ) or @@identity, spanning [ev_start, ev_end). ev_ok:
+     * only whitespace inside, so that the span can be overwritten. */
+    enum cls_fn ev_fn;
+    const char *ev_start, *ev_end;
+    bool ev_ok;
 };
 
 static bool cls_block_word(const struct cls_tok *t)
@@ -369,21 +400,99 @@ static void cls_scan_compound(struct cls_scan *sc, const struct cls_tok *t, int 
     }
 }
 
-static bool cls_sysvar_reads_prev(const struct cls_tok *t)
+enum cls_sysvar_kind { CLS_SV_OTHER, CLS_SV_IDENTITY, CLS_SV_DIAG };
+
+/* What a session system variable name (after @@) is to the previous-statement
+ * readers. The scope may be none, session or local; global is not the session's. */
+static enum cls_sysvar_kind cls_sysvar_kind(const char *v, size_t n)
 {
-    const char *v = t->v;
-    size_t n = t->vlen;
     const char *dot = memchr(v, '.', n);
     if (dot) {
-        n -= (size_t)(dot + 1 - v);
+        size_t pl = (size_t)(dot - v);
+        if (!((pl == 7 && strncasecmp(v, "session", 7) == 0) ||
+              (pl == 5 && strncasecmp(v, "local", 5) == 0)))
+            return CLS_SV_OTHER;
+        n -= pl + 1;
         v = dot + 1;
     }
-    static const char *const names[] = {"warning_count", "error_count", "identity",
-                                        "last_insert_id"};
+    static const struct {
+        const char *name;
+        enum cls_sysvar_kind kind;
+    } names[] = {
+        {"warning_count", CLS_SV_DIAG},
+        {"error_count", CLS_SV_DIAG},
+        {"identity", CLS_SV_IDENTITY},
+        {"last_insert_id", CLS_SV_IDENTITY},
+    };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (strlen(names[i]) == n && strncasecmp(v, names[i], n) == 0)
-            return true;
-    return false;
+        if (strlen(names[i].name) == n && strncasecmp(v, names[i].name, n) == 0)
+            return names[i].kind;
+    return CLS_SV_OTHER;
+}
+
+/* True if a name after token b (b2 before it) is the target of a SET
+ * assignment: SET x, SET STATEMENT x, SET ..., x, SET SESSION x. */
+static bool cls_set_target(const struct cls_scan *sc, const struct cls_tok *b,
+                           const struct cls_tok *b2, bool word)
+{
+    if (!sc->set_ctx || sc->depth != 0)
+        return false;
+    bool head = b->p == sc->first.p || cls_punct(b, ',') ||
+                (cls_kw(b, "STATEMENT") && b2->p == sc->first.p);
+    if (head || !word)
+        return head;
+    return (cls_kw(b, "SESSION") || cls_kw(b, "LOCAL") || cls_kw(b, "GLOBAL") ||
+            cls_kw(b, "PERSIST") || cls_kw(b, "PERSIST_ONLY")) &&
+           (b2->p == sc->first.p || cls_punct(b2, ','));
+}
+
+/* A system variable read or written at [start, end), named v[0..n). */
+static void cls_scan_sysvar(struct cls_scan *sc, const char *v, size_t n, const char *start,
+                            const char *end, const struct cls_tok *b, const struct cls_tok *b2)
+{
+    enum cls_sysvar_kind k = cls_sysvar_kind(v, n);
+    if (k == CLS_SV_OTHER)
+        return;
+    if (cls_set_target(sc, b, b2, false)) {
+        if (k == CLS_SV_IDENTITY)
+            sc->sets_last_insert_id = true;
+        return;
+    }
+    sc->reads_prev = true;
+    if (k == CLS_SV_DIAG) {
+        sc->prev_diagnostics = true;
+        return;
+    }
+    sc->prev_identity = true;
+    sc->ev_fn = CLS_FN_LAST_INSERT_ID;
+    sc->ev_start = start;
+    sc->ev_end = end;
+    sc->ev_ok = true;
+}
+
+/* The token after FUNC ( : an empty call reads, one with an argument does not
+ * (except that LAST_INSERT_ID(expr) sets what the next empty call reads). */
+static void cls_scan_call(struct cls_scan *sc, const struct cls_tok *t)
+{
+    enum cls_fn f = sc->open_fn;
+    sc->open_fn = CLS_FN_NONE;
+    if (!cls_punct(t, ')')) {
+        if (f == CLS_FN_LAST_INSERT_ID)
+            sc->sets_last_insert_id = true;
+        return;
+    }
+    switch (f) {
+    case CLS_FN_FOUND_ROWS: sc->prev_found_rows = true; break;
+    case CLS_FN_ROW_COUNT: sc->prev_row_count = true; break;
+    case CLS_FN_LAST_INSERT_ID: sc->prev_last_insert_id = true; break;
+    default: break;
+    }
+    if (f != CLS_FN_CONNECTION_ID)
+        sc->reads_prev = true;
+    sc->ev_fn = f;
+    sc->ev_start = sc->open_start;
+    sc->ev_end = t->p + 1;
+    sc->ev_ok = sc->open_ws && cls_gap_ws(sc->p1.p + 1, t->p);
 }
 
 static void cls_scan_tok(struct cls_scan *sc, const struct cls_tok *t)
@@ -398,9 +507,13 @@ static void cls_scan_tok(struct cls_scan *sc, const struct cls_tok *t)
         sc->second = *t;
     }
     cls_scan_compound(sc, t, idx);
-    sc->conn_call = false;
+    sc->ev_fn = CLS_FN_NONE;
+    if (idx == 0)
+        sc->set_ctx = cls_kw(t, "SET");
 
     if (!sc->routine) {
+        if (sc->open_fn != CLS_FN_NONE)
+            cls_scan_call(sc, t);
         if (t->type == TK_WORD) {
             if (cls_kw(t, "SQL_CALC_FOUND_ROWS"))
                 sc->pins |= CLS_PIN_FOUND_ROWS;
@@ -411,6 +524,8 @@ static void cls_scan_tok(struct cls_scan *sc, const struct cls_tok *t)
                 sc->dml = true;
             else if (cls_kw(t, "ANALYZE"))
                 sc->analyze = true;
+            else if (sc->depth == 0 && cls_kw(t, "FOR") && cls_kw(&sc->second, "STATEMENT"))
+                sc->set_ctx = false; /* SET STATEMENT ... FOR: the statement proper */
             if (cls_kw(&sc->p1, "FOR") && (cls_kw(t, "UPDATE") || cls_kw(t, "SHARE")))
                 sc->lock_clause = true;
             if (cls_kw(&sc->p2, "LOCK") && cls_kw(&sc->p1, "IN") && cls_kw(t, "SHARE"))
@@ -419,6 +534,9 @@ static void cls_scan_tok(struct cls_scan *sc, const struct cls_tok *t)
                 sc->read_lock = true;
             if (cls_kw(&sc->p1, "FOR") && cls_kw(t, "EXPORT"))
                 sc->for_export = true;
+            if ((cls_kw(t, "LAST_INSERT_ID") || cls_kw(t, "IDENTITY")) &&
+                cls_set_target(sc, &sc->p1, &sc->p2, true))
+                sc->sets_last_insert_id = true; /* SET [SESSION] last_insert_id = x */
         } else if (t->type == TK_USERVAR) {
             bool host = sc->account_ctx && t->adjacent &&
                         (sc->p1.type == TK_STRING || sc->p1.type == TK_QIDENT ||
@@ -426,35 +544,39 @@ static void cls_scan_tok(struct cls_scan *sc, const struct cls_tok *t)
             if (!host)
                 sc->pins |= CLS_PIN_USER_VAR;
         } else if (t->type == TK_SYSVAR) {
-            if (cls_sysvar_reads_prev(t))
-                sc->reads_prev = true;
-        } else if (cls_punct(t, '(') && sc->p1.type == TK_WORD) {
+            cls_scan_sysvar(sc, t->v, t->vlen, t->p, t->p + t->len, &sc->p1, &sc->p2);
+        } else if (t->type == TK_QIDENT && t->adjacent && sc->p1.type == TK_SYSVAR &&
+                   (sc->p1.vlen == 0 || sc->p1.v[sc->p1.vlen - 1] == '.')) {
+            /* @@`identity`, @@session.`identity`: the name is quoted */
+            char name[24];
+            size_t pl = sc->p1.vlen;
+            if (pl + t->vlen < sizeof(name) && !memchr(t->v, t->quote, t->vlen)) {
+                memcpy(name, sc->p1.v, pl);
+                memcpy(name + pl, t->v, t->vlen);
+                cls_scan_sysvar(sc, name, pl + t->vlen, sc->p1.p, t->p + t->len, &sc->p2, &sc->p3);
+            }
+        } else if (cls_punct(t, '(')) {
+            sc->depth++;
             const struct cls_tok *f = &sc->p1;
-            if (cls_kw(f, "GET_LOCK")) {
+            if (f->type == TK_WORD && cls_kw(f, "GET_LOCK")) {
                 sc->pins |= CLS_PIN_GET_LOCK;
-            } else if (cls_kw(f, "RELEASE_ALL_LOCKS")) {
+            } else if (f->type == TK_WORD && cls_kw(f, "RELEASE_ALL_LOCKS")) {
                 sc->unpins |= CLS_PIN_GET_LOCK;
-            } else if (cls_kw(f, "FOUND_ROWS") || cls_kw(f, "ROW_COUNT")) {
-                sc->reads_prev = true;
-            } else if (cls_kw(f, "CONNECTION_ID") && !cls_punct(&sc->p2, '.')) {
-                sc->has_conn_id = true;
-                if (cls_gap_ws(f->p + f->len, t->p)) {
-                    sc->conn_open = f->p;
-                    sc->conn_p1end = t->p + 1;
+            } else if (f->type == TK_WORD && !cls_punct(&sc->p2, '.')) {
+                enum cls_fn fn = cls_fn_of(f->p, f->len);
+                if (fn == CLS_FN_CONNECTION_ID)
+                    sc->has_conn_id = true;
+                if (fn != CLS_FN_NONE) {
+                    sc->open_fn = fn;
+                    sc->open_start = f->p;
+                    sc->open_ws = cls_gap_ws(f->p + f->len, t->p);
                 }
             }
-        } else if (cls_punct(t, ')') && cls_punct(&sc->p1, '(')) {
-            if (cls_kw(&sc->p2, "LAST_INSERT_ID"))
-                sc->reads_prev = true;
-            if (sc->conn_open && sc->p2.p == sc->conn_open && cls_gap_ws(sc->conn_p1end, t->p)) {
-                sc->conn_call = true;
-                sc->conn_start = sc->conn_open;
-                sc->conn_end = t->p + 1;
-            }
+        } else if (cls_punct(t, ')')) {
+            sc->depth--;
         }
     }
-    if (!cls_punct(t, '('))
-        sc->conn_open = NULL;
+    sc->p3 = sc->p2;
     sc->p2 = sc->p1;
     sc->p1 = *t;
 }
@@ -996,7 +1118,7 @@ static void cls_head(struct cls_lex *lx, struct cls_result *r, const struct cls_
         }
         if (cls_kw(&u, "WARNINGS") || cls_kw(&u, "ERRORS")) {
             r->kind = CLS_SHOW_WARNINGS;
-            r->reads_prev = true;
+            r->reads_prev = r->prev_diagnostics = true;
         } else if (cls_kw(&u, "PROFILE") || cls_kw(&u, "PROFILES")) {
             r->reads_prev = true;
         }
@@ -1062,7 +1184,7 @@ static void cls_head(struct cls_lex *lx, struct cls_result *r, const struct cls_
         if (cls_kw(&u, "CURRENT") || cls_kw(&u, "STACKED"))
             cls_next(lx, &u);
         if (cls_kw(&u, "DIAGNOSTICS"))
-            r->reads_prev = true;
+            r->reads_prev = r->prev_diagnostics = true;
     } else if (cls_kw(&t, "PREPARE") || cls_kw(&t, "DEALLOCATE")) {
         r->pins |= CLS_PIN_PREPARE;
     } else if (cls_kw(&t, "EXECUTE")) {
@@ -1107,6 +1229,12 @@ static void cls_merge_scan(struct cls_result *r, const struct cls_scan *sc)
     r->pins |= sc->pins;
     r->unpins |= sc->unpins;
     r->reads_prev = r->reads_prev || sc->reads_prev;
+    r->prev_found_rows = r->prev_found_rows || sc->prev_found_rows;
+    r->prev_row_count = r->prev_row_count || sc->prev_row_count;
+    r->prev_last_insert_id = r->prev_last_insert_id || sc->prev_last_insert_id;
+    r->prev_identity = r->prev_identity || sc->prev_identity;
+    r->prev_diagnostics = r->prev_diagnostics || sc->prev_diagnostics;
+    r->sets_last_insert_id = r->sets_last_insert_id || sc->sets_last_insert_id;
     r->has_connection_id = r->has_connection_id || sc->has_conn_id;
 }
 
@@ -1116,6 +1244,12 @@ static void cls_merge_next(struct cls_result *out, const struct cls_result *r)
     out->pins |= r->pins;
     out->unpins |= r->unpins;
     out->reads_prev = out->reads_prev || r->reads_prev;
+    out->prev_found_rows = out->prev_found_rows || r->prev_found_rows;
+    out->prev_row_count = out->prev_row_count || r->prev_row_count;
+    out->prev_last_insert_id = out->prev_last_insert_id || r->prev_last_insert_id;
+    out->prev_identity = out->prev_identity || r->prev_identity;
+    out->prev_diagnostics = out->prev_diagnostics || r->prev_diagnostics;
+    out->sets_last_insert_id = out->sets_last_insert_id || r->sets_last_insert_id;
     out->has_connection_id = out->has_connection_id || r->has_connection_id;
     out->read_only = out->read_only && r->read_only;
     out->is_kill = out->is_kill || r->is_kill;
@@ -1150,6 +1284,8 @@ void classify(const char *sql, size_t len, bool ansi_quotes, bool no_backslash_e
             r->kind = CLS_OTHER;
             r->pins = r->unpins = 0;
             r->reads_prev = r->has_connection_id = r->read_only = r->is_kill = false;
+            r->prev_found_rows = r->prev_row_count = r->prev_last_insert_id = false;
+            r->prev_identity = r->prev_diagnostics = r->sets_last_insert_id = false;
             r->n_assign = 0;
         }
         start.end = end;
@@ -1166,24 +1302,29 @@ void classify(const char *sql, size_t len, bool ansi_quotes, bool no_backslash_e
     out->unpins &= ~out->pins; /* a pin taken in the same text wins */
 }
 
-int classify_rewrite_connection_id(char *sql, size_t len, uint64_t id)
-{
-    return classify_rewrite_connection_id_mode(sql, len, false, false, id);
-}
+/* ---- rewriting reads in place ------------------------------------------- */
 
-int classify_rewrite_connection_id_mode(char *sql, size_t len, bool ansi_quotes,
-                                        bool no_backslash_escapes, uint64_t id)
+/* The text to write for each function, and its length (-1: not rewritten). */
+struct cls_values {
+    char text[CLS_FN_COUNT][24];
+    int len[CLS_FN_COUNT];
+};
+
+/* Writes the values over every read classify() reports for a function in v,
+ * walking statements as classify() splits them. Returns the number written;
+ * *failed is set if some read of such a function could not be written. */
+static int cls_rewrite(char *sql, size_t len, bool ansi, bool nobs, const struct cls_values *v,
+                       bool *failed)
 {
     struct cls_lex lx;
     struct cls_scan sc;
     struct cls_tok t;
-    char digits[24];
     int replaced = 0;
-    int nd = snprintf(digits, sizeof(digits), "%llu", (unsigned long long)id);
 
+    *failed = false;
     if (!sql)
         return 0;
-    cls_lex_init(&lx, sql, len, ansi_quotes, no_backslash_escapes);
+    cls_lex_init(&lx, sql, len, ansi, nobs);
     memset(&sc, 0, sizeof(sc));
     for (;;) {
         cls_next(&lx, &t);
@@ -1194,15 +1335,61 @@ int classify_rewrite_connection_id_mode(char *sql, size_t len, bool ansi_quotes,
             continue;
         }
         cls_scan_tok(&sc, &t);
-        if (sc.conn_call) {
-            size_t span = (size_t)(sc.conn_end - sc.conn_start);
-            if ((size_t)nd <= span) {
-                char *w = sql + (sc.conn_start - sql);
-                memcpy(w, digits, (size_t)nd);
-                memset(w + nd, ' ', span - (size_t)nd);
-                replaced++;
-            }
+        if (sc.ev_fn == CLS_FN_NONE || v->len[sc.ev_fn] < 0)
+            continue;
+        size_t at = (size_t)(sc.ev_start - sql), span = (size_t)(sc.ev_end - sc.ev_start);
+        size_t nd = (size_t)v->len[sc.ev_fn];
+        /* the number must stay a token of its own: 5x or x5 would read as a name */
+        bool glued_before = at > 0 && cls_isident((unsigned char)sql[at - 1]);
+        bool glued_after = nd == span && at + span < len &&
+                           (cls_isident((unsigned char)sql[at + span]) || sql[at + span] == '.');
+        if (!sc.ev_ok || nd > span || glued_before || glued_after) {
+            *failed = true;
+            continue;
         }
+        memcpy(sql + at, v->text[sc.ev_fn], nd);
+        memset(sql + at + nd, ' ', span - nd);
+        replaced++;
     }
     return replaced;
+}
+
+int classify_rewrite_calls(char *sql, size_t len, bool ansi_quotes, bool no_backslash_escapes,
+                           const struct cls_rewrite *rw, int n_rw)
+{
+    struct cls_values v;
+    bool failed;
+
+    for (int f = 0; f < CLS_FN_COUNT; f++)
+        v.len[f] = -1;
+    for (int i = 0; i < n_rw; i++) {
+        enum cls_fn f = rw[i].func ? cls_fn_of(rw[i].func, strlen(rw[i].func)) : CLS_FN_NONE;
+        if (f == CLS_FN_NONE)
+            return -1;
+        if (v.len[f] < 0)
+            v.len[f] = snprintf(v.text[f], sizeof(v.text[f]), "%lld", (long long)rw[i].value);
+    }
+    int n = cls_rewrite(sql, len, ansi_quotes, no_backslash_escapes, &v, &failed);
+    return failed ? -1 : n;
+}
+
+int classify_rewrite_connection_id(char *sql, size_t len, uint64_t id)
+{
+    return classify_rewrite_connection_id_mode(sql, len, false, false, id);
+}
+
+/* Kept apart from classify_rewrite_calls(): the id is unsigned, and a call
+ * left as written is no failure here (the caller has nothing to fall back to). */
+int classify_rewrite_connection_id_mode(char *sql, size_t len, bool ansi_quotes,
+                                        bool no_backslash_escapes, uint64_t id)
+{
+    struct cls_values v;
+    bool failed;
+
+    for (int f = 0; f < CLS_FN_COUNT; f++)
+        v.len[f] = -1;
+    v.len[CLS_FN_CONNECTION_ID] = snprintf(v.text[CLS_FN_CONNECTION_ID],
+                                           sizeof(v.text[CLS_FN_CONNECTION_ID]), "%llu",
+                                           (unsigned long long)id);
+    return cls_rewrite(sql, len, ansi_quotes, no_backslash_escapes, &v, &failed);
 }

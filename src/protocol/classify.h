@@ -72,9 +72,22 @@ struct cls_result {
                                 if all are; kind, arg, kill_* and assign[] are the first's. A
                                 later SET, USE, KILL or LOAD ... LOCAL adds CLS_PIN_UNSURE.
                                 ';' inside a stored routine's BEGIN ... END does not split. */
-    bool reads_prev;         /* FOUND_ROWS(), LAST_INSERT_ID() (no arg), ROW_COUNT(),
-                                SHOW WARNINGS/ERRORS, GET DIAGNOSTICS, @@warning_count,
-                                @@error_count, @@identity, @@last_insert_id */
+    /* Readers of what the previous statement left on the connection, found
+     * outside strings and comments (and outside routine bodies, which run
+     * later): with transaction multiplexing they must be answered from what
+     * mymux saw. Calls qualified by a schema (db.FOUND_ROWS()) are stored
+     * functions, and @@global.x is not the session's: neither counts. */
+    bool reads_prev;          /* any prev_* below, or SHOW PROFILE[S] (which no single
+                                 previous statement answers: only the connection can) */
+    bool prev_found_rows;     /* FOUND_ROWS() */
+    bool prev_row_count;      /* ROW_COUNT() */
+    bool prev_last_insert_id; /* LAST_INSERT_ID() without an argument */
+    bool prev_identity;       /* @@[session.|local.]identity / last_insert_id */
+    bool prev_diagnostics;    /* SHOW WARNINGS/ERRORS, SHOW COUNT(*) WARNINGS|ERRORS,
+                                 GET [CURRENT|STACKED] DIAGNOSTICS,
+                                 @@[session.|local.]warning_count / error_count */
+    bool sets_last_insert_id; /* LAST_INSERT_ID(expr), SET [@@]last_insert_id|identity = x:
+                                 the value later LAST_INSERT_ID() calls return changes */
     bool has_connection_id;  /* CONNECTION_ID() appears outside quotes/comments */
     bool read_only;          /* SELECT/SHOW/... that does not write (routing hint) */
     /* CLS_USE: schema; CLS_LOAD_*_LOCAL: file name (unquoted, escapes undone) */
@@ -97,6 +110,33 @@ struct cls_result {
  * no_backslash_escapes: backslash is not an escape inside strings. */
 void classify(const char *sql, size_t len, bool ansi_quotes, bool no_backslash_escapes,
               struct cls_result *out);
+
+/* A value to put in place of calls to func() in classify_rewrite_calls(). */
+struct cls_rewrite {
+    const char *func; /* "FOUND_ROWS", "ROW_COUNT", "LAST_INSERT_ID", "CONNECTION_ID" */
+    int64_t value;
+};
+
+/* Replaces in place, in sql[0..len) read under the session's sql_mode, every
+ * call FUNC() of a function named in rw[0..n_rw) (any case, whitespace allowed
+ * before and inside the empty parentheses) by its decimal value padded with
+ * spaces to the call's length. With "LAST_INSERT_ID" in rw, @@identity and
+ * @@last_insert_id (also @@session. / @@local.) are replaced by the same value,
+ * except as the target of a SET. Left alone: strings, comments, calls with an
+ * argument (LAST_INSERT_ID(5)), schema-qualified calls, stored routine bodies.
+ * The whole text is rewritten, every statement of it: whether an earlier
+ * statement of the same text changes a value (INSERT ...; SELECT
+ * LAST_INSERT_ID()) is for the caller to judge from classify().
+ * Returns the number of places replaced, or -1 if some place the classifier
+ * reports as a read could not be: its value's text is longer than the call,
+ * would run into the next token, or a comment lies inside the call
+ * (FOUND_ROWS(/ * * /), a call split by an executable comment's end). Such
+ * places are left as written, the others are still replaced: on -1 the caller
+ * must not forward the text as if answered. An unknown func name also
+ * returns -1 (and nothing is replaced). */
+int classify_rewrite_calls(char *sql, size_t len, bool ansi_quotes, bool no_backslash_escapes,
+                           const struct cls_rewrite *rw, int n_rw)
+    __attribute__((warn_unused_result));
 
 /* Rewrites every CONNECTION_ID() outside quotes/comments in sql (in place) to the
  * decimal id padded with spaces to the same length. Returns the number replaced. */

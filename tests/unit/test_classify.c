@@ -377,6 +377,250 @@ static void test_rewrite_connection_id(void **state)
     assert_int_equal(classify_rewrite_connection_id(NULL, 0, 5), 0);
 }
 
+/* The previous-statement readers, one flag each; reads_prev is their OR. */
+enum { FR = 1, RC = 2, LI = 4, ID = 8, DG = 16, SL = 32 };
+
+static unsigned prev_flags(const struct cls_result *r)
+{
+    return (r->prev_found_rows ? FR : 0) | (r->prev_row_count ? RC : 0) |
+           (r->prev_last_insert_id ? LI : 0) | (r->prev_identity ? ID : 0) |
+           (r->prev_diagnostics ? DG : 0) | (r->sets_last_insert_id ? SL : 0);
+}
+
+static void test_prev_flags(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *sql;
+        bool ansi;
+        unsigned flags;
+    } cases[] = {
+        {"SELECT FOUND_ROWS()", false, FR},
+        {"select Found_Rows ( )", false, FR},
+        {"SELECT FOUND_ROWS(/* c */)", false, FR},
+        {"SELECT ROW_COUNT()", false, RC},
+        {"SELECT row_count\t(\n)", false, RC},
+        {"SELECT LAST_INSERT_ID()", false, LI},
+        {"SELECT last_insert_id ()", false, LI},
+        {"SELECT LAST_INSERT_ID(5)", false, SL},
+        {"UPDATE t SET id = LAST_INSERT_ID(id + 1)", false, SL},
+        {"SELECT LAST_INSERT_ID((SELECT 1))", false, SL},
+        {"SELECT LAST_INSERT_ID(7), LAST_INSERT_ID()", false, SL | LI},
+        {"SELECT @@identity", false, ID},
+        {"SELECT @@IDENTITY", false, ID},
+        {"SELECT @@last_insert_id", false, ID},
+        {"SELECT @@session.identity", false, ID},
+        {"SELECT @@SESSION.LAST_INSERT_ID", false, ID},
+        {"SELECT @@local.identity", false, ID},
+        {"SELECT @@`identity`", false, ID},
+        {"SELECT @@session.`last_insert_id`", false, ID},
+        {"SELECT @@\"identity\"", true, ID},
+        {"SHOW WARNINGS", false, DG},
+        {"show errors limit 1", false, DG},
+        {"SHOW COUNT(*) WARNINGS", false, DG},
+        {"SHOW COUNT ( * ) ERRORS", false, DG},
+        {"GET DIAGNOSTICS @n = NUMBER", false, DG},
+        {"get current diagnostics condition 1 @m = MESSAGE_TEXT", false, DG},
+        {"GET STACKED DIAGNOSTICS @n = NUMBER", false, DG},
+        {"SELECT @@warning_count", false, DG},
+        {"SELECT @@error_count", false, DG},
+        {"SELECT @@session.warning_count, @@Session.Error_Count", false, DG},
+        {"SELECT /*!50000 FOUND_ROWS() */", false, FR},
+        {"SELECT /*!50000 FOUND_ROWS( */ )", false, FR},
+        {"SELECT /*M!100000 ROW_COUNT() */", false, RC},
+        {"SELECT FOUND_ROWS(), ROW_COUNT(), LAST_INSERT_ID(), @@identity, @@warning_count",
+         false, FR | RC | LI | ID | DG},
+        /* multi-statement texts: every statement counts */
+        {"SELECT 1; SELECT FOUND_ROWS()", false, FR},
+        {"INSERT INTO t VALUES (1); SELECT LAST_INSERT_ID(); SHOW WARNINGS", false, LI | DG},
+        {"SHOW WARNINGS; SELECT ROW_COUNT()", false, DG | RC},
+        /* SET of last_insert_id / identity writes, it does not read */
+        {"SET @@identity = 5", false, SL},
+        {"SET @@session.last_insert_id := 5", false, SL},
+        {"SET last_insert_id = 5", false, SL},
+        {"SET SESSION identity = 5", false, SL},
+        {"SET @a = 1, @@last_insert_id = 2", false, SL},
+        {"SET @a = @@identity", false, ID},
+        {"SET @a = (SELECT 1, @@identity)", false, ID},
+        {"SET @a = @@identity = 5", false, ID},
+        {"SET STATEMENT max_statement_time = 1 FOR SELECT 1, @@identity", false, ID},
+        {"SET @a = LAST_INSERT_ID()", false, LI},
+        /* not readers */
+        {"SELECT 'FOUND_ROWS()', \"ROW_COUNT()\", `LAST_INSERT_ID()`", false, 0},
+        {"SELECT 1 /* FOUND_ROWS() @@identity SHOW WARNINGS */", false, 0},
+        {"SELECT 1 -- ROW_COUNT()\n", false, 0},
+        {"SELECT 1 # LAST_INSERT_ID()\n", false, 0},
+        {"SELECT '@@identity', '@@warning_count'", false, 0},
+        {"SELECT found_rows_x(), row_count_y(), x_last_insert_id()", false, 0},
+        {"SELECT found_rows, row_count, last_insert_id FROM t", false, 0},
+        {"SELECT db.FOUND_ROWS(), db.LAST_INSERT_ID()", false, 0},
+        {"SELECT @@global.warning_count, @@global.identity", false, 0},
+        {"SELECT @@identity_x, @@warning_counts, @@version", false, 0},
+        {"SELECT @identity, @warning_count", false, 0},
+        {"SHOW TABLES", false, 0},
+        {"SHOW VARIABLES LIKE 'warning_count'", false, 0},
+        {"CREATE PROCEDURE p() BEGIN SELECT FOUND_ROWS(); SHOW WARNINGS; END", false, 0},
+        {"SELECT \"@@identity\"", false, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        cls_mode(cases[i].sql, cases[i].ansi, false);
+        unsigned got = prev_flags(&R);
+        if (got != cases[i].flags)
+            fail_msg("%s: flags %#x, expected %#x", cases[i].sql, got, cases[i].flags);
+        bool any = got & (FR | RC | LI | ID | DG);
+        if (R.reads_prev != any)
+            fail_msg("%s: reads_prev %d", cases[i].sql, R.reads_prev);
+    }
+    cls("SELECT 1; SELECT FOUND_ROWS()");
+    assert_true(R.multi);
+    cls("SELECT FOUND_ROWS() /*");
+    assert_true(R.prev_found_rows); /* the broken tail makes it unsure, the flag stands */
+    assert_true(R.pins & CLS_PIN_UNSURE);
+    /* SHOW PROFILE[S] reads more than the previous statement: reads_prev alone */
+    cls("SHOW PROFILES");
+    assert_true(R.reads_prev);
+    assert_int_equal(prev_flags(&R), 0);
+}
+
+/* Rewrites buf (a copy of sql) and checks the result and the return value. */
+static void rewrite_check(const char *sql, const struct cls_rewrite *rw, int n_rw, int want,
+                          const char *expect)
+{
+    char buf[512];
+    assert_true(strlen(sql) < sizeof(buf));
+    strcpy(buf, sql);
+    int got = classify_rewrite_calls(buf, strlen(buf), false, false, rw, n_rw);
+    if (got != want)
+        fail_msg("%s: returned %d, expected %d", sql, got, want);
+    if (strcmp(buf, expect) != 0)
+        fail_msg("%s: became [%s], expected [%s]", sql, buf, expect);
+    assert_int_equal(strlen(buf), strlen(sql));
+}
+
+static void test_rewrite_calls(void **state)
+{
+    (void)state;
+    const struct cls_rewrite all[] = {
+        {"FOUND_ROWS", 12}, {"ROW_COUNT", -1}, {"LAST_INSERT_ID", 987}, {"CONNECTION_ID", 5},
+    };
+    const struct cls_rewrite fr[] = {{"found_rows", 3}};
+    const struct cls_rewrite li[] = {{"Last_Insert_Id", 42}};
+    const int n_all = (int)(sizeof(all) / sizeof(all[0]));
+
+    rewrite_check("SELECT FOUND_ROWS()", all, n_all, 1, "SELECT 12          ");
+    rewrite_check("SELECT found_rows ( )", all, n_all, 1, "SELECT 12            ");
+    rewrite_check("SELECT Row_Count()", all, n_all, 1, "SELECT -1         ");
+    rewrite_check("SELECT 5-ROW_COUNT()", all, n_all, 1, "SELECT 5--1         ");
+    rewrite_check("SELECT LAST_INSERT_ID(), CONNECTION_ID()", all, n_all, 2,
+                  "SELECT 987             , 5              ");
+    rewrite_check("SELECT\tFOUND_ROWS\n(\t)\n", all, n_all, 1, "SELECT\t12            \n");
+    /* only the functions asked for */
+    rewrite_check("SELECT FOUND_ROWS(), ROW_COUNT(), LAST_INSERT_ID()", fr, 1, 1,
+                  "SELECT 3           , ROW_COUNT(), LAST_INSERT_ID()");
+    rewrite_check("SELECT ROW_COUNT()", fr, 1, 0, "SELECT ROW_COUNT()");
+    rewrite_check("SELECT ROW_COUNT()", NULL, 0, 0, "SELECT ROW_COUNT()");
+    /* an argument is not a read: LAST_INSERT_ID(expr) stays */
+    rewrite_check("SELECT LAST_INSERT_ID(5), LAST_INSERT_ID()", li, 1, 1,
+                  "SELECT LAST_INSERT_ID(5), 42              ");
+    rewrite_check("SELECT CONNECTION_ID(1)", all, n_all, 0, "SELECT CONNECTION_ID(1)");
+    /* strings, quoted names, comments, other names: untouched */
+    rewrite_check("SELECT 'FOUND_ROWS()', \"ROW_COUNT()\", `LAST_INSERT_ID()`, '@@identity'",
+                  all, n_all, 0,
+                  "SELECT 'FOUND_ROWS()', \"ROW_COUNT()\", `LAST_INSERT_ID()`, '@@identity'");
+    rewrite_check("SELECT 1 /* FOUND_ROWS() */ -- ROW_COUNT()\n# @@identity\n", all, n_all, 0,
+                  "SELECT 1 /* FOUND_ROWS() */ -- ROW_COUNT()\n# @@identity\n");
+    rewrite_check("SELECT 'it''s FOUND_ROWS()', 'a\\' FOUND_ROWS()', FOUND_ROWS()", fr, 1, 1,
+                  "SELECT 'it''s FOUND_ROWS()', 'a\\' FOUND_ROWS()', 3           ");
+    rewrite_check("SELECT found_rowsx(), x.FOUND_ROWS(), found_rows FROM t", fr, 1, 0,
+                  "SELECT found_rowsx(), x.FOUND_ROWS(), found_rows FROM t");
+    /* @@identity and friends follow LAST_INSERT_ID */
+    rewrite_check("SELECT @@identity, @@LAST_INSERT_ID, @@session.identity, "
+                  "@@SESSION.last_insert_id, @@local.identity",
+                  li, 1, 5,
+                  "SELECT 42        , 42              , 42                , "
+                  "42                      , 42              ");
+    rewrite_check("SELECT @@`identity`", li, 1, 1, "SELECT 42          ");
+    rewrite_check("SELECT @@identity", fr, 1, 0, "SELECT @@identity");
+    rewrite_check("SELECT @@global.identity, @@identity_x, @@warning_count", li, 1, 0,
+                  "SELECT @@global.identity, @@identity_x, @@warning_count");
+    /* a SET target is a write, not a read */
+    rewrite_check("SET @@identity = 5, @x = @@identity", li, 1, 1,
+                  "SET @@identity = 5, @x = 42        ");
+    rewrite_check("SET @x = LAST_INSERT_ID(), last_insert_id = 1", li, 1, 1,
+                  "SET @x = 42              , last_insert_id = 1");
+    /* executable comments are code; a call across their end is not one span */
+    rewrite_check("SELECT /*!50000 FOUND_ROWS() */", all, n_all, 1,
+                  "SELECT /*!50000 12           */");
+    rewrite_check("SELECT /*!50000 FOUND_ROWS( */ )", all, n_all, -1,
+                  "SELECT /*!50000 FOUND_ROWS( */ )");
+    rewrite_check("SELECT /*!50000 FOUND_ROWS */ ()", all, n_all, -1,
+                  "SELECT /*!50000 FOUND_ROWS */ ()");
+    /* a comment inside the call: a read that cannot be overwritten */
+    rewrite_check("SELECT FOUND_ROWS(/**/), ROW_COUNT()", all, n_all, -1,
+                  "SELECT FOUND_ROWS(/**/), -1         ");
+    /* multi-statement: all statements are rewritten */
+    rewrite_check("SELECT FOUND_ROWS(); SELECT ROW_COUNT(); SELECT @@identity", all, n_all, 3,
+                  "SELECT 12          ; SELECT -1         ; SELECT 987       ");
+    rewrite_check("CREATE PROCEDURE p() BEGIN SELECT FOUND_ROWS(); END; SELECT FOUND_ROWS()",
+                  fr, 1, 1,
+                  "CREATE PROCEDURE p() BEGIN SELECT FOUND_ROWS(); END; SELECT 3           ");
+
+    /* values that do not fit: that call stays, the others are written, -1 */
+    const struct cls_rewrite big[] = {{"ROW_COUNT", INT64_MIN}, {"FOUND_ROWS", 1}};
+    rewrite_check("SELECT ROW_COUNT(), FOUND_ROWS()", big, 2, -1,
+                  "SELECT ROW_COUNT(), 1           ");
+    /* exactly the call's length fits: "ROW_COUNT ( )" is 13 */
+    const struct cls_rewrite fit[] = {{"ROW_COUNT", -123456789012}};
+    rewrite_check("SELECT ROW_COUNT ( )", fit, 1, 1, "SELECT -123456789012");
+    rewrite_check("SELECT ROW_COUNT()", fit, 1, -1, "SELECT ROW_COUNT()");
+    const struct cls_rewrite lbig[] = {{"LAST_INSERT_ID", 12345678901}};
+    rewrite_check("SELECT @@identity", lbig, 1, -1, "SELECT @@identity");
+    rewrite_check("SELECT @@last_insert_id", lbig, 1, 1, "SELECT 12345678901     ");
+    /* ...but not glued to the next token */
+    const struct cls_rewrite fill[] = {{"ROW_COUNT", 12345678901}};
+    rewrite_check("SELECT ROW_COUNT()x", fill, 1, -1, "SELECT ROW_COUNT()x");
+    rewrite_check("SELECT ROW_COUNT() x", fill, 1, 1, "SELECT 12345678901 x");
+
+    /* unknown function: nothing done */
+    const struct cls_rewrite bad[] = {{"FOUND_ROWS", 1}, {"NOW", 2}};
+    rewrite_check("SELECT FOUND_ROWS()", bad, 2, -1, "SELECT FOUND_ROWS()");
+    const struct cls_rewrite nul[] = {{NULL, 2}};
+    rewrite_check("SELECT FOUND_ROWS()", nul, 1, -1, "SELECT FOUND_ROWS()");
+
+    /* sql_mode decides where strings end */
+    char buf[128];
+    const char *nb = "SELECT 'a\\', FOUND_ROWS(), ' FOUND_ROWS() '";
+    strcpy(buf, nb);
+    assert_int_equal(classify_rewrite_calls(buf, strlen(buf), false, true, fr, 1), 1);
+    assert_string_equal(buf, "SELECT 'a\\', 3           , ' FOUND_ROWS() '");
+    strcpy(buf, "SELECT \"FOUND_ROWS\"(), FOUND_ROWS()");
+    assert_int_equal(classify_rewrite_calls(buf, strlen(buf), true, false, fr, 1), 1);
+    assert_string_equal(buf, "SELECT \"FOUND_ROWS\"(), 3           ");
+    /* the length bound is honoured */
+    strcpy(buf, "SELECT FOUND_ROWS()");
+    assert_int_equal(classify_rewrite_calls(buf, strlen(buf) - 1, false, false, fr, 1), 0);
+    assert_string_equal(buf, "SELECT FOUND_ROWS()");
+    assert_int_equal(classify_rewrite_calls(NULL, 0, false, false, fr, 1), 0);
+
+    /* whatever classify() reports as a read, the rewrite answers or refuses */
+    static const char *const reads[] = {
+        "SELECT found_rows ( ), ROW_COUNT(), last_insert_id(), @@identity, @@session.`identity`",
+        "SELECT /*!50000 FOUND_ROWS( */ ), ROW_COUNT(/* x */)",
+        "SELECT 1; SELECT LAST_INSERT_ID() ; SELECT @@LOCAL.last_insert_id",
+    };
+    const struct cls_rewrite small[] = {{"FOUND_ROWS", 0}, {"ROW_COUNT", 0}, {"LAST_INSERT_ID", 0}};
+    for (size_t i = 0; i < sizeof(reads) / sizeof(reads[0]); i++) {
+        strcpy(buf, reads[i]);
+        int n = classify_rewrite_calls(buf, strlen(buf), false, false, small, 3);
+        cls(buf);
+        if (n >= 0 && (R.prev_found_rows || R.prev_row_count || R.prev_last_insert_id ||
+                       R.prev_identity))
+            fail_msg("%s: rewrite returned %d and left a read: %s", reads[i], n, buf);
+        if (n < 0 && !R.reads_prev)
+            fail_msg("%s: -1 without a read left", reads[i]);
+    }
+}
+
 static void test_use(void **state)
 {
     (void)state;
@@ -850,6 +1094,9 @@ static void test_prefixes_and_noise(void **state)
             classify(copy, k, false, false, &R);
             classify(copy, k, true, true, &R);
             classify_rewrite_connection_id(copy, k, 1);
+            const struct cls_rewrite rw[] = {{"FOUND_ROWS", -7}, {"LAST_INSERT_ID", 1}};
+            int rc = classify_rewrite_calls(copy, k, k & 1, k & 2, rw, 2);
+            assert_true(rc >= -1);
             free(copy);
         }
     }
@@ -871,6 +1118,9 @@ static void test_prefixes_and_noise(void **state)
         assert_true(R.n_assign >= 0 && R.n_assign <= CLS_MAX_ASSIGN);
         assert_true(R.arg_len < sizeof(R.arg));
         classify_rewrite_connection_id(copy, n, 1);
+        const struct cls_rewrite rw[] = {{"ROW_COUNT", -1}, {"LAST_INSERT_ID", 9}};
+        int rc = classify_rewrite_calls(copy, n, round & 1, round & 2, rw, 2);
+        assert_true(rc >= -1);
         free(copy);
         x = x * 1103515245u + 12345u;
     }
@@ -888,6 +1138,8 @@ int main(void)
         cmocka_unit_test(test_reads_prev),
         cmocka_unit_test(test_connection_id),
         cmocka_unit_test(test_rewrite_connection_id),
+        cmocka_unit_test(test_prev_flags),
+        cmocka_unit_test(test_rewrite_calls),
         cmocka_unit_test(test_use),
         cmocka_unit_test(test_kill),
         cmocka_unit_test(test_load_data),
