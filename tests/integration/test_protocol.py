@@ -624,7 +624,7 @@ def test_kill_query_without_privilege_refused(mymux):
     w = mymux.connect(user="weak", password="weakpass")
     try:
         marker = _marker()
-        t, result = _start_sleep(a, marker, seconds=3)
+        t, result = _start_sleep(a, marker, seconds=5)
         wait_until(lambda: _running_on_backend(mymux, marker), 15, what="the sleep to run")
         with pytest.raises(pymysql.err.OperationalError) as ei:
             q1(w, f"KILL QUERY {a.thread_id()}")

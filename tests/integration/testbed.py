@@ -11,6 +11,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -110,13 +111,21 @@ class MariaDB:
     def start(self, timeout=60):
         _live.append(self)
         install_log = os.path.join(self.tmpdir, "install.log")
-        with open(install_log, "w") as log:
-            r = subprocess.run(
-                [INSTALL_DB, *self._common_args(), "--auth-root-authentication-method=socket",
-                 "--skip-test-db"],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        if r.returncode != 0:
-            raise RuntimeError(f"mariadb-install-db failed:\n{_read(install_log)}")
+        for attempt in range(3):  # a transient failure (e.g. memory pressure) gets a retry
+            shutil.rmtree(self.datadir, ignore_errors=True)
+            with open(install_log, "w") as log:
+                r = subprocess.run(
+                    [INSTALL_DB, *self._common_args(), "--auth-root-authentication-method=socket",
+                     "--skip-test-db"],
+                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                    timeout=120)
+            if r.returncode == 0:
+                break
+            sys.stderr.write(f"testbed: mariadb-install-db failed (exit {r.returncode}, "
+                             f"attempt {attempt + 1}):\n{_read(install_log)[-5000:]}\n")
+        else:
+            raise RuntimeError(f"mariadb-install-db failed (exit {r.returncode}):\n"
+                               f"{_read(install_log)[-5000:]}")
         # A free port can be taken between free_port() and the server's bind:
         # try a few times.
         for attempt in range(5):
