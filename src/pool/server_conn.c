@@ -60,20 +60,19 @@ static void be_fail_from_err(struct mx_backend *be, const uint8_t *p, size_t len
     be_fail(be, ei.code, ei.sqlstate, "%.*s", n, ei.msg);
 }
 
+/* The timer is closed after the socket; the memory goes when both are done. */
+static void timer_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
 static void on_closed(struct mx_sock *s)
 {
     struct mx_backend *be = s->owner;
-    uv_close((uv_handle_t *)&be->timer, NULL);
     pool_on_closed(be);
     cred_clear(&be->cred);
     vars_free(&be->vars);
-    free(be);
-}
-
-/* The timer handle is closed after the socket; free only when both are done. */
-static void timer_closed(uv_handle_t *h)
-{
-    (void)h;
+    uv_close((uv_handle_t *)&be->timer, timer_closed);
 }
 
 void be_close(struct mx_backend *be)
@@ -413,7 +412,6 @@ struct mx_backend *be_open(struct mx_pool *pool, const struct mx_cred *cred, uin
     uv_tcp_init(&w->loop, &be->sock.tcp);
     uv_timer_init(&w->loop, &be->timer);
     be->timer.data = be;
-    (void)timer_closed;
 
     struct sockaddr_storage ss;
     char port[8];
