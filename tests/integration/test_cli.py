@@ -147,3 +147,11 @@ def test_mixed_clients_share_the_pool(mymux):
             c.close()
         out = ok(mymux.cli(["-N", "-e", "select seq from test.seq_1_to_3; select 'x'"]))
         assert out == "1\n2\n3\nx\n"
+
+
+def test_compression_requested_by_client(mymux):
+    # mymux does not compress (yet): it must not advertise CLIENT_COMPRESS, so a client asking
+    # for it falls back to the plain protocol instead of failing.
+    out = ok(mymux.cli(["--compress", "-N", "-e", "select 'compressed?', count(*) "
+                        "from test.seq_1_to_1000"]))
+    assert out == "compressed?\t1000\n"

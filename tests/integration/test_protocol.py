@@ -716,3 +716,52 @@ def test_kill_sessions_on_every_worker(mymux):
             except Exception:  # noqa: BLE001 - already gone
                 pass
         killer.close()
+
+
+COM_SET_OPTION = 0x1B
+
+
+def test_set_option_multi_statements(mymux):
+    # COM_SET_OPTION turns multi-statements on and off on a connection that did not
+    # negotiate CLIENT_MULTI_STATEMENTS; the answer is an EOF packet.
+    c = mymux.connect()
+    try:
+        with pytest.raises(pymysql.err.ProgrammingError) as ei:
+            q1(c, "SELECT 1; SELECT 2")
+        assert ei.value.args[0] == 1064
+        c._execute_command(COM_SET_OPTION, struct.pack("<H", 0))  # MYSQL_OPTION_MULTI_STATEMENTS_ON
+        assert c._read_packet().is_eof_packet()
+        with c.cursor() as cur:
+            cur.execute("SELECT 1; SELECT 2")
+            assert cur.fetchall() == ((1,),)
+            assert cur.nextset()
+            assert cur.fetchall() == ((2,),)
+            assert not cur.nextset()
+        c._execute_command(COM_SET_OPTION, struct.pack("<H", 1))  # ..._OFF
+        assert c._read_packet().is_eof_packet()
+        with pytest.raises(pymysql.err.ProgrammingError) as ei:
+            q1(c, "SELECT 1; SELECT 2")
+        assert ei.value.args[0] == 1064
+        assert usable(c)
+    finally:
+        c.close()
+
+
+def test_rows_are_streamed_not_buffered(mymux):
+    # Row 1 (1 MiB, flushed by the server at once) arrives; row 2 takes 4 s to compute.
+    # A proxy that held the result until its end would deliver row 1 after 4 s.
+    c = mymux.connect(cursorclass=pymysql.cursors.SSCursor)
+    try:
+        with c.cursor() as cur:
+            t0 = time.monotonic()
+            cur.execute("SELECT seq, REPEAT('s', 1048576), SLEEP(IF(seq = 2, 4, 0)) "
+                        "FROM test.seq_1_to_2")
+            first = cur.fetchone()
+            t_first = time.monotonic() - t0
+            rest = cur.fetchall()
+            t_all = time.monotonic() - t0
+        assert first[0] == 1 and len(rest) == 1
+        assert t_all >= 4
+        assert t_first < 2.5, f"first row after {t_first:.1f}s: the result was buffered"
+    finally:
+        c.close()
