@@ -30,7 +30,8 @@ Other environment: MYMUX_BIN (default build/mymux), BENCH_TABLES (4),
 BENCH_TABLE_SIZE (10000), BENCH_WORKERS (2), BENCH_POOL_MAX (max per backend for
 the main runs; default max(64, largest thread count)), BENCH_MANY_THREADS
 ("512 2000"), BENCH_MANY_POOL (32), BENCH_MANY_TIME (defaults to the run time),
-BENCH_MANY=1|only, BENCH_SESSION_TRACK=1 (leave MariaDB's session tracking on;
+BENCH_MANY=1|only, BENCH_MYMUX_RESTART=0 (one mymux per section instead of a
+fresh one per mymux run), BENCH_SESSION_TRACK=1 (leave MariaDB's session tracking on;
 default off, as on TiDB), BENCH_KEEP=1, BENCH_RESULTS_DIR (bench/results).
 EOF
 }
@@ -87,6 +88,9 @@ TABLE_SIZE=${BENCH_TABLE_SIZE:-10000}
 WORKERS=${BENCH_WORKERS:-2}
 MYMUX_BIN=${MYMUX_BIN:-$ROOT/build/mymux}
 RESULTS_DIR=${BENCH_RESULTS_DIR:-$HERE/results}
+# 1: a fresh mymux for every mymux run, so that its idle pool never counts
+# in another run's backend connections; 0: one mymux per section.
+MYMUX_RESTART=${BENCH_MYMUX_RESTART:-1}
 MAXTHR=64
 for t in $THREADS; do [ "$t" -gt "$MAXTHR" ] && MAXTHR=$t; done
 # Without multiplexing (issue 2) every client session holds one backend
@@ -223,6 +227,23 @@ client_ok() {  # client_ok PORT: one query through a listener
     -N -B -e 'SELECT 1' sbtest
 }
 
+# mymux is checked by its greeting only (protocol version 10 handshake), so
+# that no query leaves a backend connection idle in its pool before a run;
+# sysbench then exercises the whole path.
+greeting_ok() {  # greeting_ok PORT
+  "$PY" - "$1" <<'PYEOF'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=3)
+b = b""
+while len(b) < 5:
+    c = s.recv(64)
+    if not c:
+        sys.exit(1)
+    b += c
+sys.exit(0 if b[4] == 10 else 1)
+PYEOF
+}
+
 # ---------------------------------------------------------------- HAProxy
 HAP_PORT=""
 if has_target haproxy; then
@@ -252,7 +273,8 @@ fi
 
 # ---------------------------------------------------------------- mymux
 MYMUX_PORT=""
-MYMUX_STATE="not built"   # not built | running | not started
+MYMUX_STATE="not built"   # not built | stopped | running | not started
+[ -x "$MYMUX_BIN" ] && MYMUX_STATE=stopped || log "mymux: not built ($MYMUX_BIN)"
 MYMUX_POOL=""
 MYMUX_STARTS=0
 
@@ -283,7 +305,7 @@ pool:
 EOF
   "$MYMUX_BIN" -c "$cfg" 2>"$lg" >/dev/null &
   MYMUX_PID=$!
-  if wait_ready mymux "$MYMUX_PID" 30 client_ok "$MYMUX_PORT"; then
+  if wait_ready mymux "$MYMUX_PID" 30 greeting_ok "$MYMUX_PORT"; then
     MYMUX_STATE=running
     log "mymux ready on 127.0.0.1:$MYMUX_PORT (pid $MYMUX_PID, pool $MYMUX_POOL, log $lg)"
     return 0
@@ -333,9 +355,21 @@ sampler_stop() {
 
 run_one() {  # run_one SECTION WORKLOAD PSMODE THREADS TARGET SECONDS
   local section=$1 wl=$2 ps=$3 thr=$4 target=$5 secs=$6
-  local port="" ppid="" notes="" status=""
+  local port="" ppid="" notes="" status="" base=0
   RUN_NO=$((RUN_NO + 1))
   local out="$WORK/run-$RUN_NO-$wl-$thr-$target.txt"
+  [ "$section" = many ] && [ "$target" = direct ] &&
+    notes="direct: every client thread is one MariaDB connection ($thr threads = $thr backend connections)"
+  [ "$section" = many ] && [ "$target" = haproxy ] &&
+    notes="haproxy: TCP mode relays each client to its own MariaDB connection"
+
+  "${SQL[@]}" -e 'FLUSH STATUS' >/dev/null 2>&1 || true
+  # Connections already open (other than this query's own) are not this
+  # run's: subtracted below.  When mymux is kept running, its idle pool is
+  # counted as used by its runs.
+  if [ "$target" != mymux ] || [ "$MYMUX_RESTART" = 1 ]; then
+    base=$(status_var Threads_connected); base=$(( ${base:-1} - 1 ))
+  fi
   case $target in
     direct) port=$DB_PORT ;;
     haproxy) port=$HAP_PORT; ppid=$HAP_PID ;;
@@ -344,7 +378,10 @@ run_one() {  # run_one SECTION WORKLOAD PSMODE THREADS TARGET SECONDS
         log "mymux (pid $MYMUX_PID) has exited; restarting it"
         notes="mymux had exited before this run and was restarted"
         wait "$MYMUX_PID" 2>/dev/null || true
-        mymux_start "$MYMUX_POOL" || true
+        MYMUX_STATE=stopped
+      fi
+      if [ "$MYMUX_STATE" != running ] && [ "$MYMUX_STATE" != "not built" ]; then
+        mymux_start "$SECTION_POOL" || true
       fi
       if [ "$MYMUX_STATE" != running ]; then
         status=$MYMUX_STATE
@@ -352,10 +389,6 @@ run_one() {  # run_one SECTION WORKLOAD PSMODE THREADS TARGET SECONDS
         port=$MYMUX_PORT; ppid=$MYMUX_PID
       fi ;;
   esac
-  [ "$section" = many ] && [ "$target" = direct ] &&
-    notes="${notes:+$notes|}direct: every client thread is one MariaDB connection ($thr threads = $thr backend connections)"
-  [ "$section" = many ] && [ "$target" = haproxy ] &&
-    notes="${notes:+$notes|}haproxy: TCP mode relays each client to its own MariaDB connection"
   local common=(section="$section" section_title="$SECTION_TITLE" workload="$wl" ps_mode="$ps"
                 threads="$thr" target="$target" time_s="$secs" clk_tck="$CLK_TCK" notes="$notes")
   if [ -n "$status" ]; then
@@ -364,7 +397,6 @@ run_one() {  # run_one SECTION WORKLOAD PSMODE THREADS TARGET SECONDS
     return 0
   fi
 
-  "${SQL[@]}" -e 'FLUSH STATUS' >/dev/null 2>&1 || true
   local p0 d0 p1 d1 rc=0 maxused peak
   p0=$(cpu_ticks "$ppid"); d0=$(cpu_ticks "$DB_PID")
   sampler_start
@@ -377,19 +409,26 @@ run_one() {  # run_one SECTION WORKLOAD PSMODE THREADS TARGET SECONDS
   SB_PID=""
   p1=$(cpu_ticks "$ppid"); d1=$(cpu_ticks "$DB_PID")
   peak=$(sampler_stop)
+  [ "$peak" -ge 0 ] && peak=$((peak - base))
   maxused=$(status_var Max_used_connections)
   # Max_used_connections counts the sampler's connection too.
-  [ -n "$maxused" ] && maxused=$((maxused - 1))
+  [ -n "$maxused" ] && maxused=$((maxused - 1 - base))
   local pcpu="" dcpu=""
   [ -n "$p0" ] && [ -n "$p1" ] && pcpu=$((p1 - p0))
   [ -n "$d0" ] && [ -n "$d1" ] && dcpu=$((d1 - d0))
-  if [ "$target" = mymux ] && ! kill -0 "$MYMUX_PID" 2>/dev/null; then
-    common+=(status="mymux died")
-    log "mymux died during this run; tail of its log:"
-    tail -5 "$WORK/mymux-$MYMUX_STARTS.log" >&2 || true
+  if [ "$target" = mymux ]; then
+    if ! kill -0 "$MYMUX_PID" 2>/dev/null; then
+      common+=(status="mymux died")
+      log "mymux died during this run; tail of its log:"
+      tail -5 "$WORK/mymux-$MYMUX_STARTS.log" >&2 || true
+      wait "$MYMUX_PID" 2>/dev/null || true
+      MYMUX_PID=""; MYMUX_STATE=stopped
+    elif [ "$MYMUX_RESTART" = 1 ]; then
+      mymux_stop
+    fi
   fi
   "$PY" "$REPORT" parse "$out" "${common[@]}" rc="$rc" proxy_cpu_ticks="$pcpu" \
-    db_cpu_ticks="$dcpu" maxused="$maxused" peak_sampled="$peak" \
+    db_cpu_ticks="$dcpu" maxused="$maxused" peak_sampled="$peak" conns_before="$base" \
     logfile="$(basename "$out")" >>"$RESULTS"
   "$PY" "$REPORT" line "$RESULTS"
   if [ $rc -ne 0 ]; then
@@ -409,8 +448,9 @@ log "plan: $n_main main runs x ${TIME}s + $n_many many-client runs x ${MANY_TIME
 
 if [ "$MANY" != only ]; then
   SECTION_TITLE="main: threads $THREADS, ${TIME}s per run, mymux workers $WORKERS, pool max_per_backend $POOL_MAX"
-  if has_target mymux; then
-    mymux_start "$POOL_MAX" || log "mymux: $MYMUX_STATE ($MYMUX_BIN)"
+  SECTION_POOL=$POOL_MAX
+  if has_target mymux && [ "$MYMUX_RESTART" = 0 ]; then
+    mymux_start "$SECTION_POOL" || log "mymux: $MYMUX_STATE ($MYMUX_BIN)"
   fi
   for wl in $WORKLOADS; do
     for ps in $PS_MODES; do
@@ -426,8 +466,9 @@ fi
 
 if [ "$MANY" != 0 ]; then
   SECTION_TITLE="many clients: oltp_point_select, ${MANY_TIME}s per run, mymux pool max_per_backend $MANY_POOL (MariaDB max_connections $DB_MAXCONN)"
-  if has_target mymux; then
-    mymux_start "$MANY_POOL" || log "mymux: $MYMUX_STATE ($MYMUX_BIN)"
+  SECTION_POOL=$MANY_POOL
+  if has_target mymux && [ "$MYMUX_RESTART" = 0 ]; then
+    mymux_start "$SECTION_POOL" || log "mymux: $MYMUX_STATE ($MYMUX_BIN)"
   fi
   for ps in $PS_MODES; do
     for thr in $MANY_THREADS; do
@@ -456,7 +497,7 @@ meta = {
   "loadavg_start": os.environ["LOAD_START"], "loadavg_end": open("/proc/loadavg").read().split()[:3],
   "git_commit": sh("git", "-C", "$ROOT", "rev-parse", "HEAD"),
   "mymux_bin": "$MYMUX_BIN", "mymux_version": os.environ.get("MYMUX_VERSION") or None,
-  "mymux_workers": $WORKERS, "mymux_pool_main": $POOL_MAX, "mymux_pool_many": $MANY_POOL,
+  "mymux_workers": $WORKERS, "mymux_restart_per_run": "$MYMUX_RESTART" == "1", "mymux_pool_main": $POOL_MAX, "mymux_pool_many": $MANY_POOL,
   "threads": "$THREADS".split(), "many_threads": "$MANY_THREADS".split() if "$MANY" != "0" else [],
   "time_s": $TIME, "many_time_s": $MANY_TIME, "ps_modes": "$PS_MODES".split(),
   "tables": $TABLES, "table_size": $TABLE_SIZE, "mariadb_max_connections": $DB_MAXCONN,
