@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/log.h"
 #include "core/session.h"
 #include "core/worker.h"
 #include "protocol/charset.h"
@@ -114,28 +115,23 @@ void sstate_on_query(struct mx_session *s, const struct cls_result *c, char *sql
             }
         }
     }
-#ifdef CLS_HAS_PREV_DETAIL
     if (c->sets_last_insert_id) pins |= CLS_PIN_SESSION_VAR;
-#endif
     s->pending_unpins = c->unpins;
     s->soft_pin = s->soft_pin || (pins & SESS_SOFT_PINS);
     s->pins |= pins & ~SESS_SOFT_PINS;
 
-#ifdef CLS_HAS_PREV_DETAIL
     /* Readers of the previous statement on a connection that did not run it:
-     * answer from what mymux saw. */
+     * answer from what mymux saw. (A read the rewrite cannot reach, e.g. a
+     * comment inside the parentheses, runs as written.) */
     if (c->reads_prev && !s->be && whole && !c->multi &&
         (c->prev_found_rows || c->prev_row_count || c->prev_last_insert_id || c->prev_identity)) {
         struct cls_rewrite rw[3] = {{"FOUND_ROWS", (int64_t)s->last_found_rows},
                                     {"ROW_COUNT", s->last_row_count},
                                     {"LAST_INSERT_ID", (int64_t)s->last_insert_id}};
         bool nobs = (s->status & SERVER_STATUS_NO_BACKSLASH_ESCAPES) != 0;
-        classify_rewrite_calls(sql, len, s->ansi_quotes, nobs, rw, 3);
+        if (classify_rewrite_calls(sql, len, s->ansi_quotes, nobs, rw, 3) < 0)
+            log_debug("rewrite_incomplete", "conn_id=%u", s->id);
     }
-#else
-    (void)sql;
-    (void)len;
-#endif
 }
 
 void sstate_on_command(struct mx_session *s, const uint8_t *p, size_t len)
