@@ -45,7 +45,10 @@ def parse_sysbench(text):
     fatal = [l.strip() for l in text.splitlines()
              if "FATAL" in l or "error" in l.lower() and "ignored errors" not in l]
     if fatal:
-        r["messages"] = fatal[:5]
+        # the first message that carries a server error code says most
+        coded = [l for l in fatal if re.search(r"error:? \d+", l)]
+        r["error"] = (coded or fatal)[0]
+        r["messages"] = list(dict.fromkeys(fatal))[:8]
     return r
 
 
@@ -167,7 +170,10 @@ def render(rows):
             pre = (format(label(r), "<22") + " " + format(r.get("threads"), ">5") + " " +
                    format(r["target"], "<8"))
             if r.get("status") != "ok" and r.get("queries_per_sec") is None:
-                out.append(pre + " " + short(r.get("status", "?"), r["target"]))
+                line = pre + " " + short(r.get("status", "?"), r["target"])
+                if r.get("error"):
+                    line += ": " + r["error"][:100]
+                out.append(line)
                 continue
             d = g.get("direct", {})
             h = g.get("haproxy", {})
@@ -229,8 +235,8 @@ def cmd_line(args):
     s = "%-22s %5s %-8s " % (label(r), r.get("threads"), r.get("target"))
     if r.get("queries_per_sec") is None:
         s += short(r.get("status", "?"), r.get("target"))
-        if r.get("messages"):
-            s += " (" + r["messages"][0][:100] + ")"
+        if r.get("error"):
+            s += ": " + r["error"][:100]
     else:
         s += "%9.0f qps  avg %7.2f ms  p95 %7.2f ms  err %d  conns %s" % (
             r["queries_per_sec"], r.get("lat_avg_ms") or 0, r.get("lat_p95_ms") or 0,
