@@ -9,7 +9,7 @@ PACKAGES=(
   libcmocka-dev libmicrohttpd-dev libjansson-dev
   libmariadb-dev mariadb-server mariadb-client mariadb-test
   sysbench haproxy
-  python3-pymysql python3-pytest
+  python3-pymysql python3-pytest python3-cryptography
 )
 
 missing=()
