@@ -496,7 +496,9 @@ meta = {
   "timestamp": "$START_TS", "host": platform.node(), "nproc": os.cpu_count(),
   "loadavg_start": os.environ["LOAD_START"], "loadavg_end": open("/proc/loadavg").read().split()[:3],
   "git_commit": sh("git", "-C", "$ROOT", "rev-parse", "HEAD"),
-  "mymux_bin": "$MYMUX_BIN", "mymux_version": os.environ.get("MYMUX_VERSION") or None,
+  "mymux_bin": "$MYMUX_BIN",
+  "mymux_bin_mtime": __import__("time").strftime("%Y-%m-%dT%H:%M:%S", __import__("time").localtime(os.path.getmtime("$MYMUX_BIN"))) if os.path.exists("$MYMUX_BIN") else None,
+  "mymux_version": os.environ.get("MYMUX_VERSION") or None,
   "mymux_workers": $WORKERS, "mymux_restart_per_run": "$MYMUX_RESTART" == "1", "mymux_pool_main": $POOL_MAX, "mymux_pool_many": $MANY_POOL,
   "threads": "$THREADS".split(), "many_threads": "$MANY_THREADS".split() if "$MANY" != "0" else [],
   "time_s": $TIME, "many_time_s": $MANY_TIME, "ps_modes": "$PS_MODES".split(),
@@ -511,7 +513,7 @@ EOF
 echo
 echo "mymux benchmark $START_TS on $(nproc) cores (load avg at start: $LOAD_START, end: $(cut -d' ' -f1-3 /proc/loadavg))"
 echo "sysbench ${TABLES}x${TABLE_SIZE} rows, --db-ps-mode $PS_MODES; avg/p95 latency per event (point_select: 1 query, read_write: 1 transaction of 18 queries)"
-echo "cpu µs/q = proxy process utime+stime / queries; conns = peak MariaDB connections during the run"
+echo "cpu µs/q = proxy process utime+stime / queries; conns = peak MariaDB connections during the run (Max_used_connections), smpl = peak of Threads_connected sampled every 0.2 s"
 "$PY" "$REPORT" table "$RESULTS" "$WORK/meta.json" "$OUT_JSON"
 echo
 echo "results: $OUT_JSON"

@@ -121,10 +121,10 @@ def short(status, target):
     return status.upper()
 
 
-COLS = [("workload", 22, "<"), ("thr", 5, ">"), ("target", 8, "<"),
+COLS = [("workload", 24, "<"), ("thr", 5, ">"), ("target", 8, "<"),
         ("qps", 10, ">"), ("avg ms", 8, ">"), ("p95 ms", 8, ">"),
         ("errors", 6, ">"), ("reconn", 6, ">"), ("cpu µs/q", 9, ">"),
-        ("conns", 6, ">"), ("qps/dir", 7, ">"), ("qps/hap", 7, ">"),
+        ("conns", 6, ">"), ("smpl", 5, ">"), ("qps/dir", 7, ">"), ("qps/hap", 7, ">"),
         ("p95/dir", 7, ">"), ("p95/hap", 7, ">")]
 
 
@@ -167,7 +167,7 @@ def render(rows):
             if last is not None and group_key(r)[:3] != last:
                 out.append("")
             last = group_key(r)[:3]
-            pre = (format(label(r), "<22") + " " + format(r.get("threads"), ">5") + " " +
+            pre = (format(label(r), "<24") + " " + format(r.get("threads"), ">5") + " " +
                    format(r["target"], "<8"))
             if r.get("status") != "ok" and r.get("queries_per_sec") is None:
                 line = pre + " " + short(r.get("status", "?"), r["target"])
@@ -184,7 +184,7 @@ def render(rows):
                 fmt(qps, ".0f", 10), fmt(r.get("lat_avg_ms"), ".2f", 8),
                 fmt(p95, ".2f", 8), fmt(r.get("errors"), "d", 6),
                 fmt(r.get("reconnects"), "d", 6), fmt(cpu, ".1f", 9),
-                fmt(r.get("backend_conns"), "d", 6),
+                fmt(r.get("backend_conns"), "d", 6), fmt(r.get("peak_sampled"), "d", 5),
                 fmt(ratio(qps, d.get("queries_per_sec")) if r["target"] != "direct" else None, ".2f", 7),
                 fmt(ratio(qps, h.get("queries_per_sec")) if r["target"] == "mymux" else None, ".2f", 7),
                 fmt(ratio(p95, d.get("lat_p95_ms")) if r["target"] != "direct" else None, ".2f", 7),
@@ -232,7 +232,7 @@ def summary(rows):
 def cmd_line(args):
     rows = load(args[0])
     r = rows[-1]
-    s = "%-22s %5s %-8s " % (label(r), r.get("threads"), r.get("target"))
+    s = "%-24s %5s %-8s " % (label(r), r.get("threads"), r.get("target"))
     if r.get("queries_per_sec") is None:
         s += short(r.get("status", "?"), r.get("target"))
         if r.get("error"):
