@@ -611,10 +611,10 @@ fail:
     return -1;
 }
 
-enum { P_MAX, P_MIN_IDLE, P_IDLE, P_LIFETIME, P_WAIT, P_CONNECT, P_MULTIPLEX, P_N };
+enum { P_MAX, P_MIN_IDLE, P_IDLE, P_LIFETIME, P_WAIT, P_CONNECT, P_MULTIPLEX, P_PREPARED, P_N };
 static const char *const config_pool_keys[P_N] = {
     "max_per_backend", "min_idle",        "idle_timeout", "max_lifetime",
-    "wait_timeout",    "connect_timeout", "multiplex",
+    "wait_timeout",    "connect_timeout", "multiplex",    "max_prepared",
 };
 
 static int config_parse_pool(struct config_ctx *c, const yaml_node_t *map)
@@ -636,7 +636,9 @@ static int config_parse_pool(struct config_ctx *c, const yaml_node_t *map)
         (v[P_CONNECT] && config_get_duration(c, v[P_CONNECT], "connect_timeout", 1,
                                              &cfg->pool_connect_timeout_ms) < 0) ||
         (v[P_MULTIPLEX] &&
-         config_get_bool(c, v[P_MULTIPLEX], "multiplex", &cfg->pool_multiplex) < 0))
+         config_get_bool(c, v[P_MULTIPLEX], "multiplex", &cfg->pool_multiplex) < 0) ||
+        (v[P_PREPARED] && config_get_int(c, v[P_PREPARED], "max_prepared", 1, 65535,
+                                         &cfg->pool_max_prepared) < 0))
         return -1;
     if (cfg->pool_min_idle > cfg->pool_max_per_backend)
         return config_error(c, v[P_MIN_IDLE] ? v[P_MIN_IDLE] : map,
@@ -758,6 +760,7 @@ static struct mx_config *config_new(const char *name)
     cfg->pool_wait_timeout_ms = 10000;
     cfg->pool_connect_timeout_ms = 5000;
     cfg->pool_multiplex = true;
+    cfg->pool_max_prepared = 256;
     cfg->max_client_connections = 10000;
     cfg->handshake_timeout_ms = 10000;
     cfg->client_idle_timeout_ms = 0;

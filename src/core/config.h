@@ -60,6 +60,7 @@ struct mx_config {
     int pool_wait_timeout_ms;   /* default 10000: how long a session waits for a connection */
     int pool_connect_timeout_ms;/* default 5000 */
     bool pool_multiplex;        /* default true (issue 3) */
+    int pool_max_prepared;      /* default 256: statements prepared per backend connection (LRU) */
 
     /* client side limits (issue 5 extends) */
     int max_client_connections;   /* default 10000 */

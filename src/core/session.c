@@ -21,6 +21,8 @@ static void process_input(struct mx_session *s);
 static void forward_command(struct mx_session *s);
 static void relay_response(struct mx_session *s);
 static void start_backend_command(struct mx_session *s);
+static void stmt_forget_command(struct mx_session *s);
+static int stmt_bind_to_backend(struct mx_session *s, struct mx_backend *be);
 
 static uint64_t fnv1a(const void *p, size_t n)
 {
@@ -158,6 +160,8 @@ void session_close(struct mx_session *s, const char *why)
     s->defer_err = NULL;
     sstate_abort(s);
     vars_free(&s->vars);
+    stmt_forget_command(s);
+    stmts_free(&s->stmts, &s->w->pcache);
     if (s->saved_cred) {
         cred_clear(s->saved_cred);
         free(s->saved_cred);
@@ -295,6 +299,7 @@ static void fail_command(struct mx_session *s, const struct be_error *e)
     }
     *s->defer_err = *e;
     sstate_abort(s);
+    stmt_forget_command(s);
     s->pending_schema[0] = 0;
     s->synthetic_len = 0;
     s->kill_after = 0;
@@ -353,6 +358,16 @@ static void sync_done(struct mx_backend *be, int err, const struct be_error *e)
             s->state = SS_IDLE;
             process_input(s);
         }
+        return;
+    }
+    int brc = stmt_bind_to_backend(s, be);
+    if (brc < 0) {
+        struct be_error e = {.code = brc == -2 ? 1105 : 1243, .sqlstate = "HY000"};
+        snprintf(e.msg, sizeof e.msg, "%s",
+                 brc == -2 ? "mymux: cannot re-send parameter types for an EXECUTE larger than "
+                             "16 KiB on another connection; bind the parameters again"
+                           : "mymux: the statement could not be prepared on the backend");
+        fail_command(s, &e);
         return;
     }
     s->state = SS_FORWARD;
@@ -533,6 +548,261 @@ static const char *cmd_refused(uint8_t cmd)
     }
 }
 
+/* ---- prepared statements ---- */
+
+static bool stmts_use(const struct mx_session *s, const struct mx_pstmt *ps)
+{
+    return stmts_uses(&s->stmts, ps);
+}
+
+static void stmt_forget_command(struct mx_session *s)
+{
+    struct mx_pcache *c = &s->w->pcache;
+    if (s->exec_ps) pstmt_unref(c, s->exec_ps);
+    s->exec_ps = NULL;
+    s->exec_needs_types = false;
+    s->out_cmd_ready = false;
+    if (s->prep_ps) pstmt_unref(c, s->prep_ps);
+    s->prep_ps = NULL;
+    free(s->capture);
+    s->capture = NULL;
+    s->capture_len = 0;
+    s->capture_bad = false;
+}
+
+/* COM_STMT_PREPARE: answered from the worker's cache when another client
+ * prepared the same text, else prepared on a backend and its answer kept. */
+static bool stmt_prepare(struct mx_session *s, const uint8_t *p, uint32_t len, uint32_t want)
+{
+    if (len != want) {
+        drop_packet(s, len);
+        return reply_local_err(s, 1105, "HY000",
+                               "mymux: a statement to prepare must be shorter than 16 KiB");
+    }
+    const char *sql = (const char *)p + 1;
+    size_t n = len - 1;
+    struct mx_pcache *c = &s->w->pcache;
+    uint64_t key = pstmt_key(s->cred.user, s->schema, sql, n);
+    struct mx_pstmt *ps = pcache_find(c, key, s->cred.user, s->schema, sql, n);
+    struct mx_pstmt *mine = ps; /* what the client's statement will map to */
+    if (ps && stmts_use(s, ps)) mine = pstmt_private(ps);
+    if (ps && ps->answer && mine) {
+        struct mx_buf *o = sock_out(&s->sock);
+        struct mx_sstmt *st = o && ps->answer_len <= o->cap - o->wpos ? stmts_add(&s->stmts, mine) : NULL;
+        if (mine != ps) pstmt_unref(c, mine); /* the table holds it now (or it is dropped) */
+        if (st) {
+            drop_packet(s, len);
+            memcpy(o->data + o->wpos, ps->answer, ps->answer_len);
+            wr32(o->data + o->wpos + PKT_HDR + 1, st->id);
+            o->wpos += ps->answer_len;
+            s->last_stmt_id = st->id;
+            s->state = SS_LOCAL;
+            if (!session_flush(s)) return false;
+            if (s->sock.writing) return false;
+            s->state = SS_IDLE;
+            return true;
+        }
+    }
+    if (ps && mine == ps && ps->answer) mine = NULL; /* out of room above: prepare anew */
+    if (mine && mine != ps) ps = pstmt_private(mine), pstmt_unref(c, mine);
+    else if (ps) ps = stmts_use(s, ps) ? pstmt_private(ps) : (pstmt_ref(ps), ps);
+    else ps = pcache_add(c, key, s->cred.user, s->schema, sql, n);
+    if (!ps) {
+        drop_packet(s, len);
+        return reply_local_err(s, 1041, "HY000", "Out of memory");
+    }
+    s->prep_ps = ps;
+    s->prep_patched = false;
+    s->capture_len = 0;
+    s->capture_bad = ps->answer != NULL;
+    return true; /* forwarded by the caller */
+}
+
+/* The first packet of a backend's PREPARE answer for the client: the client
+ * gets mymux's id, the connection's map gets the server's. */
+static void stmt_prepared(struct mx_session *s, struct mx_backend *be, uint8_t *payload)
+{
+    struct mx_resp *r = &be->resp;
+    struct mx_pstmt *ps = s->prep_ps;
+    s->prep_patched = true;
+    struct mx_sstmt *st = stmts_add(&s->stmts, ps);
+    if (!st) return;
+    ps->num_params = r->num_params;
+    ps->num_cols = r->num_cols;
+    uint32_t evicted = 0;
+    if (!bstmts_get(&be->stmts, ps)) {
+        bstmts_add(&be->stmts, &s->w->pcache, ps, r->stmt_id,
+                   (uint32_t)s->w->px->cfg->pool_max_prepared, &evicted);
+        if (evicted) be_close_stmt_later(be, evicted);
+    } else {
+        be_close_stmt_later(be, r->stmt_id); /* a duplicate: keep the one we map */
+    }
+    wr32(payload + 1, st->id);
+    s->last_stmt_id = st->id;
+}
+
+/* Keeps a copy of the bytes of a PREPARE answer as they go to the client. */
+static void stmt_capture(struct mx_session *s, const uint8_t *p, size_t n)
+{
+    if (!s->prep_ps || s->capture_bad) return;
+    if (s->capture_len + n > MX_BUF_SIZE) {
+        s->capture_bad = true;
+        return;
+    }
+    if (!s->capture) s->capture = malloc(MX_BUF_SIZE);
+    if (!s->capture) {
+        s->capture_bad = true;
+        return;
+    }
+    memcpy(s->capture + s->capture_len, p, n);
+    s->capture_len += (uint32_t)n;
+}
+
+static void stmt_prepare_done(struct mx_session *s, const struct mx_resp *r)
+{
+    struct mx_pstmt *ps = s->prep_ps;
+    if (ps && !r->error && !s->capture_bad && s->capture && !ps->answer && s->capture_len > 9) {
+        memset(s->capture + PKT_HDR + 1, 0, 4);
+        ps->answer = s->capture;
+        ps->answer_len = s->capture_len;
+        s->capture = NULL;
+    }
+}
+
+/* COM_STMT_EXECUTE, SEND_LONG_DATA, FETCH, RESET, CLOSE: finds the client's
+ * statement and decides where the command goes. Returns 1 to forward, 0 when
+ * answered (or dropped) here and processing may go on, -1 to stop. */
+static int stmt_route(struct mx_session *s, const uint8_t *p, uint32_t len, uint32_t want)
+{
+    uint8_t cmd = p[0];
+    if (want < 5) {
+        drop_packet(s, len);
+        return reply_local_err(s, 1047, "08S01", "mymux: malformed statement command") ? 0 : -1;
+    }
+    uint32_t id = rd32(p + 1);
+    if (id == 0xffffffffu) id = s->last_stmt_id;
+    struct mx_sstmt *st = stmts_get(&s->stmts, id);
+    if (!st) {
+        if (cmd == COM_STMT_CLOSE || cmd == COM_STMT_SEND_LONG_DATA) { /* no answer expected */
+            drop_packet(s, len);
+            return 0;
+        }
+        char m[96];
+        snprintf(m, sizeof m, "Unknown prepared statement handler (%u) given to mymux", id);
+        drop_packet(s, len);
+        return reply_local_err(s, 1243, "HY000", m) ? 0 : -1;
+    }
+    struct mx_bstmt *bs = s->be ? bstmts_get(&s->be->stmts, st->ps) : NULL;
+    switch (cmd) {
+    case COM_STMT_CLOSE:
+        if (bs && (s->pins & SESS_PIN_CURSOR)) {
+            /* its cursor lives on this connection: close it there */
+            wr32((uint8_t *)p + 1, bs->backend_id);
+            bstmts_del(&s->be->stmts, &s->w->pcache, st->ps);
+            s->pins &= ~SESS_PIN_CURSOR;
+            stmts_del(&s->stmts, &s->w->pcache, id);
+            return 1;
+        }
+        drop_packet(s, len);
+        stmts_del(&s->stmts, &s->w->pcache, id);
+        return 0;
+    case COM_STMT_RESET:
+    case COM_STMT_FETCH:
+        if (!bs) {
+            drop_packet(s, len);
+            if (cmd == COM_STMT_RESET) {
+                s->state = SS_LOCAL;
+                if (!session_reply_ok(s)) return -1;
+                if (s->sock.writing) return -1;
+                s->state = SS_IDLE;
+                return 0;
+            }
+            char m[96];
+            snprintf(m, sizeof m, "The statement (%u) has no open cursor.", id);
+            return reply_local_err(s, 1421, "HY000", m) ? 0 : -1;
+        }
+        wr32((uint8_t *)p + 1, bs->backend_id);
+        if (cmd == COM_STMT_RESET) s->pending_unpins |= SESS_PIN_CURSOR | SESS_PIN_LONG_DATA;
+        return 1;
+    case COM_STMT_SEND_LONG_DATA:
+        s->pins |= SESS_PIN_LONG_DATA;
+        break;
+    case COM_STMT_EXECUTE: {
+        uint16_t n = st->ps->num_params;
+        if (n) {
+            uint32_t nb = (n + 7u) / 8u;
+            if (want < 11 + nb) {
+                drop_packet(s, len);
+                return reply_local_err(s, 1047, "08S01", "mymux: malformed COM_STMT_EXECUTE") ? 0 : -1;
+            }
+            if (p[10 + nb] == 1) {
+                if (want < 11 + nb + 2u * n) {
+                    drop_packet(s, len);
+                    return reply_local_err(s, 1105, "HY000",
+                                           "mymux: parameter types must fit in the first 16 KiB")
+                               ? 0
+                               : -1;
+                }
+                if (!st->types) st->types = malloc(2u * n);
+                if (!st->types) {
+                    drop_packet(s, len);
+                    return reply_local_err(s, 1041, "HY000", "Out of memory") ? 0 : -1;
+                }
+                memcpy(st->types, p + 11 + nb, 2u * n);
+                st->types_hash = stmt_types_hash(st->types, 2u * n);
+            } else {
+                s->exec_needs_types = true;
+            }
+        }
+        break;
+    }
+    default:
+        break;
+    }
+    s->exec_ps = st->ps;
+    pstmt_ref(st->ps);
+    s->exec_id = id;
+    return 1;
+}
+
+/* After the sync: give the command the connection's statement id, or rewrite
+ * an EXECUTE that relies on parameter types this connection never saw. */
+static int stmt_bind_to_backend(struct mx_session *s, struct mx_backend *be)
+{
+    if (!s->exec_ps) return 0;
+    struct mx_bstmt *bs = bstmts_get(&be->stmts, s->exec_ps);
+    struct mx_sstmt *st = stmts_get(&s->stmts, s->exec_id);
+    struct mx_buf *b = s->sock.in;
+    if (!bs || !st || !b) return -1;
+    uint8_t *h = b->data + b->rpos;
+    uint32_t len = pkt_len(h);
+    if (s->cmd == COM_STMT_EXECUTE && s->exec_needs_types && bs->types_hash != st->types_hash) {
+        uint16_t n = st->ps->num_params;
+        uint32_t nb = (n + 7u) / 8u, at = 10 + nb; /* the new-params-bound flag */
+        struct mx_buf *o = sock_out(&be->sock);
+        if (!st->types || !o || b->wpos - b->rpos < len + PKT_HDR || len == PKT_MAX_PAYLOAD ||
+            o->cap - o->wpos < len + PKT_HDR + 2u * n || len < at + 1)
+            return -2;
+        uint8_t *q = o->data + o->wpos, *src = h + PKT_HDR;
+        pkt_put_hdr(q, len + 2u * n, h[3]);
+        memcpy(q + PKT_HDR, src, at);
+        wr32(q + PKT_HDR + 1, bs->backend_id);
+        q[PKT_HDR + at] = 1;
+        memcpy(q + PKT_HDR + at + 1, st->types, 2u * n);
+        memcpy(q + PKT_HDR + at + 1 + 2u * n, src + at + 1, len - at - 1);
+        o->wpos += len + PKT_HDR + 2u * n;
+        b->rpos += len + PKT_HDR;
+        b->ppos = b->rpos;
+        s->fwd_left = 0;
+        s->fwd_cont = false;
+        s->out_cmd_ready = true;
+    } else {
+        wr32(h + PKT_HDR + 1, bs->backend_id);
+    }
+    if (s->cmd == COM_STMT_EXECUTE) bs->types_hash = st->types_hash;
+    return 0;
+}
+
 /* One command at rpos (header complete, payload at least partly in). Returns
  * false when processing must stop (waiting for more bytes, or a state change). */
 static bool handle_command(struct mx_session *s)
@@ -596,6 +866,19 @@ static bool handle_command(struct mx_session *s)
         drop_packet(s, len);
         handle_kill(s, false, rd32(p + 1));
         return s->state == SS_IDLE;
+    case COM_STMT_PREPARE:
+        if (!stmt_prepare(s, p, len, want)) return false;
+        if (!s->prep_ps) return s->state == SS_IDLE; /* answered from the cache */
+        break;
+    case COM_STMT_EXECUTE:
+    case COM_STMT_SEND_LONG_DATA:
+    case COM_STMT_FETCH:
+    case COM_STMT_RESET:
+    case COM_STMT_CLOSE: {
+        int rc = stmt_route(s, p, len, want);
+        if (rc <= 0) return rc == 0 && s->state == SS_IDLE;
+        break;
+    }
     case COM_INIT_DB: {
         size_t n = len - 1 < sizeof s->pending_schema - 1 ? len - 1 : sizeof s->pending_schema - 1;
         memcpy(s->pending_schema, p + 1, n);
@@ -634,6 +917,7 @@ static bool handle_command(struct mx_session *s)
         sstate_on_command(s, p, want);
         break;
     }
+    if (s->cmd >= COM_STMT_PREPARE && s->cmd <= COM_STMT_RESET) sstate_on_command(s, p, want);
     /* forward this packet and any continuation packets */
     s->fwd_left = (uint64_t)len + PKT_HDR;
     s->fwd_cont = len == PKT_MAX_PAYLOAD;
@@ -671,6 +955,7 @@ static void begin_response(struct mx_session *s)
 {
     struct mx_backend *be = s->be;
     if (!resp_cmd_has_reply(s->cmd)) {
+        stmt_forget_command(s);
         be->state = BE_ATTACHED;
         s->state = SS_IDLE;
         if (s->reg) atomic_store(&s->reg->busy, 0);
@@ -682,6 +967,7 @@ static void begin_response(struct mx_session *s)
     s->state = SS_RESPONSE;
     s->body_left = 0;
     s->resp_done = false;
+    s->last_pkt_done = false;
     s->resp_started = false;
     sock_read_start(&be->sock);
     if (be->sock.in && be->sock.in->wpos > be->sock.in->ppos) relay_response(s);
@@ -692,6 +978,17 @@ static void forward_command(struct mx_session *s)
 {
     struct mx_backend *be = s->be;
     if (!s->discard && (!be || be->sock.writing)) return;
+    if (s->out_cmd_ready) { /* the command was rewritten into the backend's output */
+        s->out_cmd_ready = false;
+        s->state = SS_FORWARD;
+        int rc = sock_flush_out(&be->sock);
+        if (rc < 0) {
+            session_backend_lost(s, be, rc);
+            return;
+        }
+        begin_response(s);
+        return;
+    }
     if (s->synthetic_len) { /* a command mymux wrote itself instead of the client's */
         struct mx_buf *o = sock_out(&be->sock);
         struct pkt_wr w;
@@ -752,6 +1049,7 @@ static void forward_command(struct mx_session *s)
         if (s->state == SS_INFILE) { /* the empty packet went out: the answer follows */
             resp_infile_done(&be->resp);
             s->state = SS_RESPONSE;
+            s->last_pkt_done = false;
             be->state = BE_RELAY;
             sock_read_start(&be->sock);
             relay_response(s);
@@ -787,7 +1085,7 @@ static void finish_command(struct mx_session *s)
     struct mx_resp *r = &be->resp;
     be->state = BE_ATTACHED;
     if (s->reg) atomic_store(&s->reg->busy, 0);
-    if (!r->error || r->ok_seen) s->status = be->status = r->status;
+    if (r->has_status) s->status = be->status = r->status;
     if (!r->error && s->pending_schema[0]) {
         snprintf(s->schema, sizeof s->schema, "%s", s->pending_schema);
         snprintf(be->schema, sizeof be->schema, "%s", s->pending_schema);
@@ -796,6 +1094,12 @@ static void finish_command(struct mx_session *s)
         /* a statement we could not follow may have changed the schema */
     }
     s->pending_schema[0] = 0;
+    if (s->cmd == COM_STMT_PREPARE) stmt_prepare_done(s, r);
+    if (s->cmd == COM_STMT_EXECUTE && r->error && s->exec_ps) {
+        struct mx_bstmt *bs = bstmts_get(&be->stmts, s->exec_ps);
+        if (bs) bs->types_hash = 0; /* unknown what the server kept */
+    }
+    stmt_forget_command(s);
     sstate_on_finish(s, r);
     s->last_diag = r->warnings || r->error;
     bool release = sstate_can_release(s) && !s->last_diag;
@@ -831,6 +1135,7 @@ static void relay_response(struct mx_session *s)
             b->ppos += (uint32_t)n;
             s->body_left -= n;
             if (s->body_left) break;
+            if (s->last_pkt_done) s->resp_done = true; /* the final packet has passed */
             continue;
         }
         uint32_t avail = b->wpos - b->ppos;
@@ -868,18 +1173,19 @@ static void relay_response(struct mx_session *s)
             }
             infile = true;
         }
+        if (s->prep_ps && !s->prep_patched && be->resp.cmd == COM_STMT_PREPARE &&
+            be->resp.stmt_id && got >= 5)
+            stmt_prepared(s, be, b->data + b->ppos + PKT_HDR);
         b->ppos += PKT_HDR + got;
         s->body_left = len - got;
+        /* the answer ends with this packet, once its body has passed too */
+        s->last_pkt_done = rc == RESP_DONE;
         if (rc == RESP_DONE && s->body_left == 0) s->resp_done = true;
-        if (rc == RESP_DONE && s->body_left) {
-            /* finish passing its body first */
-            uint64_t n = b->wpos - b->ppos;
-            (void)n;
-        }
         if (infile) break;
     }
     if (b && b->ppos > b->rpos) {
         s->resp_started = true;
+        if (s->prep_ps) stmt_capture(s, b->data + b->rpos, b->ppos - b->rpos);
         int rc = sock_write(&s->sock, b->data + b->rpos, b->ppos - b->rpos);
         if (rc < 0) {
             be->broken = true;
@@ -940,6 +1246,8 @@ void session_on_backend_data(struct mx_session *s, struct mx_backend *be)
         s->state = SS_RESPONSE;
         s->fwd_left = 0;
         s->fwd_cont = false;
+        s->body_left = 0;
+        s->resp_done = s->last_pkt_done = false;
         relay_response(s);
         return;
     }

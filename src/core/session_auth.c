@@ -56,6 +56,17 @@ static void sha2_cache_put(const char *user, const uint8_t stage2[32])
     pthread_mutex_unlock(&sha2_cache_lock);
 }
 
+/* An unknown user is walked through the same exchange as the configured users
+ * who store caching_sha2 hashes when there are any (switch, full-auth request,
+ * public key, then the refusal), else as a plaintext user: the packets before
+ * the 1045 do not tell whether the name exists. */
+static bool sha2_users_exist(const struct mx_config *cfg)
+{
+    for (size_t i = 0; i < cfg->n_users; i++)
+        if (cfg->users[i].pw_kind == MX_PW_SHA2) return true;
+    return false;
+}
+
 static uint32_t offered_caps(const struct mx_session *s)
 {
     uint32_t caps = MX_SERVER_CAPS;
@@ -214,7 +225,10 @@ static bool verify_sha2_fast(struct mx_session *s, const struct mx_user *u, cons
                              size_t len, bool *need_full)
 {
     *need_full = false;
-    if (!u) return false;
+    if (!u) { /* look like a caching_sha2 user with a cold cache */
+        *need_full = sha2_users_exist(s->w->px->cfg);
+        return false;
+    }
     uint8_t stage2[32];
     if (u->pw_kind == MX_PW_PLAIN) {
         auth_sha2_stage2(u->password, strlen(u->password), stage2);
@@ -262,9 +276,13 @@ static void check_token(struct mx_session *s, const struct mx_user *u, const uin
 }
 
 /* Which plugin the user's stored secret can verify. */
-static const char *plugin_for(const struct mx_user *u, const char *client_plugin)
+static const char *plugin_for(const struct mx_session *s, const struct mx_user *u,
+                              const char *client_plugin)
 {
-    if (!u) return strcmp(client_plugin, PLUGIN_SHA2) == 0 ? PLUGIN_SHA2 : PLUGIN_NATIVE;
+    if (!u) {
+        if (sha2_users_exist(s->w->px->cfg)) return PLUGIN_SHA2;
+        return strcmp(client_plugin, PLUGIN_SHA2) == 0 ? PLUGIN_SHA2 : PLUGIN_NATIVE;
+    }
     switch (u->pw_kind) {
     case MX_PW_NATIVE: return PLUGIN_NATIVE;
     case MX_PW_SHA2: return PLUGIN_SHA2;
@@ -279,8 +297,11 @@ static void start_auth(struct mx_session *s, const struct hs_response *r)
     const struct mx_user *u = config_find_user(s->w->px->cfg, r->user);
     snprintf(s->cred.user, sizeof s->cred.user, "%s", r->user);
     const char *cp = r->plugin[0] ? r->plugin : PLUGIN_NATIVE;
-    const char *want = plugin_for(u, cp);
-    if (strcmp(cp, want) != 0) {
+    const char *want = plugin_for(s, u, cp);
+    /* A client that names a plugin other than the greeting's may send no data
+     * and wait for a switch (libmariadb does): ask with our nonce. */
+    bool empty_pw = u && u->pw_kind == MX_PW_PLAIN && !u->password[0];
+    if (strcmp(cp, want) != 0 || (r->auth_len == 0 && !empty_pw && strcmp(cp, PLUGIN_NATIVE) != 0)) {
         auth_switch(s, want);
         return;
     }

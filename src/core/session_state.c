@@ -142,10 +142,9 @@ void sstate_on_command(struct mx_session *s, const uint8_t *p, size_t len)
     case COM_STMT_FETCH:
     case COM_STMT_RESET:
     case COM_STMT_CLOSE:
-        s->pins |= SESS_PIN_PREPARED;
-        break;
+        break; /* mapped: see stmt.h */
     case COM_STMT_SEND_LONG_DATA:
-        s->pins |= SESS_PIN_PREPARED | SESS_PIN_LONG_DATA;
+        s->pins |= SESS_PIN_LONG_DATA;
         break;
     case COM_SET_OPTION:
         s->pins |= SESS_PIN_OPTION;
@@ -253,6 +252,7 @@ int sstate_write_sync(struct mx_session *s, struct mx_backend *be)
     struct pkt_wr w;
     pkt_wr_init(&w, o->data + o->wpos, o->cap - o->wpos);
     int n = 0;
+    if (be_write_closes(be, &w) != 0) return -1;
     enum sync_need need = vars_plan(&be->vars, &s->vars);
     be->sync_reset = need == SYNC_RESET_FIRST;
     uint8_t charset = be->charset;
@@ -260,6 +260,8 @@ int sstate_write_sync(struct mx_session *s, struct mx_backend *be)
         size_t off = pkt_wr_begin(&w);
         pkt_wr_u8(&w, COM_RESET_CONNECTION);
         pkt_wr_end(&w, off, 0);
+        be_expect(be, COM_RESET_CONNECTION, NULL);
+        bstmts_clear(&be->stmts, &s->w->pcache);
         charset = be->hs_charset;
         n++;
     }
@@ -269,6 +271,7 @@ int sstate_write_sync(struct mx_session *s, struct mx_backend *be)
         pkt_wr_u8(&w, COM_INIT_DB);
         pkt_wr_bytes(&w, want, strlen(want));
         pkt_wr_end(&w, off, 0);
+        be_expect(be, COM_INIT_DB, NULL);
         n++;
     }
     if (charset != s->charset) {
@@ -281,19 +284,35 @@ int sstate_write_sync(struct mx_session *s, struct mx_backend *be)
             pkt_wr_u8(&w, COM_QUERY);
             pkt_wr_bytes(&w, q, (size_t)ql);
             pkt_wr_end(&w, off, 0);
+            be_expect(be, COM_QUERY, NULL);
             n++;
         }
     }
     if (need != SYNC_NONE) {
         int k = vars_write_sync(&be->vars, &s->vars, be->sync_reset, &w);
         if (k < 0) return -1;
+        for (int i = 0; i < k; i++) be_expect(be, COM_QUERY, NULL);
         n += k;
+    }
+    /* the statement the command runs, prepared on this connection if new to it */
+    struct mx_pstmt *ps = s->exec_ps;
+    if (ps && !bstmts_get(&be->stmts, ps)) {
+        size_t off = pkt_wr_begin(&w);
+        pkt_wr_u8(&w, COM_STMT_PREPARE);
+        pkt_wr_bytes(&w, ps->sql, ps->sql_len);
+        pkt_wr_end(&w, off, 0);
+        be_expect(be, COM_STMT_PREPARE, ps);
+        n++;
     }
     if (w.bad) return -1;
     o->wpos += (uint32_t)w.pos;
     if (n == 0 && buf_empty(o)) {
         buf_put(&be->sock.worker->bufs, o);
         be->sock.out = NULL;
+    }
+    if (n == 0 && be->sock.out) { /* only closes: they have no answers */
+        int rc = sock_flush_out(&be->sock);
+        if (rc < 0) return -1; /* in flight (rc 1): the command waits for the drain */
     }
     return n;
 }

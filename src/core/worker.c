@@ -110,6 +110,7 @@ int worker_start(struct mx_worker *w, struct mx_proxy *px, int id)
     w->px = px;
     uv_loop_init(&w->loop);
     bufpool_init(&w->bufs, 4096);
+    pcache_init(&w->pcache, 4096);
     pthread_mutex_init(&w->msg_lock, NULL);
     w->pools = calloc(cfg->n_backends, sizeof *w->pools);
     if (!w->pools) return UV_ENOMEM;
@@ -135,6 +136,7 @@ void worker_join(struct mx_worker *w)
     uv_thread_join(&w->thread);
     uv_loop_close(&w->loop);
     bufpool_destroy(&w->bufs);
+    pcache_destroy(&w->pcache);
     free(w->pools);
 }
 

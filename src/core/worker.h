@@ -11,6 +11,7 @@
 #include "core/buf.h"
 #include "core/config.h"
 #include "protocol/classify.h"
+#include "pool/stmt.h"
 
 struct mx_session;
 struct mx_pool;
@@ -58,6 +59,7 @@ struct mx_worker {
     int n_kill;
     atomic_int stopping;
     struct cls_result cls;     /* scratch for the classifier (used synchronously) */
+    struct mx_pcache pcache;   /* statement texts prepared through this worker */
 };
 
 int worker_start(struct mx_worker *w, struct mx_proxy *px, int id);

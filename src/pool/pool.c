@@ -282,6 +282,9 @@ void pool_release(struct mx_backend *be)
         pkt_put_hdr(o->data + o->wpos, 1, 0);
         o->data[o->wpos + 4] = COM_RESET_CONNECTION;
         o->wpos += 5;
+        be_expect(be, COM_RESET_CONNECTION, NULL);
+        bstmts_clear(&be->stmts, &p->worker->pcache); /* a reset closes them on the server */
+        be->n_close = 0;
         p->resets++;
         be->state = BE_INTERNAL;
         if (be_run_internal(be, 1, on_reset_done) < 0) be_close(be);

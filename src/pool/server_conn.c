@@ -15,6 +15,7 @@
 #include "pool/pool.h"
 #include "protocol/auth.h"
 #include "protocol/handshake.h"
+#include "pool/stmt.h"
 
 void cred_clear(struct mx_cred *c)
 {
@@ -72,6 +73,10 @@ static void on_closed(struct mx_sock *s)
     pool_on_closed(be);
     cred_clear(&be->cred);
     vars_free(&be->vars);
+    bstmts_free(&be->stmts, &be->sock.worker->pcache);
+    for (int i = be->iq_pos; i < be->iq_n; i++)
+        if (be->iq[i].ps) pstmt_unref(&be->sock.worker->pcache, be->iq[i].ps);
+    be->iq_n = be->iq_pos = 0;
     uv_close((uv_handle_t *)&be->timer, timer_closed);
 }
 
@@ -266,14 +271,26 @@ static void on_login_packet(struct mx_backend *be, const uint8_t *p, size_t len,
     }
 }
 
-/* Internal command answers (reset, sync): each must be OK, EOF or ERR. */
+/* Answers to internal commands (reset, sync, prepare), each tracked like a
+ * relayed answer but consumed here; the first error is kept for the caller. */
 static void on_internal_packet(struct mx_backend *be, const uint8_t *p, size_t len)
 {
-    if (len == 0) {
-        be_fail(be, 2027, "08S01", "empty packet from backend");
+    if (be->iq_pos >= be->iq_n) {
+        be_fail(be, 2027, "08S01", "unexpected answer to an internal command");
         return;
     }
-    if (p[0] == 0xff && be->err.code == 0) {
+    uint8_t cmd = be->iq[be->iq_pos].cmd;
+    if (be->iresp.state == RS_IDLE) resp_begin(&be->iresp, cmd, (be->caps & CLIENT_DEPRECATE_EOF) != 0);
+    bool first = be->iresp.results == 0 && be->iresp.rows == 0 && !be->iq_started;
+    be->iq_started = true;
+    size_t need = 0;
+    int rc = resp_feed(&be->iresp, (uint32_t)len, p, len, &need);
+    if (rc == RESP_BAD || rc == RESP_NEED || rc == RESP_INFILE) {
+        be_fail(be, 2027, "08S01", "unexpected answer 0x%02x to an internal command",
+                len ? p[0] : 0);
+        return;
+    }
+    if (first && len && p[0] == 0xff && be->err.code == 0) {
         struct pkt_err_info ei;
         if (pkt_parse_err(p, len, &ei) == 0) {
             be->err.code = ei.code;
@@ -281,15 +298,28 @@ static void on_internal_packet(struct mx_backend *be, const uint8_t *p, size_t l
             int n = (int)(ei.msg_len > 200 ? 200 : ei.msg_len);
             snprintf(be->err.msg, sizeof be->err.msg, "%.*s", n, ei.msg);
         }
-    } else if (p[0] != 0x00 && p[0] != 0xfe && p[0] != 0xff) {
-        be_fail(be, 2027, "08S01", "unexpected answer 0x%02x to an internal command", p[0]);
-        return;
     }
-    if (p[0] != 0xff) {
-        struct pkt_ok_info ok;
-        if (pkt_parse_ok(p, len, &ok) == 0) be->status = ok.status;
+    if (rc != RESP_DONE) return;
+    be->iq_started = false;
+    if (!be->iresp.error) {
+        be->status = be->iresp.status ? be->iresp.status : be->status;
+        struct mx_pstmt *ps = be->iq[be->iq_pos].ps;
+        if (cmd == COM_STMT_PREPARE && ps) {
+            uint32_t evicted = 0;
+            struct mx_pcache *c = &be->sock.worker->pcache;
+            if (!ps->num_params && !ps->num_cols) {
+                ps->num_params = be->iresp.num_params;
+                ps->num_cols = be->iresp.num_cols;
+            }
+            bstmts_add(&be->stmts, c, ps, be->iresp.stmt_id,
+                       (uint32_t)be->sock.worker->px->cfg->pool_max_prepared, &evicted);
+            if (evicted) be_close_stmt_later(be, evicted);
+        }
     }
-    if (--be->internal_left > 0) return;
+    if (be->iq[be->iq_pos].ps) pstmt_unref(&be->sock.worker->pcache, be->iq[be->iq_pos].ps);
+    be->iq[be->iq_pos].ps = NULL;
+    if (++be->iq_pos < be->iq_n) return;
+    be->iq_n = be->iq_pos = 0;
     be->state = be->session ? BE_ATTACHED : BE_IDLE;
     be_done_cb done = be->done;
     be->done = NULL;
@@ -441,10 +471,43 @@ struct mx_backend *be_open(struct mx_pool *pool, const struct mx_cred *cred, uin
     return be;
 }
 
+void be_expect(struct mx_backend *be, uint8_t cmd, struct mx_pstmt *ps)
+{
+    if (be->iq_n >= (int)(sizeof be->iq / sizeof be->iq[0])) return; /* callers stay below */
+    be->iq[be->iq_n].cmd = cmd;
+    be->iq[be->iq_n].ps = ps;
+    if (ps) pstmt_ref(ps);
+    be->iq_n++;
+}
+
+void be_close_stmt_later(struct mx_backend *be, uint32_t backend_id)
+{
+    if (be->n_close < (int)(sizeof be->close_ids / sizeof be->close_ids[0]))
+        be->close_ids[be->n_close++] = backend_id;
+    else
+        be->broken = true; /* too many to remember: drop the connection instead */
+}
+
+int be_write_closes(struct mx_backend *be, struct pkt_wr *w)
+{
+    for (int i = 0; i < be->n_close; i++) {
+        size_t off = pkt_wr_begin(w);
+        pkt_wr_u8(w, COM_STMT_CLOSE);
+        pkt_wr_u32(w, be->close_ids[i]);
+        pkt_wr_end(w, off, 0);
+    }
+    if (w->bad) return -1;
+    be->n_close = 0;
+    return 0;
+}
+
 int be_run_internal(struct mx_backend *be, int n, be_done_cb done)
 {
+    (void)n;
     be->state = BE_INTERNAL;
-    be->internal_left = n;
+    be->iq_pos = 0;
+    be->iq_started = false;
+    be->iresp.state = RS_IDLE;
     be->done = done;
     memset(&be->err, 0, sizeof be->err);
     if (!be_flush(be)) return -1;

@@ -10,6 +10,7 @@
 #include "protocol/packet.h"
 #include "protocol/response.h"
 #include "pool/sync.h"
+#include "pool/stmt.h"
 
 struct mx_session;
 struct mx_pool;
@@ -75,7 +76,16 @@ struct mx_backend {
     char plugin[64];
     uint8_t nonce[20];
     struct mx_resp resp;          /* the answer being relayed */
-    int internal_left;            /* answers to internal commands still expected */
+    struct {                      /* internal commands whose answers are expected */
+        uint8_t cmd;
+        struct mx_pstmt *ps;      /* COM_STMT_PREPARE: the statement being prepared */
+    } iq[16];
+    int iq_n, iq_pos;
+    bool iq_started;
+    struct mx_resp iresp;         /* tracker for the internal answer in progress */
+    struct mx_bstmts stmts;       /* statements prepared on this connection */
+    uint32_t close_ids[16];       /* server statements to close with the next write */
+    int n_close;
     be_done_cb done;              /* login / internal completion */
     struct be_error err;
     uv_timer_t timer;             /* connect/login timeout */
@@ -85,9 +95,16 @@ struct mx_backend {
  * with the result. The backend counts toward the server's global cap already. */
 struct mx_backend *be_open(struct mx_pool *pool, const struct mx_cred *cred, uint32_t key_caps,
                            uint8_t charset, be_done_cb done);
-/* Sends internal commands already written into be->sock.out (n answers expected,
- * each OK/ERR/EOF) and calls done when all are in (first error reported). */
+/* Records that an internal command with cmd was written into be->sock.out and
+ * its answer must be consumed (ps: the statement of a COM_STMT_PREPARE). */
+void be_expect(struct mx_backend *be, uint8_t cmd, struct mx_pstmt *ps);
+/* Sends the internal commands written into be->sock.out (each announced with
+ * be_expect) and calls done when all answers are in (first error reported). */
 int be_run_internal(struct mx_backend *be, int n, be_done_cb done);
+/* Server statements evicted from the map are closed with the next write. */
+void be_close_stmt_later(struct mx_backend *be, uint32_t backend_id);
+/* Appends the pending COM_STMT_CLOSE packets (no answers) to w. */
+int be_write_closes(struct mx_backend *be, struct pkt_wr *w);
 /* Closes (idempotent). The pool is told through pool_on_closed. */
 void be_close(struct mx_backend *be);
 

@@ -73,7 +73,10 @@ const uint8_t *pkt_rd_bytes(struct pkt_rd *r, size_t n)
 
 const char *pkt_rd_cstr(struct pkt_rd *r, size_t *n)
 {
-    if (r->bad) return NULL;
+    if (r->bad || r->pos >= r->len) {
+        r->bad = true;
+        return NULL;
+    }
     const uint8_t *start = r->p + r->pos;
     const uint8_t *nul = memchr(start, 0, r->len - r->pos);
     if (!nul) {

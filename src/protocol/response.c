@@ -29,6 +29,16 @@ static bool is_terminator(const struct mx_resp *r, uint32_t len, const uint8_t *
     return r->deprecate_eof ? len < PKT_MAX_PAYLOAD : len < 9;
 }
 
+/* Status flags of a terminator that does not end a result (prepare, field list). */
+static void record_status(struct mx_resp *r, const uint8_t *p, uint32_t len)
+{
+    struct pkt_ok_info ok;
+    if (pkt_parse_ok(p, len < RESP_PEEK ? len : RESP_PEEK, &ok) == 0) {
+        r->status = ok.status;
+        r->has_status = true;
+    }
+}
+
 static int on_error(struct mx_resp *r, const uint8_t *p, size_t avail)
 {
     r->error = true;
@@ -44,6 +54,7 @@ static int on_end_of_result(struct mx_resp *r, const uint8_t *p, size_t avail, u
     if (pkt_parse_ok(p, avail < len ? avail : len, &ok) != 0) return RESP_BAD;
     r->last_rs = r->state == RS_ROWS;
     r->status = ok.status;
+    r->has_status = true;
     r->warnings = ok.warnings;
     if (p[0] == 0x00) {
         r->ok_seen = true;
@@ -146,6 +157,7 @@ int resp_feed(struct mx_resp *r, uint32_t len, const uint8_t *p, size_t avail, s
         struct pkt_ok_info ok;
         if (pkt_parse_ok(p, len, &ok) != 0) return RESP_BAD;
         r->status = ok.status;
+        r->has_status = true;
         if (ok.status & SERVER_STATUS_CURSOR_EXISTS) { /* cursor opened: rows come by FETCH */
             r->results++;
             r->state = RS_IDLE;
@@ -178,6 +190,7 @@ int resp_feed(struct mx_resp *r, uint32_t len, const uint8_t *p, size_t avail, s
 
     case RS_PREP_PARAMS_EOF:
         if (!is_terminator(r, len, p)) return RESP_BAD;
+        record_status(r, p, len);
         if (r->prep_cols) {
             r->left = r->prep_cols;
             r->state = RS_PREP_COLS;
@@ -199,12 +212,14 @@ int resp_feed(struct mx_resp *r, uint32_t len, const uint8_t *p, size_t avail, s
 
     case RS_PREP_COLS_EOF:
         if (!is_terminator(r, len, p)) return RESP_BAD;
+        record_status(r, p, len);
         r->state = RS_IDLE;
         return RESP_DONE;
 
     case RS_FIELDS:
         if (p[0] == 0xff) return on_error(r, p, avail);
         if (is_terminator(r, len, p)) {
+            record_status(r, p, len);
             r->state = RS_IDLE;
             return RESP_DONE;
         }

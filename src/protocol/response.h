@@ -43,6 +43,7 @@ struct mx_resp {
     uint64_t left;   /* definitions left in this block */
     uint16_t prep_cols;
     uint16_t status; /* status flags of the last OK/EOF seen */
+    bool has_status; /* the answer carried status flags (not e.g. COM_STATISTICS) */
     uint16_t warnings;
     bool error;      /* the response ended with ERR */
     uint16_t err_code;

@@ -323,13 +323,6 @@ def test_sha2_hash_user_cli(mymux_factory):
     assert m.alive()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: a client whose plugin differs from the greeting's (mysql_native_password) sends "
-    "an empty auth response naming its plugin (libmariadb/libmysqlclient do so: the "
-    "greeting's scramble is not for their plugin) and expects an AuthSwitchRequest; mymux "
-    "takes the empty response as the caching_sha2 token and answers ERR 1045 "
-    "'(using password: NO)' (session_auth.c start_auth: no switch when the client's plugin "
-    "is already the wanted one). MariaDB itself accepts the same CLI command."))
 @pytest.mark.parametrize("who", ["plaintext-user", "sha2-hash-user-cached"])
 def test_cli_default_auth_caching_sha2(mymux_factory, who):
     m = mymux_factory(users_cfg(SHA2_USER))
@@ -404,13 +397,6 @@ def test_unknown_user_same_error_as_wrong_password(mymux_factory, first_plugin):
         assert code == 1045 and ACCESS_DENIED.match(msg).groups() == (user, "127.0.0.1", "NO"), msg
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: the handshake reveals whether a '$A$005$' (caching_sha2 hash) user exists: for "
-    "such a user mymux answers with 0x01 0x04 (perform full authentication, after an auth "
-    "switch to caching_sha2_password for a native-first client) and sends its RSA public "
-    "key before the 1045, while for an unknown user it sends ERR 1045 right after the "
-    "handshake response (session_auth.c: plugin_for() follows the client for an unknown "
-    "user, and verify_sha2_fast() asks for full auth only when the user exists)"))
 @pytest.mark.parametrize("first_plugin", [None, SHA2], ids=["native-client", "sha2-client"])
 def test_unknown_user_same_handshake_as_sha2_user(mymux_factory, first_plugin):
     """With the same client, a wrong password for an existing user and an unknown user must
