@@ -458,8 +458,38 @@ static bool reply_local_err(struct mx_session *s, uint16_t code, const char *sta
 static void drop_packet(struct mx_session *s, uint32_t len)
 {
     struct mx_buf *b = s->sock.in;
-    b->rpos += PKT_HDR + len;
+    uint64_t total = (uint64_t)PKT_HDR + len, here = b->wpos - b->rpos;
+    s->skip_cont = len == PKT_MAX_PAYLOAD;
+    if (total <= here) {
+        b->rpos += (uint32_t)total;
+    } else { /* the rest is read and dropped by process_input */
+        s->skip_left = total - here;
+        b->rpos = b->wpos;
+    }
     b->ppos = b->rpos;
+}
+
+/* Drops what is left of a command answered without forwarding it. Returns
+ * false while more bytes are needed. */
+static bool skip_dropped(struct mx_session *s)
+{
+    struct mx_buf *b = s->sock.in;
+    while (b && (s->skip_left || s->skip_cont)) {
+        uint32_t here = b->wpos - b->rpos;
+        if (s->skip_left) {
+            uint32_t n = s->skip_left < here ? (uint32_t)s->skip_left : here;
+            b->rpos += n;
+            b->ppos = b->rpos;
+            s->skip_left -= n;
+            if (s->skip_left) return false;
+            continue;
+        }
+        if (here < PKT_HDR) return false;
+        uint32_t len = pkt_len(b->data + b->rpos);
+        s->skip_cont = len == PKT_MAX_PAYLOAD;
+        s->skip_left = (uint64_t)len + PKT_HDR;
+    }
+    return true;
 }
 
 static void handle_kill(struct mx_session *s, bool query, uint64_t id)
@@ -550,6 +580,43 @@ static const char *cmd_refused(uint8_t cmd)
 
 /* ---- prepared statements ---- */
 
+/* Cursors and long data belong to one statement on one connection: the
+ * session stays there while any statement has some. */
+static void stmt_update_pins(struct mx_session *s)
+{
+    bool cursor = false, long_data = false;
+    for (uint32_t i = 0; i < s->stmts.n; i++) {
+        if (!s->stmts.v[i].id) continue;
+        cursor |= s->stmts.v[i].cursor_open;
+        long_data |= s->stmts.v[i].long_data;
+    }
+    s->pins &= ~(SESS_PIN_CURSOR | SESS_PIN_LONG_DATA);
+    if (cursor) s->pins |= SESS_PIN_CURSOR;
+    if (long_data) s->pins |= SESS_PIN_LONG_DATA;
+}
+
+/* What an answer did to the statement it was about. */
+static void stmt_finish(struct mx_session *s, const struct mx_resp *r)
+{
+    struct mx_sstmt *st = s->exec_id ? stmts_get(&s->stmts, s->exec_id) : NULL;
+    if (!st) return;
+    switch (s->cmd) {
+    case COM_STMT_EXECUTE:
+        st->cursor_open = !r->error && (r->status & SERVER_STATUS_CURSOR_EXISTS);
+        st->long_data = false;
+        break;
+    case COM_STMT_FETCH:
+        if (r->error || (r->status & SERVER_STATUS_LAST_ROW_SENT)) st->cursor_open = false;
+        break;
+    case COM_STMT_RESET:
+        if (!r->error) st->cursor_open = st->long_data = false;
+        break;
+    default:
+        break;
+    }
+    stmt_update_pins(s);
+}
+
 static bool stmts_use(const struct mx_session *s, const struct mx_pstmt *ps)
 {
     return stmts_uses(&s->stmts, ps);
@@ -560,61 +627,41 @@ static void stmt_forget_command(struct mx_session *s)
     struct mx_pcache *c = &s->w->pcache;
     if (s->exec_ps) pstmt_unref(c, s->exec_ps);
     s->exec_ps = NULL;
+    s->exec_id = 0;
     s->exec_needs_types = false;
     s->out_cmd_ready = false;
     if (s->prep_ps) pstmt_unref(c, s->prep_ps);
     s->prep_ps = NULL;
-    free(s->capture);
-    s->capture = NULL;
-    s->capture_len = 0;
-    s->capture_bad = false;
 }
 
-/* COM_STMT_PREPARE: answered from the worker's cache when another client
- * prepared the same text, else prepared on a backend and its answer kept. */
+/* COM_STMT_PREPARE always goes to a backend, so that the client gets the
+ * metadata as it is now (a table may have changed since another client
+ * prepared the same text). The text is shared through the worker's cache, so a
+ * backend connection prepares it once whoever asks; a second server statement
+ * made by this PREPARE is closed again. A text too long to read whole before
+ * forwarding is not shared: the session stays on that connection. */
 static bool stmt_prepare(struct mx_session *s, const uint8_t *p, uint32_t len, uint32_t want)
 {
-    if (len != want) {
-        drop_packet(s, len);
-        return reply_local_err(s, 1105, "HY000",
-                               "mymux: a statement to prepare must be shorter than 16 KiB");
-    }
-    const char *sql = (const char *)p + 1;
-    size_t n = len - 1;
     struct mx_pcache *c = &s->w->pcache;
-    uint64_t key = pstmt_key(s->cred.user, s->schema, sql, n);
-    struct mx_pstmt *ps = pcache_find(c, key, s->cred.user, s->schema, sql, n);
-    struct mx_pstmt *mine = ps; /* what the client's statement will map to */
-    if (ps && stmts_use(s, ps)) mine = pstmt_private(ps);
-    if (ps && ps->answer && mine) {
-        struct mx_buf *o = sock_out(&s->sock);
-        struct mx_sstmt *st = o && ps->answer_len <= o->cap - o->wpos ? stmts_add(&s->stmts, mine) : NULL;
-        if (mine != ps) pstmt_unref(c, mine); /* the table holds it now (or it is dropped) */
-        if (st) {
-            drop_packet(s, len);
-            memcpy(o->data + o->wpos, ps->answer, ps->answer_len);
-            wr32(o->data + o->wpos + PKT_HDR + 1, st->id);
-            o->wpos += ps->answer_len;
-            s->last_stmt_id = st->id;
-            s->state = SS_LOCAL;
-            if (!session_flush(s)) return false;
-            if (s->sock.writing) return false;
-            s->state = SS_IDLE;
-            return true;
-        }
+    struct mx_pstmt *ps;
+    if (len != want) {
+        ps = pcache_add(&(struct mx_pcache){0}, 0, s->cred.user, s->schema, "", 0);
+        s->pins |= SESS_PIN_PREPARED;
+    } else {
+        const char *sql = (const char *)p + 1;
+        size_t n = len - 1;
+        uint64_t key = pstmt_key(s->cred.user, s->schema, sql, n);
+        struct mx_pstmt *shared = pcache_find(c, key, s->cred.user, s->schema, sql, n);
+        if (shared && stmts_use(s, shared)) ps = pstmt_private(shared);
+        else if (shared) ps = (pstmt_ref(shared), shared);
+        else ps = pcache_add(c, key, s->cred.user, s->schema, sql, n);
     }
-    if (ps && mine == ps && ps->answer) mine = NULL; /* out of room above: prepare anew */
-    if (mine && mine != ps) ps = pstmt_private(mine), pstmt_unref(c, mine);
-    else if (ps) ps = stmts_use(s, ps) ? pstmt_private(ps) : (pstmt_ref(ps), ps);
-    else ps = pcache_add(c, key, s->cred.user, s->schema, sql, n);
     if (!ps) {
         drop_packet(s, len);
         return reply_local_err(s, 1041, "HY000", "Out of memory");
     }
     s->prep_ps = ps;
     s->prep_patched = false;
-    s->capture_len = 0;
-    s->capture_bad = ps->answer != NULL;
     return true; /* forwarded by the caller */
 }
 
@@ -639,34 +686,6 @@ static void stmt_prepared(struct mx_session *s, struct mx_backend *be, uint8_t *
     }
     wr32(payload + 1, st->id);
     s->last_stmt_id = st->id;
-}
-
-/* Keeps a copy of the bytes of a PREPARE answer as they go to the client. */
-static void stmt_capture(struct mx_session *s, const uint8_t *p, size_t n)
-{
-    if (!s->prep_ps || s->capture_bad) return;
-    if (s->capture_len + n > MX_BUF_SIZE) {
-        s->capture_bad = true;
-        return;
-    }
-    if (!s->capture) s->capture = malloc(MX_BUF_SIZE);
-    if (!s->capture) {
-        s->capture_bad = true;
-        return;
-    }
-    memcpy(s->capture + s->capture_len, p, n);
-    s->capture_len += (uint32_t)n;
-}
-
-static void stmt_prepare_done(struct mx_session *s, const struct mx_resp *r)
-{
-    struct mx_pstmt *ps = s->prep_ps;
-    if (ps && !r->error && !s->capture_bad && s->capture && !ps->answer && s->capture_len > 9) {
-        memset(s->capture + PKT_HDR + 1, 0, 4);
-        ps->answer = s->capture;
-        ps->answer_len = s->capture_len;
-        s->capture = NULL;
-    }
 }
 
 /* COM_STMT_EXECUTE, SEND_LONG_DATA, FETCH, RESET, CLOSE: finds the client's
@@ -695,16 +714,17 @@ static int stmt_route(struct mx_session *s, const uint8_t *p, uint32_t len, uint
     struct mx_bstmt *bs = s->be ? bstmts_get(&s->be->stmts, st->ps) : NULL;
     switch (cmd) {
     case COM_STMT_CLOSE:
-        if (bs && (s->pins & SESS_PIN_CURSOR)) {
-            /* its cursor lives on this connection: close it there */
+        if (bs && (st->cursor_open || st->long_data)) {
+            /* its cursor or long data lives on this connection: close it there */
             wr32((uint8_t *)p + 1, bs->backend_id);
             bstmts_del(&s->be->stmts, &s->w->pcache, st->ps);
-            s->pins &= ~SESS_PIN_CURSOR;
             stmts_del(&s->stmts, &s->w->pcache, id);
+            stmt_update_pins(s);
             return 1;
         }
         drop_packet(s, len);
         stmts_del(&s->stmts, &s->w->pcache, id);
+        stmt_update_pins(s);
         return 0;
     case COM_STMT_RESET:
     case COM_STMT_FETCH:
@@ -722,27 +742,30 @@ static int stmt_route(struct mx_session *s, const uint8_t *p, uint32_t len, uint
             return reply_local_err(s, 1421, "HY000", m) ? 0 : -1;
         }
         wr32((uint8_t *)p + 1, bs->backend_id);
-        if (cmd == COM_STMT_RESET) s->pending_unpins |= SESS_PIN_CURSOR | SESS_PIN_LONG_DATA;
+        s->exec_id = id;
         return 1;
     case COM_STMT_SEND_LONG_DATA:
+        st->long_data = true;
         s->pins |= SESS_PIN_LONG_DATA;
         break;
     case COM_STMT_EXECUTE: {
         uint16_t n = st->ps->num_params;
         if (n) {
             uint32_t nb = (n + 7u) / 8u;
-            if (want < 11 + nb) {
-                drop_packet(s, len);
-                return reply_local_err(s, 1047, "08S01", "mymux: malformed COM_STMT_EXECUTE") ? 0 : -1;
-            }
-            if (p[10 + nb] == 1) {
-                if (want < 11 + nb + 2u * n) {
+            if (want < 11 + nb || (p[10 + nb] == 1 && want < 11 + nb + 2u * n)) {
+                if (len == want) { /* the whole packet is here and too short */
                     drop_packet(s, len);
-                    return reply_local_err(s, 1105, "HY000",
-                                           "mymux: parameter types must fit in the first 16 KiB")
+                    return reply_local_err(s, 1047, "08S01", "mymux: malformed COM_STMT_EXECUTE")
                                ? 0
                                : -1;
                 }
+                /* so many parameters that their types do not fit in the buffer:
+                 * mymux cannot keep them, so the session stays on this connection */
+                free(st->types);
+                st->types = NULL;
+                st->types_hash = 0;
+                s->pins |= SESS_PIN_PREPARED;
+            } else if (p[10 + nb] == 1) {
                 if (!st->types) st->types = malloc(2u * n);
                 if (!st->types) {
                     drop_packet(s, len);
@@ -868,7 +891,7 @@ static bool handle_command(struct mx_session *s)
         return s->state == SS_IDLE;
     case COM_STMT_PREPARE:
         if (!stmt_prepare(s, p, len, want)) return false;
-        if (!s->prep_ps) return s->state == SS_IDLE; /* answered from the cache */
+        if (!s->prep_ps) return s->state == SS_IDLE;
         break;
     case COM_STMT_EXECUTE:
     case COM_STMT_SEND_LONG_DATA:
@@ -931,7 +954,9 @@ static void process_input(struct mx_session *s)
 {
     while (s->state == SS_IDLE) {
         struct mx_buf *b = s->sock.in;
-        if (!b || b->wpos - b->rpos < PKT_HDR) {
+        bool skipped = skip_dropped(s);
+        if (!skipped && b && buf_empty(b)) b->rpos = b->ppos = b->wpos = 0;
+        if (!skipped || !b || b->wpos - b->rpos < PKT_HDR) {
             if (b && buf_empty(b)) sock_release_in(&s->sock);
             else if (b && buf_free_tail(b) < PKT_HDR) buf_compact(b);
             if (s->state == SS_IDLE) {
@@ -1094,11 +1119,11 @@ static void finish_command(struct mx_session *s)
         /* a statement we could not follow may have changed the schema */
     }
     s->pending_schema[0] = 0;
-    if (s->cmd == COM_STMT_PREPARE) stmt_prepare_done(s, r);
     if (s->cmd == COM_STMT_EXECUTE && r->error && s->exec_ps) {
         struct mx_bstmt *bs = bstmts_get(&be->stmts, s->exec_ps);
         if (bs) bs->types_hash = 0; /* unknown what the server kept */
     }
+    stmt_finish(s, r);
     stmt_forget_command(s);
     sstate_on_finish(s, r);
     s->last_diag = r->warnings || r->error;
@@ -1185,7 +1210,6 @@ static void relay_response(struct mx_session *s)
     }
     if (b && b->ppos > b->rpos) {
         s->resp_started = true;
-        if (s->prep_ps) stmt_capture(s, b->data + b->rpos, b->ppos - b->rpos);
         int rc = sock_write(&s->sock, b->data + b->rpos, b->ppos - b->rpos);
         if (rc < 0) {
             be->broken = true;

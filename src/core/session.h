@@ -75,7 +75,9 @@ struct mx_session {
     bool fwd_cont;                   /* another packet of the same command follows */
     uint64_t body_left;              /* bytes of the current response packet to pass */
     bool resp_done;                  /* the answer is complete (bytes may still be in flight) */
-    bool last_pkt_done;              /* the packet whose body is passing ends the answer */
+    bool last_pkt_done;
+    uint64_t skip_left;              /* bytes of a dropped command still to read */
+    bool skip_cont;                  /* ...and a continuation packet follows */              /* the packet whose body is passing ends the answer */
     bool resp_started;               /* bytes of the answer reached the client */
     bool close_after_write;
     uint32_t pins;                   /* why the session keeps its connection (cls_pin and SESS_PIN bits) */
@@ -104,9 +106,6 @@ struct mx_session {
     uint32_t last_stmt_id;           /* for MariaDB's statement id -1 */
     struct mx_pstmt *prep_ps;        /* client COM_STMT_PREPARE in flight (a reference) */
     bool prep_patched;               /* its answer's statement id was rewritten */
-    uint8_t *capture;                /* copy of that answer, for the next client preparing it */
-    uint32_t capture_len;
-    bool capture_bad;
     struct mx_pstmt *exec_ps;        /* statement the command needs on the backend (a reference) */
     uint32_t exec_id;                /* its client id */
     bool exec_needs_types;           /* EXECUTE re-using types the backend may not hold */

@@ -144,8 +144,7 @@ void sstate_on_command(struct mx_session *s, const uint8_t *p, size_t len)
     case COM_STMT_CLOSE:
         break; /* mapped: see stmt.h */
     case COM_STMT_SEND_LONG_DATA:
-        s->pins |= SESS_PIN_LONG_DATA;
-        break;
+        break; /* pinned per statement (session.c) */
     case COM_SET_OPTION:
         s->pins |= SESS_PIN_OPTION;
         break;
@@ -208,8 +207,6 @@ void sstate_on_finish(struct mx_session *s, const struct mx_resp *r)
     } else if (r->ok_seen) {
         s->last_row_count = (int64_t)r->affected;
     }
-    if (r->status & SERVER_STATUS_CURSOR_EXISTS) s->pins |= SESS_PIN_CURSOR;
-    if (s->cmd == COM_STMT_EXECUTE) s->pins &= ~SESS_PIN_LONG_DATA;
 }
 
 bool sstate_can_release(const struct mx_session *s)
@@ -296,7 +293,7 @@ int sstate_write_sync(struct mx_session *s, struct mx_backend *be)
     }
     /* the statement the command runs, prepared on this connection if new to it */
     struct mx_pstmt *ps = s->exec_ps;
-    if (ps && !bstmts_get(&be->stmts, ps)) {
+    if (ps && ps->sql_len && !bstmts_get(&be->stmts, ps)) {
         size_t off = pkt_wr_begin(&w);
         pkt_wr_u8(&w, COM_STMT_PREPARE);
         pkt_wr_bytes(&w, ps->sql, ps->sql_len);

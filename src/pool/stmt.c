@@ -1,5 +1,5 @@
 /* Prepared-statement mapping: the worker's cache of statement texts and their
- * PREPARE answers, each session's table of client ids, and each backend
+ * texts, each session's table of client ids, and each backend
  * connection's map to server ids with an LRU bound. */
 #include "pool/stmt.h"
 
@@ -42,7 +42,6 @@ static void pstmt_free(struct mx_pstmt *ps)
     free(ps->user);
     free(ps->schema);
     free(ps->sql);
-    free(ps->answer);
     free(ps);
 }
 

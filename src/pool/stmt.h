@@ -15,13 +15,11 @@ struct mx_pstmt {
     char *user, *schema, *sql;
     uint32_t sql_len;
     uint16_t num_params, num_cols;
-    uint8_t *answer;         /* the backend's PREPARE answer, stmt id zeroed; NULL if too big */
-    uint32_t answer_len;
     uint32_t refs;           /* sessions' statements + backend maps + the cache */
     struct mx_pstmt *hnext;  /* worker cache chain */
 };
 
-/* The worker's cache of statement texts. */
+/* The worker's cache of statement texts (an empty text: not shareable). */
 struct mx_pcache {
     struct mx_pstmt **tab;
     size_t cap, n;
@@ -33,6 +31,8 @@ struct mx_sstmt {
     struct mx_pstmt *ps;
     uint8_t *types;          /* 2 * num_params bytes from the last EXECUTE that sent them */
     uint64_t types_hash;     /* 0 = never sent */
+    bool cursor_open;        /* an EXECUTE opened a cursor that FETCH reads */
+    bool long_data;          /* SEND_LONG_DATA waits for the next EXECUTE */
 };
 
 struct mx_stmts {
