@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "core/probe.h"
 #include "core/worker.h"
+#include "pool/pool.h"
 #include "protocol/auth.h"
 #include "protocol/handshake.h"
 
@@ -85,7 +86,14 @@ int main(int argc, char **argv)
     px.servers = calloc(cfg->n_backends, sizeof *px.servers);
     atomic_store(&px.next_conn_id, 1);
     px.default_charset = 45; /* utf8mb4_general_ci */
-    for (size_t i = 0; i < cfg->n_backends; i++) atomic_store(&px.servers[i].up, 1);
+    for (size_t i = 0; i < cfg->n_backends; i++) {
+        atomic_store(&px.servers[i].state, SRV_UP);
+        atomic_store(&px.servers[i].check_ok, -1);
+    }
+    px.ustats = calloc(cfg->n_users ? cfg->n_users : 1, sizeof *px.ustats);
+    for (size_t i = 0; i < cfg->n_users; i++)
+        snprintf(px.ustats[i].name, sizeof px.ustats[i].name, "%s", cfg->users[i].name);
+    px.started_ms = mx_now_ms();
     probe_backends(&px);
     if (cfg->server_version) snprintf(px.server_version, sizeof px.server_version, "%s", cfg->server_version);
     if (registry_init(&px, (size_t)cfg->max_client_connections) != 0) return 1;
@@ -122,6 +130,7 @@ int main(int argc, char **argv)
     uv_loop_close(loop);
     free(px.workers);
     free(px.servers);
+    free(px.ustats);
     free(px.reg);
     auth_rsa_cleanup();
     config_free(cfg);

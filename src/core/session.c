@@ -113,6 +113,7 @@ static void detach_backend(struct mx_session *s, bool broken)
     struct mx_backend *be = s->be;
     if (!be) return;
     s->be = NULL;
+    atomic_fetch_sub(&s->w->px->servers[be->pool->server].busy, 1);
     if (s->reg) {
         atomic_store(&s->reg->server, -1);
         atomic_store(&s->reg->busy, 0);
@@ -120,7 +121,7 @@ static void detach_backend(struct mx_session *s, bool broken)
     be->session = NULL;
     /* state that cannot be replayed, or a diagnostics area the next session
      * could read, goes away with a reset before anyone else gets it */
-    be->dirty = be->dirty || !sstate_can_release(s) || s->last_diag;
+    be->dirty = be->dirty || !sstate_can_release(s) || s->last_diag || be->diag_dirty;
     if (broken || be->state == BE_RELAY || be->state == BE_INTERNAL ||
         (be->sock.in && !buf_empty(be->sock.in)) || be->sock.writing) {
         be->broken = true;
@@ -154,6 +155,8 @@ void session_close(struct mx_session *s, const char *why)
     if (s->next) s->next->prev = s->prev;
     s->w->n_sessions--;
     if (s->counted) atomic_fetch_sub(&s->w->px->sessions_total, 1);
+    if (s->ustats) atomic_fetch_sub(&s->ustats->sessions, 1);
+    s->ustats = NULL;
     s->counted = false;
     cred_clear(&s->cred);
     free(s->defer_err);
@@ -399,6 +402,7 @@ void session_backend_ready(struct mx_session *s, struct mx_backend *be)
     s->wait_pool = NULL;
     s->be = be;
     be_attach(be, s);
+    atomic_fetch_add(&s->w->px->servers[be->pool->server].busy, 1);
     if (s->reg) {
         atomic_store(&s->reg->backend_tid, be->thread_id);
         atomic_store(&s->reg->server, s->server);
@@ -1053,6 +1057,10 @@ static void forward_command(struct mx_session *s)
         if (b->ppos > b->rpos && s->discard) {
             b->rpos = b->ppos;
         } else if (b->ppos > b->rpos) {
+            uint32_t nbytes = b->ppos - b->rpos;
+            STAT_ADD(s->w->px->stats.bytes_in, nbytes);
+            STAT_ADD(s->w->px->servers[be->pool->server].bytes_to_backend, nbytes);
+            if (s->ustats) STAT_ADD(s->ustats->bytes_in, nbytes);
             int rc = sock_write(&be->sock, b->data + b->rpos, b->ppos - b->rpos);
             if (rc < 0) {
                 session_backend_lost(s, be, rc);
@@ -1109,6 +1117,21 @@ static void finish_command(struct mx_session *s)
     struct mx_backend *be = s->be;
     struct mx_resp *r = &be->resp;
     be->state = BE_ATTACHED;
+    struct mx_proxy *px = s->w->px;
+    struct mx_server *sv = &px->servers[be->pool->server];
+    uint64_t us = (mx_now_ms() - s->cmd_started_ms) * 1000;
+    STAT_ADD(px->stats.queries, 1);
+    STAT_ADD(sv->queries, 1);
+    if (s->ustats) STAT_ADD(s->ustats->queries, 1);
+    if (r->error) {
+        STAT_ADD(px->stats.errors, 1);
+        STAT_ADD(sv->errors, 1);
+        if (s->ustats) STAT_ADD(s->ustats->errors, 1);
+    }
+    /* response time, weighted 1/8 for the newest (leastlatency) */
+    uint64_t old = atomic_load_explicit(&sv->ewma_us, memory_order_relaxed);
+    atomic_store_explicit(&sv->ewma_us, old ? old - old / 8 + us / 8 : us + 1,
+                          memory_order_relaxed);
     if (s->reg) atomic_store(&s->reg->busy, 0);
     if (r->has_status) s->status = be->status = r->status;
     if (!r->error && s->pending_schema[0]) {
@@ -1127,6 +1150,10 @@ static void finish_command(struct mx_session *s)
     stmt_forget_command(s);
     sstate_on_finish(s, r);
     s->last_diag = r->warnings || r->error;
+    /* Statements that use no table leave the warnings of the one before in
+     * place: once any answer on this connection had some, it is reset before
+     * another session gets it. */
+    if (s->last_diag) be->diag_dirty = true;
     bool release = sstate_can_release(s) && !s->last_diag;
     s->soft_pin = false;
     struct mx_reg_entry t;
@@ -1210,6 +1237,10 @@ static void relay_response(struct mx_session *s)
     }
     if (b && b->ppos > b->rpos) {
         s->resp_started = true;
+        uint32_t nbytes = b->ppos - b->rpos;
+        STAT_ADD(s->w->px->stats.bytes_out, nbytes);
+        STAT_ADD(s->w->px->servers[be->pool->server].bytes_from_backend, nbytes);
+        if (s->ustats) STAT_ADD(s->ustats->bytes_out, nbytes);
         int rc = sock_write(&s->sock, b->data + b->rpos, b->ppos - b->rpos);
         if (rc < 0) {
             be->broken = true;
@@ -1344,8 +1375,10 @@ void session_accept(struct mx_worker *w, uv_stream_t *listener)
     w->sessions = s;
     w->n_sessions++;
     const struct mx_config *cfg = w->px->cfg;
+    STAT_ADD(w->px->stats.accepted, 1);
     if (atomic_fetch_add(&w->px->sessions_total, 1) >= cfg->max_client_connections) {
         atomic_fetch_sub(&w->px->sessions_total, 1);
+        STAT_ADD(w->px->stats.refused, 1);
         s->counted = false;
         s->seq = 0xff; /* the ERR goes out with sequence 0 */
         log_warn("too_many_connections", "client=%s", s->peer);

@@ -88,6 +88,7 @@ struct mx_session {
     struct mx_vars vars;             /* replayable settings */
     struct mx_vars *pending;         /* settings of the SET in flight, applied on success */
     int pending_charset;             /* collation of a SET NAMES in flight, -1 none */
+    bool schema_moved;               /* a multi-statement USE: the schema is unknown after it */
     uint32_t pending_unpins;         /* pins the command in flight clears on success */
     uint64_t last_insert_id;         /* what LAST_INSERT_ID() returns on this session */
     int64_t last_row_count;          /* ROW_COUNT() */
@@ -100,6 +101,7 @@ struct mx_session {
     struct be_error *defer_err;      /* ...and this error answers it */
     uint32_t kill_after;             /* KILL of another user's session, once the backend agreed */
     struct mx_reg_entry reg_entry;
+    struct mx_user_stats *ustats;    /* this user's counters (NULL before auth) */
 
     /* prepared statements (ids are mymux's) */
     struct mx_stmts stmts;
@@ -128,6 +130,8 @@ void sstate_on_query(struct mx_session *s, const struct cls_result *c, char *sql
 void sstate_on_command(struct mx_session *s, const uint8_t *payload, size_t len);
 /* The answer is complete. */
 void sstate_on_finish(struct mx_session *s, const struct mx_resp *r);
+/* Counts pins the session did not hold yet (stats.pins by reason). */
+void sstate_count_pins(struct mx_session *s, uint32_t pins);
 /* Whether the session may give its connection back now. */
 bool sstate_can_release(const struct mx_session *s);
 /* The command failed before reaching a backend: forget what it would have set. */

@@ -71,11 +71,25 @@ static bool has_word(const char *v, size_t n, const char *w)
     return false;
 }
 
+/* Counts pins a session did not hold yet, by reason. */
+void sstate_count_pins(struct mx_session *s, uint32_t pins)
+{
+    uint32_t fresh = pins & ~s->pins;
+    for (int i = 0; fresh && i < 32; i++, fresh >>= 1)
+        if (fresh & 1) STAT_ADD(s->w->px->stats.pins[i], 1);
+}
+
 void sstate_on_query(struct mx_session *s, const struct cls_result *c, char *sql, size_t len,
                      bool whole)
 {
     uint32_t pins = c->pins;
     if (!whole) pins |= CLS_PIN_UNSURE; /* only a prefix was classified */
+    /* A SET or USE inside a multi-statement text may take effect even when a
+     * later statement fails: not replayable, so the session stays put. */
+    if (c->multi && (c->kind == CLS_SET || c->kind == CLS_USE)) {
+        pins |= CLS_PIN_SESSION_VAR;
+        if (c->kind == CLS_USE) s->schema_moved = true;
+    }
     if (c->kind == CLS_SET && !c->multi) {
         for (int i = 0; i < c->n_assign; i++) {
             const struct cls_assign *a = &c->assign[i];
@@ -118,6 +132,7 @@ void sstate_on_query(struct mx_session *s, const struct cls_result *c, char *sql
     if (c->sets_last_insert_id) pins |= CLS_PIN_SESSION_VAR;
     s->pending_unpins = c->unpins;
     s->soft_pin = s->soft_pin || (pins & SESS_SOFT_PINS);
+    sstate_count_pins(s, pins & ~SESS_SOFT_PINS);
     s->pins |= pins & ~SESS_SOFT_PINS;
 
     /* Readers of the previous statement on a connection that did not run it:
@@ -193,6 +208,8 @@ void sstate_on_finish(struct mx_session *s, const struct mx_resp *r)
         }
     }
     s->pending_charset = -1;
+    if (s->schema_moved && be) be->schema_unknown = true; /* mymux cannot tell where it went */
+    s->schema_moved = false;
     if (ok) s->pins &= ~s->pending_unpins;
     s->pending_unpins = 0;
     if (s->cmd == COM_RESET_CONNECTION && ok) sstate_reset(s);

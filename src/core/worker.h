@@ -16,11 +16,50 @@
 struct mx_session;
 struct mx_pool;
 
-/* Runtime state of one backend server, shared by all workers. */
+typedef _Atomic uint64_t mx_counter;
+/* Counters have one writer each, or tolerate relaxed increments: no lock. */
+#define STAT_ADD(c, n) atomic_fetch_add_explicit(&(c), (uint64_t)(n), memory_order_relaxed)
+#define STAT_GET(c) atomic_load_explicit(&(c), memory_order_relaxed)
+
+enum mx_srv_state {
+    SRV_UP,       /* takes new borrows */
+    SRV_DOWN,     /* failed its checks: no borrows, idle connections closed */
+    SRV_DRAINING, /* no new borrows; sessions leave at their next transaction boundary */
+    SRV_MAINT,    /* disabled by an operator */
+};
+
+/* Runtime state of one backend server, shared by all workers. Written by the
+ * control thread (checks, admin actions) and by workers (counters). */
 struct mx_server {
+    atomic_int state;       /* enum mx_srv_state */
+    atomic_int weight;      /* effective weight: config or admin override (0 = none) */
     atomic_int open;        /* backend connections open or opening, all workers */
-    atomic_int up;          /* 1 = usable (health checks, issue 4) */
+    atomic_int busy;        /* connections lent to sessions right now */
+    atomic_int affine;      /* sessions whose affinity is this server */
+    atomic_uint_least64_t up_since_ms; /* when it last came up (slow start) */
+    atomic_uint_least64_t ewma_us;     /* response time, exponentially weighted */
     uint32_t caps;          /* capabilities from its greeting (0 = not probed) */
+    /* last health check (control thread) */
+    atomic_int check_ok;    /* 1 ok, 0 failed, -1 not run */
+    atomic_uint check_latency_us;
+    char check_detail[128]; /* short text, written by the control thread only */
+    /* traffic */
+    mx_counter queries, errors, bytes_to_backend, bytes_from_backend, borrows, waits,
+        wait_us, connects, connect_errors, resets, reprepares;
+};
+
+/* Per configured user (matched by name), all workers. */
+struct mx_user_stats {
+    char name[128];
+    atomic_int sessions;
+    mx_counter connects, auth_failures, queries, errors, bytes_in, bytes_out;
+};
+
+/* Process-wide counters. */
+struct mx_stats {
+    mx_counter accepted, refused, auth_failures, queries, errors, bytes_in, bytes_out;
+    mx_counter pins[32];    /* by reason: bit index of enum cls_pin / SESS_PIN_* */
+    mx_counter kills, handshake_timeouts;
 };
 
 /* Process-wide state. */
@@ -33,6 +72,9 @@ struct mx_proxy {
     uint32_t backend_caps;     /* capabilities every backend offers */
     uint8_t default_charset;
     atomic_uint next_conn_id;
+    struct mx_stats stats;
+    struct mx_user_stats *ustats; /* [cfg->n_users] */
+    uint64_t started_ms;
     atomic_uint rr;            /* round-robin cursor */
     atomic_int sessions_total; /* client sessions, all workers */
     atomic_int stopping;

@@ -18,6 +18,8 @@ uint64_t mx_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+#define SRV(p) (&(p)->worker->px->servers[(p)->server])
+
 static int server_cap(struct mx_pool *p)
 {
     const struct mx_config *cfg = p->worker->px->cfg;
@@ -126,6 +128,7 @@ static void wait_push(struct mx_pool *p, struct mx_session *s)
     p->wait_tail = s;
     p->n_wait++;
     p->waits++;
+    STAT_ADD(SRV(p)->waits, 1);
 }
 
 void pool_cancel_wait(struct mx_pool *p, struct mx_session *s)
@@ -148,8 +151,10 @@ void pool_on_login(struct mx_backend *be, int err, const struct be_error *e)
     struct mx_pool *p = be->pool;
     p->n_opening--;
     struct mx_session *s = be->session;
+    STAT_ADD(SRV(p)->connects, 1);
     if (err) {
         p->connect_errors++;
+        STAT_ADD(SRV(p)->connect_errors, 1);
         log_warn("backend_login_failed", "backend=%s user=%s code=%u msg=\"%s\"",
                  p->worker->px->cfg->backends[p->server].name, be->user, e->code, e->msg);
         be->session = NULL;
@@ -161,6 +166,7 @@ void pool_on_login(struct mx_backend *be, int err, const struct be_error *e)
         p->n_busy++;
         be->busy = true;
         p->borrows++;
+        STAT_ADD(SRV(p)->borrows, 1);
         session_backend_ready(s, be);
     } else {
         idle_push(p, be);
@@ -229,6 +235,7 @@ static void serve_waiters(struct mx_pool *p)
         if (!be && !slot_take(p) && !(evict_one_idle(p) && slot_take(p))) return;
         pool_cancel_wait(p, s);
         p->wait_ms_total += mx_now_ms() - s->wait_since_ms;
+        STAT_ADD(SRV(p)->wait_us, (mx_now_ms() - s->wait_since_ms) * 1000);
         if (be) {
             idle_unlink(p, be);
             p->n_busy++;
@@ -252,6 +259,7 @@ static void on_reset_done(struct mx_backend *be, int err, const struct be_error 
         return;
     }
     be->dirty = false;
+    be->diag_dirty = false;
     vars_free(&be->vars); /* a reset restores the handshake's settings, keeps the schema */
     be->charset = be->hs_charset;
     idle_push(p, be);
@@ -286,6 +294,7 @@ void pool_release(struct mx_backend *be)
         bstmts_clear(&be->stmts, &p->worker->pcache); /* a reset closes them on the server */
         be->n_close = 0;
         p->resets++;
+        STAT_ADD(SRV(p)->resets, 1);
         be->state = BE_INTERNAL;
         if (be_run_internal(be, 1, on_reset_done) < 0) be_close(be);
         return;

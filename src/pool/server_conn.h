@@ -66,7 +66,8 @@ struct mx_backend {
     int sync_reset;               /* the sync in flight starts with a reset */
     char schema[256];             /* current schema ("" none) */
     bool schema_unknown;
-    bool dirty;                   /* used since the last reset */
+    bool dirty;                   /* holds state no other session may see: reset first */
+    bool diag_dirty;              /* its diagnostics area may hold warnings or errors */
     bool broken;                  /* must not be reused */
     bool in_idle;                 /* on pool->idle */
     bool busy;                    /* counted in pool->n_busy */
