@@ -122,6 +122,7 @@ static void detach_backend(struct mx_session *s, bool broken)
     /* state that cannot be replayed, or a diagnostics area the next session
      * could read, goes away with a reset before anyone else gets it */
     be->dirty = be->dirty || !sstate_can_release(s) || s->last_diag || be->diag_dirty;
+    if (s->schema_moved) be->schema_unknown = true; /* mymux cannot tell where it went */
     if (broken || be->state == BE_RELAY || be->state == BE_INTERNAL ||
         (be->sock.in && !buf_empty(be->sock.in)) || be->sock.writing) {
         be->broken = true;

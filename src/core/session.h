@@ -88,7 +88,7 @@ struct mx_session {
     struct mx_vars vars;             /* replayable settings */
     struct mx_vars *pending;         /* settings of the SET in flight, applied on success */
     int pending_charset;             /* collation of a SET NAMES in flight, -1 none */
-    bool schema_moved;               /* a multi-statement USE: the schema is unknown after it */
+    bool schema_moved;               /* a USE inside a multi-statement: the schema is the pinned connection's */
     uint32_t pending_unpins;         /* pins the command in flight clears on success */
     uint64_t last_insert_id;         /* what LAST_INSERT_ID() returns on this session */
     int64_t last_row_count;          /* ROW_COUNT() */

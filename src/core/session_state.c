@@ -208,8 +208,6 @@ void sstate_on_finish(struct mx_session *s, const struct mx_resp *r)
         }
     }
     s->pending_charset = -1;
-    if (s->schema_moved && be) be->schema_unknown = true; /* mymux cannot tell where it went */
-    s->schema_moved = false;
     if (ok) s->pins &= ~s->pending_unpins;
     s->pending_unpins = 0;
     if (s->cmd == COM_RESET_CONNECTION && ok) sstate_reset(s);
@@ -252,6 +250,8 @@ void sstate_reset(struct mx_session *s)
     vars_free(&s->vars);
     s->pins = 0;
     s->soft_pin = false;
+    if (s->schema_moved && s->be) s->be->schema_unknown = true;
+    s->schema_moved = false;
     s->charset = s->hs_charset;
     s->ansi_quotes = false;
     s->last_insert_id = 0;
@@ -280,6 +280,9 @@ int sstate_write_sync(struct mx_session *s, struct mx_backend *be)
         n++;
     }
     const char *want = s->pending_schema[0] ? s->pending_schema : s->schema;
+    /* after a USE inside a multi-statement the pinned connection's schema is
+     * the session's, wherever it went */
+    if (s->schema_moved && !s->pending_schema[0]) want = "";
     if (want[0] && (be->schema_unknown || strcmp(be->schema, want) != 0)) {
         size_t off = pkt_wr_begin(&w);
         pkt_wr_u8(&w, COM_INIT_DB);
