@@ -99,10 +99,18 @@ static void all_unlink(struct mx_pool *p, struct mx_backend *be)
     be->anext = be->aprev = NULL;
 }
 
+/* The schema the session's next command runs in (a login's or USE's first). */
+static const char *want_schema(const struct mx_session *s)
+{
+    return s->pending_schema[0] ? s->pending_schema : s->schema;
+}
+
+/* A session without a schema must not get a connection that has one: no
+ * statement can take a connection back to "no database". */
 static bool key_matches(const struct mx_backend *be, const struct mx_session *s)
 {
     return be->key_caps == (s->caps & MX_KEY_CAPS) && strcmp(be->user, s->cred.user) == 0 &&
-           (s->schema[0] || (!be->schema[0] && !be->schema_unknown));
+           (want_schema(s)[0] || (!be->schema[0] && !be->schema_unknown));
 }
 
 static struct mx_backend *idle_find(struct mx_pool *p, const struct mx_session *s)
@@ -110,7 +118,7 @@ static struct mx_backend *idle_find(struct mx_pool *p, const struct mx_session *
     struct mx_backend *best = NULL;
     for (struct mx_backend *be = p->idle; be; be = be->next) {
         if (!key_matches(be, s)) continue;
-        if (strcmp(be->schema, s->schema) == 0 && be->charset == s->charset &&
+        if (strcmp(be->schema, want_schema(s)) == 0 && be->charset == s->charset &&
             vars_same(&be->vars, &s->vars))
             return be;
         if (!best) best = be;
