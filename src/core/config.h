@@ -26,6 +26,31 @@ struct mx_user {
     int max_connections;     /* 0 = unlimited */
 };
 
+/* Health check settings (global `health:` section, overridable per backend
+ * under `backends[].health:` with the same keys). */
+enum mx_check_type { MX_CHECK_NONE, MX_CHECK_TCP, MX_CHECK_MYSQL, MX_CHECK_STATUS };
+struct mx_check_cfg {
+    enum mx_check_type type; /* default MX_CHECK_TCP */
+    int interval_ms;         /* default 2000 */
+    int timeout_ms;          /* default 1000 */
+    int rise;                /* default 2: successes before a down server is up */
+    int fall;                /* default 3: failures before an up server is down */
+    char *user;              /* mysql check: monitor user (NULL = first configured user) */
+    char *password;          /* mysql check: its plaintext password */
+    char *query;             /* mysql check: default "SELECT 1" */
+    char *status_path;       /* status check: default "/status" */
+};
+
+/* TLS towards one backend (`backends[].tls:`). */
+enum mx_btls_mode { MX_BTLS_OFF, MX_BTLS_PREFERRED, MX_BTLS_REQUIRED, MX_BTLS_VERIFY_CA,
+                    MX_BTLS_VERIFY_IDENTITY };
+struct mx_backend_tls_cfg {
+    enum mx_btls_mode mode;  /* default MX_BTLS_OFF */
+    char *ca;                /* CA file for verify_ca / verify_identity */
+    char *cert, *key;        /* client certificate */
+    char *server_name;       /* SNI and identity check (default: host) */
+};
+
 struct mx_backend_cfg {
     char *name;
     char *host;   /* numeric IPv4/IPv6 or host name */
@@ -33,7 +58,12 @@ struct mx_backend_cfg {
     int weight;   /* default 1 */
     bool backup;  /* default false */
     int max_connections; /* 0 = pool.max_per_backend */
-    int status_port;     /* TiDB status port, 0 = none */
+    int status_port;     /* TiDB status port, 0 = none (default 10080 when health.type is status) */
+    struct mx_check_cfg health;   /* global health section, with this backend's overrides */
+    struct mx_backend_tls_cfg tls;
+    bool compress;       /* compressed protocol towards this backend (default false) */
+    bool send_proxy;     /* send a PROXY v2 header first (TiDB proxy-protocol.networks) */
+    bool maintenance;    /* start in maintenance (default false) */
 };
 
 struct mx_config {
@@ -68,11 +98,58 @@ struct mx_config {
     int client_idle_timeout_ms;   /* default 0 = none */
     int max_packet_size;          /* default 64 MiB: larger client packets are refused */
 
-    /* routing */
-    char *balance;               /* default "roundrobin" */
+    /* routing (`balance:` is either a string, the algorithm, or a mapping
+     * with these keys) */
+    char *balance;               /* default "roundrobin"; also static-rr, leastconn, first,
+                                    random, random(2), source, user, leastlatency */
+    int slow_start_ms;           /* balance.slow_start: default 0 (off) */
+    char *stick_on;              /* balance.stick.on: NULL (off), "src" or "user" */
+    int stick_expire_ms;         /* balance.stick.expire: default 30 min */
+    int stick_size;              /* balance.stick.size: default 100000 entries */
 
-    /* admin (issue 6) */
+    /* shutdown and reload */
+    int shutdown_grace_ms;       /* shutdown.grace_period: default 30s: sessions in a
+                                    transaction get this long to finish */
+    char *health_listen;         /* shutdown.health_listen: host:port of an HTTP endpoint
+                                    answering 200 while serving, 503 while draining; NULL off */
+    char *upgrade_socket;        /* shutdown.upgrade_socket: unix socket path for handing
+                                    listeners to a new process; NULL off */
+
+    /* client TLS (`tls:` section) */
+    char *tls_cert, *tls_key, *tls_ca; /* NULL = TLS off */
+    char *tls_min_version;       /* default "TLSv1.2" (TLSv1, TLSv1.1, TLSv1.2, TLSv1.3) */
+    char *tls_max_version;       /* default NULL (the library's newest) */
+    char *tls_ciphers;           /* TLS 1.2 and below cipher list; NULL = OpenSSL default */
+    char *tls_ciphersuites;      /* TLS 1.3 suites; NULL = default */
+    bool tls_require;            /* tls.require: every client must use TLS (default false) */
+
+    /* compressed protocol (`compression:`) */
+    bool compress_enabled;       /* offer CLIENT_COMPRESS to clients (default true) */
+    bool compress_zstd;          /* offer CLIENT_ZSTD_COMPRESSION (default true) */
+    int compress_level;          /* zlib level, default 6 */
+
+    /* connection-storm protection (`limits:` section, continued) */
+    int accept_rate;             /* limits.accept_rate: new connections per second (0 = off) */
+    int accept_burst;            /* limits.accept_burst: default = accept_rate */
+    int max_handshakes;          /* limits.max_handshakes: handshakes in progress (default 1000) */
+    int auth_fail_max;           /* limits.auth_failures.max: failures per address (default 10) */
+    int auth_fail_window_ms;     /* limits.auth_failures.window: default 60s */
+    int auth_fail_block_ms;      /* limits.auth_failures.block: default 300s */
+    int pool_connect_rate;       /* pool.connect_rate: new backend connections per second per
+                                    server (0 = unlimited) */
+    int pool_max_connecting;     /* pool.max_connecting: concurrent connects per server (default 16) */
+    int pool_max_waiting;        /* pool.max_waiting: sessions queued per server (default 10000) */
+
+    /* PROXY protocol from load balancers (`proxy_protocol:`) */
+    char **proxy_trusted;        /* proxy_protocol.trusted: CIDR list; NULL-terminated; NULL = off */
+
+    /* admin (issue 6, `admin:` section; `admin_listen` at top level also accepted) */
     char *admin_listen;          /* NULL = off */
+    char *admin_user, *admin_password; /* basic auth; NULL = none */
+    char *admin_tls_cert, *admin_tls_key;
+    int digest_max;              /* admin.digest_max: query digests kept (default 5000) */
+    int slow_query_ms;           /* log.slow_query: default 1000 (0 = off) */
+    bool log_queries;            /* log.query_text: literals in logs (default false) */
 };
 
 /* Loads and validates PATH. On success returns 0 and *out owns a new config.
