@@ -1347,6 +1347,7 @@ void session_accept(struct mx_worker *w, uv_stream_t *listener)
     s->server = -1;
     s->pending_charset = -1;
     s->last_row_count = -1;
+    s->started_ms = mx_now_ms();
     uv_tcp_init(&w->loop, &s->sock.tcp);
     uv_timer_init(&w->loop, &s->timer);
     s->timer.data = s;

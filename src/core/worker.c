@@ -8,11 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
 #include "core/session.h"
 #include "pool/pool.h"
+#include "protocol/packet.h"
 
 static void on_connection(uv_stream_t *server, int status)
 {
@@ -31,6 +33,58 @@ static void close_walk_cb(uv_handle_t *h, void *arg)
     if (!uv_is_closing(h)) uv_close(h, NULL);
 }
 
+/* Copies what the admin side may see of each session (on the worker's thread). */
+static void fill_snapshot(struct mx_worker *w)
+{
+    uint64_t now = mx_now_ms();
+    int n = 0;
+    for (struct mx_session *s = w->sessions; s && n < w->snap_max; s = s->next) {
+        struct mx_session_info *i = &w->snap_out[n++];
+        memset(i, 0, sizeof *i);
+        i->id = s->id;
+        snprintf(i->user, sizeof i->user, "%.63s", s->reg ? s->reg->user : s->cred.user);
+        snprintf(i->peer, sizeof i->peer, "%s", s->peer);
+        snprintf(i->schema, sizeof i->schema, "%.63s", s->schema);
+        i->server = s->be ? s->be->pool->server : -1;
+        i->has_backend = s->be != NULL;
+        i->pins = s->pins | (s->soft_pin ? SESS_SOFT_PINS : 0);
+        i->in_trans = (s->status & SERVER_STATUS_IN_TRANS) != 0;
+        i->state = s->state;
+        i->cmd = s->cmd;
+        bool busy = s->state != SS_IDLE && s->state > SS_CONNECTING;
+        i->cmd_ms = busy ? now - s->cmd_started_ms : 0;
+        i->age_ms = now - s->started_ms;
+    }
+    w->snap_n = n;
+}
+
+int worker_snapshot_sessions(struct mx_worker *w, struct mx_session_info *out, int max)
+{
+    int n = -1;
+    pthread_mutex_lock(&w->msg_lock);
+    while (w->snap_want) { /* one request at a time */
+        pthread_mutex_unlock(&w->msg_lock);
+        usleep(1000);
+        pthread_mutex_lock(&w->msg_lock);
+    }
+    w->snap_out = out;
+    w->snap_max = max;
+    w->snap_want = true;
+    w->snap_done = false;
+    uv_async_send(&w->wake);
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += 1;
+    while (!w->snap_done) {
+        if (pthread_cond_timedwait(&w->snap_cond, &w->msg_lock, &dl) != 0) break;
+    }
+    if (w->snap_done) n = w->snap_n;
+    w->snap_want = false;
+    w->snap_out = NULL;
+    pthread_mutex_unlock(&w->msg_lock);
+    return n;
+}
+
 static void on_wake(uv_async_t *a)
 {
     struct mx_worker *w = a->data;
@@ -40,6 +94,11 @@ static void on_wake(uv_async_t *a)
     n = w->n_kill;
     memcpy(ids, w->kill_ids, (size_t)n * sizeof ids[0]);
     w->n_kill = 0;
+    if (w->snap_want && !w->snap_done && w->snap_out) {
+        fill_snapshot(w);
+        w->snap_done = true;
+        pthread_cond_signal(&w->snap_cond);
+    }
     pthread_mutex_unlock(&w->msg_lock);
     for (int i = 0; i < n; i++) {
         for (struct mx_session *s = w->sessions; s; s = s->next) {
@@ -112,6 +171,7 @@ int worker_start(struct mx_worker *w, struct mx_proxy *px, int id)
     bufpool_init(&w->bufs, 4096);
     pcache_init(&w->pcache, 4096);
     pthread_mutex_init(&w->msg_lock, NULL);
+    pthread_cond_init(&w->snap_cond, NULL);
     w->pools = calloc(cfg->n_backends, sizeof *w->pools);
     if (!w->pools) return UV_ENOMEM;
     for (size_t i = 0; i < cfg->n_backends; i++) pool_init(&w->pools[i], w, (int)i);

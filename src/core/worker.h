@@ -4,6 +4,7 @@
 #define MX_WORKER_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <uv.h>
@@ -102,7 +103,32 @@ struct mx_worker {
     atomic_int stopping;
     struct cls_result cls;     /* scratch for the classifier (used synchronously) */
     struct mx_pcache pcache;   /* statement texts prepared through this worker */
+    /* a snapshot requested by another thread (guarded by msg_lock) */
+    pthread_cond_t snap_cond;
+    struct mx_session_info *snap_out;
+    int snap_max, snap_n;
+    bool snap_want, snap_done;
 };
+
+/* What the admin side may see of one session (copied by its worker). */
+struct mx_session_info {
+    uint32_t id;
+    char user[64];
+    char peer[64];
+    char schema[64];
+    int server;        /* backend server of its connection, -1 none */
+    uint32_t pins;     /* enum cls_pin | SESS_PIN_* bits */
+    bool in_trans;
+    bool has_backend;
+    int state;         /* enum sess_state */
+    uint8_t cmd;       /* command in flight (when state is not idle) */
+    uint64_t cmd_ms;   /* how long it has run */
+    uint64_t age_ms;   /* since the session connected */
+};
+/* Asks worker w for a copy of its sessions (any thread but w's). Fills at most
+ * max entries and returns how many, or -1 when the worker did not answer in
+ * time. */
+int worker_snapshot_sessions(struct mx_worker *w, struct mx_session_info *out, int max);
 
 int worker_start(struct mx_worker *w, struct mx_proxy *px, int id);
 void worker_stop(struct mx_worker *w);
