@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "admin/admin.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/probe.h"
@@ -112,6 +113,8 @@ int main(int argc, char **argv)
              MYMUX_VERSION, cfg->listen_host, cfg->listen_port, px.n_workers, cfg->n_backends,
              px.server_version);
 
+    if (admin_start(&px) != 0) _exit(1);
+
     uv_loop_t *loop = uv_default_loop();
     uv_signal_t sig_term, sig_int, sig_hup;
     uv_signal_init(loop, &sig_term);
@@ -122,6 +125,7 @@ int main(int argc, char **argv)
     uv_signal_start(&sig_hup, on_signal, SIGHUP);
     uv_run(loop, UV_RUN_DEFAULT);
 
+    admin_stop();
     for (int i = 0; i < px.n_workers; i++) worker_join(&px.workers[i]);
     uv_close((uv_handle_t *)&sig_term, NULL);
     uv_close((uv_handle_t *)&sig_int, NULL);

@@ -15,7 +15,7 @@
 #include <openssl/evp.h>
 #include <yaml.h>
 
-#define CONFIG_MAX_KEYS 16
+#define CONFIG_MAX_KEYS 24
 #define CONFIG_MAX_WORKERS 1024
 /* How much of a bad value an error message quotes back. */
 #define CONFIG_ECHO "%.80s"
@@ -254,21 +254,40 @@ static int config_get_size(struct config_ctx *c, const yaml_node_t *n, const cha
                              "a size (bytes, or a number with unit KiB, MiB or GiB)", min, dst);
 }
 
-/* One of NAMES; stores the canonical copy. */
-static int config_get_choice(struct config_ctx *c, const yaml_node_t *n, const char *key,
-                             const char *const *names, size_t nnames, char **dst)
+/* Writes "a, b, c" into BUF (truncated when it does not fit). */
+static void config_join(char *buf, size_t len, const char *const *names, size_t n)
+{
+    size_t off = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < n && off < len; i++)
+        off += (size_t)snprintf(buf + off, len - off, "%s%s", i ? ", " : "", names[i]);
+}
+
+/* One of NAMES: *idx gets its position; a null value keeps *idx. */
+static int config_get_enum(struct config_ctx *c, const yaml_node_t *n, const char *key,
+                           const char *const *names, size_t nnames, int *idx)
 {
     if (config_want_scalar(c, n, key) < 0) return -1;
     if (config_is_null(n)) return 0;
     const char *s = config_scalar(n);
-    for (size_t i = 0; i < nnames; i++)
-        if (strcmp(s, names[i]) == 0) return config_strdup(c, n, names[i], dst);
+    for (size_t i = 0; i < nnames; i++) {
+        if (strcmp(s, names[i]) == 0) {
+            *idx = (int)i;
+            return 0;
+        }
+    }
     char list[256];
-    size_t off = 0;
-    list[0] = '\0';
-    for (size_t i = 0; i < nnames && off < sizeof list; i++)
-        off += (size_t)snprintf(list + off, sizeof list - off, "%s%s", i ? ", " : "", names[i]);
+    config_join(list, sizeof list, names, nnames);
     return config_error(c, n, "%s: expected one of %s, got '" CONFIG_ECHO "'", key, list, s);
+}
+
+/* One of NAMES; stores the canonical copy. */
+static int config_get_choice(struct config_ctx *c, const yaml_node_t *n, const char *key,
+                             const char *const *names, size_t nnames, char **dst)
+{
+    int i = -1;
+    if (config_get_enum(c, n, key, names, nnames, &i) < 0) return -1;
+    return i < 0 ? 0 : config_strdup(c, n, names[i], dst);
 }
 
 /* Splits "host:port" or "[v6]:port". Returns 0, or -1 with a message in err. */
@@ -338,6 +357,104 @@ static int config_get_hostport(struct config_ctx *c, const yaml_node_t *n, const
     return 0;
 }
 
+/* Optional "host:port" kept as the string given (the listener resolves it later). */
+static int config_get_addr_string(struct config_ctx *c, const yaml_node_t *n, const char *key,
+                                  char **dst)
+{
+    if (config_get_opt_string(c, n, key, dst) < 0) return -1;
+    if (config_is_null(n)) return 0;
+    char *h = NULL, why[96];
+    int port;
+    if (config_split_hostport(*dst, &h, &port, why, sizeof why) < 0)
+        return config_error(c, n, "%s: %s, got '" CONFIG_ECHO "'", key, why, *dst);
+    free(h);
+    return 0;
+}
+
+/* Optional path of a file mymux must read (certificate, key, CA): checked now so a
+ * typo fails the load instead of the first TLS handshake. */
+static int config_get_file(struct config_ctx *c, const yaml_node_t *n, const char *key, char **dst)
+{
+    if (config_get_opt_string(c, n, key, dst) < 0) return -1;
+    if (config_is_null(n)) return 0;
+    if (access(*dst, R_OK) != 0)
+        return config_error(c, n, "%s: cannot read '" CONFIG_ECHO "': %s", key, *dst,
+                            strerror(errno));
+    return 0;
+}
+
+/* Two settings that only make sense together (cert and key, user and password):
+ * an error at whichever one is set alone. AN/BN are their value nodes. */
+static int config_together(struct config_ctx *c, const yaml_node_t *an, const char *a,
+                           const void *aval, const yaml_node_t *bn, const char *b,
+                           const void *bval)
+{
+    if (aval != NULL && bval == NULL)
+        return config_error(c, an, "%s: given without %s (%s and %s go together)", a, b, a, b);
+    if (bval != NULL && aval == NULL)
+        return config_error(c, bn, "%s: given without %s (%s and %s go together)", b, a, a, b);
+    return 0;
+}
+
+/* Two spellings of one setting (an old top-level key and its place in a section):
+ * both present is an error at the later one. */
+static int config_alias_conflict(struct config_ctx *c, const yaml_node_t *an, const char *a,
+                                 const yaml_node_t *bn, const char *b)
+{
+    if (an == NULL || bn == NULL) return 0;
+    if (an->start_mark.index > bn->start_mark.index) {
+        const yaml_node_t *tn = an;
+        const char *t = a;
+        an = bn, a = b;
+        bn = tn, b = t;
+    }
+    return config_error(c, bn, "%s: same setting as %s (line %zu); give only one of them", b, a,
+                        an->start_mark.line + 1);
+}
+
+/* "a.b.c.d[/n]" or "v6[/n]" into a fresh "addr/n" (a bare address is one host).
+ * Returns 0, or -1 with a message in err. */
+static int config_split_cidr(const char *s, char **out, char *err, size_t errlen)
+{
+    const char *slash = strchr(s, '/');
+    size_t alen = slash ? (size_t)(slash - s) : strlen(s);
+    char addr[INET6_ADDRSTRLEN + 1];
+    uint8_t bin[16];
+    uint64_t bits, max;
+    if (alen == 0 || alen >= sizeof addr) goto bad;
+    memcpy(addr, s, alen);
+    addr[alen] = '\0';
+    if (inet_pton(AF_INET, addr, bin) == 1)
+        max = 32;
+    else if (inet_pton(AF_INET6, addr, bin) == 1)
+        max = 128;
+    else
+        goto bad;
+    bits = max;
+    if (slash != NULL) {
+        const char *end = config_digits(slash + 1, 1000, &bits);
+        if (end == NULL && slash[1] >= '0' && slash[1] <= '9') bits = 1001;
+        else if (end == NULL || *end != '\0')
+            goto bad;
+        if (bits > max) {
+            snprintf(err, errlen, "prefix length must be between 0 and %d for %s", (int)max,
+                     max == 32 ? "IPv4" : "IPv6");
+            return -1;
+        }
+    }
+    if (asprintf(out, "%s/%d", addr, (int)bits) < 0) {
+        *out = NULL;
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+bad:
+    snprintf(err, errlen,
+             "expected an IPv4 or IPv6 address with an optional /prefix (as 10.0.0.0/8 or "
+             "fd00::/8)");
+    return -1;
+}
+
 /* ---- mappings ---- */
 
 /* Reads mapping MAP whose allowed keys are KEYS[0..n): VALS[i] gets the value node
@@ -348,6 +465,7 @@ static int config_fields(struct config_ctx *c, const yaml_node_t *map, const cha
 {
     yaml_node_t *knodes[CONFIG_MAX_KEYS];
     memset(knodes, 0, sizeof knodes);
+    if (n > CONFIG_MAX_KEYS) return config_error(c, map, "%s: too many keys (raise CONFIG_MAX_KEYS)", label);
     for (size_t i = 0; i < n; i++)
         vals[i] = NULL;
     if (map->type != YAML_MAPPING_NODE)
@@ -363,12 +481,8 @@ static int config_fields(struct config_ctx *c, const yaml_node_t *map, const cha
         for (i = 0; i < n; i++)
             if (strcmp(config_scalar(k), keys[i]) == 0) break;
         if (i == n) {
-            char list[320];
-            size_t off = 0;
-            list[0] = '\0';
-            for (size_t j = 0; j < n && off < sizeof list; j++)
-                off +=
-                    (size_t)snprintf(list + off, sizeof list - off, "%s%s", j ? ", " : "", keys[j]);
+            char list[400];
+            config_join(list, sizeof list, keys, n);
             return config_error(c, k, "unknown key '" CONFIG_ECHO "' %s (expected one of: %s)",
                                 config_scalar(k), where, list);
         }

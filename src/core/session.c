@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "admin/admin.h"
 #include "core/log.h"
 #include "core/worker.h"
 #include "pool/pool.h"
@@ -790,6 +791,9 @@ static int stmt_route(struct mx_session *s, const uint8_t *p, uint32_t len, uint
     s->exec_ps = st->ps;
     pstmt_ref(st->ps);
     s->exec_id = id;
+    if (cmd == COM_STMT_EXECUTE)
+        s->digest = digest_begin(s->w, st->ps->sql, st->ps->sql_len,
+                                 s->reg ? s->reg->user : s->cred.user, s->schema);
     return 1;
 }
 
@@ -860,6 +864,7 @@ static bool handle_command(struct mx_session *s)
     s->infile_ok = false;
     s->synthetic_len = 0;
     s->kill_after = 0;
+    s->digest = 0;
     s->pending_schema[0] = 0;
     const char *refused = cmd_refused(s->cmd);
     if (refused) {
@@ -939,6 +944,8 @@ static bool handle_command(struct mx_session *s)
         if (c->has_connection_id && len == want)
             classify_rewrite_connection_id_mode((char *)p + 1, len - 1, s->ansi_quotes, nobs, s->id);
         sstate_on_query(s, c, (char *)p + 1, want - 1, len == want);
+        s->digest = digest_begin(s->w, (const char *)p + 1, want - 1,
+                                 s->reg ? s->reg->user : s->cred.user, s->schema);
         break;
     }
     default:
@@ -1124,6 +1131,8 @@ static void finish_command(struct mx_session *s)
     STAT_ADD(px->stats.queries, 1);
     STAT_ADD(sv->queries, 1);
     if (s->ustats) STAT_ADD(s->ustats->queries, 1);
+    if (s->digest) digest_end(s->w, s->digest, us, r->rows ? r->rows : r->affected, r->error);
+    s->digest = 0;
     if (r->error) {
         STAT_ADD(px->stats.errors, 1);
         STAT_ADD(sv->errors, 1);

@@ -95,6 +95,7 @@ struct mx_session {
     uint64_t last_found_rows;        /* FOUND_ROWS() after a SELECT without SQL_CALC_FOUND_ROWS */
     uint64_t cmd_started_ms;
     uint64_t started_ms;             /* when the client connected */
+    uint64_t digest;                 /* query digest handle of the statement in flight */
     char synthetic[64];              /* a command mymux sends instead of the client's */
     uint16_t synthetic_len;
     bool counted;                    /* counted in px->sessions_total */

@@ -1,0 +1,25 @@
+/* Admin side: the HTTP listener with the stats page, Prometheus metrics and the
+ * JSON API, and the per-worker query digests it reports. */
+#ifndef MX_ADMIN_H
+#define MX_ADMIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct mx_proxy;
+struct mx_worker;
+
+/* Starts the admin listener when cfg->admin_listen is set (its own thread).
+ * Returns 0, or -1 with the reason logged. */
+int admin_start(struct mx_proxy *px);
+void admin_stop(void);
+
+/* Query digests, per worker (no lock on the query path). digest_begin is
+ * called when a statement is about to run and returns a handle for
+ * digest_end, which records its outcome; 0 means "not tracked". */
+uint64_t digest_begin(struct mx_worker *w, const char *sql, size_t len, const char *user,
+                      const char *schema);
+void digest_end(struct mx_worker *w, uint64_t handle, uint64_t us, uint64_t rows, bool error);
+
+#endif
