@@ -10,9 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
 #include <yaml.h>
 
 #define CONFIG_MAX_KEYS 24
@@ -23,7 +27,8 @@
 /* Accepted `balance` algorithms (HAProxy's names). The router gives them meaning;
  * checking here turns a typo into a load error instead of a surprise at run time. */
 static const char *const config_balance_names[] = {
-    "roundrobin", "static-rr", "leastconn", "first", "source", "random",
+    "roundrobin", "static-rr", "leastconn", "first",        "random",
+    "random(2)",  "source",    "user",      "leastlatency",
 };
 
 static const char *const config_log_levels[] = {"debug", "info", "warn", "error"};
@@ -386,8 +391,7 @@ static int config_get_file(struct config_ctx *c, const yaml_node_t *n, const cha
 /* Two settings that only make sense together (cert and key, user and password):
  * an error at whichever one is set alone. AN/BN are their value nodes. */
 static int config_together(struct config_ctx *c, const yaml_node_t *an, const char *a,
-                           const void *aval, const yaml_node_t *bn, const char *b,
-                           const void *bval)
+                           const void *aval, const yaml_node_t *bn, const char *b, const void *bval)
 {
     if (aval != NULL && bval == NULL)
         return config_error(c, an, "%s: given without %s (%s and %s go together)", a, b, a, b);
@@ -433,7 +437,8 @@ static int config_split_cidr(const char *s, char **out, char *err, size_t errlen
     bits = max;
     if (slash != NULL) {
         const char *end = config_digits(slash + 1, 1000, &bits);
-        if (end == NULL && slash[1] >= '0' && slash[1] <= '9') bits = 1001;
+        if (end == NULL && slash[1] >= '0' && slash[1] <= '9')
+            bits = 1001;
         else if (end == NULL || *end != '\0')
             goto bad;
         if (bits > max) {
@@ -465,7 +470,8 @@ static int config_fields(struct config_ctx *c, const yaml_node_t *map, const cha
 {
     yaml_node_t *knodes[CONFIG_MAX_KEYS];
     memset(knodes, 0, sizeof knodes);
-    if (n > CONFIG_MAX_KEYS) return config_error(c, map, "%s: too many keys (raise CONFIG_MAX_KEYS)", label);
+    if (n > CONFIG_MAX_KEYS)
+        return config_error(c, map, "%s: too many keys (raise CONFIG_MAX_KEYS)", label);
     for (size_t i = 0; i < n; i++)
         vals[i] = NULL;
     if (map->type != YAML_MAPPING_NODE)
@@ -588,7 +594,130 @@ static int config_get_password(struct config_ctx *c, const yaml_node_t *n, struc
     return config_strdup(c, n, s, &u->password);
 }
 
-/* ---- sections ---- */
+/* ---- health checks (the global section, and per backend) ---- */
+
+static const char *const config_check_types[] = {
+    [MX_CHECK_NONE] = "none",
+    [MX_CHECK_TCP] = "tcp",
+    [MX_CHECK_MYSQL] = "mysql",
+    [MX_CHECK_STATUS] = "status",
+};
+
+enum { H_TYPE, H_INTERVAL, H_TIMEOUT, H_RISE, H_FALL, H_USER, H_PASSWORD, H_QUERY, H_PATH, H_N };
+static const char *const config_check_keys[H_N] = {
+    "type", "interval", "timeout", "rise", "fall", "user", "password", "query", "status_path",
+};
+
+static void config_check_free(struct mx_check_cfg *h)
+{
+    free(h->user);
+    if (h->password != NULL) OPENSSL_cleanse(h->password, strlen(h->password));
+    free(h->password);
+    free(h->query);
+    free(h->status_path);
+    memset(h, 0, sizeof *h);
+}
+
+/* Deep copy of SRC into the empty *DST (a backend starts from the global section). */
+static int config_check_copy(struct config_ctx *c, const yaml_node_t *at, struct mx_check_cfg *dst,
+                             const struct mx_check_cfg *src)
+{
+    *dst = *src;
+    dst->user = dst->password = dst->query = dst->status_path = NULL;
+    if ((src->user && config_strdup(c, at, src->user, &dst->user) < 0) ||
+        (src->password && config_strdup(c, at, src->password, &dst->password) < 0) ||
+        (src->query && config_strdup(c, at, src->query, &dst->query) < 0) ||
+        (src->status_path && config_strdup(c, at, src->status_path, &dst->status_path) < 0))
+        return -1;
+    return 0;
+}
+
+/* Applies the keys of MAP (a `health:` mapping, global or a backend's) over *h, which
+ * holds what they override, then checks the result. WHERE is "in health" or
+ * "in backend health". */
+static int config_parse_check(struct config_ctx *c, const yaml_node_t *map, const char *where,
+                              struct mx_check_cfg *h)
+{
+    yaml_node_t *v[H_N];
+    int type = (int)h->type;
+    if (config_is_null(map)) return 0;
+    if (config_fields(c, map, "health", where, config_check_keys, H_N, v) < 0) return -1;
+    if ((v[H_TYPE] &&
+         config_get_enum(c, v[H_TYPE], "type", config_check_types,
+                         sizeof config_check_types / sizeof config_check_types[0], &type) < 0) ||
+        (v[H_INTERVAL] &&
+         config_get_duration(c, v[H_INTERVAL], "interval", 1, &h->interval_ms) < 0) ||
+        (v[H_TIMEOUT] && config_get_duration(c, v[H_TIMEOUT], "timeout", 1, &h->timeout_ms) < 0) ||
+        (v[H_RISE] && config_get_int(c, v[H_RISE], "rise", 1, INT_MAX, &h->rise) < 0) ||
+        (v[H_FALL] && config_get_int(c, v[H_FALL], "fall", 1, INT_MAX, &h->fall) < 0) ||
+        (v[H_USER] && config_get_opt_string(c, v[H_USER], "user", &h->user) < 0) ||
+        (v[H_PASSWORD] && config_get_opt_string(c, v[H_PASSWORD], "password", &h->password) < 0))
+        return -1;
+    h->type = (enum mx_check_type)type;
+    if (v[H_QUERY] && !config_is_null(v[H_QUERY]) &&
+        config_get_string(c, v[H_QUERY], "query", &h->query) < 0)
+        return -1;
+    if (v[H_PATH] && !config_is_null(v[H_PATH])) {
+        if (config_get_string(c, v[H_PATH], "status_path", &h->status_path) < 0) return -1;
+        if (h->status_path[0] != '/')
+            return config_error(c, v[H_PATH],
+                                "status_path: expected a path starting with '/', got '" CONFIG_ECHO
+                                "'",
+                                h->status_path);
+    }
+    /* A check still running when the next is due would overlap it. Blame the key
+     * this mapping set; a backend may break the rule by changing either one. */
+    if (h->timeout_ms >= h->interval_ms) {
+        if (v[H_TIMEOUT] != NULL)
+            return config_error(c, v[H_TIMEOUT],
+                                "timeout: must be less than interval (%d ms), got %d ms",
+                                h->interval_ms, h->timeout_ms);
+        return config_error(c, v[H_INTERVAL] ? v[H_INTERVAL] : map,
+                            "interval: must be more than timeout (%d ms), got %d ms", h->timeout_ms,
+                            h->interval_ms);
+    }
+    return 0;
+}
+
+/* ---- TLS towards a backend ---- */
+
+static const char *const config_btls_modes[] = {
+    [MX_BTLS_OFF] = "off",
+    [MX_BTLS_PREFERRED] = "preferred",
+    [MX_BTLS_REQUIRED] = "required",
+    [MX_BTLS_VERIFY_CA] = "verify_ca",
+    [MX_BTLS_VERIFY_IDENTITY] = "verify_identity",
+};
+
+enum { BT_MODE, BT_CA, BT_CERT, BT_KEY, BT_SERVER_NAME, BT_N };
+static const char *const config_btls_keys[BT_N] = {"mode", "ca", "cert", "key", "server_name"};
+
+static int config_parse_backend_tls(struct config_ctx *c, const yaml_node_t *map,
+                                    struct mx_backend_tls_cfg *t)
+{
+    yaml_node_t *v[BT_N];
+    int mode = (int)t->mode;
+    if (config_is_null(map)) return 0;
+    if (config_fields(c, map, "tls", "in backend tls", config_btls_keys, BT_N, v) < 0) return -1;
+    if ((v[BT_MODE] &&
+         config_get_enum(c, v[BT_MODE], "mode", config_btls_modes,
+                         sizeof config_btls_modes / sizeof config_btls_modes[0], &mode) < 0) ||
+        (v[BT_CA] && config_get_file(c, v[BT_CA], "ca", &t->ca) < 0) ||
+        (v[BT_CERT] && config_get_file(c, v[BT_CERT], "cert", &t->cert) < 0) ||
+        (v[BT_KEY] && config_get_file(c, v[BT_KEY], "key", &t->key) < 0) ||
+        (v[BT_SERVER_NAME] &&
+         config_get_opt_string(c, v[BT_SERVER_NAME], "server_name", &t->server_name) < 0) ||
+        config_together(c, v[BT_CERT], "cert", t->cert, v[BT_KEY], "key", t->key) < 0)
+        return -1;
+    t->mode = (enum mx_btls_mode)mode;
+    if ((t->mode == MX_BTLS_VERIFY_CA || t->mode == MX_BTLS_VERIFY_IDENTITY) && t->ca == NULL)
+        return config_error(c, v[BT_MODE],
+                            "mode: %s needs ca (the CA file to verify the server with)",
+                            config_btls_modes[t->mode]);
+    return 0;
+}
+
+/* ---- users and backends ---- */
 
 enum { U_NAME, U_PASSWORD, U_BACKEND_USER, U_BACKEND_PASSWORD, U_REQUIRE_TLS, U_MAX_CONN, U_N };
 static const char *const config_user_keys[U_N] = {
@@ -620,11 +749,27 @@ static int config_parse_user(struct config_ctx *c, const yaml_node_t *map, struc
     return 0;
 }
 
-enum { B_NAME, B_ADDRESS, B_WEIGHT, B_BACKUP, B_MAX_CONN, B_STATUS_PORT, B_N };
+enum {
+    B_NAME,
+    B_ADDRESS,
+    B_WEIGHT,
+    B_BACKUP,
+    B_MAX_CONN,
+    B_STATUS_PORT,
+    B_HEALTH,
+    B_TLS,
+    B_COMPRESS,
+    B_SEND_PROXY,
+    B_MAINTENANCE,
+    B_N
+};
 static const char *const config_backend_keys[B_N] = {
-    "name", "address", "weight", "backup", "max_connections", "status_port",
+    "name",   "address", "weight",   "backup",     "max_connections", "status_port",
+    "health", "tls",     "compress", "send_proxy", "maintenance",
 };
 
+/* One backend. Its health settings start as a copy of the global section
+ * (c->cfg->health, parsed first) and take this backend's overrides. */
 static int config_parse_backend(struct config_ctx *c, const yaml_node_t *map,
                                 struct mx_backend_cfg *b)
 {
@@ -644,6 +789,19 @@ static int config_parse_backend(struct config_ctx *c, const yaml_node_t *map,
         return -1;
     if (v[B_STATUS_PORT] &&
         config_get_int(c, v[B_STATUS_PORT], "status_port", 0, 65535, &b->status_port) < 0)
+        return -1;
+    if (config_check_copy(c, map, &b->health, &c->cfg->health) < 0 ||
+        (v[B_HEALTH] && config_parse_check(c, v[B_HEALTH], "in backend health", &b->health) < 0))
+        return -1;
+    if (b->health.type == MX_CHECK_STATUS && b->status_port == 0) b->status_port = 10080;
+    if (v[B_TLS] && config_parse_backend_tls(c, v[B_TLS], &b->tls) < 0) return -1;
+    if (b->tls.server_name == NULL && config_strdup(c, map, b->host, &b->tls.server_name) < 0)
+        return -1;
+    if ((v[B_COMPRESS] && config_get_bool(c, v[B_COMPRESS], "compress", &b->compress) < 0) ||
+        (v[B_SEND_PROXY] &&
+         config_get_bool(c, v[B_SEND_PROXY], "send_proxy", &b->send_proxy) < 0) ||
+        (v[B_MAINTENANCE] &&
+         config_get_bool(c, v[B_MAINTENANCE], "maintenance", &b->maintenance) < 0))
         return -1;
     return 0;
 }
@@ -725,10 +883,26 @@ fail:
     return -1;
 }
 
-enum { P_MAX, P_MIN_IDLE, P_IDLE, P_LIFETIME, P_WAIT, P_CONNECT, P_MULTIPLEX, P_PREPARED, P_N };
+/* ---- pool and client limits ---- */
+
+enum {
+    P_MAX,
+    P_MIN_IDLE,
+    P_IDLE,
+    P_LIFETIME,
+    P_WAIT,
+    P_CONNECT,
+    P_MULTIPLEX,
+    P_PREPARED,
+    P_CONNECT_RATE,
+    P_MAX_CONNECTING,
+    P_MAX_WAITING,
+    P_N
+};
 static const char *const config_pool_keys[P_N] = {
     "max_per_backend", "min_idle",        "idle_timeout", "max_lifetime",
     "wait_timeout",    "connect_timeout", "multiplex",    "max_prepared",
+    "connect_rate",    "max_connecting",  "max_waiting",
 };
 
 static int config_parse_pool(struct config_ctx *c, const yaml_node_t *map)
@@ -751,8 +925,14 @@ static int config_parse_pool(struct config_ctx *c, const yaml_node_t *map)
                                              &cfg->pool_connect_timeout_ms) < 0) ||
         (v[P_MULTIPLEX] &&
          config_get_bool(c, v[P_MULTIPLEX], "multiplex", &cfg->pool_multiplex) < 0) ||
-        (v[P_PREPARED] && config_get_int(c, v[P_PREPARED], "max_prepared", 1, 65535,
-                                         &cfg->pool_max_prepared) < 0))
+        (v[P_PREPARED] &&
+         config_get_int(c, v[P_PREPARED], "max_prepared", 1, 65535, &cfg->pool_max_prepared) < 0) ||
+        (v[P_CONNECT_RATE] && config_get_int(c, v[P_CONNECT_RATE], "connect_rate", 0, INT_MAX,
+                                             &cfg->pool_connect_rate) < 0) ||
+        (v[P_MAX_CONNECTING] && config_get_int(c, v[P_MAX_CONNECTING], "max_connecting", 1, INT_MAX,
+                                               &cfg->pool_max_connecting) < 0) ||
+        (v[P_MAX_WAITING] && config_get_int(c, v[P_MAX_WAITING], "max_waiting", 0, INT_MAX,
+                                            &cfg->pool_max_waiting) < 0))
         return -1;
     if (cfg->pool_min_idle > cfg->pool_max_per_backend)
         return config_error(c, v[P_MIN_IDLE] ? v[P_MIN_IDLE] : map,
@@ -761,12 +941,40 @@ static int config_parse_pool(struct config_ctx *c, const yaml_node_t *map)
     return 0;
 }
 
-enum { L_MAX_CLIENTS, L_HANDSHAKE, L_CLIENT_IDLE, L_MAX_PACKET, L_N };
+enum { AU_MAX, AU_WINDOW, AU_BLOCK, AU_N };
+static const char *const config_auth_fail_keys[AU_N] = {"max", "window", "block"};
+
+static int config_parse_auth_failures(struct config_ctx *c, const yaml_node_t *map)
+{
+    struct mx_config *cfg = c->cfg;
+    yaml_node_t *v[AU_N];
+    if (config_is_null(map)) return 0;
+    if (config_fields(c, map, "auth_failures", "in limits.auth_failures", config_auth_fail_keys,
+                      AU_N, v) < 0 ||
+        (v[AU_MAX] && config_get_int(c, v[AU_MAX], "max", 1, INT_MAX, &cfg->auth_fail_max) < 0) ||
+        (v[AU_WINDOW] &&
+         config_get_duration(c, v[AU_WINDOW], "window", 1, &cfg->auth_fail_window_ms) < 0) ||
+        (v[AU_BLOCK] &&
+         config_get_duration(c, v[AU_BLOCK], "block", 1, &cfg->auth_fail_block_ms) < 0))
+        return -1;
+    return 0;
+}
+
+enum {
+    L_MAX_CLIENTS,
+    L_HANDSHAKE,
+    L_CLIENT_IDLE,
+    L_MAX_PACKET,
+    L_ACCEPT_RATE,
+    L_ACCEPT_BURST,
+    L_MAX_HANDSHAKES,
+    L_AUTH_FAILURES,
+    L_N
+};
 static const char *const config_limits_keys[L_N] = {
-    "max_client_connections",
-    "handshake_timeout",
-    "client_idle_timeout",
-    "max_packet_size",
+    "max_client_connections", "handshake_timeout", "client_idle_timeout",
+    "max_packet_size",        "accept_rate",       "accept_burst",
+    "max_handshakes",         "auth_failures",
 };
 
 static int config_parse_limits(struct config_ctx *c, const yaml_node_t *map)
@@ -782,10 +990,299 @@ static int config_parse_limits(struct config_ctx *c, const yaml_node_t *map)
         (v[L_CLIENT_IDLE] && config_get_duration(c, v[L_CLIENT_IDLE], "client_idle_timeout", 0,
                                                  &cfg->client_idle_timeout_ms) < 0) ||
         (v[L_MAX_PACKET] &&
-         config_get_size(c, v[L_MAX_PACKET], "max_packet_size", 1024, &cfg->max_packet_size) < 0))
+         config_get_size(c, v[L_MAX_PACKET], "max_packet_size", 1024, &cfg->max_packet_size) < 0) ||
+        (v[L_ACCEPT_RATE] &&
+         config_get_int(c, v[L_ACCEPT_RATE], "accept_rate", 0, INT_MAX, &cfg->accept_rate) < 0) ||
+        (v[L_ACCEPT_BURST] && config_get_int(c, v[L_ACCEPT_BURST], "accept_burst", 1, INT_MAX,
+                                             &cfg->accept_burst) < 0) ||
+        (v[L_MAX_HANDSHAKES] && config_get_int(c, v[L_MAX_HANDSHAKES], "max_handshakes", 1, INT_MAX,
+                                               &cfg->max_handshakes) < 0) ||
+        (v[L_AUTH_FAILURES] && config_parse_auth_failures(c, v[L_AUTH_FAILURES]) < 0))
         return -1;
     return 0;
 }
+
+/* ---- balance ---- */
+
+enum { ST_ON, ST_EXPIRE, ST_SIZE, ST_N };
+static const char *const config_stick_keys[ST_N] = {"on", "expire", "size"};
+static const char *const config_stick_on[] = {"src", "user"};
+
+static int config_parse_stick(struct config_ctx *c, const yaml_node_t *map)
+{
+    struct mx_config *cfg = c->cfg;
+    yaml_node_t *v[ST_N];
+    if (config_is_null(map)) return 0;
+    if (config_fields(c, map, "stick", "in balance.stick", config_stick_keys, ST_N, v) < 0 ||
+        config_require(c, map, "in balance.stick", "on", v[ST_ON]) < 0 ||
+        config_get_choice(c, v[ST_ON], "on", config_stick_on,
+                          sizeof config_stick_on / sizeof config_stick_on[0], &cfg->stick_on) < 0 ||
+        (v[ST_EXPIRE] &&
+         config_get_duration(c, v[ST_EXPIRE], "expire", 1, &cfg->stick_expire_ms) < 0) ||
+        (v[ST_SIZE] && config_get_int(c, v[ST_SIZE], "size", 1, INT_MAX, &cfg->stick_size) < 0))
+        return -1;
+    return 0;
+}
+
+enum { BA_ALGORITHM, BA_SLOW_START, BA_STICK, BA_N };
+static const char *const config_balance_keys[BA_N] = {"algorithm", "slow_start", "stick"};
+
+/* `balance: NAME`, or the mapping form with slow start and stickiness. */
+static int config_parse_balance(struct config_ctx *c, const yaml_node_t *n)
+{
+    struct mx_config *cfg = c->cfg;
+    const size_t nalg = sizeof config_balance_names / sizeof config_balance_names[0];
+    yaml_node_t *v[BA_N];
+    if (n->type == YAML_SEQUENCE_NODE)
+        return config_error(c, n, "balance: expected an algorithm name or a mapping, got %s",
+                            config_node_kind(n));
+    if (n->type != YAML_MAPPING_NODE)
+        return config_get_choice(c, n, "balance", config_balance_names, nalg, &cfg->balance);
+    if (config_fields(c, n, "balance", "in balance", config_balance_keys, BA_N, v) < 0 ||
+        (v[BA_ALGORITHM] && config_get_choice(c, v[BA_ALGORITHM], "algorithm", config_balance_names,
+                                              nalg, &cfg->balance) < 0) ||
+        (v[BA_SLOW_START] &&
+         config_get_duration(c, v[BA_SLOW_START], "slow_start", 0, &cfg->slow_start_ms) < 0) ||
+        (v[BA_STICK] && config_parse_stick(c, v[BA_STICK]) < 0))
+        return -1;
+    return 0;
+}
+
+/* ---- shutdown ---- */
+
+enum { SD_GRACE, SD_HEALTH_LISTEN, SD_UPGRADE_SOCKET, SD_N };
+static const char *const config_shutdown_keys[SD_N] = {"grace_period", "health_listen",
+                                                       "upgrade_socket"};
+
+static int config_parse_shutdown(struct config_ctx *c, const yaml_node_t *map)
+{
+    struct mx_config *cfg = c->cfg;
+    yaml_node_t *v[SD_N];
+    if (config_is_null(map)) return 0;
+    if (config_fields(c, map, "shutdown", "in shutdown", config_shutdown_keys, SD_N, v) < 0 ||
+        (v[SD_GRACE] &&
+         config_get_duration(c, v[SD_GRACE], "grace_period", 0, &cfg->shutdown_grace_ms) < 0) ||
+        (v[SD_HEALTH_LISTEN] &&
+         config_get_addr_string(c, v[SD_HEALTH_LISTEN], "health_listen", &cfg->health_listen) < 0))
+        return -1;
+    if (v[SD_UPGRADE_SOCKET] && !config_is_null(v[SD_UPGRADE_SOCKET])) {
+        struct sockaddr_un sun;
+        if (config_get_string(c, v[SD_UPGRADE_SOCKET], "upgrade_socket", &cfg->upgrade_socket) < 0)
+            return -1;
+        if (strlen(cfg->upgrade_socket) >= sizeof sun.sun_path)
+            return config_error(c, v[SD_UPGRADE_SOCKET],
+                                "upgrade_socket: a unix socket path is at most %zu bytes, got %zu",
+                                sizeof sun.sun_path - 1, strlen(cfg->upgrade_socket));
+    }
+    return 0;
+}
+
+/* ---- client TLS ---- */
+
+static const char *const config_tls_versions[] = {"TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"};
+
+/* Position of a version name in config_tls_versions (the names are checked on input). */
+static int config_tls_version_rank(const char *name)
+{
+    for (size_t i = 0; i < sizeof config_tls_versions / sizeof config_tls_versions[0]; i++)
+        if (strcmp(name, config_tls_versions[i]) == 0) return (int)i;
+    return -1;
+}
+
+/* Asks OpenSSL whether it knows at least one cipher of the lists, as it will at
+ * startup: a list with no known name would leave no cipher at all. */
+static int config_check_ciphers(struct config_ctx *c, const yaml_node_t *ciphers_node,
+                                const yaml_node_t *suites_node)
+{
+    struct mx_config *cfg = c->cfg;
+    int rc = 0;
+    if (cfg->tls_ciphers == NULL && cfg->tls_ciphersuites == NULL) return 0;
+    SSL_CTX *ctx = SSL_CTX_new(TLS_method());
+    if (ctx == NULL)
+        return config_error(c, ciphers_node ? ciphers_node : suites_node, "out of memory");
+    if (cfg->tls_ciphers != NULL && SSL_CTX_set_cipher_list(ctx, cfg->tls_ciphers) != 1)
+        rc = config_error(c, ciphers_node,
+                          "ciphers: OpenSSL knows none of these ciphers, got '" CONFIG_ECHO "'",
+                          cfg->tls_ciphers);
+    else if (cfg->tls_ciphersuites != NULL &&
+             SSL_CTX_set_ciphersuites(ctx, cfg->tls_ciphersuites) != 1)
+        rc = config_error(c, suites_node,
+                          "ciphersuites: expected TLS 1.3 suite names separated by ':' (as "
+                          "TLS_AES_128_GCM_SHA256), got '" CONFIG_ECHO "'",
+                          cfg->tls_ciphersuites);
+    SSL_CTX_free(ctx);
+    ERR_clear_error();
+    return rc;
+}
+
+enum {
+    T_CERT,
+    T_KEY,
+    T_CA,
+    T_MIN_VERSION,
+    T_MAX_VERSION,
+    T_CIPHERS,
+    T_CIPHERSUITES,
+    T_REQUIRE,
+    T_N
+};
+static const char *const config_tls_keys[T_N] = {
+    "cert", "key", "ca", "min_version", "max_version", "ciphers", "ciphersuites", "require",
+};
+
+static int config_parse_tls(struct config_ctx *c, const yaml_node_t *map)
+{
+    struct mx_config *cfg = c->cfg;
+    const size_t nver = sizeof config_tls_versions / sizeof config_tls_versions[0];
+    yaml_node_t *v[T_N];
+    if (config_is_null(map)) return 0;
+    if (config_fields(c, map, "tls", "in tls", config_tls_keys, T_N, v) < 0 ||
+        (v[T_CERT] && config_get_file(c, v[T_CERT], "cert", &cfg->tls_cert) < 0) ||
+        (v[T_KEY] && config_get_file(c, v[T_KEY], "key", &cfg->tls_key) < 0) ||
+        (v[T_CA] && config_get_file(c, v[T_CA], "ca", &cfg->tls_ca) < 0) ||
+        (v[T_MIN_VERSION] &&
+         config_get_choice(c, v[T_MIN_VERSION], "min_version", config_tls_versions, nver,
+                           &cfg->tls_min_version) < 0) ||
+        (v[T_MAX_VERSION] &&
+         config_get_choice(c, v[T_MAX_VERSION], "max_version", config_tls_versions, nver,
+                           &cfg->tls_max_version) < 0) ||
+        (v[T_CIPHERS] &&
+         config_get_opt_string(c, v[T_CIPHERS], "ciphers", &cfg->tls_ciphers) < 0) ||
+        (v[T_CIPHERSUITES] &&
+         config_get_opt_string(c, v[T_CIPHERSUITES], "ciphersuites", &cfg->tls_ciphersuites) < 0) ||
+        (v[T_REQUIRE] && config_get_bool(c, v[T_REQUIRE], "require", &cfg->tls_require) < 0) ||
+        config_together(c, v[T_CERT], "cert", cfg->tls_cert, v[T_KEY], "key", cfg->tls_key) < 0 ||
+        config_check_ciphers(c, v[T_CIPHERS], v[T_CIPHERSUITES]) < 0)
+        return -1;
+    if (cfg->tls_max_version != NULL && config_tls_version_rank(cfg->tls_min_version) >
+                                            config_tls_version_rank(cfg->tls_max_version)) {
+        if (v[T_MIN_VERSION] != NULL && !config_is_null(v[T_MIN_VERSION]))
+            return config_error(c, v[T_MIN_VERSION],
+                                "min_version: %s is newer than max_version (%s)",
+                                cfg->tls_min_version, cfg->tls_max_version);
+        return config_error(c, v[T_MAX_VERSION],
+                            "max_version: %s is older than min_version (%s, the default)",
+                            cfg->tls_max_version, cfg->tls_min_version);
+    }
+    /* Without a certificate TLS is off: these would refuse every client, or do nothing. */
+    if (cfg->tls_cert == NULL && cfg->tls_require)
+        return config_error(c, v[T_REQUIRE],
+                            "require: needs cert and key (TLS is off without them)");
+    if (cfg->tls_cert == NULL && cfg->tls_ca != NULL)
+        return config_error(c, v[T_CA], "ca: needs cert and key (TLS is off without them)");
+    return 0;
+}
+
+/* ---- compression ---- */
+
+enum { CM_ENABLED, CM_ZSTD, CM_LEVEL, CM_N };
+static const char *const config_compression_keys[CM_N] = {"enabled", "zstd", "level"};
+
+static int config_parse_compression(struct config_ctx *c, const yaml_node_t *map)
+{
+    struct mx_config *cfg = c->cfg;
+    yaml_node_t *v[CM_N];
+    if (config_is_null(map)) return 0;
+    if (config_fields(c, map, "compression", "in compression", config_compression_keys, CM_N, v) <
+            0 ||
+        (v[CM_ENABLED] &&
+         config_get_bool(c, v[CM_ENABLED], "enabled", &cfg->compress_enabled) < 0) ||
+        (v[CM_ZSTD] && config_get_bool(c, v[CM_ZSTD], "zstd", &cfg->compress_zstd) < 0) ||
+        (v[CM_LEVEL] && config_get_int(c, v[CM_LEVEL], "level", 1, 9, &cfg->compress_level) < 0))
+        return -1;
+    return 0;
+}
+
+/* ---- PROXY protocol ---- */
+
+enum { PP_TRUSTED, PP_N };
+static const char *const config_proxy_keys[PP_N] = {"trusted"};
+
+/* `trusted:` into cfg->proxy_trusted, each entry "addr/n"; empty or null = off. */
+static int config_parse_proxy_protocol(struct config_ctx *c, const yaml_node_t *map)
+{
+    struct mx_config *cfg = c->cfg;
+    yaml_node_t *v[PP_N];
+    if (config_is_null(map)) return 0;
+    if (config_fields(c, map, "proxy_protocol", "in proxy_protocol", config_proxy_keys, PP_N, v) <
+        0)
+        return -1;
+    const yaml_node_t *seq = v[PP_TRUSTED];
+    if (seq == NULL || config_is_null(seq)) return 0;
+    if (seq->type != YAML_SEQUENCE_NODE)
+        return config_error(c, seq, "trusted: expected a sequence of addresses or CIDRs, got %s",
+                            config_node_kind(seq));
+    size_t n = (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
+    if (n == 0) return 0;
+    cfg->proxy_trusted = calloc(n + 1, sizeof *cfg->proxy_trusted);
+    if (cfg->proxy_trusted == NULL) return config_error(c, seq, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_t *item = yaml_document_get_node(c->doc, seq->data.sequence.items.start[i]);
+        char why[128];
+        if (config_want_scalar(c, item, "trusted") < 0) return -1;
+        if (config_split_cidr(config_scalar(item), &cfg->proxy_trusted[i], why, sizeof why) < 0)
+            return config_error(c, item, "trusted: %s, got '" CONFIG_ECHO "'", why,
+                                config_scalar(item));
+    }
+    return 0;
+}
+
+/* ---- admin and logging ---- */
+
+enum { A_LISTEN, A_USER, A_PASSWORD, A_TLS_CERT, A_TLS_KEY, A_DIGEST_MAX, A_N };
+static const char *const config_admin_keys[A_N] = {
+    "listen", "user", "password", "tls_cert", "tls_key", "digest_max",
+};
+
+/* `admin:`; LEGACY is the top-level admin_listen node (or NULL), the same setting. */
+static int config_parse_admin(struct config_ctx *c, const yaml_node_t *map,
+                              const yaml_node_t *legacy)
+{
+    struct mx_config *cfg = c->cfg;
+    yaml_node_t *v[A_N];
+    if (config_is_null(map)) return 0;
+    if (config_fields(c, map, "admin", "in admin", config_admin_keys, A_N, v) < 0 ||
+        config_alias_conflict(c, legacy, "admin_listen", v[A_LISTEN], "admin.listen") < 0 ||
+        (v[A_LISTEN] && config_get_addr_string(c, v[A_LISTEN], "listen", &cfg->admin_listen) < 0) ||
+        (v[A_USER] && config_get_opt_string(c, v[A_USER], "user", &cfg->admin_user) < 0) ||
+        (v[A_PASSWORD] &&
+         config_get_opt_string(c, v[A_PASSWORD], "password", &cfg->admin_password) < 0) ||
+        (v[A_TLS_CERT] &&
+         config_get_file(c, v[A_TLS_CERT], "tls_cert", &cfg->admin_tls_cert) < 0) ||
+        (v[A_TLS_KEY] && config_get_file(c, v[A_TLS_KEY], "tls_key", &cfg->admin_tls_key) < 0) ||
+        (v[A_DIGEST_MAX] &&
+         config_get_int(c, v[A_DIGEST_MAX], "digest_max", 1, INT_MAX, &cfg->digest_max) < 0) ||
+        config_together(c, v[A_USER], "user", cfg->admin_user, v[A_PASSWORD], "password",
+                        cfg->admin_password) < 0 ||
+        config_together(c, v[A_TLS_CERT], "tls_cert", cfg->admin_tls_cert, v[A_TLS_KEY], "tls_key",
+                        cfg->admin_tls_key) < 0)
+        return -1;
+    return 0;
+}
+
+enum { LG_LEVEL, LG_SLOW_QUERY, LG_QUERY_TEXT, LG_N };
+static const char *const config_log_keys[LG_N] = {"level", "slow_query", "query_text"};
+
+/* `log:`; LEGACY is the top-level log_level node (or NULL), the same setting. */
+static int config_parse_log(struct config_ctx *c, const yaml_node_t *map, const yaml_node_t *legacy)
+{
+    struct mx_config *cfg = c->cfg;
+    yaml_node_t *v[LG_N];
+    if (config_is_null(map)) return 0;
+    if (config_fields(c, map, "log", "in log", config_log_keys, LG_N, v) < 0 ||
+        config_alias_conflict(c, legacy, "log_level", v[LG_LEVEL], "log.level") < 0 ||
+        (v[LG_LEVEL] && config_get_choice(c, v[LG_LEVEL], "level", config_log_levels,
+                                          sizeof config_log_levels / sizeof config_log_levels[0],
+                                          &cfg->log_level) < 0) ||
+        (v[LG_SLOW_QUERY] &&
+         config_get_duration(c, v[LG_SLOW_QUERY], "slow_query", 0, &cfg->slow_query_ms) < 0) ||
+        (v[LG_QUERY_TEXT] &&
+         config_get_bool(c, v[LG_QUERY_TEXT], "query_text", &cfg->log_queries) < 0))
+        return -1;
+    return 0;
+}
+
+/* ---- top level ---- */
 
 enum {
     K_LISTEN,
@@ -794,15 +1291,23 @@ enum {
     K_LOG_LEVEL,
     K_USERS,
     K_BACKENDS,
+    K_HEALTH,
     K_POOL,
     K_LIMITS,
     K_BALANCE,
+    K_SHUTDOWN,
+    K_TLS,
+    K_COMPRESSION,
+    K_PROXY_PROTOCOL,
+    K_ADMIN,
+    K_LOG,
     K_ADMIN_LISTEN,
     K_N
 };
 static const char *const config_top_keys[K_N] = {
-    "listen",   "workers", "server_version", "log_level", "users",
-    "backends", "pool",    "limits",         "balance",   "admin_listen",
+    "listen",      "workers",        "server_version", "log_level", "users",        "backends",
+    "health",      "pool",           "limits",         "balance",   "shutdown",     "tls",
+    "compression", "proxy_protocol", "admin",          "log",       "admin_listen",
 };
 
 static int config_parse_root(struct config_ctx *c, const yaml_node_t *root)
@@ -829,27 +1334,26 @@ static int config_parse_root(struct config_ctx *c, const yaml_node_t *root)
     if (config_want_items(c, v[K_USERS], "users", "user") < 0 ||
         config_parse_users(c, v[K_USERS]) < 0)
         return -1;
+    /* The global health section before the backends, which start from it. */
+    if (v[K_HEALTH] && config_parse_check(c, v[K_HEALTH], "in health", &cfg->health) < 0) return -1;
     if (config_want_items(c, v[K_BACKENDS], "backends", "backend") < 0 ||
         config_parse_backends(c, v[K_BACKENDS]) < 0)
         return -1;
-    if (v[K_POOL] && config_parse_pool(c, v[K_POOL]) < 0) return -1;
-    if (v[K_LIMITS] && config_parse_limits(c, v[K_LIMITS]) < 0) return -1;
-    if (v[K_BALANCE] &&
-        config_get_choice(c, v[K_BALANCE], "balance", config_balance_names,
-                          sizeof config_balance_names / sizeof config_balance_names[0],
-                          &cfg->balance) < 0)
+    if ((v[K_POOL] && config_parse_pool(c, v[K_POOL]) < 0) ||
+        (v[K_LIMITS] && config_parse_limits(c, v[K_LIMITS]) < 0) ||
+        (v[K_BALANCE] && config_parse_balance(c, v[K_BALANCE]) < 0) ||
+        (v[K_SHUTDOWN] && config_parse_shutdown(c, v[K_SHUTDOWN]) < 0) ||
+        (v[K_TLS] && config_parse_tls(c, v[K_TLS]) < 0) ||
+        (v[K_COMPRESSION] && config_parse_compression(c, v[K_COMPRESSION]) < 0) ||
+        (v[K_PROXY_PROTOCOL] && config_parse_proxy_protocol(c, v[K_PROXY_PROTOCOL]) < 0))
         return -1;
-    if (v[K_ADMIN_LISTEN]) {
-        if (config_get_opt_string(c, v[K_ADMIN_LISTEN], "admin_listen", &cfg->admin_listen) < 0)
-            return -1;
-        char *h = NULL, why[96];
-        int port;
-        if (cfg->admin_listen != NULL &&
-            config_split_hostport(cfg->admin_listen, &h, &port, why, sizeof why) < 0)
-            return config_error(c, v[K_ADMIN_LISTEN], "admin_listen: %s, got '" CONFIG_ECHO "'",
-                                why, cfg->admin_listen);
-        free(h);
-    }
+    if (v[K_ADMIN_LISTEN] &&
+        config_get_addr_string(c, v[K_ADMIN_LISTEN], "admin_listen", &cfg->admin_listen) < 0)
+        return -1;
+    if ((v[K_ADMIN] && config_parse_admin(c, v[K_ADMIN], v[K_ADMIN_LISTEN]) < 0) ||
+        (v[K_LOG] && config_parse_log(c, v[K_LOG], v[K_LOG_LEVEL]) < 0))
+        return -1;
+    if (cfg->accept_burst < 0) cfg->accept_burst = cfg->accept_rate;
     if (cfg->workers == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         cfg->workers = n < 1 ? 1 : n > CONFIG_MAX_WORKERS ? CONFIG_MAX_WORKERS : (int)n;
@@ -879,7 +1383,36 @@ static struct mx_config *config_new(const char *name)
     cfg->handshake_timeout_ms = 10000;
     cfg->client_idle_timeout_ms = 0;
     cfg->max_packet_size = 64 * 1024 * 1024;
-    if (cfg->path == NULL || cfg->log_level == NULL || cfg->balance == NULL) {
+    cfg->health.type = MX_CHECK_TCP;
+    cfg->health.interval_ms = 2000;
+    cfg->health.timeout_ms = 1000;
+    cfg->health.rise = 2;
+    cfg->health.fall = 3;
+    cfg->health.query = strdup("SELECT 1");
+    cfg->health.status_path = strdup("/status");
+    cfg->slow_start_ms = 0;
+    cfg->stick_expire_ms = 30 * 60000;
+    cfg->stick_size = 100000;
+    cfg->shutdown_grace_ms = 30000;
+    cfg->tls_min_version = strdup("TLSv1.2");
+    cfg->compress_enabled = true;
+    cfg->compress_zstd = true;
+    cfg->compress_level = 6;
+    cfg->accept_rate = 0;
+    cfg->accept_burst = -1; /* = accept_rate unless given; resolved at the end of the load */
+    cfg->max_handshakes = 1000;
+    cfg->auth_fail_max = 10;
+    cfg->auth_fail_window_ms = 60000;
+    cfg->auth_fail_block_ms = 300000;
+    cfg->pool_connect_rate = 0;
+    cfg->pool_max_connecting = 16;
+    cfg->pool_max_waiting = 10000;
+    cfg->digest_max = 5000;
+    cfg->slow_query_ms = 1000;
+    cfg->log_queries = false;
+    if (cfg->path == NULL || cfg->log_level == NULL || cfg->balance == NULL ||
+        cfg->health.query == NULL || cfg->health.status_path == NULL ||
+        cfg->tls_min_version == NULL) {
         config_free(cfg);
         return NULL;
     }
@@ -1005,16 +1538,43 @@ void config_free(struct mx_config *cfg)
     }
     free(cfg->users);
     for (size_t i = 0; i < cfg->n_backends; i++) {
-        free(cfg->backends[i].name);
-        free(cfg->backends[i].host);
+        struct mx_backend_cfg *b = &cfg->backends[i];
+        free(b->name);
+        free(b->host);
+        config_check_free(&b->health);
+        free(b->tls.ca);
+        free(b->tls.cert);
+        free(b->tls.key);
+        free(b->tls.server_name);
     }
     free(cfg->backends);
+    config_check_free(&cfg->health);
     free(cfg->path);
     free(cfg->listen_host);
     free(cfg->server_version);
     free(cfg->log_level);
     free(cfg->balance);
+    free(cfg->stick_on);
+    free(cfg->health_listen);
+    free(cfg->upgrade_socket);
+    free(cfg->tls_cert);
+    free(cfg->tls_key);
+    free(cfg->tls_ca);
+    free(cfg->tls_min_version);
+    free(cfg->tls_max_version);
+    free(cfg->tls_ciphers);
+    free(cfg->tls_ciphersuites);
+    if (cfg->proxy_trusted != NULL)
+        for (char **p = cfg->proxy_trusted; *p != NULL; p++)
+            free(*p);
+    free(cfg->proxy_trusted);
     free(cfg->admin_listen);
+    free(cfg->admin_user);
+    if (cfg->admin_password != NULL)
+        OPENSSL_cleanse(cfg->admin_password, strlen(cfg->admin_password));
+    free(cfg->admin_password);
+    free(cfg->admin_tls_cert);
+    free(cfg->admin_tls_key);
     free(cfg);
 }
 

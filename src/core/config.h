@@ -150,6 +150,10 @@ struct mx_config {
     int digest_max;              /* admin.digest_max: query digests kept (default 5000) */
     int slow_query_ms;           /* log.slow_query: default 1000 (0 = off) */
     bool log_queries;            /* log.query_text: literals in logs (default false) */
+
+    /* The global `health:` section as resolved (defaults, then the section): what a
+     * backend without its own overrides gets, e.g. one added at run time. */
+    struct mx_check_cfg health;
 };
 
 /* Loads and validates PATH. On success returns 0 and *out owns a new config.

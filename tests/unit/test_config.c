@@ -304,10 +304,12 @@ static void test_unknown_keys(void **state)
                  "  - name: db1\n"
                  "    adress: 127.0.0.1:3307\n",
                  "t.yaml:7:5: unknown key 'adress' in backend (expected one of: name, address, "
-                 "weight, backup, max_connections, status_port)");
+                 "weight, backup, max_connections, status_port, health, tls, compress, "
+                 "send_proxy, maintenance)");
     expect_error(BASE "listn: 1\n",
                  "t.yaml:8:1: unknown key 'listn' at top level (expected one of: listen, "
-                 "workers, server_version, log_level, users, backends, pool, limits, balance, "
+                 "workers, server_version, log_level, users, backends, health, pool, limits, "
+                 "balance, shutdown, tls, compression, proxy_protocol, admin, log, "
                  "admin_listen)");
     expect_error("listen: 127.0.0.1:6033\n"
                  "users:\n"
@@ -318,11 +320,11 @@ static void test_unknown_keys(void **state)
     expect_error(BASE "pool:\n  max: 3\n",
                  "t.yaml:9:3: unknown key 'max' in pool (expected one of: max_per_backend, "
                  "min_idle, idle_timeout, max_lifetime, wait_timeout, connect_timeout, "
-                 "multiplex, max_prepared)");
+                 "multiplex, max_prepared, connect_rate, max_connecting, max_waiting)");
     expect_error(BASE "limits: {max_packet: 3}\n",
                  "t.yaml:8:10: unknown key 'max_packet' in limits (expected one of: "
                  "max_client_connections, handshake_timeout, client_idle_timeout, "
-                 "max_packet_size)");
+                 "max_packet_size, accept_rate, accept_burst, max_handshakes, auth_failures)");
     expect_error(BASE "listen: 127.0.0.1:6034\n",
                  "t.yaml:8:1: duplicate key 'listen' at top level (first at line 1)");
 }
@@ -428,7 +430,7 @@ static void test_integers_and_bools(void **state)
                  "'verbose'");
     expect_error(BASE "balance: round-robin\n",
                  "t.yaml:8:10: balance: expected one of roundrobin, static-rr, leastconn, "
-                 "first, source, random, got 'round-robin'");
+                 "first, random, random(2), source, user, leastlatency, got 'round-robin'");
 
     static const char *const yes[] = {"true", "yes", "on", "True", "YES"};
     static const char *const no[] = {"false", "no", "off", "False", "OFF"};
@@ -601,6 +603,23 @@ static void test_example_file(void **state)
     assert_string_equal(cfg->backends[0].host, "127.0.0.1");
     assert_int_equal(cfg->backends[0].port, 3306);
     assert_true(cfg->workers >= 1);
+    /* The new sections, written out with their defaults. */
+    assert_int_equal(cfg->health.type, MX_CHECK_TCP);
+    assert_int_equal(cfg->backends[0].health.interval_ms, 2000);
+    assert_int_equal(cfg->backends[0].health.rise, 2);
+    assert_int_equal(cfg->backends[0].tls.mode, MX_BTLS_OFF);
+    assert_string_equal(cfg->balance, "roundrobin");
+    assert_null(cfg->stick_on);
+    assert_int_equal(cfg->shutdown_grace_ms, 30000);
+    assert_null(cfg->tls_cert);
+    assert_string_equal(cfg->tls_min_version, "TLSv1.2");
+    assert_true(cfg->compress_enabled);
+    assert_int_equal(cfg->accept_burst, 0);
+    assert_int_equal(cfg->auth_fail_block_ms, 300000);
+    assert_null(cfg->proxy_trusted);
+    assert_null(cfg->admin_listen);
+    assert_int_equal(cfg->digest_max, 5000);
+    assert_int_equal(cfg->slow_query_ms, 1000);
     config_free(cfg);
 }
 
@@ -652,6 +671,686 @@ static void test_aliases(void **state)
                  "t.yaml:4:11: duplicate user name 'a' (first at line 4)");
 }
 
+/* ---- health, backend TLS, balance, shutdown, TLS, compression, storm limits,
+ * PROXY protocol, admin, log ---- */
+
+/* BASE up to the first backend's address, so a test can add backend keys (line 8 on). */
+#define BACKEND_HEAD                                                                               \
+    "listen: 127.0.0.1:6033\n" BASE_USERS "backends:\n"                                            \
+    "  - name: db1\n"                                                                              \
+    "    address: 127.0.0.1:3306\n"
+
+/* Readable files standing in for certificates, keys and CAs (only access() looks at them). */
+static char tls_dir[64];
+static char ca_path[128], cert_path[128], key_path[128];
+
+static int make_tls_files(void **state)
+{
+    (void)state;
+    snprintf(tls_dir, sizeof tls_dir, "/tmp/test_config_tls_XXXXXX");
+    if (mkdtemp(tls_dir) == NULL) return -1;
+    snprintf(ca_path, sizeof ca_path, "%s/ca.pem", tls_dir);
+    snprintf(cert_path, sizeof cert_path, "%s/cert.pem", tls_dir);
+    snprintf(key_path, sizeof key_path, "%s/key.pem", tls_dir);
+    const char *paths[] = {ca_path, cert_path, key_path};
+    for (size_t i = 0; i < 3; i++) {
+        FILE *f = fopen(paths[i], "w");
+        if (f == NULL) return -1;
+        fputs("-----BEGIN PLACEHOLDER-----\n", f);
+        fclose(f);
+    }
+    return 0;
+}
+
+static int remove_tls_files(void **state)
+{
+    (void)state;
+    unlink(ca_path);
+    unlink(cert_path);
+    unlink(key_path);
+    rmdir(tls_dir);
+    return 0;
+}
+
+static void test_new_defaults(void **state)
+{
+    (void)state;
+    struct mx_config *cfg = load_ok(BASE);
+    const struct mx_check_cfg *h = &cfg->health;
+    assert_int_equal(h->type, MX_CHECK_TCP);
+    assert_int_equal(h->interval_ms, 2000);
+    assert_int_equal(h->timeout_ms, 1000);
+    assert_int_equal(h->rise, 2);
+    assert_int_equal(h->fall, 3);
+    assert_null(h->user);
+    assert_null(h->password);
+    assert_string_equal(h->query, "SELECT 1");
+    assert_string_equal(h->status_path, "/status");
+
+    const struct mx_backend_cfg *b = &cfg->backends[0];
+    assert_int_equal(b->health.type, MX_CHECK_TCP);
+    assert_int_equal(b->health.interval_ms, 2000);
+    assert_int_equal(b->health.timeout_ms, 1000);
+    assert_int_equal(b->health.rise, 2);
+    assert_int_equal(b->health.fall, 3);
+    assert_null(b->health.user);
+    assert_string_equal(b->health.query, "SELECT 1");
+    assert_ptr_not_equal(b->health.query, h->query); /* its own copy */
+    assert_string_equal(b->health.status_path, "/status");
+    assert_int_equal(b->status_port, 0);
+    assert_int_equal(b->tls.mode, MX_BTLS_OFF);
+    assert_null(b->tls.ca);
+    assert_null(b->tls.cert);
+    assert_null(b->tls.key);
+    assert_string_equal(b->tls.server_name, "127.0.0.1");
+    assert_false(b->compress);
+    assert_false(b->send_proxy);
+    assert_false(b->maintenance);
+
+    assert_string_equal(cfg->balance, "roundrobin");
+    assert_int_equal(cfg->slow_start_ms, 0);
+    assert_null(cfg->stick_on);
+    assert_int_equal(cfg->stick_expire_ms, 30 * 60000);
+    assert_int_equal(cfg->stick_size, 100000);
+
+    assert_int_equal(cfg->shutdown_grace_ms, 30000);
+    assert_null(cfg->health_listen);
+    assert_null(cfg->upgrade_socket);
+
+    assert_null(cfg->tls_cert);
+    assert_null(cfg->tls_key);
+    assert_null(cfg->tls_ca);
+    assert_string_equal(cfg->tls_min_version, "TLSv1.2");
+    assert_null(cfg->tls_max_version);
+    assert_null(cfg->tls_ciphers);
+    assert_null(cfg->tls_ciphersuites);
+    assert_false(cfg->tls_require);
+
+    assert_true(cfg->compress_enabled);
+    assert_true(cfg->compress_zstd);
+    assert_int_equal(cfg->compress_level, 6);
+
+    assert_int_equal(cfg->accept_rate, 0);
+    assert_int_equal(cfg->accept_burst, 0);
+    assert_int_equal(cfg->max_handshakes, 1000);
+    assert_int_equal(cfg->auth_fail_max, 10);
+    assert_int_equal(cfg->auth_fail_window_ms, 60000);
+    assert_int_equal(cfg->auth_fail_block_ms, 300000);
+    assert_int_equal(cfg->pool_connect_rate, 0);
+    assert_int_equal(cfg->pool_max_connecting, 16);
+    assert_int_equal(cfg->pool_max_waiting, 10000);
+
+    assert_null(cfg->proxy_trusted);
+
+    assert_null(cfg->admin_listen);
+    assert_null(cfg->admin_user);
+    assert_null(cfg->admin_password);
+    assert_null(cfg->admin_tls_cert);
+    assert_null(cfg->admin_tls_key);
+    assert_int_equal(cfg->digest_max, 5000);
+    assert_int_equal(cfg->slow_query_ms, 1000);
+    assert_false(cfg->log_queries);
+    config_free(cfg);
+
+    /* Null sections are absent sections. */
+    cfg = load_ok(BASE "health:\nshutdown: ~\ntls:\ncompression:\nproxy_protocol:\nadmin:\nlog:\n"
+                       "balance: ~\n");
+    assert_string_equal(cfg->balance, "roundrobin");
+    assert_int_equal(cfg->backends[0].health.interval_ms, 2000);
+    assert_null(cfg->proxy_trusted);
+    config_free(cfg);
+}
+
+/* Each backend's health: built-in defaults, then the global section (wherever it
+ * sits in the file), then the backend's own keys. */
+static void test_health(void **state)
+{
+    (void)state;
+    struct mx_config *cfg = load_ok("listen: 127.0.0.1:6033\n" BASE_USERS "backends:\n"
+                                    "  - name: db1\n"
+                                    "    address: 127.0.0.1:3306\n"
+                                    "  - name: db2\n"
+                                    "    address: 127.0.0.1:3307\n"
+                                    "    health: {type: status, interval: 5s, user: mon2}\n"
+                                    "  - name: db3\n"
+                                    "    address: 127.0.0.1:3308\n"
+                                    "    status_port: 20080\n"
+                                    "    health:\n"
+                                    "      timeout: 500ms\n"
+                                    "      query: SELECT 2\n"
+                                    "      password: ~\n"
+                                    "health:\n"
+                                    "  type: mysql\n"
+                                    "  interval: 3s\n"
+                                    "  timeout: 1500\n"
+                                    "  rise: 1\n"
+                                    "  fall: 5\n"
+                                    "  user: monitor\n"
+                                    "  password: monpass\n"
+                                    "  query: SELECT @@version\n"
+                                    "  status_path: /health\n");
+    const struct mx_check_cfg *g = &cfg->health;
+    assert_int_equal(g->type, MX_CHECK_MYSQL);
+    assert_int_equal(g->interval_ms, 3000);
+    assert_int_equal(g->timeout_ms, 1500);
+    assert_int_equal(g->rise, 1);
+    assert_int_equal(g->fall, 5);
+    assert_string_equal(g->user, "monitor");
+    assert_string_equal(g->password, "monpass");
+    assert_string_equal(g->query, "SELECT @@version");
+    assert_string_equal(g->status_path, "/health");
+
+    const struct mx_check_cfg *h = &cfg->backends[0].health;
+    assert_int_equal(h->type, MX_CHECK_MYSQL);
+    assert_int_equal(h->interval_ms, 3000);
+    assert_int_equal(h->timeout_ms, 1500);
+    assert_int_equal(h->rise, 1);
+    assert_int_equal(h->fall, 5);
+    assert_string_equal(h->user, "monitor");
+    assert_string_equal(h->password, "monpass");
+    assert_string_equal(h->query, "SELECT @@version");
+    assert_string_equal(h->status_path, "/health");
+    assert_int_equal(cfg->backends[0].status_port, 0);
+
+    h = &cfg->backends[1].health;
+    assert_int_equal(h->type, MX_CHECK_STATUS);
+    assert_int_equal(h->interval_ms, 5000);
+    assert_int_equal(h->timeout_ms, 1500);
+    assert_int_equal(h->fall, 5);
+    assert_string_equal(h->user, "mon2");
+    assert_string_equal(h->password, "monpass");
+    assert_string_equal(h->status_path, "/health");
+    assert_int_equal(cfg->backends[1].status_port, 10080); /* status check, no port given */
+
+    h = &cfg->backends[2].health;
+    assert_int_equal(h->type, MX_CHECK_MYSQL);
+    assert_int_equal(h->interval_ms, 3000);
+    assert_int_equal(h->timeout_ms, 500);
+    assert_string_equal(h->query, "SELECT 2");
+    assert_string_equal(h->password, "monpass"); /* null keeps what it overrides */
+    assert_int_equal(cfg->backends[2].status_port, 20080);
+    config_free(cfg);
+
+    /* A global status check gives every backend without a port the default one. */
+    cfg = load_ok(BASE "health: {type: status}\n");
+    assert_int_equal(cfg->backends[0].health.type, MX_CHECK_STATUS);
+    assert_int_equal(cfg->backends[0].status_port, 10080);
+    config_free(cfg);
+    cfg = load_ok(BACKEND_HEAD "    health: {type: none}\n");
+    assert_int_equal(cfg->backends[0].health.type, MX_CHECK_NONE);
+    assert_int_equal(cfg->health.type, MX_CHECK_TCP);
+    config_free(cfg);
+
+    expect_error(BASE "health:\n  timeout: 2s\n",
+                 "t.yaml:9:12: timeout: must be less than interval (2000 ms), got 2000 ms");
+    expect_error(BASE "health:\n  interval: 500\n",
+                 "t.yaml:9:13: interval: must be more than timeout (1000 ms), got 500 ms");
+    /* The global section is fine; the backend's override breaks the rule. */
+    expect_error(BACKEND_HEAD "    health: {interval: 1s}\n",
+                 "t.yaml:8:24: interval: must be more than timeout (1000 ms), got 1000 ms");
+    expect_error(BACKEND_HEAD "    health:\n      timeout: 3s\n",
+                 "t.yaml:9:16: timeout: must be less than interval (2000 ms), got 3000 ms");
+    expect_error(BASE "health:\n  rise: 0\n",
+                 "t.yaml:9:9: rise: expected an integer between 1 and 2147483647, got '0'");
+    expect_error(BASE "health:\n  fall: 0\n",
+                 "t.yaml:9:9: fall: expected an integer between 1 and 2147483647, got '0'");
+    expect_error(BASE "health:\n  type: http\n",
+                 "t.yaml:9:9: type: expected one of none, tcp, mysql, status, got 'http'");
+    expect_error(BASE "health:\n  status_path: health\n",
+                 "t.yaml:9:16: status_path: expected a path starting with '/', got 'health'");
+    expect_error(BASE "health:\n  query: ''\n", "t.yaml:9:10: query: expected a non-empty string");
+    expect_error(BASE "health: tcp\n", "t.yaml:8:9: health: expected a mapping, got a scalar");
+    expect_error(BACKEND_HEAD "    health:\n      intervall: 1s\n",
+                 "t.yaml:9:7: unknown key 'intervall' in backend health (expected one of: type, "
+                 "interval, timeout, rise, fall, user, password, query, status_path)");
+}
+
+static void test_backend_tls_and_flags(void **state)
+{
+    (void)state;
+    char buf[1024], want[512];
+    snprintf(buf, sizeof buf,
+             BACKEND_HEAD "    compress: true\n"
+                          "    send_proxy: yes\n"
+                          "    maintenance: on\n"
+                          "    tls:\n"
+                          "      mode: verify_identity\n"
+                          "      ca: %s\n"
+                          "      cert: %s\n"
+                          "      key: %s\n"
+                          "      server_name: db1.internal\n"
+                          "  - name: db2\n"
+                          "    address: db2.example:3306\n"
+                          "    tls: {mode: required}\n",
+             ca_path, cert_path, key_path);
+    struct mx_config *cfg = load_ok(buf);
+    const struct mx_backend_cfg *b = &cfg->backends[0];
+    assert_true(b->compress);
+    assert_true(b->send_proxy);
+    assert_true(b->maintenance);
+    assert_int_equal(b->tls.mode, MX_BTLS_VERIFY_IDENTITY);
+    assert_string_equal(b->tls.ca, ca_path);
+    assert_string_equal(b->tls.cert, cert_path);
+    assert_string_equal(b->tls.key, key_path);
+    assert_string_equal(b->tls.server_name, "db1.internal");
+    b = &cfg->backends[1];
+    assert_int_equal(b->tls.mode, MX_BTLS_REQUIRED);
+    assert_null(b->tls.ca);
+    assert_string_equal(b->tls.server_name, "db2.example");
+    assert_false(b->compress);
+    config_free(cfg);
+
+    static const char *const modes[] = {"off", "preferred", "required"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(buf, sizeof buf, BACKEND_HEAD "    tls: {mode: %s}\n", modes[i]);
+        cfg = load_ok(buf);
+        assert_int_equal(cfg->backends[0].tls.mode, (int)i);
+        config_free(cfg);
+    }
+
+    expect_error(BACKEND_HEAD "    tls:\n      mode: verify_ca\n",
+                 "t.yaml:9:13: mode: verify_ca needs ca (the CA file to verify the server with)");
+    expect_error(BACKEND_HEAD "    tls:\n      mode: verify_identity\n",
+                 "t.yaml:9:13: mode: verify_identity needs ca (the CA file to verify the server "
+                 "with)");
+    expect_error(BACKEND_HEAD "    tls:\n      mode: on\n",
+                 "t.yaml:9:13: mode: expected one of off, preferred, required, verify_ca, "
+                 "verify_identity, got 'on'");
+    snprintf(buf, sizeof buf, BACKEND_HEAD "    tls:\n      cert: %s\n", cert_path);
+    expect_error(buf, "t.yaml:9:13: cert: given without key (cert and key go together)");
+    snprintf(buf, sizeof buf, BACKEND_HEAD "    tls:\n      key: %s\n", key_path);
+    expect_error(buf, "t.yaml:9:12: key: given without cert (cert and key go together)");
+    expect_error(BACKEND_HEAD "    tls:\n      mode: verify_ca\n      ca: /nonexistent/ca.pem\n",
+                 "t.yaml:10:11: ca: cannot read '/nonexistent/ca.pem': No such file or "
+                 "directory");
+    snprintf(buf, sizeof buf, BACKEND_HEAD "    tls:\n      cert: %s\n      key: %s/nokey\n",
+             cert_path, tls_dir);
+    snprintf(want, sizeof want,
+             "t.yaml:10:12: key: cannot read '%s/nokey': No such file or directory", tls_dir);
+    expect_error(buf, want);
+    expect_error(BACKEND_HEAD "    tls: {sni: x}\n",
+                 "t.yaml:8:11: unknown key 'sni' in backend tls (expected one of: mode, ca, "
+                 "cert, key, server_name)");
+    expect_error(BACKEND_HEAD "    send_proxy: v2\n",
+                 "t.yaml:8:17: send_proxy: expected true/false (or yes/no, on/off), got 'v2'");
+    expect_error(BACKEND_HEAD "    compress: 1\n",
+                 "t.yaml:8:15: compress: expected true/false (or yes/no, on/off), got '1'");
+    expect_error(BACKEND_HEAD "    maintenance: maybe\n",
+                 "t.yaml:8:18: maintenance: expected true/false (or yes/no, on/off), got "
+                 "'maybe'");
+}
+
+static void test_balance(void **state)
+{
+    (void)state;
+    static const char *const names[] = {
+        "roundrobin", "static-rr", "leastconn", "first",        "random",
+        "random(2)",  "source",    "user",      "leastlatency",
+    };
+    char buf[512];
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        snprintf(buf, sizeof buf, BASE "balance: %s\n", names[i]);
+        struct mx_config *cfg = load_ok(buf);
+        assert_string_equal(cfg->balance, names[i]);
+        assert_null(cfg->stick_on);
+        config_free(cfg);
+        snprintf(buf, sizeof buf, BASE "balance:\n  algorithm: %s\n", names[i]);
+        cfg = load_ok(buf);
+        assert_string_equal(cfg->balance, names[i]);
+        config_free(cfg);
+    }
+
+    struct mx_config *cfg = load_ok(BASE "balance:\n"
+                                         "  algorithm: leastconn\n"
+                                         "  slow_start: 30s\n"
+                                         "  stick:\n"
+                                         "    on: user\n"
+                                         "    expire: 10m\n"
+                                         "    size: 5000\n");
+    assert_string_equal(cfg->balance, "leastconn");
+    assert_int_equal(cfg->slow_start_ms, 30000);
+    assert_string_equal(cfg->stick_on, "user");
+    assert_int_equal(cfg->stick_expire_ms, 600000);
+    assert_int_equal(cfg->stick_size, 5000);
+    config_free(cfg);
+
+    /* The mapping form without an algorithm keeps the default one. */
+    cfg = load_ok(BASE "balance: {slow_start: 10s, stick: {on: src}}\n");
+    assert_string_equal(cfg->balance, "roundrobin");
+    assert_int_equal(cfg->slow_start_ms, 10000);
+    assert_string_equal(cfg->stick_on, "src");
+    assert_int_equal(cfg->stick_expire_ms, 30 * 60000);
+    assert_int_equal(cfg->stick_size, 100000);
+    config_free(cfg);
+
+    expect_error(BASE "balance: {stick: {expire: 1m}}\n",
+                 "t.yaml:8:18: missing required key 'on' in balance.stick");
+    expect_error(BASE "balance:\n  stick:\n    on: ip\n",
+                 "t.yaml:10:9: on: expected one of src, user, got 'ip'");
+    expect_error(BASE "balance:\n  stick:\n    on: src\n    size: 0\n",
+                 "t.yaml:11:11: size: expected an integer between 1 and 2147483647, got '0'");
+    expect_error(BASE "balance:\n  stick:\n    on: src\n    expire: 0\n",
+                 "t.yaml:11:13: expire: must be at least 1 ms, got '0'");
+    expect_error(BASE "balance: [roundrobin]\n",
+                 "t.yaml:8:10: balance: expected an algorithm name or a mapping, got a sequence");
+    expect_error(BASE "balance:\n  algorithm: rr\n",
+                 "t.yaml:9:14: algorithm: expected one of roundrobin, static-rr, leastconn, "
+                 "first, random, random(2), source, user, leastlatency, got 'rr'");
+    expect_error(BASE "balance:\n  slowstart: 1s\n",
+                 "t.yaml:9:3: unknown key 'slowstart' in balance (expected one of: algorithm, "
+                 "slow_start, stick)");
+    expect_error(BASE "balance: {stick: {on: src, ttl: 1m}}\n",
+                 "t.yaml:8:28: unknown key 'ttl' in balance.stick (expected one of: on, expire, "
+                 "size)");
+}
+
+static void test_shutdown(void **state)
+{
+    (void)state;
+    struct mx_config *cfg = load_ok(BASE "shutdown:\n"
+                                         "  grace_period: 1m\n"
+                                         "  health_listen: 0.0.0.0:8081\n"
+                                         "  upgrade_socket: /run/mymux/upgrade.sock\n");
+    assert_int_equal(cfg->shutdown_grace_ms, 60000);
+    assert_string_equal(cfg->health_listen, "0.0.0.0:8081");
+    assert_string_equal(cfg->upgrade_socket, "/run/mymux/upgrade.sock");
+    config_free(cfg);
+    cfg = load_ok(BASE "shutdown: {grace_period: 0}\n");
+    assert_int_equal(cfg->shutdown_grace_ms, 0);
+    config_free(cfg);
+
+    expect_error(BASE "shutdown:\n  health_listen: nope\n",
+                 "t.yaml:9:18: health_listen: expected host:port, got 'nope'");
+    char path[121], buf[512];
+    memset(path, 'a', sizeof path - 1);
+    path[0] = '/';
+    path[sizeof path - 1] = '\0';
+    snprintf(buf, sizeof buf, BASE "shutdown:\n  upgrade_socket: %s\n", path);
+    expect_error(buf, "t.yaml:9:19: upgrade_socket: a unix socket path is at most 107 bytes, got "
+                      "120");
+    expect_error(BASE "shutdown:\n  upgrade_socket: ''\n",
+                 "t.yaml:9:19: upgrade_socket: expected a non-empty string");
+    expect_error(BASE "shutdown:\n  grace: 1s\n",
+                 "t.yaml:9:3: unknown key 'grace' in shutdown (expected one of: grace_period, "
+                 "health_listen, upgrade_socket)");
+}
+
+static void test_client_tls(void **state)
+{
+    (void)state;
+    char buf[1024], want[512];
+    snprintf(buf, sizeof buf,
+             BASE "tls:\n"
+                  "  cert: %s\n"
+                  "  key: %s\n"
+                  "  ca: %s\n"
+                  "  min_version: TLSv1.3\n"
+                  "  max_version: TLSv1.3\n"
+                  "  ciphers: ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-GCM-SHA256\n"
+                  "  ciphersuites: TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384\n"
+                  "  require: true\n",
+             cert_path, key_path, ca_path);
+    struct mx_config *cfg = load_ok(buf);
+    assert_string_equal(cfg->tls_cert, cert_path);
+    assert_string_equal(cfg->tls_key, key_path);
+    assert_string_equal(cfg->tls_ca, ca_path);
+    assert_string_equal(cfg->tls_min_version, "TLSv1.3");
+    assert_string_equal(cfg->tls_max_version, "TLSv1.3");
+    assert_string_equal(cfg->tls_ciphers,
+                        "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-GCM-SHA256");
+    assert_string_equal(cfg->tls_ciphersuites, "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384");
+    assert_true(cfg->tls_require);
+    config_free(cfg);
+
+    /* Versions without certificates are allowed (TLS stays off); TLSv1 < TLSv1.1. */
+    cfg = load_ok(BASE "tls:\n  min_version: TLSv1\n  max_version: TLSv1.1\n");
+    assert_string_equal(cfg->tls_min_version, "TLSv1");
+    assert_string_equal(cfg->tls_max_version, "TLSv1.1");
+    assert_null(cfg->tls_cert);
+    config_free(cfg);
+
+    snprintf(buf, sizeof buf, BASE "tls:\n  cert: %s\n", cert_path);
+    expect_error(buf, "t.yaml:9:9: cert: given without key (cert and key go together)");
+    snprintf(buf, sizeof buf, BASE "tls:\n  key: %s\n", key_path);
+    expect_error(buf, "t.yaml:9:8: key: given without cert (cert and key go together)");
+    expect_error(BASE "tls:\n  cert: /nonexistent/cert.pem\n",
+                 "t.yaml:9:9: cert: cannot read '/nonexistent/cert.pem': No such file or "
+                 "directory");
+    snprintf(buf, sizeof buf, BASE "tls:\n  cert: %s\n  key: %s\n  ca: %s/ca2.pem\n", cert_path,
+             key_path, tls_dir);
+    snprintf(want, sizeof want,
+             "t.yaml:11:7: ca: cannot read '%s/ca2.pem': No such file or directory", tls_dir);
+    expect_error(buf, want);
+    expect_error(BASE "tls:\n  min_version: TLSv1.4\n",
+                 "t.yaml:9:16: min_version: expected one of TLSv1, TLSv1.1, TLSv1.2, TLSv1.3, "
+                 "got 'TLSv1.4'");
+    expect_error(BASE "tls:\n  max_version: tls1.3\n",
+                 "t.yaml:9:16: max_version: expected one of TLSv1, TLSv1.1, TLSv1.2, TLSv1.3, "
+                 "got 'tls1.3'");
+    expect_error(BASE "tls:\n  min_version: TLSv1.3\n  max_version: TLSv1.2\n",
+                 "t.yaml:9:16: min_version: TLSv1.3 is newer than max_version (TLSv1.2)");
+    expect_error(BASE "tls:\n  max_version: TLSv1.1\n",
+                 "t.yaml:9:16: max_version: TLSv1.1 is older than min_version (TLSv1.2, the "
+                 "default)");
+    expect_error(BASE "tls:\n  require: true\n",
+                 "t.yaml:9:12: require: needs cert and key (TLS is off without them)");
+    snprintf(buf, sizeof buf, BASE "tls:\n  ca: %s\n", ca_path);
+    expect_error(buf, "t.yaml:9:7: ca: needs cert and key (TLS is off without them)");
+    snprintf(buf, sizeof buf, BASE "tls:\n  cert: %s\n  key: %s\n  ciphers: NOPE\n", cert_path,
+             key_path);
+    expect_error(buf, "t.yaml:11:12: ciphers: OpenSSL knows none of these ciphers, got 'NOPE'");
+    snprintf(buf, sizeof buf, BASE "tls:\n  cert: %s\n  key: %s\n  ciphersuites: TLS_NOPE\n",
+             cert_path, key_path);
+    expect_error(buf, "t.yaml:11:17: ciphersuites: expected TLS 1.3 suite names separated by ':' "
+                      "(as TLS_AES_128_GCM_SHA256), got 'TLS_NOPE'");
+    expect_error(BASE "tls:\n  required: true\n",
+                 "t.yaml:9:3: unknown key 'required' in tls (expected one of: cert, key, ca, "
+                 "min_version, max_version, ciphers, ciphersuites, require)");
+}
+
+static void test_compression_limits_pool(void **state)
+{
+    (void)state;
+    struct mx_config *cfg = load_ok(BASE "compression:\n"
+                                         "  enabled: false\n"
+                                         "  zstd: no\n"
+                                         "  level: 9\n"
+                                         "limits:\n"
+                                         "  accept_rate: 200\n"
+                                         "  max_handshakes: 50\n"
+                                         "  auth_failures:\n"
+                                         "    max: 3\n"
+                                         "    window: 30s\n"
+                                         "    block: 10m\n"
+                                         "pool:\n"
+                                         "  connect_rate: 50\n"
+                                         "  max_connecting: 4\n"
+                                         "  max_waiting: 0\n");
+    assert_false(cfg->compress_enabled);
+    assert_false(cfg->compress_zstd);
+    assert_int_equal(cfg->compress_level, 9);
+    assert_int_equal(cfg->accept_rate, 200);
+    assert_int_equal(cfg->accept_burst, 200); /* defaults to the rate */
+    assert_int_equal(cfg->max_handshakes, 50);
+    assert_int_equal(cfg->auth_fail_max, 3);
+    assert_int_equal(cfg->auth_fail_window_ms, 30000);
+    assert_int_equal(cfg->auth_fail_block_ms, 600000);
+    assert_int_equal(cfg->pool_connect_rate, 50);
+    assert_int_equal(cfg->pool_max_connecting, 4);
+    assert_int_equal(cfg->pool_max_waiting, 0);
+    config_free(cfg);
+
+    cfg = load_ok(BASE "limits: {accept_rate: 100, accept_burst: 500}\ncompression: {level: 1}\n");
+    assert_int_equal(cfg->accept_rate, 100);
+    assert_int_equal(cfg->accept_burst, 500);
+    assert_int_equal(cfg->compress_level, 1);
+    assert_true(cfg->compress_enabled);
+    config_free(cfg);
+
+    expect_error(BASE "compression:\n  level: 10\n",
+                 "t.yaml:9:10: level: expected an integer between 1 and 9, got '10'");
+    expect_error(BASE "compression:\n  level: 0\n",
+                 "t.yaml:9:10: level: expected an integer between 1 and 9, got '0'");
+    expect_error(BASE "compression:\n  zstd: maybe\n",
+                 "t.yaml:9:9: zstd: expected true/false (or yes/no, on/off), got 'maybe'");
+    expect_error(BASE "compression:\n  zlib: true\n",
+                 "t.yaml:9:3: unknown key 'zlib' in compression (expected one of: enabled, zstd, "
+                 "level)");
+    expect_error(BASE "limits:\n  accept_burst: 0\n",
+                 "t.yaml:9:17: accept_burst: expected an integer between 1 and 2147483647, got "
+                 "'0'");
+    expect_error(BASE "limits:\n  accept_rate: -5\n",
+                 "t.yaml:9:16: accept_rate: expected a non-negative integer, got '-5'");
+    expect_error(BASE "limits:\n  max_handshakes: 0\n",
+                 "t.yaml:9:19: max_handshakes: expected an integer between 1 and 2147483647, "
+                 "got '0'");
+    expect_error(BASE "limits:\n  auth_failures: {maximum: 3}\n",
+                 "t.yaml:9:19: unknown key 'maximum' in limits.auth_failures (expected one of: "
+                 "max, window, block)");
+    expect_error(BASE "limits:\n  auth_failures:\n    block: 0\n",
+                 "t.yaml:10:12: block: must be at least 1 ms, got '0'");
+    expect_error(BASE "limits:\n  auth_failures: 5\n",
+                 "t.yaml:9:18: auth_failures: expected a mapping, got a scalar");
+    expect_error(BASE "pool:\n  max_connecting: 0\n",
+                 "t.yaml:9:19: max_connecting: expected an integer between 1 and 2147483647, "
+                 "got '0'");
+    expect_error(BASE "pool:\n  connect_rate: fast\n",
+                 "t.yaml:9:17: connect_rate: expected a non-negative integer, got 'fast'");
+}
+
+static void test_proxy_protocol(void **state)
+{
+    (void)state;
+    struct mx_config *cfg = load_ok(BASE "proxy_protocol:\n"
+                                         "  trusted:\n"
+                                         "    - 10.0.0.0/8\n"
+                                         "    - 192.168.1.7\n"
+                                         "    - fd00::/8\n"
+                                         "    - ::1\n"
+                                         "    - 0.0.0.0/0\n"
+                                         "    - '::ffff:10.1.2.3/128'\n");
+    char **t = cfg->proxy_trusted;
+    assert_non_null(t);
+    assert_string_equal(t[0], "10.0.0.0/8");
+    assert_string_equal(t[1], "192.168.1.7/32");
+    assert_string_equal(t[2], "fd00::/8");
+    assert_string_equal(t[3], "::1/128");
+    assert_string_equal(t[4], "0.0.0.0/0");
+    assert_string_equal(t[5], "::ffff:10.1.2.3/128");
+    assert_null(t[6]);
+    config_free(cfg);
+
+    cfg = load_ok(BASE "proxy_protocol: {trusted: []}\n");
+    assert_null(cfg->proxy_trusted);
+    config_free(cfg);
+    cfg = load_ok(BASE "proxy_protocol:\n  trusted:\n");
+    assert_null(cfg->proxy_trusted);
+    config_free(cfg);
+
+    expect_error(BASE "proxy_protocol:\n  trusted:\n    - 10.0.0.0/8\n    - 10.0.0.0/33\n",
+                 "t.yaml:11:7: trusted: prefix length must be between 0 and 32 for IPv4, got "
+                 "'10.0.0.0/33'");
+    expect_error(BASE "proxy_protocol:\n  trusted:\n    - fd00::/129\n",
+                 "t.yaml:10:7: trusted: prefix length must be between 0 and 128 for IPv6, got "
+                 "'fd00::/129'");
+    expect_error(BASE "proxy_protocol:\n  trusted:\n    - 10.0.0.0/99999\n",
+                 "t.yaml:10:7: trusted: prefix length must be between 0 and 32 for IPv4, got "
+                 "'10.0.0.0/99999'");
+    static const char *const bad[] = {"10.0.0/8", "10.0.0.0/",   "10.0.0.0/8/8", "lb.example",
+                                      "/8",       "10.0.0.0/-1", "10.0.0.0/+8",  "fd00::/x"};
+    char buf[512], want[512];
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(buf, sizeof buf, BASE "proxy_protocol:\n  trusted:\n    - '%s'\n", bad[i]);
+        snprintf(want, sizeof want,
+                 "t.yaml:10:7: trusted: expected an IPv4 or IPv6 address with an optional "
+                 "/prefix (as 10.0.0.0/8 or fd00::/8), got '%s'",
+                 bad[i]);
+        expect_error(buf, want);
+    }
+    expect_error(BASE "proxy_protocol:\n  trusted: 10.0.0.0/8\n",
+                 "t.yaml:9:12: trusted: expected a sequence of addresses or CIDRs, got a scalar");
+    expect_error(BASE "proxy_protocol:\n  trusted:\n    - [10.0.0.0/8]\n",
+                 "t.yaml:10:7: trusted: expected a scalar, got a sequence");
+    expect_error(BASE "proxy_protocol:\n  networks: []\n",
+                 "t.yaml:9:3: unknown key 'networks' in proxy_protocol (expected one of: "
+                 "trusted)");
+}
+
+static void test_admin_and_log(void **state)
+{
+    (void)state;
+    char buf[1024];
+    snprintf(buf, sizeof buf,
+             BASE "admin:\n"
+                  "  listen: 127.0.0.1:8080\n"
+                  "  user: admin\n"
+                  "  password: s3cret\n"
+                  "  tls_cert: %s\n"
+                  "  tls_key: %s\n"
+                  "  digest_max: 100\n"
+                  "log:\n"
+                  "  level: warn\n"
+                  "  slow_query: 250ms\n"
+                  "  query_text: yes\n",
+             cert_path, key_path);
+    struct mx_config *cfg = load_ok(buf);
+    assert_string_equal(cfg->admin_listen, "127.0.0.1:8080");
+    assert_string_equal(cfg->admin_user, "admin");
+    assert_string_equal(cfg->admin_password, "s3cret");
+    assert_string_equal(cfg->admin_tls_cert, cert_path);
+    assert_string_equal(cfg->admin_tls_key, key_path);
+    assert_int_equal(cfg->digest_max, 100);
+    assert_string_equal(cfg->log_level, "warn");
+    assert_int_equal(cfg->slow_query_ms, 250);
+    assert_true(cfg->log_queries);
+    config_free(cfg);
+
+    /* The top-level spellings still work, beside the sections' other keys. */
+    cfg = load_ok(BASE "admin_listen: '[::1]:8080'\nlog_level: error\nadmin: {digest_max: 7}\n"
+                       "log: {slow_query: 0}\n");
+    assert_string_equal(cfg->admin_listen, "[::1]:8080");
+    assert_string_equal(cfg->log_level, "error");
+    assert_int_equal(cfg->digest_max, 7);
+    assert_int_equal(cfg->slow_query_ms, 0);
+    config_free(cfg);
+
+    expect_error(BASE "admin_listen: 127.0.0.1:8080\nadmin:\n  listen: 127.0.0.1:8081\n",
+                 "t.yaml:10:11: admin.listen: same setting as admin_listen (line 8); give only "
+                 "one of them");
+    expect_error(BASE "admin:\n  listen: 127.0.0.1:8081\nadmin_listen: 127.0.0.1:8080\n",
+                 "t.yaml:10:15: admin_listen: same setting as admin.listen (line 9); give only "
+                 "one of them");
+    expect_error(BASE "log_level: debug\nlog:\n  level: warn\n",
+                 "t.yaml:10:10: log.level: same setting as log_level (line 8); give only one of "
+                 "them");
+    expect_error(BASE "admin:\n  listen: 8080\n",
+                 "t.yaml:9:11: listen: expected host:port, got '8080'");
+    expect_error(BASE "admin:\n  user: admin\n",
+                 "t.yaml:9:9: user: given without password (user and password go together)");
+    expect_error(BASE "admin:\n  password: x\n",
+                 "t.yaml:9:13: password: given without user (user and password go together)");
+    snprintf(buf, sizeof buf, BASE "admin:\n  tls_key: %s\n", key_path);
+    expect_error(buf, "t.yaml:9:12: tls_key: given without tls_cert (tls_cert and tls_key go "
+                      "together)");
+    expect_error(BASE "admin:\n  tls_cert: /nonexistent/admin.pem\n",
+                 "t.yaml:9:13: tls_cert: cannot read '/nonexistent/admin.pem': No such file or "
+                 "directory");
+    expect_error(BASE "admin:\n  digest_max: 0\n",
+                 "t.yaml:9:15: digest_max: expected an integer between 1 and 2147483647, got "
+                 "'0'");
+    expect_error(BASE "log:\n  level: trace\n",
+                 "t.yaml:9:10: level: expected one of debug, info, warn, error, got 'trace'");
+    expect_error(BASE "log:\n  slow_query: soon\n",
+                 "t.yaml:9:15: slow_query: expected a duration (milliseconds, or a number with "
+                 "unit ms, s, m or h), got 'soon'");
+    expect_error(BASE "log:\n  query_text: sometimes\n",
+                 "t.yaml:9:15: query_text: expected true/false (or yes/no, on/off), got "
+                 "'sometimes'");
+    expect_error(BASE "admin:\n  port: 1\n",
+                 "t.yaml:9:3: unknown key 'port' in admin (expected one of: listen, user, "
+                 "password, tls_cert, tls_key, digest_max)");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -671,6 +1370,15 @@ int main(void)
         cmocka_unit_test(test_example_file),
         cmocka_unit_test(test_load_file_errors),
         cmocka_unit_test(test_aliases),
+        cmocka_unit_test(test_new_defaults),
+        cmocka_unit_test(test_health),
+        cmocka_unit_test(test_backend_tls_and_flags),
+        cmocka_unit_test(test_balance),
+        cmocka_unit_test(test_shutdown),
+        cmocka_unit_test(test_client_tls),
+        cmocka_unit_test(test_compression_limits_pool),
+        cmocka_unit_test(test_proxy_protocol),
+        cmocka_unit_test(test_admin_and_log),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, make_tls_files, remove_tls_files);
 }
