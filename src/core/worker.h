@@ -103,6 +103,7 @@ struct mx_worker {
     atomic_int stopping;
     struct cls_result cls;     /* scratch for the classifier (used synchronously) */
     struct mx_pcache pcache;   /* statement texts prepared through this worker */
+    void *balance_state;       /* router/balance.c: per-worker balancing state */
     /* a snapshot requested by another thread (guarded by msg_lock) */
     pthread_cond_t snap_cond;
     struct mx_session_info *snap_out;
