@@ -10,6 +10,7 @@ PACKAGES=(
   libmariadb-dev mariadb-server mariadb-client mariadb-test
   sysbench haproxy
   python3-pymysql python3-pytest python3-cryptography
+  chromium prometheus
 )
 
 missing=()

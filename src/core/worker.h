@@ -61,6 +61,9 @@ struct mx_stats {
     mx_counter accepted, refused, auth_failures, queries, errors, bytes_in, bytes_out;
     mx_counter pins[32];    /* by reason: bit index of enum cls_pin / SESS_PIN_* */
     mx_counter kills, handshake_timeouts;
+    /* query latency histogram (admin/digest.c): [0..13] per bucket of DG_BUCKETS_US,
+     * [14] over the last bucket, [15] sum of durations in microseconds */
+    mx_counter query_hist[16];
 };
 
 /* Process-wide state. */

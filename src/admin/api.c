@@ -1,0 +1,431 @@
+/* Admin JSON API: the documents (status, backends, pools, sessions, users,
+ * digests) and the actions (drain, enable, disable, weight, kill, reload). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "admin/admin_int.h"
+#include "admin/digest.h"
+#include "core/log.h"
+#include "core/session.h"
+#include "core/worker.h"
+#include "pool/pool.h"
+
+#define API_SESSIONS_MAX 100000 /* per worker, per request */
+
+static double ms_of_us(uint64_t us)
+{
+    return (double)us / 1000.0;
+}
+
+/* Pool gauges of one server summed over the workers. The fields are written
+ * by each worker without atomics; a torn or stale read only skews a gauge. */
+struct api_pool_sum {
+    long idle, busy, opening, open, waiting;
+};
+
+static void api_pool_sum(struct mx_proxy *px, size_t srv, struct api_pool_sum *s)
+{
+    memset(s, 0, sizeof *s);
+    for (int w = 0; w < px->n_workers; w++) {
+        struct mx_pool *p = px->workers[w].pools;
+        if (!p) continue;
+        p = &p[srv];
+        s->idle += (long)p->n_idle;
+        s->busy += (long)p->n_busy;
+        s->opening += (long)p->n_opening;
+        s->open += (long)p->n_open;
+        s->waiting += (long)p->n_wait;
+    }
+}
+
+static json_t *api_pins(const mx_counter *pins)
+{
+    json_t *o = json_object();
+    for (int b = 0; b < 32; b++) {
+        const char *n = adm_pin_name(b);
+        if (n) json_object_set_new(o, n, json_integer((json_int_t)STAT_GET(pins[b])));
+    }
+    return o;
+}
+
+json_t *api_status(struct mx_proxy *px)
+{
+    const struct mx_config *cfg = px->cfg;
+    struct adm_rates rt;
+    adm_rates_get(&rt);
+    uint64_t now = mx_now_ms();
+    struct mx_stats *st = &px->stats;
+    json_t *j = json_pack(
+        "{s:s, s:I, s:I, s:i, s:i, s:I, s:I, s:I, s:f, s:I, s:I, s:I, s:f, s:f, s:I, s:I, s:I}",
+        "version", MYMUX_VERSION, "uptime_s", (json_int_t)((now - px->started_ms) / 1000),
+        "config_generation", (json_int_t)cfg->generation, "workers", px->n_workers,
+        "sessions", atomic_load(&px->sessions_total), "accepted",
+        (json_int_t)STAT_GET(st->accepted), "refused", (json_int_t)STAT_GET(st->refused),
+        "queries", (json_int_t)STAT_GET(st->queries), "qps", rt.qps, "errors",
+        (json_int_t)STAT_GET(st->errors), "bytes_in", (json_int_t)STAT_GET(st->bytes_in),
+        "bytes_out", (json_int_t)STAT_GET(st->bytes_out), "bytes_in_per_s", rt.bytes_in_ps,
+        "bytes_out_per_s", rt.bytes_out_ps, "auth_failures", (json_int_t)STAT_GET(st->auth_failures),
+        "kills", (json_int_t)STAT_GET(st->kills), "handshake_timeouts",
+        (json_int_t)STAT_GET(st->handshake_timeouts));
+    if (j) json_object_set_new(j, "pins", api_pins(st->pins));
+    return j;
+}
+
+static json_t *api_backend(struct mx_proxy *px, size_t i, const struct adm_rates *rt)
+{
+    const struct mx_backend_cfg *bc = &px->cfg->backends[i];
+    struct mx_server *sv = &px->servers[i];
+    struct api_pool_sum ps;
+    api_pool_sum(px, i, &ps);
+    int w = atomic_load(&sv->weight);
+    int max = bc->max_connections > 0 ? bc->max_connections : px->cfg->pool_max_per_backend;
+    int ok = atomic_load(&sv->check_ok);
+    json_t *check = json_pack("{s:o, s:f, s:s}", "ok", ok < 0 ? json_null() : json_boolean(ok),
+                              "latency_ms", ms_of_us(atomic_load(&sv->check_latency_us)),
+                              "detail", ok < 0 ? "" : sv->check_detail);
+    json_t *conns = json_pack("{s:i, s:I, s:I, s:I, s:I, s:i}", "open", atomic_load(&sv->open),
+                              "idle", (json_int_t)ps.idle, "busy", (json_int_t)ps.busy,
+                              "opening", (json_int_t)ps.opening, "lent",
+                              (json_int_t)atomic_load(&sv->busy), "max", max);
+    uint64_t waits = STAT_GET(sv->waits), wait_us = STAT_GET(sv->wait_us);
+    char addr[300];
+    snprintf(addr, sizeof addr, strchr(bc->host, ':') ? "[%s]:%d" : "%s:%d", bc->host, bc->port);
+    json_t *j = json_pack(
+        "{s:s, s:s, s:s, s:i, s:i, s:b, s:o, s:o, s:i, s:I, s:f, s:I, s:I, s:I, s:I, s:I, "
+        "s:I, s:f, s:f, s:I, s:I, s:I, s:f}",
+        "name", bc->name, "address", addr, "state",
+        adm_state_name(atomic_load(&sv->state)), "weight", w > 0 ? w : bc->weight,
+        "config_weight", bc->weight, "backup", bc->backup, "check", check, "connections", conns,
+        "sessions", atomic_load(&sv->affine), "queries", (json_int_t)STAT_GET(sv->queries), "qps",
+        i < 256 ? rt->srv_qps[i] : 0.0, "errors", (json_int_t)STAT_GET(sv->errors),
+        "bytes_to_backend", (json_int_t)STAT_GET(sv->bytes_to_backend), "bytes_from_backend",
+        (json_int_t)STAT_GET(sv->bytes_from_backend), "borrows", (json_int_t)STAT_GET(sv->borrows),
+        "waits", (json_int_t)waits, "queue", (json_int_t)ps.waiting, "wait_ms_total",
+        ms_of_us(wait_us), "wait_ms_avg", waits ? ms_of_us(wait_us) / (double)waits : 0.0,
+        "connects", (json_int_t)STAT_GET(sv->connects), "connect_errors",
+        (json_int_t)STAT_GET(sv->connect_errors), "resets", (json_int_t)STAT_GET(sv->resets),
+        "response_ms", ms_of_us(atomic_load(&sv->ewma_us)));
+    return j;
+}
+
+json_t *api_backends(struct mx_proxy *px)
+{
+    struct adm_rates rt;
+    adm_rates_get(&rt);
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < px->cfg->n_backends; i++)
+        json_array_append_new(a, api_backend(px, i, &rt));
+    return a;
+}
+
+json_t *api_pools(struct mx_proxy *px)
+{
+    json_t *a = json_array();
+    for (int w = 0; a && w < px->n_workers; w++) {
+        struct mx_pool *pools = px->workers[w].pools;
+        if (!pools) continue;
+        for (size_t i = 0; i < px->cfg->n_backends; i++) {
+            struct mx_pool *p = &pools[i];
+            json_array_append_new(
+                a, json_pack("{s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+                             "s:I}",
+                             "worker", w, "backend", px->cfg->backends[i].name, "idle",
+                             (json_int_t)p->n_idle, "busy", (json_int_t)p->n_busy, "opening",
+                             (json_int_t)p->n_opening, "open", (json_int_t)p->n_open, "waiting",
+                             (json_int_t)p->n_wait, "borrows", (json_int_t)p->borrows, "waits",
+                             (json_int_t)p->waits, "wait_ms_total", (json_int_t)p->wait_ms_total,
+                             "opened", (json_int_t)p->opened, "closed", (json_int_t)p->closed,
+                             "resets", (json_int_t)p->resets, "connect_errors",
+                             (json_int_t)p->connect_errors));
+        }
+    }
+    return a;
+}
+
+static json_t *api_pin_list(uint32_t pins)
+{
+    json_t *a = json_array();
+    for (int b = 0; b < 32; b++) {
+        if (!(pins & (1u << b))) continue;
+        const char *n = adm_pin_name(b);
+        json_array_append_new(a, json_string(n ? n : "other"));
+    }
+    return a;
+}
+
+json_t *api_sessions(struct mx_proxy *px)
+{
+    json_t *a = json_array();
+    for (int w = 0; a && w < px->n_workers; w++) {
+        size_t want = px->workers[w].n_sessions + 64;
+        int max = want > API_SESSIONS_MAX ? API_SESSIONS_MAX : (int)want;
+        struct mx_session_info *info = calloc((size_t)max, sizeof *info);
+        if (!info) break;
+        int n = worker_snapshot_sessions(&px->workers[w], info, max);
+        for (int k = 0; k < n; k++) {
+            struct mx_session_info *s = &info[k];
+            bool busy = s->state != SS_IDLE && s->state > SS_CONNECTING;
+            json_t *srv = s->server >= 0 && (size_t)s->server < px->cfg->n_backends
+                              ? json_string(px->cfg->backends[s->server].name)
+                              : json_null();
+            json_array_append_new(
+                a, json_pack("{s:I, s:i, s:s, s:s, s:s, s:o, s:b, s:o, s:b, s:s, s:o, s:I, s:I}",
+                             "id", (json_int_t)s->id, "worker", w, "user", s->user, "client",
+                             s->peer, "schema", s->schema, "backend", srv, "has_connection",
+                             s->has_backend, "pins", api_pin_list(s->pins), "in_transaction",
+                             s->in_trans, "state", adm_sess_state_name(s->state), "command",
+                             busy ? json_string(adm_command_name(s->cmd)) : json_null(),
+                             "command_ms", (json_int_t)s->cmd_ms, "age_ms",
+                             (json_int_t)s->age_ms));
+        }
+        free(info);
+    }
+    return a;
+}
+
+json_t *api_users(struct mx_proxy *px)
+{
+    struct adm_rates rt;
+    adm_rates_get(&rt);
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < px->cfg->n_users; i++) {
+        struct mx_user_stats *u = &px->ustats[i];
+        json_array_append_new(
+            a, json_pack("{s:s, s:i, s:I, s:I, s:I, s:f, s:I, s:I, s:I}", "name", u->name,
+                         "sessions", atomic_load(&u->sessions), "connects",
+                         (json_int_t)STAT_GET(u->connects), "auth_failures",
+                         (json_int_t)STAT_GET(u->auth_failures), "queries",
+                         (json_int_t)STAT_GET(u->queries), "qps", i < 256 ? rt.user_qps[i] : 0.0,
+                         "errors", (json_int_t)STAT_GET(u->errors), "bytes_in",
+                         (json_int_t)STAT_GET(u->bytes_in), "bytes_out",
+                         (json_int_t)STAT_GET(u->bytes_out)));
+    }
+    return a;
+}
+
+json_t *api_digests(struct mx_proxy *px, long top)
+{
+    struct dg_row *rows;
+    long n = digest_collect(px, &rows);
+    if (n < 0) return NULL;
+    json_t *a = json_array();
+    for (long i = 0; a && i < n && i < top; i++) {
+        struct dg_row *r = &rows[i];
+        char id[17];
+        snprintf(id, sizeof id, "%016llx", (unsigned long long)r->hash);
+        json_array_append_new(
+            a, json_pack("{s:s, s:s, s:s, s:s, s:I, s:f, s:f, s:f, s:f, s:I, s:I, s:I, s:I}",
+                         "digest", id, "text", r->text, "user", r->user, "schema", r->schema,
+                         "count", (json_int_t)r->count, "total_ms", ms_of_us(r->sum_us), "avg_ms",
+                         ms_of_us(r->sum_us) / (double)r->count, "min_ms", ms_of_us(r->min_us),
+                         "max_ms", ms_of_us(r->max_us), "rows", (json_int_t)r->rows, "errors",
+                         (json_int_t)r->errors, "first_seen_ms", (json_int_t)r->first_ms,
+                         "last_seen_ms", (json_int_t)r->last_ms));
+    }
+    free(rows);
+    return a;
+}
+
+/* ---- actions ---- */
+
+static long api_find_backend(struct mx_proxy *px, const char *name, size_t len)
+{
+    for (size_t i = 0; i < px->cfg->n_backends; i++) {
+        const char *n = px->cfg->backends[i].name;
+        if (strlen(n) == len && memcmp(n, name, len) == 0) return (long)i;
+    }
+    return -1;
+}
+
+static void api_set_state(struct mx_proxy *px, size_t i, int to, struct adm_reply *r)
+{
+    struct mx_server *sv = &px->servers[i];
+    int from = atomic_exchange(&sv->state, to);
+    log_info("backend_state", "backend=%s from=%s to=%s reason=admin", px->cfg->backends[i].name,
+             adm_state_name(from), adm_state_name(to));
+    adm_reply_json(r, 200,
+                   json_pack("{s:s, s:s, s:s}", "backend", px->cfg->backends[i].name, "from",
+                             adm_state_name(from), "to", adm_state_name(to)));
+}
+
+/* The weight from ?value=N, or a JSON body {"weight": N} / {"value": N}. */
+static int api_weight_arg(const struct adm_request *q, long *out, char *why, size_t whylen)
+{
+    const char *v = adm_arg(q, "value");
+    if (!v) v = adm_arg(q, "weight");
+    if (v) {
+        char *end;
+        errno = 0;
+        *out = strtol(v, &end, 10);
+        if (errno || end == v || *end) {
+            snprintf(why, whylen, "value must be an integer, got '%.64s'", v);
+            return -1;
+        }
+        return 0;
+    }
+    if (!q->body_len) {
+        snprintf(why, whylen, "missing weight: ?value=N or a JSON body {\"weight\": N}");
+        return -1;
+    }
+    json_error_t je;
+    json_t *j = json_loadb(q->body, q->body_len, 0, &je);
+    if (!j) {
+        snprintf(why, whylen, "body is not JSON: %s", je.text);
+        return -1;
+    }
+    json_t *w = json_object_get(j, "weight");
+    if (!w) w = json_object_get(j, "value");
+    if (!json_is_integer(w)) {
+        json_decref(j);
+        snprintf(why, whylen, "body must be {\"weight\": <integer>}");
+        return -1;
+    }
+    *out = (long)json_integer_value(w);
+    json_decref(j);
+    return 0;
+}
+
+static void api_backend_action(struct mx_proxy *px, const struct adm_request *q, const char *rest,
+                               struct adm_reply *r)
+{
+    const char *slash = strchr(rest, '/');
+    if (!slash || !slash[1]) {
+        adm_reply_error(r, 404, "expected /api/backends/<name>/{drain,enable,disable,weight}");
+        return;
+    }
+    long i = api_find_backend(px, rest, (size_t)(slash - rest));
+    if (i < 0) {
+        adm_reply_error(r, 404, "no backend named '%.*s'", (int)(slash - rest), rest);
+        return;
+    }
+    const char *act = slash + 1;
+    if (strcmp(act, "drain") == 0) {
+        api_set_state(px, (size_t)i, SRV_DRAINING, r);
+    } else if (strcmp(act, "enable") == 0) {
+        api_set_state(px, (size_t)i, SRV_UP, r);
+    } else if (strcmp(act, "disable") == 0) {
+        api_set_state(px, (size_t)i, SRV_MAINT, r);
+    } else if (strcmp(act, "weight") == 0) {
+        long v;
+        char why[200];
+        if (api_weight_arg(q, &v, why, sizeof why) < 0) {
+            adm_reply_error(r, 400, "%s", why);
+            return;
+        }
+        if (v < 0 || v > 65535) {
+            adm_reply_error(r, 400, "weight must be 1..65535 (0 = back to the configured weight)");
+            return;
+        }
+        const struct mx_backend_cfg *bc = &px->cfg->backends[i];
+        int old = atomic_exchange(&px->servers[i].weight, (int)v);
+        int eff = v > 0 ? (int)v : bc->weight;
+        log_info("backend_weight", "backend=%s from=%d to=%d reason=admin", bc->name,
+                 old > 0 ? old : bc->weight, eff);
+        adm_reply_json(r, 200, json_pack("{s:s, s:i, s:i}", "backend", bc->name, "from",
+                                         old > 0 ? old : bc->weight, "to", eff));
+    } else {
+        adm_reply_error(r, 404, "unknown backend action '%s' (drain, enable, disable, weight)",
+                        act);
+    }
+}
+
+static void api_kill(struct mx_proxy *px, const char *rest, struct adm_reply *r)
+{
+    char *end;
+    errno = 0;
+    unsigned long id = strtoul(rest, &end, 10);
+    if (errno || end == rest || strcmp(end, "/kill") != 0 || id == 0 || id > UINT32_MAX) {
+        adm_reply_error(r, 404, "expected /api/sessions/<id>/kill");
+        return;
+    }
+    struct mx_reg_entry e;
+    if (registry_get(px, (uint32_t)id, &e) != 0 || e.worker < 0 || e.worker >= px->n_workers) {
+        adm_reply_error(r, 404, "no session %lu", id);
+        return;
+    }
+    worker_post_kill(&px->workers[e.worker], (uint32_t)id);
+    log_info("admin_kill", "conn_id=%lu user=%s", id, e.user);
+    adm_reply_json(r, 200, json_pack("{s:I, s:s, s:b}", "id", (json_int_t)id, "user", e.user,
+                                     "killed", 1));
+}
+
+/* The reload itself is not built yet: 501 until control.h offers
+ * control_request_reload() (then build with MX_HAVE_CONTROL_RELOAD, or drop the
+ * condition). */
+#ifdef MX_HAVE_CONTROL_RELOAD
+#include "core/control.h"
+#endif
+static void api_reload(struct mx_proxy *px, struct adm_reply *r)
+{
+#ifdef MX_HAVE_CONTROL_RELOAD
+    int rc = control_request_reload();
+    if (rc != 0) {
+        adm_reply_error(r, 503, "reload could not be requested (%d)", rc);
+        return;
+    }
+    adm_reply_json(r, 202, json_pack("{s:b, s:I}", "requested", 1, "generation",
+                                     (json_int_t)px->cfg->generation));
+#else
+    adm_reply_error(r, 501, "configuration reload is not built yet");
+#endif
+}
+
+static bool api_method(const struct adm_request *q, const char *want, struct adm_reply *r)
+{
+    if (strcmp(q->method, want) == 0 || (strcmp(want, "GET") == 0 && !strcmp(q->method, "HEAD")))
+        return true;
+    adm_reply_error(r, 405, "%s %s is not allowed (use %s)", q->method, q->url, want);
+    r->allow = strcmp(want, "GET") == 0 ? "GET, HEAD" : "POST";
+    return false;
+}
+
+void api_handle(struct mx_proxy *px, const struct adm_request *q, struct adm_reply *r)
+{
+    const char *u = q->url;
+    if (strcmp(u, "/api") == 0 || strcmp(u, "/api/") == 0) {
+        if (!api_method(q, "GET", r)) return;
+        adm_reply_json(
+            r, 200,
+            json_pack("{s:[s,s,s,s,s,s,s,s,s,s,s,s]}", "endpoints", "GET /api/status",
+                      "GET /api/backends", "GET /api/pools", "GET /api/sessions", "GET /api/users",
+                      "GET /api/digests?top=N", "POST /api/backends/<name>/drain",
+                      "POST /api/backends/<name>/enable", "POST /api/backends/<name>/disable",
+                      "POST /api/backends/<name>/weight?value=N",
+                      "POST /api/sessions/<id>/kill", "POST /api/reload"));
+        return;
+    }
+    if (strcmp(u, "/api/status") == 0) {
+        if (api_method(q, "GET", r)) adm_reply_json(r, 200, api_status(px));
+    } else if (strcmp(u, "/api/backends") == 0) {
+        if (api_method(q, "GET", r)) adm_reply_json(r, 200, api_backends(px));
+    } else if (strcmp(u, "/api/pools") == 0) {
+        if (api_method(q, "GET", r)) adm_reply_json(r, 200, api_pools(px));
+    } else if (strcmp(u, "/api/sessions") == 0) {
+        if (api_method(q, "GET", r)) adm_reply_json(r, 200, api_sessions(px));
+    } else if (strcmp(u, "/api/users") == 0) {
+        if (api_method(q, "GET", r)) adm_reply_json(r, 200, api_users(px));
+    } else if (strcmp(u, "/api/digests") == 0) {
+        if (!api_method(q, "GET", r)) return;
+        long top = 100;
+        const char *t = adm_arg(q, "top");
+        if (t) {
+            char *end;
+            top = strtol(t, &end, 10);
+            if (end == t || *end || top < 1) {
+                adm_reply_error(r, 400, "top must be a positive integer");
+                return;
+            }
+        }
+        adm_reply_json(r, 200, api_digests(px, top));
+    } else if (strcmp(u, "/api/reload") == 0) {
+        if (api_method(q, "POST", r)) api_reload(px, r);
+    } else if (strncmp(u, "/api/backends/", 14) == 0) {
+        if (api_method(q, "POST", r)) api_backend_action(px, q, u + 14, r);
+    } else if (strncmp(u, "/api/sessions/", 14) == 0) {
+        if (api_method(q, "POST", r)) api_kill(px, u + 14, r);
+    } else {
+        adm_reply_error(r, 404, "no such endpoint: %s", u);
+    }
+}

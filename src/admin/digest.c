@@ -1,0 +1,520 @@
+/* Query digests: statement normalisation and per-worker digest tables that
+ * the query path updates without a lock and the admin side reads. */
+#include "admin/digest.h"
+
+#include <ctype.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "admin/admin.h"
+#include "core/log.h"
+#include "core/worker.h"
+
+const uint64_t dg_buckets_us[DG_N_BUCKETS] = {
+    500,    1000,   2500,   5000,    10000,   25000,   50000,
+    100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000,
+};
+
+/* ---- normalisation ---- */
+
+struct dg_out {
+    char *p;
+    size_t len, cap; /* cap excludes the NUL */
+    bool full;
+};
+
+static bool dg_put(struct dg_out *o, const char *s, size_t n)
+{
+    if (o->full || o->len + n > o->cap) {
+        o->full = true;
+        return false;
+    }
+    memcpy(o->p + o->len, s, n);
+    o->len += n;
+    return true;
+}
+
+static bool is_ident(unsigned char c)
+{
+    return isalnum(c) || c == '_' || c == '$' || c >= 0x80;
+}
+
+static bool is_space(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+/* Is the word that ends just before out[pos] (spaces skipped) `w`? */
+static bool dg_word_before(const struct dg_out *o, size_t pos, const char *w)
+{
+    while (pos > 0 && o->p[pos - 1] == ' ') pos--;
+    size_t end = pos;
+    while (pos > 0 && is_ident((unsigned char)o->p[pos - 1])) pos--;
+    size_t n = strlen(w);
+    return end - pos == n && strncasecmp(o->p + pos, w, n) == 0;
+}
+
+/* Does the output before pos end with "(...)," or "(...), "? Returns where that
+ * comma starts, or 0. */
+static size_t dg_after_row(const struct dg_out *o, size_t pos)
+{
+    while (pos > 0 && o->p[pos - 1] == ' ') pos--;
+    if (pos < 6 || o->p[pos - 1] != ',') return 0;
+    size_t comma = pos - 1, q = comma;
+    while (q > 0 && o->p[q - 1] == ' ') q--;
+    if (q >= 5 && memcmp(o->p + q - 5, "(...)", 5) == 0) return comma;
+    return 0;
+}
+
+/* Scans a number at s[i]; returns the index after it. */
+static size_t dg_number_end(const char *s, size_t n, size_t i)
+{
+    if (i + 1 < n && s[i] == '0' && (s[i + 1] == 'x' || s[i + 1] == 'X')) {
+        i += 2;
+        while (i < n && isxdigit((unsigned char)s[i])) i++;
+        return i;
+    }
+    if (i + 1 < n && s[i] == '0' && (s[i + 1] == 'b' || s[i + 1] == 'B') && i + 2 < n &&
+        (s[i + 2] == '0' || s[i + 2] == '1')) {
+        i += 2;
+        while (i < n && (s[i] == '0' || s[i] == '1')) i++;
+        return i;
+    }
+    while (i < n && isdigit((unsigned char)s[i])) i++;
+    if (i < n && s[i] == '.') {
+        i++;
+        while (i < n && isdigit((unsigned char)s[i])) i++;
+    }
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        size_t j = i + 1;
+        if (j < n && (s[j] == '+' || s[j] == '-')) j++;
+        if (j < n && isdigit((unsigned char)s[j])) {
+            while (j < n && isdigit((unsigned char)s[j])) j++;
+            i = j;
+        }
+    }
+    return i;
+}
+
+/* Skips a quoted string starting at s[i] (the quote); returns the index after
+ * the closing quote (or n). Backslash escapes and doubled quotes are inside. */
+static size_t dg_quoted_end(const char *s, size_t n, size_t i)
+{
+    char q = s[i++];
+    while (i < n) {
+        if (s[i] == '\\' && q != '`') {
+            i += 2;
+        } else if (s[i] == q) {
+            if (i + 1 < n && s[i + 1] == q) {
+                i += 2;
+            } else {
+                return i + 1;
+            }
+        } else {
+            i++;
+        }
+    }
+    return n;
+}
+
+#define DG_DEPTH 64
+
+size_t digest_normalize(const char *s, size_t n, char *out, size_t cap)
+{
+    if (cap == 0) return 0;
+    struct dg_out o = {out, 0, cap - 1, false};
+    size_t open_pos[DG_DEPTH];
+    bool lit_only[DG_DEPTH];
+    int depth = 0;   /* parentheses open (tracked up to DG_DEPTH) */
+    bool space = false;
+    size_t i = 0;
+    while (i < n && !o.full) {
+        unsigned char c = (unsigned char)s[i];
+        if (is_space(c)) {
+            space = true;
+            i++;
+            continue;
+        }
+        if (c == '#' || (c == '-' && i + 1 < n && s[i + 1] == '-' &&
+                         (i + 2 >= n || is_space((unsigned char)s[i + 2])))) {
+            while (i < n && s[i] != '\n') i++;
+            space = true;
+            continue;
+        }
+        if (c == '/' && i + 1 < n && s[i + 1] == '*') {
+            i += 2;
+            while (i + 1 < n && !(s[i] == '*' && s[i + 1] == '/')) i++;
+            i = i + 2 < n ? i + 2 : n;
+            space = true;
+            continue;
+        }
+        /* the token: [tok, tok + tlen) of s, or a literal (?) */
+        bool lit = false;
+        size_t start = i;
+        char prev = o.len ? o.p[o.len - 1] : 0;
+        if (c == '\'' || c == '"') {
+            i = dg_quoted_end(s, n, i);
+            lit = true;
+        } else if (c == '`') {
+            i = dg_quoted_end(s, n, i);
+        } else if (isdigit(c) || (c == '.' && i + 1 < n && isdigit((unsigned char)s[i + 1]) &&
+                                  !is_ident((unsigned char)prev) && prev != '`' && prev != ')')) {
+            size_t e = dg_number_end(s, n, i);
+            if (e < n && is_ident((unsigned char)s[e])) { /* 1abc: an identifier */
+                while (e < n && is_ident((unsigned char)s[e])) e++;
+            } else {
+                lit = true;
+            }
+            i = e;
+        } else if ((c == '-' || c == '+') && i + 1 < n &&
+                   (isdigit((unsigned char)s[i + 1]) ||
+                    (s[i + 1] == '.' && i + 2 < n && isdigit((unsigned char)s[i + 2]))) &&
+                   (prev == 0 || strchr("(,=<>+-*/%", prev) != NULL)) {
+            i = dg_number_end(s, n, i + 1); /* a signed literal */
+            lit = true;
+        } else if (is_ident(c)) {
+            size_t e = i;
+            while (e < n && is_ident((unsigned char)s[e])) e++;
+            /* x'..', b'..', n'..', _charset'..' */
+            if (e < n && s[e] == '\'' &&
+                ((e - i == 1 && strchr("xXbBnN", c)) || c == '_')) {
+                e = dg_quoted_end(s, n, e);
+                lit = true;
+            }
+            i = e;
+        } else {
+            i++;
+        }
+        if (!lit && i - start == 1 && c == ';') {
+            /* a trailing statement separator is not part of the digest */
+            size_t j = i;
+            while (j < n && is_space((unsigned char)s[j])) j++;
+            if (j == n) break;
+        }
+        bool close = !lit && i - start == 1 && c == ')';
+        bool comma = !lit && i - start == 1 && c == ',';
+        if (space && o.len && prev != '(' && prev != ' ' && !close && !comma) dg_put(&o, " ", 1);
+        space = false;
+        if (lit || (i - start == 1 && c == '?')) {
+            dg_put(&o, "?", 1);
+        } else if (close) {
+            if (depth > 0 && depth <= DG_DEPTH && lit_only[depth - 1]) {
+                size_t at = open_pos[depth - 1], row;
+                if ((row = dg_after_row(&o, at)) != 0) {
+                    o.len = row; /* a repeated row of literals: keep one */
+                } else if (dg_word_before(&o, at, "IN") || dg_word_before(&o, at, "VALUES") ||
+                           dg_word_before(&o, at, "VALUE")) {
+                    o.len = at;
+                    dg_put(&o, "(...)", 5);
+                } else {
+                    dg_put(&o, ")", 1);
+                }
+            } else {
+                dg_put(&o, ")", 1);
+            }
+            if (depth > 0) depth--;
+            if (depth > 0 && depth <= DG_DEPTH) lit_only[depth - 1] = false;
+            continue;
+        } else {
+            dg_put(&o, s + start, i - start);
+        }
+        if (c == '(' && !lit && i - start == 1) {
+            if (depth > 0 && depth <= DG_DEPTH) lit_only[depth - 1] = false;
+            if (depth < DG_DEPTH) {
+                open_pos[depth] = o.len - 1;
+                lit_only[depth] = true;
+            }
+            depth++;
+            continue;
+        }
+        if (comma) space = true;
+        if (depth > 0 && depth <= DG_DEPTH && !lit && !comma && !(i - start == 1 && c == '?'))
+            lit_only[depth - 1] = false;
+    }
+    while (o.len && o.p[o.len - 1] == ' ') o.len--;
+    out[o.len] = 0;
+    return o.len;
+}
+
+/* ---- per-worker tables ---- */
+
+/* One digest of one worker. The worker is the only writer; readers copy it
+ * between two equal even values of seq (a sequence lock), so the query path
+ * never waits. gen changes each time the slot is given to another digest, so
+ * a handle of the evicted digest no longer matches. */
+struct dg_slot {
+    atomic_uint seq;
+    uint32_t gen;
+    uint32_t next; /* hash chain: slot index + 1, 0 = end */
+    bool used;
+    uint64_t hash;
+    uint64_t count, sum_us, min_us, max_us, rows, errors, first_ms, last_ms;
+    char user[DG_NAME_MAX];
+    char schema[DG_NAME_MAX];
+    char text[DG_TEXT_MAX];
+};
+
+struct dg_table {
+    uint32_t cap, n_used, clock, mask;
+    uint32_t *buckets; /* [mask + 1]: slot index + 1 */
+    struct dg_slot *slots;
+    char scratch[DG_TEXT_MAX];
+};
+
+static _Atomic(struct dg_table *) dg_tables[DG_MAX_WORKERS];
+
+static uint64_t dg_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t dg_fnv(uint64_t h, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+static void dg_write_begin(struct dg_slot *sl)
+{
+    atomic_store_explicit(&sl->seq, atomic_load_explicit(&sl->seq, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+}
+
+static void dg_write_end(struct dg_slot *sl)
+{
+    atomic_store_explicit(&sl->seq, atomic_load_explicit(&sl->seq, memory_order_relaxed) + 1,
+                          memory_order_release);
+}
+
+/* The table of worker w, created on its first query (on w's thread). Its size
+ * is the configured bound shared out between the workers. */
+static struct dg_table *dg_table_of(struct mx_worker *w)
+{
+    if (w->id < 0 || w->id >= DG_MAX_WORKERS) return NULL;
+    struct dg_table *t = atomic_load_explicit(&dg_tables[w->id], memory_order_relaxed);
+    if (t) return t;
+    int max = w->px->cfg->digest_max > 0 ? w->px->cfg->digest_max : 5000;
+    int nw = w->px->n_workers > 0 ? w->px->n_workers : 1;
+    uint32_t cap = (uint32_t)((max + nw - 1) / nw);
+    if (cap < 1) cap = 1;
+    uint32_t nb = 16;
+    while (nb < 2 * cap) nb <<= 1;
+    t = calloc(1, sizeof *t);
+    if (!t) return NULL;
+    t->cap = cap;
+    t->mask = nb - 1;
+    t->buckets = calloc(nb, sizeof *t->buckets);
+    t->slots = calloc(cap, sizeof *t->slots);
+    if (!t->buckets || !t->slots) {
+        free(t->buckets);
+        free(t->slots);
+        free(t);
+        return NULL;
+    }
+    atomic_store_explicit(&dg_tables[w->id], t, memory_order_release);
+    return t;
+}
+
+/* A slot for a new digest: a free one, or the least recently seen of a few
+ * (unlinked from its chain). */
+static uint32_t dg_take_slot(struct dg_table *t)
+{
+    if (t->n_used < t->cap) return t->n_used++;
+    uint32_t victim = t->clock % t->cap;
+    for (uint32_t k = 1; k < 8 && k < t->cap; k++) {
+        uint32_t j = (t->clock + k) % t->cap;
+        if (t->slots[j].last_ms < t->slots[victim].last_ms) victim = j;
+    }
+    t->clock = (victim + 1) % t->cap;
+    struct dg_slot *v = &t->slots[victim];
+    uint32_t *link = &t->buckets[v->hash & t->mask];
+    while (*link && *link != victim + 1) link = &t->slots[*link - 1].next;
+    if (*link) *link = v->next;
+    return victim;
+}
+
+/* Handle: generation in the high half, slot index + 1 in the low half. A
+ * handle whose low half is 0 counts in the histogram only. */
+#define DG_UNTRACKED ((uint64_t)UINT32_MAX << 32)
+
+uint64_t digest_begin(struct mx_worker *w, const char *sql, size_t len, const char *user,
+                      const char *schema)
+{
+    struct dg_table *t = dg_table_of(w);
+    if (!t) return DG_UNTRACKED;
+    if (!user) user = "";
+    if (!schema) schema = "";
+    size_t tl = digest_normalize(sql, len, t->scratch, sizeof t->scratch);
+    size_t ul = strnlen(user, DG_NAME_MAX - 1), sl = strnlen(schema, DG_NAME_MAX - 1);
+    uint64_t h = dg_fnv(0xcbf29ce484222325ULL, t->scratch, tl + 1);
+    h = dg_fnv(h, user, ul);
+    h = dg_fnv(h, "", 1);
+    h = dg_fnv(h, schema, sl);
+    for (uint32_t k = t->buckets[h & t->mask]; k; k = t->slots[k - 1].next) {
+        struct dg_slot *e = &t->slots[k - 1];
+        if (e->hash == h && strcmp(e->text, t->scratch) == 0 && strncmp(e->user, user, ul) == 0 &&
+            e->user[ul] == 0 && strncmp(e->schema, schema, sl) == 0 && e->schema[sl] == 0)
+            return ((uint64_t)e->gen << 32) | k;
+    }
+    uint32_t idx = dg_take_slot(t);
+    struct dg_slot *e = &t->slots[idx];
+    dg_write_begin(e);
+    e->gen = e->gen + 1 == UINT32_MAX ? 1 : e->gen + 1;
+    e->used = true;
+    e->hash = h;
+    e->count = e->sum_us = e->max_us = e->rows = e->errors = 0;
+    e->min_us = UINT64_MAX;
+    e->first_ms = e->last_ms = dg_wall_ms();
+    memcpy(e->text, t->scratch, tl + 1);
+    memcpy(e->user, user, ul);
+    e->user[ul] = 0;
+    memcpy(e->schema, schema, sl);
+    e->schema[sl] = 0;
+    dg_write_end(e);
+    e->next = t->buckets[h & t->mask];
+    t->buckets[h & t->mask] = idx + 1;
+    return ((uint64_t)e->gen << 32) | (idx + 1);
+}
+
+/* Double quotes in digest text would end the log field early. */
+static void dg_log_slow(struct mx_worker *w, const struct dg_slot *e, uint64_t us, uint64_t rows,
+                        bool error)
+{
+    char text[256];
+    snprintf(text, sizeof text, "%.255s", e ? e->text : "");
+    for (char *p = text; *p; p++)
+        if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20) *p = '\'';
+    log_warn("slow_query", "worker=%d user=%s schema=%s ms=%llu rows=%llu error=%d digest=\"%s\"",
+             w->id, e ? e->user : "-", e && e->schema[0] ? e->schema : "-",
+             (unsigned long long)(us / 1000), (unsigned long long)rows, error ? 1 : 0, text);
+}
+
+void digest_end(struct mx_worker *w, uint64_t handle, uint64_t us, uint64_t rows, bool error)
+{
+    struct mx_stats *st = &w->px->stats;
+    int b = 0;
+    while (b < DG_N_BUCKETS && us > dg_buckets_us[b]) b++;
+    STAT_ADD(st->query_hist[b], 1);
+    STAT_ADD(st->query_hist[15], us);
+    struct dg_slot *e = NULL;
+    uint32_t k = (uint32_t)handle;
+    struct dg_table *t = k ? dg_table_of(w) : NULL;
+    if (t && k <= t->cap && t->slots[k - 1].gen == (uint32_t)(handle >> 32)) {
+        e = &t->slots[k - 1];
+        dg_write_begin(e);
+        e->count++;
+        e->sum_us += us;
+        if (us > e->max_us) e->max_us = us;
+        if (us < e->min_us) e->min_us = us;
+        e->rows += rows;
+        if (error) e->errors++;
+        e->last_ms = dg_wall_ms();
+        dg_write_end(e);
+    }
+    int slow = w->px->cfg->slow_query_ms;
+    if (slow > 0 && us >= (uint64_t)slow * 1000) dg_log_slow(w, e, us, rows, error);
+}
+
+/* ---- the admin side's copy ---- */
+
+/* Copies slot e into r; false when it changed under us too often or is unused. */
+static bool dg_read_slot(struct dg_slot *e, struct dg_row *r)
+{
+    for (int tries = 0; tries < 100; tries++) {
+        unsigned s1 = atomic_load_explicit(&e->seq, memory_order_acquire);
+        if (s1 & 1) continue;
+        bool used = e->used;
+        r->hash = e->hash;
+        r->count = e->count;
+        r->sum_us = e->sum_us;
+        r->min_us = e->min_us;
+        r->max_us = e->max_us;
+        r->rows = e->rows;
+        r->errors = e->errors;
+        r->first_ms = e->first_ms;
+        r->last_ms = e->last_ms;
+        memcpy(r->user, e->user, sizeof r->user);
+        memcpy(r->schema, e->schema, sizeof r->schema);
+        memcpy(r->text, e->text, sizeof r->text);
+        atomic_thread_fence(memory_order_acquire);
+        if (atomic_load_explicit(&e->seq, memory_order_relaxed) != s1) continue;
+        r->user[sizeof r->user - 1] = r->schema[sizeof r->schema - 1] = 0;
+        r->text[sizeof r->text - 1] = 0;
+        return used && r->count > 0;
+    }
+    return false;
+}
+
+static int dg_cmp_key(const void *a, const void *b)
+{
+    const struct dg_row *x = a, *y = b;
+    if (x->hash != y->hash) return x->hash < y->hash ? -1 : 1;
+    int c = strcmp(x->text, y->text);
+    if (!c) c = strcmp(x->user, y->user);
+    if (!c) c = strcmp(x->schema, y->schema);
+    return c;
+}
+
+static int dg_cmp_total(const void *a, const void *b)
+{
+    const struct dg_row *x = a, *y = b;
+    if (x->sum_us != y->sum_us) return x->sum_us > y->sum_us ? -1 : 1;
+    if (x->count != y->count) return x->count > y->count ? -1 : 1;
+    return strcmp(x->text, y->text);
+}
+
+long digest_collect(struct mx_proxy *px, struct dg_row **out)
+{
+    *out = NULL;
+    size_t total = 0;
+    int nw = px->n_workers < DG_MAX_WORKERS ? px->n_workers : DG_MAX_WORKERS;
+    for (int w = 0; w < nw; w++) {
+        struct dg_table *t = atomic_load_explicit(&dg_tables[w], memory_order_acquire);
+        if (t) total += t->cap;
+    }
+    if (!total) return 0;
+    struct dg_row *rows = malloc(total * sizeof *rows);
+    if (!rows) return -1;
+    size_t n = 0;
+    for (int w = 0; w < nw; w++) {
+        struct dg_table *t = atomic_load_explicit(&dg_tables[w], memory_order_acquire);
+        if (!t) continue;
+        for (uint32_t i = 0; i < t->cap && n < total; i++)
+            if (dg_read_slot(&t->slots[i], &rows[n])) n++;
+    }
+    qsort(rows, n, sizeof *rows, dg_cmp_key);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (m > 0 && dg_cmp_key(&rows[m - 1], &rows[i]) == 0) {
+            struct dg_row *d = &rows[m - 1], *s = &rows[i];
+            d->count += s->count;
+            d->sum_us += s->sum_us;
+            d->rows += s->rows;
+            d->errors += s->errors;
+            if (s->max_us > d->max_us) d->max_us = s->max_us;
+            if (s->min_us < d->min_us) d->min_us = s->min_us;
+            if (s->first_ms < d->first_ms) d->first_ms = s->first_ms;
+            if (s->last_ms > d->last_ms) d->last_ms = s->last_ms;
+        } else {
+            if (m != i) rows[m] = rows[i];
+            m++;
+        }
+    }
+    qsort(rows, m, sizeof *rows, dg_cmp_total);
+    if (!m) {
+        free(rows);
+        return 0;
+    }
+    *out = rows;
+    return (long)m;
+}

@@ -1,0 +1,288 @@
+/* Admin HTTP listener: libmicrohttpd on its own thread, basic auth, optional
+ * TLS, request bodies, and dispatch to the page, the metrics and the API. */
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "admin/admin_int.h"
+#include "core/log.h"
+#include "core/worker.h"
+
+#define HTTP_BODY_MAX (64 * 1024)
+
+static struct MHD_Daemon *http_daemon;
+static char *http_cert, *http_key; /* PEM contents; MHD keeps pointers to them */
+
+/* Body of one request, gathered across MHD's calls. */
+struct http_body {
+    char *data;
+    size_t len;
+    bool too_big;
+};
+
+const char *adm_arg(const struct adm_request *q, const char *name)
+{
+    return MHD_lookup_connection_value((struct MHD_Connection *)q->conn, MHD_GET_ARGUMENT_KIND,
+                                       name);
+}
+
+void adm_reply_take(struct adm_reply *r, int status, const char *ctype, char *body, size_t len)
+{
+    free(r->body);
+    r->status = status;
+    r->ctype = ctype;
+    r->body = body;
+    r->len = len;
+}
+
+void adm_reply_json(struct adm_reply *r, int status, json_t *j)
+{
+    char *s = j ? json_dumps(j, JSON_INDENT(1) | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(j);
+    if (!s) {
+        static const char oom[] = "{\"error\": \"out of memory\"}";
+        adm_reply_take(r, 500, "application/json", strdup(oom), sizeof oom - 1);
+        return;
+    }
+    adm_reply_take(r, status, "application/json", s, strlen(s));
+}
+
+void adm_reply_error(struct adm_reply *r, int status, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    adm_reply_json(r, status, json_pack("{s:s, s:i}", "error", msg, "status", status));
+}
+
+static bool http_authorized(struct mx_proxy *px, struct MHD_Connection *c)
+{
+    const struct mx_config *cfg = px->cfg;
+    if (!cfg->admin_user) return true;
+    char *pass = NULL;
+    char *user = MHD_basic_auth_get_username_password(c, &pass);
+    bool ok = false;
+    if (user && pass) {
+        size_t ul = strlen(user), pl = strlen(pass);
+        ok = ul == strlen(cfg->admin_user) && pl == strlen(cfg->admin_password) &&
+             CRYPTO_memcmp(user, cfg->admin_user, ul) == 0 &&
+             CRYPTO_memcmp(pass, cfg->admin_password, pl) == 0;
+    }
+    if (pass) {
+        OPENSSL_cleanse(pass, strlen(pass));
+        MHD_free(pass);
+    }
+    if (user) MHD_free(user);
+    return ok;
+}
+
+static enum MHD_Result http_send(struct MHD_Connection *c, struct adm_reply *r)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(r->len, r->body, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(r->body);
+        return MHD_NO;
+    }
+    r->body = NULL;
+    MHD_add_response_header(resp, "Content-Type", r->ctype ? r->ctype : "text/plain");
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    if (r->allow) MHD_add_response_header(resp, "Allow", r->allow);
+    enum MHD_Result ret = MHD_queue_response(c, (unsigned)r->status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static enum MHD_Result http_on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                       const char *method, const char *version,
+                                       const char *upload, size_t *upload_size, void **con_cls)
+{
+    struct mx_proxy *px = cls;
+    struct http_body *b = *con_cls;
+    if (!b) { /* first call: headers only */
+        b = calloc(1, sizeof *b);
+        if (!b) return MHD_NO;
+        *con_cls = b;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (!b->too_big && b->len + *upload_size <= HTTP_BODY_MAX) {
+            char *d = realloc(b->data, b->len + *upload_size + 1);
+            if (d) {
+                memcpy(d + b->len, upload, *upload_size);
+                b->len += *upload_size;
+                d[b->len] = 0;
+                b->data = d;
+            } else {
+                b->too_big = true;
+            }
+        } else {
+            b->too_big = true;
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    struct adm_reply r = {0};
+    if (!http_authorized(px, c)) {
+        static const char denied[] = "{\"error\": \"authentication required\", \"status\": 401}";
+        struct MHD_Response *resp = MHD_create_response_from_buffer(
+            sizeof denied - 1, (void *)denied, MHD_RESPMEM_PERSISTENT);
+        if (!resp) return MHD_NO;
+        MHD_add_response_header(resp, "Content-Type", "application/json");
+        enum MHD_Result ret = MHD_queue_basic_auth_fail_response(c, "mymux admin", resp);
+        MHD_destroy_response(resp);
+        return ret;
+    }
+    struct adm_request q = {method, url, b->data ? b->data : "", b->len, c};
+    if (b->too_big) {
+        adm_reply_error(&r, 413, "request body over %d bytes", HTTP_BODY_MAX);
+    } else if (strcmp(url, "/") == 0 || strcmp(url, "/index.html") == 0) {
+        if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
+            adm_reply_error(&r, 405, "%s / is not allowed", method);
+            r.allow = "GET, HEAD";
+        } else {
+            page_handle(px, &q, &r);
+        }
+    } else if (strcmp(url, "/metrics") == 0) {
+        if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
+            adm_reply_error(&r, 405, "%s /metrics is not allowed", method);
+            r.allow = "GET, HEAD";
+        } else {
+            metrics_handle(px, &q, &r);
+        }
+    } else if (strncmp(url, "/api/", 5) == 0 || strcmp(url, "/api") == 0) {
+        api_handle(px, &q, &r);
+    } else {
+        adm_reply_error(&r, 404, "no such page: %s", url);
+    }
+    if (!r.body) adm_reply_error(&r, 500, "no reply");
+    log_debug("admin_request", "method=%s url=%s status=%d", method, url, r.status);
+    return http_send(c, &r);
+}
+
+static void http_on_done(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct http_body *b = *con_cls;
+    if (b) {
+        free(b->data);
+        free(b);
+    }
+    *con_cls = NULL;
+}
+
+static char *http_read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *s = NULL;
+    size_t n = 0, cap = 0;
+    for (;;) {
+        if (n + 4096 + 1 > cap) {
+            cap = cap ? cap * 2 : 8192;
+            char *t = realloc(s, cap);
+            if (!t) {
+                free(s);
+                fclose(f);
+                return NULL;
+            }
+            s = t;
+        }
+        size_t got = fread(s + n, 1, 4096, f);
+        n += got;
+        if (got == 0) break;
+    }
+    fclose(f);
+    s[n] = 0;
+    return s;
+}
+
+/* Splits "host:port" / "[v6]:port" into a socket address. */
+static int http_parse_listen(const char *listen, struct sockaddr_storage *ss, bool *v6)
+{
+    char host[256];
+    const char *colon = strrchr(listen, ':');
+    if (!colon || colon == listen) return -1;
+    size_t hl = (size_t)(colon - listen);
+    const char *h = listen;
+    if (h[0] == '[' && hl >= 2 && h[hl - 1] == ']') {
+        h++;
+        hl -= 2;
+    }
+    if (hl >= sizeof host) return -1;
+    memcpy(host, h, hl);
+    host[hl] = 0;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE}, *res = NULL;
+    if (getaddrinfo(hl ? host : NULL, colon + 1, &hints, &res) != 0 || !res) return -1;
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    *v6 = res->ai_family == AF_INET6;
+    freeaddrinfo(res);
+    return 0;
+}
+
+int http_start(struct mx_proxy *px)
+{
+    const struct mx_config *cfg = px->cfg;
+    struct sockaddr_storage ss;
+    bool v6 = false;
+    if (http_parse_listen(cfg->admin_listen, &ss, &v6) != 0) {
+        log_error("admin_failed", "listen=%s msg=\"cannot resolve the admin address\"",
+                  cfg->admin_listen);
+        return -1;
+    }
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
+    if (v6) flags |= MHD_USE_IPv6;
+    bool tls = cfg->admin_tls_cert && cfg->admin_tls_key;
+    if (tls) {
+        if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+            log_error("admin_failed", "msg=\"admin TLS asked but libmicrohttpd has no TLS\"");
+            return -1;
+        }
+        http_cert = http_read_file(cfg->admin_tls_cert);
+        http_key = http_read_file(cfg->admin_tls_key);
+        if (!http_cert || !http_key) {
+            log_error("admin_failed", "msg=\"cannot read the admin TLS certificate or key\"");
+            goto fail;
+        }
+        flags |= MHD_USE_TLS;
+    }
+    http_daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, http_on_request, px, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_NOTIFY_COMPLETED, http_on_done, NULL, MHD_OPTION_CONNECTION_LIMIT, 64u,
+        MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+        tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, http_cert,
+        MHD_OPTION_HTTPS_MEM_KEY, http_key, MHD_OPTION_END);
+    if (!http_daemon) {
+        log_error("admin_failed", "listen=%s msg=\"cannot start the admin listener\"",
+                  cfg->admin_listen);
+        goto fail;
+    }
+    log_info("admin_listen", "listen=%s tls=%d auth=%d", cfg->admin_listen, tls ? 1 : 0,
+             cfg->admin_user ? 1 : 0);
+    return 0;
+fail:
+    free(http_cert);
+    free(http_key);
+    http_cert = http_key = NULL;
+    return -1;
+}
+
+void http_stop(void)
+{
+    if (http_daemon) {
+        MHD_stop_daemon(http_daemon);
+        http_daemon = NULL;
+    }
+    if (http_key) OPENSSL_cleanse(http_key, strlen(http_key));
+    free(http_cert);
+    free(http_key);
+    http_cert = http_key = NULL;
+}
