@@ -376,13 +376,13 @@ static size_t peer_ip_len(const char *peer)
 }
 
 /* The stick key of s in buf ("" when stickiness is off or the key is empty). */
-static const char *stick_key(const struct mx_config *cfg, const struct mx_session *s, char *buf,
-                             size_t cap)
+static const char *stick_key(const struct mx_config *cfg, const struct mx_session *s,
+                             const char *user, char *buf, size_t cap)
 {
     buf[0] = 0;
     if (!cfg->stick_on) return buf;
     if (strcmp(cfg->stick_on, "user") == 0) {
-        snprintf(buf, cap, "u:%s", s->cred.user);
+        snprintf(buf, cap, "u:%s", user);
     } else {
         size_t len = peer_ip_len(s->peer);
         if (len) snprintf(buf, cap, "a:%.*s", (int)len, s->peer);
@@ -464,8 +464,13 @@ int balance_pick(struct mx_worker *w, struct mx_session *s)
         st->load[i] = load < 0 ? 0 : load;
         int cap = cfg->backends[i].max_connections > 0 ? cfg->backends[i].max_connections
                                                        : cfg->pool_max_per_backend;
-        if (cap <= 0 || st->load[i] < cap) n_room++;
-        else st->ew[i] = -st->ew[i]; /* full: a candidate only if all are */
+        /* full: every connection lent, or the cap reached with none idle here
+         * (idle ones of other workers cannot serve this one) */
+        bool full = cap > 0 && (st->load[i] >= cap ||
+                                (atomic_load_explicit(&sv->open, memory_order_relaxed) >= cap &&
+                                 !(w->pools && w->pools[i].n_idle)));
+        if (!full) n_room++;
+        else st->ew[i] = -st->ew[i]; /* a candidate only if all are full */
     }
     if (!n_tier) return -1;
     /* candidates: servers of the tier with room, or all of the tier when none has */
@@ -479,8 +484,10 @@ int balance_pick(struct mx_worker *w, struct mx_session *s)
         }
     }
 
+    /* the name the client logged in with (cred.user may be its backend_user) */
+    const char *user = s->reg_entry.user[0] ? s->reg_entry.user : s->cred.user;
     char key[160];
-    stick_key(cfg, s, key, sizeof key);
+    stick_key(cfg, s, user, key, sizeof key);
     bool sticky = st->stick && key[0];
     uint64_t expire = cfg->stick_expire_ms > 0 ? (uint64_t)cfg->stick_expire_ms : 1800000;
 
@@ -506,7 +513,7 @@ int balance_pick(struct mx_worker *w, struct mx_session *s)
         case BAL_RANDOM: pick = pick_random(st); break;
         case BAL_RANDOM2: pick = pick_random2(st); break;
         case BAL_SOURCE: pick = ring_pick(st, px, s->peer, peer_ip_len(s->peer)); break;
-        case BAL_USER: pick = ring_pick(st, px, s->cred.user, strlen(s->cred.user)); break;
+        case BAL_USER: pick = ring_pick(st, px, user, strlen(user)); break;
         case BAL_LEASTLATENCY: pick = pick_leastlatency(st, px); break;
         default: pick = pick_swrr(st, st->ew); break;
         }
@@ -523,4 +530,5 @@ void balance_session_end(struct mx_session *s)
     struct mx_proxy *px = s->w->px;
     if (s->server >= 0 && (size_t)s->server < px->cfg->n_backends)
         atomic_fetch_sub(&px->servers[s->server].affine, 1);
+    s->server = -1;
 }

@@ -32,8 +32,9 @@ void balance_worker_free(struct mx_worker *w);
  * in s->server; the affinity count of the servers (mx_server.affine) follows. */
 int balance_pick(struct mx_worker *w, struct mx_session *s);
 
-/* The session is going away: its affinity no longer counts (mx_server.affine).
- * Call once, when the session closes. */
+/* The session forgets its server: its affinity no longer counts
+ * (mx_server.affine) and s->server becomes -1. Call when the session closes,
+ * and instead of any other `s->server = -1` (e.g. a reroute). Idempotent. */
 void balance_session_end(struct mx_session *s);
 
 #endif

@@ -72,7 +72,9 @@ static struct mx_session *new_session(const char *peer, const char *user)
     s->w = &w;
     s->server = -1;
     snprintf(s->peer, sizeof s->peer, "%s", peer ? peer : "10.0.0.1:40000");
-    snprintf(s->cred.user, sizeof s->cred.user, "%s", user ? user : "app");
+    /* the name logged in with; cred.user is the backend identity (backend_user) */
+    snprintf(s->reg_entry.user, sizeof s->reg_entry.user, "%s", user ? user : "app");
+    snprintf(s->cred.user, sizeof s->cred.user, "backend");
     return s;
 }
 
@@ -444,6 +446,19 @@ static void test_cap(void **state)
     int c[NMAX] = {0};
     count_fresh(100, c);
     assert_int_equal(c[1], 100);
+    /* the cap reached with no idle connection in this worker's pool: full too */
+    setup_world(2, "roundrobin");
+    bcfg[0].max_connections = 2;
+    atomic_store(&servers[0].open, 2);
+    memset(c, 0, sizeof c);
+    count_fresh(10, c);
+    assert_int_equal(c[1], 10);
+    pools[0].n_idle = 1;
+    memset(c, 0, sizeof c);
+    count_fresh(10, c);
+    assert_int_equal(c[0], 5);
+    /* every server full: all of them again */
+    atomic_store(&servers[0].busy, 2);
     cfg.pool_max_per_backend = 5; /* 0 = the pool cap */
     atomic_store(&servers[1].busy, 5);
     memset(c, 0, sizeof c);
