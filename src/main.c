@@ -11,8 +11,11 @@
 
 #include "admin/admin.h"
 #include "core/config.h"
+#include "core/control.h"
 #include "core/log.h"
 #include "core/probe.h"
+#include "core/reload.h"
+#include "core/status_http.h"
 #include "core/worker.h"
 #include "pool/pool.h"
 #include "protocol/auth.h"
@@ -20,6 +23,7 @@
 
 static struct mx_proxy px;
 static int signals_seen;
+static uv_timer_t exit_poll;
 
 static void usage(FILE *f)
 {
@@ -29,17 +33,31 @@ static void usage(FILE *f)
             "       mymux --version\n");
 }
 
+/* During a graceful shutdown: the main loop ends once every worker has. */
+static void on_exit_poll(uv_timer_t *t)
+{
+    for (int i = 0; i < px.n_workers; i++)
+        if (!atomic_load(&px.workers[i].done)) return;
+    uv_stop(t->loop);
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
-    signals_seen++;
     if (signum == SIGHUP) {
-        log_info("reload_ignored", "reason=\"reload is not built yet\"");
+        char err[512];
+        if (reload_config(&px, err, sizeof err) != 0)
+            log_error("reload_failed", "error=\"%s\" msg=\"the old configuration stays\"", err);
         return;
     }
-    log_info("shutdown", "signal=%d", signum);
-    if (signals_seen > 1) _exit(1);
-    for (int i = 0; i < px.n_workers; i++) worker_stop(&px.workers[i]);
-    uv_stop(h->loop);
+    if (++signals_seen > 1) {
+        log_info("shutdown", "signal=%d mode=immediate", signum);
+        _exit(1);
+    }
+    log_info("shutdown", "signal=%d mode=graceful grace_ms=%d", signum,
+             px.cfg->shutdown_grace_ms);
+    atomic_store(&px.stopping, 1);
+    for (int i = 0; i < px.n_workers; i++) worker_drain(&px.workers[i]);
+    uv_timer_start(&exit_poll, on_exit_poll, 50, 50);
 }
 
 int main(int argc, char **argv)
@@ -84,20 +102,23 @@ int main(int argc, char **argv)
     }
 
     px.cfg = cfg;
-    px.servers = calloc(cfg->n_backends, sizeof *px.servers);
+    px.servers = calloc(MX_MAX_SERVERS, sizeof *px.servers);
+    if (cfg->n_backends > MX_MAX_SERVERS) {
+        fprintf(stderr, "mymux: at most %d backends\n", MX_MAX_SERVERS);
+        return 1;
+    }
     atomic_store(&px.next_conn_id, 1);
     px.default_charset = 45; /* utf8mb4_general_ci */
     for (size_t i = 0; i < cfg->n_backends; i++) {
-        atomic_store(&px.servers[i].state, SRV_UP);
+        atomic_store(&px.servers[i].state, cfg->backends[i].maintenance ? SRV_MAINT : SRV_UP);
         atomic_store(&px.servers[i].check_ok, -1);
     }
-    px.ustats = calloc(cfg->n_users ? cfg->n_users : 1, sizeof *px.ustats);
-    for (size_t i = 0; i < cfg->n_users; i++)
-        snprintf(px.ustats[i].name, sizeof px.ustats[i].name, "%s", cfg->users[i].name);
+    px.ustats = calloc(MX_MAX_USER_STATS, sizeof *px.ustats);
+    if (registry_init(&px, (size_t)cfg->max_client_connections) != 0) return 1;
+    for (size_t i = 0; i < cfg->n_users; i++) ustats_for(&px, cfg->users[i].name);
     px.started_ms = mx_now_ms();
     probe_backends(&px);
     if (cfg->server_version) snprintf(px.server_version, sizeof px.server_version, "%s", cfg->server_version);
-    if (registry_init(&px, (size_t)cfg->max_client_connections) != 0) return 1;
 
     px.n_workers = cfg->workers > 0 ? cfg->workers : 1;
     px.workers = calloc((size_t)px.n_workers, sizeof *px.workers);
@@ -109,6 +130,7 @@ int main(int argc, char **argv)
             _exit(1);
         }
     }
+    if (control_start(&px) < 0) _exit(1);
     log_info("started", "version=%s listen=%s:%d workers=%d backends=%zu server_version=\"%s\"",
              MYMUX_VERSION, cfg->listen_host, cfg->listen_port, px.n_workers, cfg->n_backends,
              px.server_version);
@@ -116,6 +138,8 @@ int main(int argc, char **argv)
     if (admin_start(&px) != 0) _exit(1);
 
     uv_loop_t *loop = uv_default_loop();
+    uv_timer_init(loop, &exit_poll);
+    if (status_http_start(loop, &px) != 0) _exit(1);
     uv_signal_t sig_term, sig_int, sig_hup;
     uv_signal_init(loop, &sig_term);
     uv_signal_init(loop, &sig_int);
@@ -125,11 +149,14 @@ int main(int argc, char **argv)
     uv_signal_start(&sig_hup, on_signal, SIGHUP);
     uv_run(loop, UV_RUN_DEFAULT);
 
+    control_stop();
     admin_stop();
     for (int i = 0; i < px.n_workers; i++) worker_join(&px.workers[i]);
     uv_close((uv_handle_t *)&sig_term, NULL);
     uv_close((uv_handle_t *)&sig_int, NULL);
     uv_close((uv_handle_t *)&sig_hup, NULL);
+    uv_close((uv_handle_t *)&exit_poll, NULL);
+    status_http_stop();
     uv_run(loop, UV_RUN_DEFAULT);
     uv_loop_close(loop);
     free(px.workers);
@@ -137,7 +164,8 @@ int main(int argc, char **argv)
     free(px.ustats);
     free(px.reg);
     auth_rsa_cleanup();
-    config_free(cfg);
+    for (int i = 0; i < px.n_old_cfgs; i++) config_free(px.old_cfgs[i]);
+    config_free(px.cfg);
     log_info("stopped", "msg=bye");
     return 0;
 }

@@ -45,7 +45,7 @@ static void adm_take_sample(struct mx_proxy *px, struct adm_sample *s)
     s->bytes_out = STAT_GET(px->stats.bytes_out);
     for (size_t i = 0; i < cfg->n_backends && i < 256; i++)
         s->srv_queries[i] = STAT_GET(px->servers[i].queries);
-    for (size_t i = 0; i < cfg->n_users && i < 256; i++)
+    for (int i = 0; i < atomic_load(&px->n_ustats) && i < 256; i++)
         s->user_queries[i] = STAT_GET(px->ustats[i].queries);
 }
 

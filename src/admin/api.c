@@ -9,6 +9,7 @@
 #include "admin/digest.h"
 #include "core/log.h"
 #include "core/session.h"
+#include "core/reload.h"
 #include "core/worker.h"
 #include "pool/pool.h"
 
@@ -190,7 +191,7 @@ json_t *api_users(struct mx_proxy *px)
     struct adm_rates rt;
     adm_rates_get(&rt);
     json_t *a = json_array();
-    for (size_t i = 0; a && i < px->cfg->n_users; i++) {
+    for (int i = 0; a && i < atomic_load(&px->n_ustats); i++) {
         struct mx_user_stats *u = &px->ustats[i];
         json_array_append_new(
             a, json_pack("{s:s, s:i, s:I, s:I, s:I, s:f, s:I, s:I, s:I}", "name", u->name,
@@ -351,25 +352,16 @@ static void api_kill(struct mx_proxy *px, const char *rest, struct adm_reply *r)
                                      "killed", 1));
 }
 
-/* The reload itself is not built yet: 501 until control.h offers
- * control_request_reload() (then build with MX_HAVE_CONTROL_RELOAD, or drop the
- * condition). */
-#ifdef MX_HAVE_CONTROL_RELOAD
-#include "core/control.h"
-#endif
+/* POST /api/reload: the same reload as SIGHUP (src/core/reload.c). */
 static void api_reload(struct mx_proxy *px, struct adm_reply *r)
 {
-#ifdef MX_HAVE_CONTROL_RELOAD
-    int rc = control_request_reload();
-    if (rc != 0) {
-        adm_reply_error(r, 503, "reload could not be requested (%d)", rc);
+    char err[512];
+    if (reload_config(px, err, sizeof err) != 0) {
+        adm_reply_error(r, 400, "reload failed, the old configuration stays: %s", err);
         return;
     }
-    adm_reply_json(r, 202, json_pack("{s:b, s:I}", "requested", 1, "generation",
+    adm_reply_json(r, 200, json_pack("{s:b, s:I}", "reloaded", 1, "generation",
                                      (json_int_t)px->cfg->generation));
-#else
-    adm_reply_error(r, 501, "configuration reload is not built yet");
-#endif
 }
 
 static bool api_method(const struct adm_request *q, const char *want, struct adm_reply *r)

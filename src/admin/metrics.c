@@ -57,7 +57,7 @@ static void m_lab(FILE *f, const char *name, const char *key, const char *val, d
 #define M_USR(f, px, NAME, TYPE, HELP, expr)                                                  \
     do {                                                                                      \
         m_head(f, NAME, TYPE, HELP);                                                          \
-        for (size_t i_ = 0; i_ < (px)->cfg->n_users; i_++) {                                  \
+        for (int i_ = 0; i_ < atomic_load(&(px)->n_ustats); i_++) {                                \
             struct mx_user_stats *u = &(px)->ustats[i_];                                      \
             m_lab(f, NAME, "user", u->name, (double)(expr));                                  \
         }                                                                                     \

@@ -2,6 +2,7 @@
  * on which backend thread its statement runs (KILL). Locked; never on the query
  * path. Entries live in their sessions; the table holds pointers. */
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/worker.h"
@@ -79,4 +80,25 @@ int registry_get(struct mx_proxy *px, uint32_t id, struct mx_reg_entry *out)
     }
     pthread_mutex_unlock(&px->reg_lock);
     return rc;
+}
+
+/* Per-user counters live in a fixed table so that reloads can add users while
+ * workers hold pointers into it. Lookups happen at login, not per query. */
+struct mx_user_stats *ustats_for(struct mx_proxy *px, const char *name)
+{
+    int n = atomic_load(&px->n_ustats);
+    for (int i = 0; i < n; i++)
+        if (strcmp(px->ustats[i].name, name) == 0) return &px->ustats[i];
+    pthread_mutex_lock(&px->reg_lock);
+    n = atomic_load(&px->n_ustats);
+    struct mx_user_stats *u = NULL;
+    for (int i = 0; i < n; i++)
+        if (strcmp(px->ustats[i].name, name) == 0) u = &px->ustats[i];
+    if (!u && n < MX_MAX_USER_STATS) {
+        u = &px->ustats[n];
+        snprintf(u->name, sizeof u->name, "%s", name);
+        atomic_store(&px->n_ustats, n + 1);
+    }
+    pthread_mutex_unlock(&px->reg_lock);
+    return u;
 }

@@ -122,7 +122,8 @@ static void detach_backend(struct mx_session *s, bool broken)
     be->session = NULL;
     /* state that cannot be replayed, or a diagnostics area the next session
      * could read, goes away with a reset before anyone else gets it */
-    be->dirty = be->dirty || !sstate_can_release(s) || s->last_diag || be->diag_dirty;
+    be->dirty = be->dirty || !sstate_is_clean(s) || s->last_diag || be->diag_dirty ||
+                !s->w->px->cfg->pool_multiplex;
     if (s->schema_moved) be->schema_unknown = true; /* mymux cannot tell where it went */
     if (broken || be->state == BE_RELAY || be->state == BE_INTERNAL ||
         (be->sock.in && !buf_empty(be->sock.in)) || be->sock.writing) {
@@ -151,6 +152,7 @@ void session_close(struct mx_session *s, const char *why)
     }
     if (s->reg) registry_remove(s->w->px, s->reg);
     s->reg = NULL;
+    balance_session_end(s);
     /* unlink from the worker */
     if (s->prev) s->prev->next = s->next;
     else if (s->w->sessions == s) s->w->sessions = s->next;
@@ -440,6 +442,13 @@ static void need_backend(struct mx_session *s)
     s->server = srv;
     if (s->state != SS_CONNECTING) s->state = SS_WAIT_BACKEND;
     pool_acquire(&s->w->pools[srv], s);
+}
+
+void session_reroute(struct mx_session *s)
+{
+    s->wait_pool = NULL;
+    balance_session_end(s); /* its server went away: let the balancer choose again */
+    need_backend(s);
 }
 
 void session_authenticated(struct mx_session *s)
@@ -860,6 +869,13 @@ static bool handle_command(struct mx_session *s)
     uint8_t *p = h + PKT_HDR;
     s->seq = h[3];
     s->cmd = p[0];
+    if (s->w->shutting_down && !(s->status & SERVER_STATUS_IN_TRANS) && p[0] != COM_QUIT) {
+        drop_packet(s, len);
+        s->close_after_write = true;
+        session_reply_err(s, 1053, "08S01", "Server shutdown in progress");
+        if (s->state != SS_CLOSING && !s->sock.writing) session_close(s, "shutdown");
+        return false;
+    }
     s->is_use = false;
     s->infile_ok = false;
     s->synthetic_len = 0;
@@ -944,6 +960,7 @@ static bool handle_command(struct mx_session *s)
         if (c->has_connection_id && len == want)
             classify_rewrite_connection_id_mode((char *)p + 1, len - 1, s->ansi_quotes, nobs, s->id);
         sstate_on_query(s, c, (char *)p + 1, want - 1, len == want);
+        s->diag_reader = c->prev_diagnostics;
         s->digest = digest_begin(s->w, (const char *)p + 1, want - 1,
                                  s->reg ? s->reg->user : s->cred.user, s->schema);
         break;
@@ -1159,12 +1176,20 @@ static void finish_command(struct mx_session *s)
     stmt_finish(s, r);
     stmt_forget_command(s);
     sstate_on_finish(s, r);
-    s->last_diag = r->warnings || r->error;
+    /* Warnings stay readable until a statement clears them: reading them, or
+     * prepared-statement traffic in between (a PREPARE, say), keeps the session
+     * where they are. */
+    bool keeps_diag = (s->cmd >= COM_STMT_PREPARE && s->cmd <= COM_STMT_FETCH) ||
+                      (s->cmd == COM_QUERY && s->diag_reader);
+    s->last_diag = r->warnings || r->error || (s->last_diag && keeps_diag);
     /* Statements that use no table leave the warnings of the one before in
      * place: once any answer on this connection had some, it is reset before
      * another session gets it. */
     if (s->last_diag) be->diag_dirty = true;
-    bool release = sstate_can_release(s) && !s->last_diag;
+    /* a server going away (down, draining, maintenance) is left at the first
+     * clean point even without multiplexing */
+    bool leaving = atomic_load(&sv->state) != SRV_UP;
+    bool release = (sstate_can_release(s) || (leaving && sstate_is_clean(s))) && !s->last_diag;
     s->soft_pin = false;
     struct mx_reg_entry t;
     if (s->kill_after && !r->error && registry_get(s->w->px, s->kill_after, &t) == 0)
@@ -1174,6 +1199,12 @@ static void finish_command(struct mx_session *s)
     struct mx_buf *bb = be->sock.in;
     if (bb && buf_empty(bb)) sock_release_in(&be->sock);
     if (release) detach_backend(s, false);
+    if (s->w->shutting_down && !(s->status & SERVER_STATUS_IN_TRANS) && !s->sock.in) {
+        /* its transaction is done and nothing else is queued: goodbye */
+        s->close_after_write = true;
+        session_reply_err(s, 1053, "08S01", "Server shutdown in progress");
+        return;
+    }
     process_input(s);
 }
 

@@ -83,6 +83,7 @@ struct mx_session {
     uint32_t pins;                   /* why the session keeps its connection (cls_pin and SESS_PIN bits) */
     bool soft_pin;                   /* keep the connection for the next command only */
     bool last_diag;                  /* the last answer left warnings or an error to read */
+    bool diag_reader;                /* the statement in flight reads them (keeps them) */
     uint8_t hs_charset;              /* collation id of the handshake (what a reset restores) */
     bool ansi_quotes;                /* sql_mode has ANSI_QUOTES: "x" is an identifier */
     struct mx_vars vars;             /* replayable settings */
@@ -136,6 +137,8 @@ void sstate_on_finish(struct mx_session *s, const struct mx_resp *r);
 void sstate_count_pins(struct mx_session *s, uint32_t pins);
 /* Whether the session may give its connection back now. */
 bool sstate_can_release(const struct mx_session *s);
+/* Whether it holds nothing a connection change would lose (multiplexing aside). */
+bool sstate_is_clean(const struct mx_session *s);
 /* The command failed before reaching a backend: forget what it would have set. */
 void sstate_abort(struct mx_session *s);
 /* Back to a fresh session (COM_RESET_CONNECTION, COM_CHANGE_USER). */
@@ -151,6 +154,8 @@ void session_accept(struct mx_worker *w, uv_stream_t *listener);
 /* From the pool. */
 void session_backend_ready(struct mx_session *s, struct mx_backend *be);
 void session_backend_failed(struct mx_session *s, const struct be_error *e);
+/* The server it waited for went away: borrow from another one. */
+void session_reroute(struct mx_session *s);
 /* From the backend connection attached to s. */
 void session_on_backend_data(struct mx_session *s, struct mx_backend *be);
 void session_on_backend_drain(struct mx_session *s, struct mx_backend *be);

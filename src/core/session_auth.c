@@ -108,9 +108,10 @@ static void deny(struct mx_session *s, bool used_password)
     client_ip(s, ip, sizeof ip);
     log_info("auth_failed", "conn_id=%u client=%s user=\"%s\"", s->id, s->peer, s->cred.user);
     STAT_ADD(s->w->px->stats.auth_failures, 1);
-    for (size_t i = 0; i < s->w->px->cfg->n_users; i++)
-        if (strcmp(s->w->px->ustats[i].name, s->cred.user) == 0)
-            STAT_ADD(s->w->px->ustats[i].auth_failures, 1);
+    if (config_find_user(s->w->px->cfg, s->cred.user)) {
+        struct mx_user_stats *us = ustats_for(s->w->px, s->cred.user);
+        if (us) STAT_ADD(us->auth_failures, 1);
+    }
     char msg[300];
     snprintf(msg, sizeof msg, "Access denied for user '%s'@'%s' (using password: %s)",
              s->cred.user, ip, used_password ? "YES" : "NO");
@@ -190,12 +191,10 @@ static void accept_user(struct mx_session *s, const struct mx_user *u)
     if (registry_add(s->w->px, e) == 0) s->reg = e;
     if (s->ustats) atomic_fetch_sub(&s->ustats->sessions, 1);
     s->ustats = NULL;
-    for (size_t i = 0; i < s->w->px->cfg->n_users; i++) {
-        if (strcmp(s->w->px->ustats[i].name, u->name) == 0) {
-            s->ustats = &s->w->px->ustats[i];
-            atomic_fetch_add(&s->ustats->sessions, 1);
-            STAT_ADD(s->ustats->connects, 1);
-        }
+    s->ustats = ustats_for(s->w->px, u->name);
+    if (s->ustats) {
+        atomic_fetch_add(&s->ustats->sessions, 1);
+        STAT_ADD(s->ustats->connects, 1);
     }
     log_info("connect", "conn_id=%u client=%s user=\"%s\" db=\"%s\"", s->id, s->peer, u->name,
              s->pending_schema);

@@ -227,7 +227,13 @@ void sstate_on_finish(struct mx_session *s, const struct mx_resp *r)
 bool sstate_can_release(const struct mx_session *s)
 {
     const struct mx_config *cfg = s->w->px->cfg;
-    if (!cfg->pool_multiplex || s->pins || s->soft_pin) return false;
+    if (!cfg->pool_multiplex) return false;
+    return sstate_is_clean(s);
+}
+
+bool sstate_is_clean(const struct mx_session *s)
+{
+    if (s->pins || s->soft_pin) return false;
     if ((s->status & SERVER_STATUS_IN_TRANS) || !(s->status & SERVER_STATUS_AUTOCOMMIT))
         return false;
     return true;

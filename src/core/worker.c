@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "core/session.h"
 #include "pool/pool.h"
+#include "router/balance.h"
 #include "protocol/packet.h"
 
 static void on_connection(uv_stream_t *server, int status)
@@ -110,9 +111,17 @@ static void on_wake(uv_async_t *a)
             }
         }
     }
+    if (atomic_load(&w->draining) == 1) {
+        atomic_store(&w->draining, 2);
+        w->drain_since_ms = mx_now_ms();
+        if (!uv_is_closing((uv_handle_t *)&w->listener))
+            uv_close((uv_handle_t *)&w->listener, NULL);
+        log_info("draining", "worker=%d sessions=%zu", w->id, w->n_sessions);
+    }
     if (atomic_load(&w->stopping) == 1) {
         atomic_store(&w->stopping, 2);
-        uv_close((uv_handle_t *)&w->listener, NULL);
+        if (!uv_is_closing((uv_handle_t *)&w->listener))
+            uv_close((uv_handle_t *)&w->listener, NULL);
         while (w->sessions) session_close(w->sessions, "shutdown");
         for (size_t i = 0; i < w->px->cfg->n_backends; i++) pool_shutdown(&w->pools[i]);
         uv_timer_stop(&w->tick);
@@ -121,11 +130,33 @@ static void on_wake(uv_async_t *a)
     }
 }
 
+/* Graceful shutdown, step by step (called by the tick). */
+static void drain_tick(struct mx_worker *w, uint64_t now)
+{
+    uint64_t grace = (uint64_t)w->px->cfg->shutdown_grace_ms;
+    if (!w->shutting_down && now - w->drain_since_ms >= grace) {
+        w->shutting_down = true;
+        /* idle sessions outside a transaction have nothing to finish */
+        for (struct mx_session *s = w->sessions, *n; s; s = n) {
+            n = s->next;
+            if (s->state == SS_IDLE && !(s->status & SERVER_STATUS_IN_TRANS)) {
+                s->close_after_write = true;
+                session_reply_err(s, 1053, "08S01", "Server shutdown in progress");
+                if (s->state != SS_CLOSING && !s->sock.writing) session_close(s, "shutdown");
+            }
+        }
+    }
+    if (now - w->drain_since_ms >= 2 * grace)
+        while (w->sessions) session_close(w->sessions, "shutdown_deadline");
+    if (!w->sessions) worker_stop(w);
+}
+
 static void on_tick(uv_timer_t *t)
 {
     struct mx_worker *w = t->data;
     uint64_t now = mx_now_ms();
     for (size_t i = 0; i < w->px->cfg->n_backends; i++) pool_tick(&w->pools[i], now);
+    if (atomic_load(&w->draining) == 2 && !atomic_load(&w->stopping)) drain_tick(w, now);
 }
 
 static void worker_main(void *arg)
@@ -134,6 +165,7 @@ static void worker_main(void *arg)
     uv_run(&w->loop, UV_RUN_DEFAULT);
     uv_walk(&w->loop, close_walk_cb, NULL);
     uv_run(&w->loop, UV_RUN_DEFAULT);
+    atomic_store(&w->done, 1);
 }
 
 /* libuv 1.44 has no SO_REUSEPORT flag: make the socket, bind, then adopt it. */
@@ -172,9 +204,10 @@ int worker_start(struct mx_worker *w, struct mx_proxy *px, int id)
     pcache_init(&w->pcache, 4096);
     pthread_mutex_init(&w->msg_lock, NULL);
     pthread_cond_init(&w->snap_cond, NULL);
-    w->pools = calloc(cfg->n_backends, sizeof *w->pools);
+    w->pools = calloc(MX_MAX_SERVERS, sizeof *w->pools); /* reloads may add servers */
     if (!w->pools) return UV_ENOMEM;
-    for (size_t i = 0; i < cfg->n_backends; i++) pool_init(&w->pools[i], w, (int)i);
+    for (size_t i = 0; i < MX_MAX_SERVERS; i++) pool_init(&w->pools[i], w, (int)i);
+    if (balance_worker_init(w) != 0) return UV_ENOMEM;
     int rc = open_listener(w, cfg);
     if (rc < 0) return rc;
     uv_async_init(&w->loop, &w->wake, on_wake);
@@ -183,6 +216,12 @@ int worker_start(struct mx_worker *w, struct mx_proxy *px, int id)
     w->tick.data = w;
     uv_timer_start(&w->tick, on_tick, 100, 100);
     return uv_thread_create(&w->thread, worker_main, w);
+}
+
+void worker_drain(struct mx_worker *w)
+{
+    int expected = 0;
+    if (atomic_compare_exchange_strong(&w->draining, &expected, 1)) uv_async_send(&w->wake);
 }
 
 void worker_stop(struct mx_worker *w)
@@ -198,6 +237,7 @@ void worker_join(struct mx_worker *w)
     bufpool_destroy(&w->bufs);
     pcache_destroy(&w->pcache);
     free(w->pools);
+    balance_worker_free(w);
 }
 
 void worker_post_kill(struct mx_worker *w, uint32_t id)

@@ -40,6 +40,7 @@ struct mx_server {
     atomic_uint_least64_t up_since_ms; /* when it last came up (slow start) */
     atomic_uint_least64_t ewma_us;     /* response time, exponentially weighted */
     uint32_t caps;          /* capabilities from its greeting (0 = not probed) */
+    atomic_int removed;     /* dropped from the configuration by a reload */
     /* last health check (control thread) */
     atomic_int check_ok;    /* 1 ok, 0 failed, -1 not run */
     atomic_uint check_latency_us;
@@ -66,9 +67,14 @@ struct mx_stats {
     mx_counter query_hist[16];
 };
 
+#define MX_MAX_SERVERS 64   /* backend slots, configured and added by reloads */
+#define MX_MAX_USER_STATS 256
+
 /* Process-wide state. */
 struct mx_proxy {
-    struct mx_config *cfg;
+    struct mx_config *_Atomic cfg; /* current snapshot; a reload swaps it, old ones stay valid */
+    struct mx_config *old_cfgs[64]; /* snapshots replaced by reloads (freed at exit) */
+    int n_old_cfgs;
     struct mx_server *servers; /* [cfg->n_backends] */
     struct mx_worker *workers;
     int n_workers;
@@ -77,11 +83,12 @@ struct mx_proxy {
     uint8_t default_charset;
     atomic_uint next_conn_id;
     struct mx_stats stats;
-    struct mx_user_stats *ustats; /* [cfg->n_users] */
+    struct mx_user_stats *ustats; /* [MX_MAX_USER_STATS], by user name */
+    atomic_int n_ustats;
     uint64_t started_ms;
     atomic_uint rr;            /* round-robin cursor */
     atomic_int sessions_total; /* client sessions, all workers */
-    atomic_int stopping;
+    atomic_int stopping;       /* graceful shutdown in progress (health endpoint says so) */
     /* connection-id registry for KILL: guarded by reg_lock (not on the query path) */
     pthread_mutex_t reg_lock;
     struct mx_reg_entry **reg; /* open hash table of entries owned by sessions */
@@ -103,7 +110,11 @@ struct mx_worker {
     pthread_mutex_t msg_lock;  /* guards kill_ids */
     uint32_t kill_ids[64];     /* sessions to close, posted by other workers */
     int n_kill;
-    atomic_int stopping;
+    atomic_int stopping;       /* 1: close everything now; 2: closing */
+    atomic_int draining;       /* graceful shutdown asked (listener closed) */
+    uint64_t drain_since_ms;
+    bool shutting_down;        /* the grace period is over: idle sessions are refused */
+    atomic_int done;           /* the loop has ended */
     struct cls_result cls;     /* scratch for the classifier (used synchronously) */
     struct mx_pcache pcache;   /* statement texts prepared through this worker */
     void *balance_state;       /* router/balance.c: per-worker balancing state */
@@ -136,6 +147,10 @@ int worker_snapshot_sessions(struct mx_worker *w, struct mx_session_info *out, i
 
 int worker_start(struct mx_worker *w, struct mx_proxy *px, int id);
 void worker_stop(struct mx_worker *w);
+/* Graceful shutdown: stop accepting; sessions finish their transactions; after
+ * cfg->shutdown_grace_ms commands outside a transaction get "shutting down";
+ * after twice that the rest is closed; the loop ends when no session is left. */
+void worker_drain(struct mx_worker *w);
 void worker_join(struct mx_worker *w);
 /* Asks worker w to close session `id` (any thread). */
 void worker_post_kill(struct mx_worker *w, uint32_t id);
@@ -149,6 +164,9 @@ struct mx_reg_entry {
     atomic_uint backend_tid;   /* its thread id on that server */
     atomic_int busy;           /* a command is running */
 };
+/* The counters of user `name` (created if new; NULL when the table is full). */
+struct mx_user_stats *ustats_for(struct mx_proxy *px, const char *name);
+
 int registry_init(struct mx_proxy *px, size_t cap);
 /* e is owned by the caller (a session) and must stay valid until registry_remove. */
 int registry_add(struct mx_proxy *px, struct mx_reg_entry *e);

@@ -281,7 +281,7 @@ void pool_release(struct mx_backend *be)
     be->busy = false;
     be->session = NULL;
     const struct mx_config *cfg = p->worker->px->cfg;
-    if (be->broken || p->worker->stopping ||
+    if (be->broken || p->worker->stopping || atomic_load(&SRV(p)->state) != SRV_UP ||
         mx_now_ms() - be->created_ms > (uint64_t)cfg->pool_max_lifetime_ms) {
         be_close(be);
         return;
@@ -326,6 +326,12 @@ void pool_on_closed(struct mx_backend *be)
 void pool_tick(struct mx_pool *p, uint64_t now)
 {
     const struct mx_config *cfg = p->worker->px->cfg;
+    /* sessions waiting for a server that went away look elsewhere */
+    while (p->wait_head && atomic_load(&SRV(p)->state) != SRV_UP) {
+        struct mx_session *s = p->wait_head;
+        pool_cancel_wait(p, s);
+        session_reroute(s);
+    }
     /* waits that lasted too long */
     while (p->wait_head &&
            now - p->wait_head->wait_since_ms >= (uint64_t)cfg->pool_wait_timeout_ms) {
@@ -340,11 +346,13 @@ void pool_tick(struct mx_pool *p, uint64_t now)
         session_backend_failed(s, &e);
     }
     serve_waiters(p);
-    /* idle connections past their idle timeout or lifetime (oldest at the tail) */
+    /* idle connections past their idle timeout or lifetime, or to a server that
+     * is no longer up */
+    bool gone = atomic_load(&SRV(p)->state) != SRV_UP;
     struct mx_backend *be = p->idle, *next;
     for (; be; be = next) {
         next = be->next;
-        if (now - be->idle_since_ms > (uint64_t)cfg->pool_idle_timeout_ms ||
+        if (gone || now - be->idle_since_ms > (uint64_t)cfg->pool_idle_timeout_ms ||
             now - be->created_ms > (uint64_t)cfg->pool_max_lifetime_ms) {
             idle_unlink(p, be);
             be_close(be);

@@ -673,6 +673,10 @@ def test_show_warnings_own_only(mux1_long, clients):
     bg = Bg(lambda: (q(b, "SHOW WARNINGS"), one(b, "SELECT @@warning_count")))
     w = q(a, "SHOW WARNINGS")
     assert [r[1] for r in w] == [1292], w
+    # reading them does not clear them (as on a direct connection): A reads again,
+    # and B gets the connection only after A's next other statement
+    assert [r[1] for r in q(a, "SHOW WARNINGS")] == [1292]
+    assert one(a, "SELECT 1") == 1
     assert bg.result() == ((), 0), "B saw A's warnings"
     assert q(c, "SHOW WARNINGS") == ()
     assert one(c, "SHOW COUNT(*) WARNINGS") == 0
@@ -696,6 +700,8 @@ def test_show_errors_own_only(mux1_long, clients):
     bg = Bg(lambda: (q(b, "SHOW ERRORS"), one(b, "SELECT @@error_count")))
     e = q(a, "SHOW ERRORS")
     assert [r[1] for r in e] == [1146], e
+    assert one(a, "SELECT @@error_count") == 1
+    assert one(a, "SELECT 1") == 1
     assert bg.result() == ((), 0), "B saw A's errors"
 
 
