@@ -222,10 +222,36 @@ class MariaDB:
             self.proc.kill()
             self.proc.wait()
 
+    # Fault injection for health-check tests; the data directory is kept.
+    def kill(self):
+        """SIGKILL the server (a crash) and wait for it to be gone."""
+        self._kill()
+
+    def restart(self, timeout=60):
+        """Starts the server again on the same port after kill()."""
+        if self.proc and self.proc.poll() is None:
+            return self
+        if not self._start_server(timeout):
+            raise RuntimeError(f"mariadbd {self.name} did not restart on port {self.port}:\n"
+                               f"{_read(self.log_path)[-5000:]}")
+        return self
+
+    def pause(self):
+        """SIGSTOP: the server hangs (its kernel still accepts connections)."""
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self):
+        """SIGCONT after pause()."""
+        self.proc.send_signal(signal.SIGCONT)
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
     def stop(self):
         if self in _live:
             _live.remove(self)
         if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)  # a paused server cannot terminate
             self.proc.terminate()
             try:
                 self.proc.wait(timeout=30)

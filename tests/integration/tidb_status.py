@@ -1,0 +1,90 @@
+"""A stand-in for TiDB's HTTP status port (default 10080), for health-check tests.
+
+It behaves as TiDB documents and implements it (pkg/server/http_status.go, handleStatus):
+- while the server is serving, GET /status answers 200 with a JSON body
+  {"connections": N, "version": "8.0.11-TiDB-v7.5.0", "git_hash": "..."};
+- once a graceful shutdown has begun (SIGTERM, and during graceful-wait-before-shutdown),
+  TiDB marks itself unhealthy and /status answers 500 with an empty body, while the SQL
+  port still serves: this is the signal a proxy uses to drain the server before it goes.
+Other paths answer 404. Run it alone with `python3 tidb_status.py [port]`.
+"""
+
+import json
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+VERSION = "8.0.11-TiDB-v7.5.0"
+GIT_HASH = "069631e2ecfedc000ffac92c67207bac10a0ec2c"
+
+
+class TiDBStatus:
+    """The status port on 127.0.0.1:<free port>. Attributes: host, port, requests."""
+
+    def __init__(self, connections=0):
+        self.host = "127.0.0.1"
+        self.connections = connections
+        self.requests = 0
+        self.shutting_down = False
+        self._lock = threading.Lock()
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            server_version = "TiDB-status-fixture"
+
+            def do_GET(self):  # noqa: N802 - http.server's naming
+                with owner._lock:
+                    owner.requests += 1
+                    shutting_down = owner.shutting_down
+                    conns = owner.connections
+                if self.path.split("?")[0] != "/status":
+                    self._answer(404, b"404 page not found\n", "text/plain; charset=utf-8")
+                elif shutting_down:
+                    self._answer(500, b"", "application/json")
+                else:
+                    body = json.dumps({"connections": conns, "version": VERSION,
+                                       "git_hash": GIT_HASH}).encode()
+                    self._answer(200, body, "application/json")
+
+            def _answer(self, code, body, ctype):
+                self.send_response(code)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):  # quiet
+                pass
+
+        self._server = ThreadingHTTPServer((self.host, 0), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self._thread = None
+
+    def start(self):
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def set_shutting_down(self, on=True):
+        """True: graceful shutdown in progress (500); False: serving again (200)."""
+        with self._lock:
+            self.shutting_down = on
+
+    def request_count(self):
+        with self._lock:
+            return self.requests
+
+    def stop(self):
+        self._server.shutdown()
+        self._server.server_close()
+
+
+if __name__ == "__main__":
+    s = TiDBStatus()
+    if len(sys.argv) > 1:
+        s._server.server_close()
+        s._server = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), s._server.RequestHandlerClass)
+        s.port = int(sys.argv[1])
+    print(f"TiDB status stand-in on 127.0.0.1:{s.port}", flush=True)
+    s._server.serve_forever()
