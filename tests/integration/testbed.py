@@ -357,6 +357,9 @@ def default_config(backends, listen_port):
         "backends": [{"name": f"db{i + 1}", "address": f"{b.host}:{b.port}"}
                      for i, b in enumerate(backends)],
         "pool": {"max_per_backend": 64},
+        # short, so that stopping mymux at the end of a test does not wait long for
+        # clients a test left connected (graceful-shutdown tests set their own)
+        "shutdown": {"grace_period": "2s"},
     }
 
 
