@@ -16,6 +16,7 @@
 #include "core/probe.h"
 #include "core/reload.h"
 #include "core/status_http.h"
+#include "core/upgrade.h"
 #include "core/worker.h"
 #include "pool/pool.h"
 #include "protocol/auth.h"
@@ -41,6 +42,15 @@ static void on_exit_poll(uv_timer_t *t)
     uv_stop(t->loop);
 }
 
+/* Stop accepting, let sessions finish, exit when the last one is gone. */
+static void begin_graceful_shutdown(void)
+{
+    if (atomic_exchange(&px.stopping, 1)) return;
+    upgrade_stop();
+    for (int i = 0; i < px.n_workers; i++) worker_drain(&px.workers[i]);
+    uv_timer_start(&exit_poll, on_exit_poll, 50, 50);
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
     if (signum == SIGHUP) {
@@ -55,9 +65,7 @@ static void on_signal(uv_signal_t *h, int signum)
     }
     log_info("shutdown", "signal=%d mode=graceful grace_ms=%d", signum,
              px.cfg->shutdown_grace_ms);
-    atomic_store(&px.stopping, 1);
-    for (int i = 0; i < px.n_workers; i++) worker_drain(&px.workers[i]);
-    uv_timer_start(&exit_poll, on_exit_poll, 50, 50);
+    begin_graceful_shutdown();
 }
 
 int main(int argc, char **argv)
@@ -122,8 +130,16 @@ int main(int argc, char **argv)
 
     px.n_workers = cfg->workers > 0 ? cfg->workers : 1;
     px.workers = calloc((size_t)px.n_workers, sizeof *px.workers);
+    int inherited[MX_UPGRADE_MAX_FDS], n_inherited = 0;
+    if (cfg->upgrade_socket)
+        n_inherited = upgrade_receive(cfg->upgrade_socket, inherited, MX_UPGRADE_MAX_FDS);
+    for (int i = n_inherited - 1; i >= px.n_workers; i--) {
+        /* more listeners than workers: their queues could not be served */
+        log_warn("upgrade", "msg=\"closing an inherited listener: fewer workers than before\"");
+        close(inherited[i]);
+    }
     for (int i = 0; i < px.n_workers; i++) {
-        int rc = worker_start(&px.workers[i], &px, i);
+        int rc = worker_start(&px.workers[i], &px, i, i < n_inherited ? inherited[i] : -1);
         if (rc < 0) {
             log_error("listen_failed", "listen=%s:%d err=%s", cfg->listen_host, cfg->listen_port,
                       uv_strerror(rc));
@@ -140,6 +156,7 @@ int main(int argc, char **argv)
     uv_loop_t *loop = uv_default_loop();
     uv_timer_init(loop, &exit_poll);
     if (status_http_start(loop, &px) != 0) _exit(1);
+    if (upgrade_listen(loop, &px, begin_graceful_shutdown) != 0) _exit(1);
     uv_signal_t sig_term, sig_int, sig_hup;
     uv_signal_init(loop, &sig_term);
     uv_signal_init(loop, &sig_int);
@@ -157,6 +174,7 @@ int main(int argc, char **argv)
     uv_close((uv_handle_t *)&sig_hup, NULL);
     uv_close((uv_handle_t *)&exit_poll, NULL);
     status_http_stop();
+    upgrade_stop();
     uv_run(loop, UV_RUN_DEFAULT);
     uv_loop_close(loop);
     free(px.workers);

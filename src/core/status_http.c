@@ -76,11 +76,40 @@ static void on_conn(uv_stream_t *server, int status)
         uv_close((uv_handle_t *)&c->tcp, hconn_closed);
 }
 
+static uv_timer_t retry;
+static bool retry_on;
+static int tries;
+static uv_loop_t *g_loop;
+
+static int try_listen(void);
+
+/* During a binary upgrade the old process holds the port for a moment. */
+static void on_retry(uv_timer_t *t)
+{
+    (void)t;
+    if (try_listen() == UV_EADDRINUSE && ++tries < 50) return;
+    uv_timer_stop(&retry);
+}
+
 int status_http_start(uv_loop_t *loop, struct mx_proxy *px)
 {
     g_px = px;
-    const char *addr = px->cfg->health_listen;
-    if (!addr) return 0;
+    g_loop = loop;
+    if (!px->cfg->health_listen) return 0;
+    int rc = try_listen();
+    if (rc == UV_EADDRINUSE) {
+        uv_timer_init(loop, &retry);
+        retry_on = true;
+        uv_timer_start(&retry, on_retry, 100, 100);
+        return 0;
+    }
+    return rc == 0 ? 0 : -1;
+}
+
+static int try_listen(void)
+{
+    uv_loop_t *loop = g_loop;
+    const char *addr = g_px->cfg->health_listen;
     char host[256];
     snprintf(host, sizeof host, "%s", addr);
     char *colon = strrchr(host, ':');
@@ -101,9 +130,10 @@ int status_http_start(uv_loop_t *loop, struct mx_proxy *px)
     int rc = uv_tcp_bind(&listener, (struct sockaddr *)&ss, 0);
     if (rc == 0) rc = uv_listen((uv_stream_t *)&listener, 128, on_conn);
     if (rc != 0) {
-        log_error("health_listen_failed", "listen=%s err=%s", addr, uv_strerror(rc));
+        if (rc != UV_EADDRINUSE || tries >= 49)
+            log_error("health_listen_failed", "listen=%s err=%s", addr, uv_strerror(rc));
         uv_close((uv_handle_t *)&listener, NULL);
-        return -1;
+        return rc;
     }
     listening = true;
     log_info("health_listen", "listen=%s", addr);
@@ -112,6 +142,11 @@ int status_http_start(uv_loop_t *loop, struct mx_proxy *px)
 
 void status_http_stop(void)
 {
+    if (retry_on) {
+        uv_timer_stop(&retry);
+        uv_close((uv_handle_t *)&retry, NULL);
+        retry_on = false;
+    }
     if (listening && !uv_is_closing((uv_handle_t *)&listener))
         uv_close((uv_handle_t *)&listener, NULL);
     listening = false;

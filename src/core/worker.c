@@ -194,7 +194,7 @@ static int open_listener(struct mx_worker *w, const struct mx_config *cfg)
     return rc;
 }
 
-int worker_start(struct mx_worker *w, struct mx_proxy *px, int id)
+int worker_start(struct mx_worker *w, struct mx_proxy *px, int id, int listen_fd)
 {
     const struct mx_config *cfg = px->cfg;
     w->id = id;
@@ -208,7 +208,15 @@ int worker_start(struct mx_worker *w, struct mx_proxy *px, int id)
     if (!w->pools) return UV_ENOMEM;
     for (size_t i = 0; i < MX_MAX_SERVERS; i++) pool_init(&w->pools[i], w, (int)i);
     if (balance_worker_init(w) != 0) return UV_ENOMEM;
-    int rc = open_listener(w, cfg);
+    int rc;
+    if (listen_fd >= 0) { /* handed over by the process we replace: same accept queue */
+        uv_tcp_init(&w->loop, &w->listener);
+        w->listener.data = w;
+        rc = uv_tcp_open(&w->listener, listen_fd);
+        if (rc == 0) rc = uv_listen((uv_stream_t *)&w->listener, 4096, on_connection);
+    } else {
+        rc = open_listener(w, cfg);
+    }
     if (rc < 0) return rc;
     uv_async_init(&w->loop, &w->wake, on_wake);
     w->wake.data = w;

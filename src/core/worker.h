@@ -145,7 +145,8 @@ struct mx_session_info {
  * time. */
 int worker_snapshot_sessions(struct mx_worker *w, struct mx_session_info *out, int max);
 
-int worker_start(struct mx_worker *w, struct mx_proxy *px, int id);
+/* listen_fd >= 0: a listening socket inherited from an upgraded process. */
+int worker_start(struct mx_worker *w, struct mx_proxy *px, int id, int listen_fd);
 void worker_stop(struct mx_worker *w);
 /* Graceful shutdown: stop accepting; sessions finish their transactions; after
  * cfg->shutdown_grace_ms commands outside a transaction get "shutting down";
