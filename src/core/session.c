@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "admin/admin.h"
+#include "core/guard.h"
 #include "core/log.h"
 #include "core/worker.h"
 #include "pool/pool.h"
@@ -153,6 +154,7 @@ void session_close(struct mx_session *s, const char *why)
     if (s->reg) registry_remove(s->w->px, s->reg);
     s->reg = NULL;
     balance_session_end(s);
+    guard_forget(s);
     /* unlink from the worker */
     if (s->prev) s->prev->next = s->next;
     else if (s->w->sessions == s) s->w->sessions = s->next;
@@ -179,9 +181,20 @@ void session_close(struct mx_session *s, const char *why)
 
 /* ---- client input ---- */
 
+static void on_timer(uv_timer_t *t);
+uv_timer_cb session_deny_timer_cb(void)
+{
+    return on_timer;
+}
+
 static void on_timer(uv_timer_t *t)
 {
     struct mx_session *s = t->data;
+    if (s->deny_pending) { /* the delayed refusal of a repeated failure */
+        s->deny_pending = false;
+        session_deny_now(s, s->deny_used_password);
+        return;
+    }
     if (s->state <= SS_AUTH_RSA) {
         log_info("handshake_timeout", "conn_id=%u client=%s", s->id, s->peer);
         session_fail(s, 1043, "08S01", "Bad handshake: timed out");
@@ -454,6 +467,7 @@ void session_reroute(struct mx_session *s)
 void session_authenticated(struct mx_session *s)
 {
     uv_timer_stop(&s->timer);
+    guard_handshake_done(s);
     s->state = SS_CONNECTING;
     need_backend(s);
 }
@@ -1428,6 +1442,14 @@ void session_accept(struct mx_worker *w, uv_stream_t *listener)
         return;
     }
     s->counted = true;
+    if (guard_addr_check(w->px, ip) == GUARD_BLOCKED) {
+        s->seq = 0xff;
+        log_info("client_refused", "client=%s reason=blocked", s->peer);
+        char m[128];
+        snprintf(m, sizeof m, "Host '%s' is blocked because of many connection errors", ip);
+        session_fail(s, 1129, "HY000", m);
+        return;
+    }
     uv_timer_start(&s->timer, on_timer, (uint64_t)cfg->handshake_timeout_ms, 0);
-    session_send_greeting(s);
+    guard_admit(w, s); /* the greeting goes out now, or when the storm allows */
 }

@@ -105,6 +105,11 @@ struct mx_session {
     uint32_t kill_after;             /* KILL of another user's session, once the backend agreed */
     struct mx_reg_entry reg_entry;
     struct mx_user_stats *ustats;    /* this user's counters (NULL before auth) */
+    struct mx_session *guard_next;   /* worker's queue of sessions waiting for a greeting */
+    bool guard_queued;
+    bool in_handshake;               /* counted in worker->handshaking */
+    bool deny_pending;               /* a refusal is delayed (repeated failures) */
+    bool deny_used_password;
 
     /* prepared statements (ids are mymux's) */
     struct mx_stmts stmts;
@@ -169,6 +174,10 @@ void session_fail(struct mx_session *s, uint16_t code, const char *state, const 
 void session_send_greeting(struct mx_session *s);
 /* A whole packet from the client during authentication. */
 void session_auth_packet(struct mx_session *s, const uint8_t *p, size_t len, uint8_t seq);
+/* Sends the access-denied error (session_auth.c). */
+void session_deny_now(struct mx_session *s, bool used_password);
+/* The session timer's callback (it also fires delayed refusals). */
+uv_timer_cb session_deny_timer_cb(void);
 /* COM_CHANGE_USER: authenticate again (payload includes the command byte). */
 void session_change_user(struct mx_session *s, const uint8_t *p, size_t len);
 /* Authentication (or change user) finished: attach a backend, select the schema,

@@ -6,8 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/guard.h"
 #include "core/log.h"
 #include "core/session.h"
+#include "core/tls.h"
 #include "core/worker.h"
 #include "pool/pool.h"
 #include "protocol/auth.h"
@@ -67,12 +69,56 @@ static bool sha2_users_exist(const struct mx_config *cfg)
     return false;
 }
 
+/* Whether clients may upgrade to TLS: a certificate is configured and loaded. */
+static bool tls_offered(const struct mx_session *s)
+{
+    if (!s->w->px->cfg->tls_cert) return false;
+    SSL_CTX *ctx = tls_server_ctx(s->w->px);
+    if (!ctx) return false;
+    SSL_CTX_free(ctx);
+    return true;
+}
+
 static uint32_t offered_caps(const struct mx_session *s)
 {
     uint32_t caps = MX_SERVER_CAPS;
     uint32_t be = s->w->px->backend_caps;
     if (be) caps &= ~(MX_KEY_CAPS & ~be); /* never offer a format a backend lacks */
+    if (s->sock.tls || tls_offered(s)) caps |= CLIENT_SSL;
     return caps;
+}
+
+/* The SSLRequest: TLS starts on this socket; the real HandshakeResponse comes
+ * next, encrypted, with sequence id 2. */
+static void start_tls(struct mx_session *s)
+{
+    SSL_CTX *ctx = s->sock.tls ? NULL : tls_server_ctx(s->w->px);
+    if (!ctx) {
+        session_fail(s, 1043, "08S01",
+                     s->sock.tls ? "Bad handshake: a second SSLRequest"
+                                 : "Bad handshake: mymux was not configured for TLS");
+        return;
+    }
+    int rc = sock_tls_start(&s->sock, ctx, true, NULL, 0);
+    SSL_CTX_free(ctx); /* the connection holds its own reference */
+    if (rc < 0) {
+        session_fail(s, 1043, "08S01", "Bad handshake: cannot start TLS");
+        return;
+    }
+    log_debug("tls_start", "conn_id=%u client=%s", s->id, s->peer);
+}
+
+/* tls.require, or the user's require_tls, refuses a client that came in plain. */
+static bool insecure_refused(struct mx_session *s, const struct mx_user *u)
+{
+    if (s->sock.tls) return false;
+    if (!s->w->px->cfg->tls_require && !(u && u->require_tls)) return false;
+    log_info("insecure_refused", "conn_id=%u client=%s user=\"%s\"", s->id, s->peer,
+             s->cred.user);
+    session_fail(s, 3159, "HY000",
+                 "Connections using insecure transport are prohibited while "
+                 "--require_secure_transport=ON.");
+    return true;
 }
 
 void session_send_greeting(struct mx_session *s)
@@ -112,6 +158,23 @@ static void deny(struct mx_session *s, bool used_password)
         struct mx_user_stats *us = ustats_for(s->w->px, s->cred.user);
         if (us) STAT_ADD(us->auth_failures, 1);
     }
+    /* An address that keeps failing is answered slowly, then refused for a while
+     * (limits.auth_failures). */
+    guard_addr_failed(s->w->px, ip);
+    if (guard_addr_check(s->w->px, ip) != GUARD_OK) {
+        s->deny_pending = true;
+        s->deny_used_password = used_password;
+        sock_read_stop(&s->sock);
+        uv_timer_start(&s->timer, session_deny_timer_cb(), 1000, 0);
+        return;
+    }
+    session_deny_now(s, used_password);
+}
+
+void session_deny_now(struct mx_session *s, bool used_password)
+{
+    char ip[64];
+    client_ip(s, ip, sizeof ip);
     char msg[300];
     snprintf(msg, sizeof msg, "Access denied for user '%s'@'%s' (using password: %s)",
              s->cred.user, ip, used_password ? "YES" : "NO");
@@ -169,6 +232,7 @@ static void auth_switch(struct mx_session *s, const char *plugin)
 /* The user's secret is proven: record what the backend login needs. */
 static void accept_user(struct mx_session *s, const struct mx_user *u)
 {
+    if (u->require_tls && insecure_refused(s, u)) return;
     struct mx_cred *c = &s->cred;
     if (u->backend_user) snprintf(c->user, sizeof c->user, "%s", u->backend_user);
     else snprintf(c->user, sizeof c->user, "%s", u->name);
@@ -193,8 +257,24 @@ static void accept_user(struct mx_session *s, const struct mx_user *u)
     s->ustats = NULL;
     s->ustats = ustats_for(s->w->px, u->name);
     if (s->ustats) {
+        if (u->max_connections > 0 && atomic_load(&s->ustats->sessions) >= u->max_connections) {
+            STAT_ADD(s->w->px->stats.user_limit_refused, 1);
+            s->ustats = NULL;
+            char m[200];
+            snprintf(m, sizeof m, "Too many connections (user '%.64s' has %d, its limit)",
+                     u->name, u->max_connections);
+            log_info("user_limit", "conn_id=%u user=\"%s\" max=%d", s->id, u->name,
+                     u->max_connections);
+            session_fail(s, 1040, "08004", m);
+            return;
+        }
         atomic_fetch_add(&s->ustats->sessions, 1);
         STAT_ADD(s->ustats->connects, 1);
+    }
+    {
+        char ip[64];
+        client_ip(s, ip, sizeof ip);
+        guard_addr_succeeded(s->w->px, ip);
     }
     log_info("connect", "conn_id=%u client=%s user=\"%s\" db=\"%s\"", s->id, s->peer, u->name,
              s->pending_schema);
@@ -351,9 +431,11 @@ void session_auth_packet(struct mx_session *s, const uint8_t *p, size_t len, uin
             return;
         }
         if (r.ssl_request) {
-            session_fail(s, 1043, "08S01", "Bad handshake: mymux was not configured for TLS");
+            start_tls(s);
             return;
         }
+        snprintf(s->cred.user, sizeof s->cred.user, "%s", r.user);
+        if (s->w->px->cfg->tls_require && insecure_refused(s, NULL)) return;
         s->caps = r.caps & offered_caps(s);
         s->charset = charset_name_of(r.charset) ? r.charset : s->w->px->default_charset;
         if (r.has_db && (s->caps & CLIENT_CONNECT_WITH_DB))
@@ -383,6 +465,16 @@ void session_auth_packet(struct mx_session *s, const uint8_t *p, size_t len, uin
             memcpy(buf + 1, pem, n);
             send_raw(s, buf, n + 1);
             s->state = SS_AUTH_RSA;
+            return;
+        }
+        if (s->sock.tls) { /* over TLS the client sends its password in clear, NUL-ended */
+            size_t n = len;
+            if (n > 0 && p[n - 1] == 0) n--;
+            if (memchr(p, 0, n) || n >= 512) {
+                deny(s, true);
+                return;
+            }
+            full_auth_password(s, (const char *)p, n);
             return;
         }
         /* a password in clear text is accepted only over TLS, which this

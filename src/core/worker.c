@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/guard.h"
 #include "core/log.h"
 #include "core/session.h"
 #include "pool/pool.h"
@@ -126,6 +127,7 @@ static void on_wake(uv_async_t *a)
         for (size_t i = 0; i < w->px->cfg->n_backends; i++) pool_shutdown(&w->pools[i]);
         uv_timer_stop(&w->tick);
         uv_close((uv_handle_t *)&w->tick, NULL);
+        uv_close((uv_handle_t *)&w->guard_timer, NULL);
         uv_close((uv_handle_t *)&w->wake, NULL);
     }
 }
@@ -156,6 +158,7 @@ static void on_tick(uv_timer_t *t)
     struct mx_worker *w = t->data;
     uint64_t now = mx_now_ms();
     for (size_t i = 0; i < w->px->cfg->n_backends; i++) pool_tick(&w->pools[i], now);
+    guard_tick(w);
     if (atomic_load(&w->draining) == 2 && !atomic_load(&w->stopping)) drain_tick(w, now);
 }
 
@@ -222,6 +225,8 @@ int worker_start(struct mx_worker *w, struct mx_proxy *px, int id, int listen_fd
     w->wake.data = w;
     uv_timer_init(&w->loop, &w->tick);
     w->tick.data = w;
+    uv_timer_init(&w->loop, &w->guard_timer);
+    w->guard_timer.data = w;
     uv_timer_start(&w->tick, on_tick, 100, 100);
     return uv_thread_create(&w->thread, worker_main, w);
 }

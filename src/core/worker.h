@@ -61,7 +61,8 @@ struct mx_user_stats {
 struct mx_stats {
     mx_counter accepted, refused, auth_failures, queries, errors, bytes_in, bytes_out;
     mx_counter pins[32];    /* by reason: bit index of enum cls_pin / SESS_PIN_* */
-    mx_counter kills, handshake_timeouts;
+    mx_counter kills, handshake_timeouts, accept_deferred, auth_blocks, user_limit_refused,
+        queue_full;
     /* query latency histogram (admin/digest.c): [0..13] per bucket of DG_BUCKETS_US,
      * [14] over the last bucket, [15] sum of durations in microseconds */
     mx_counter query_hist[16];
@@ -117,6 +118,12 @@ struct mx_worker {
     atomic_int done;           /* the loop has ended */
     struct cls_result cls;     /* scratch for the classifier (used synchronously) */
     struct mx_pcache pcache;   /* statement texts prepared through this worker */
+    /* storm protection (guard.c) */
+    struct mx_session *guard_head, *guard_tail; /* sessions waiting for their greeting */
+    int guard_tokens;
+    uint64_t guard_last_ms;
+    int handshaking;           /* sessions between greeting and login */
+    uv_timer_t guard_timer;
     void *balance_state;       /* router/balance.c: per-worker balancing state */
     /* a snapshot requested by another thread (guarded by msg_lock) */
     pthread_cond_t snap_cond;

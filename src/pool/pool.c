@@ -20,6 +20,8 @@ uint64_t mx_now_ms(void)
 
 #define SRV(p) (&(p)->worker->px->servers[(p)->server])
 
+static void serve_waiters(struct mx_pool *p);
+
 static int server_cap(struct mx_pool *p)
 {
     const struct mx_config *cfg = p->worker->px->cfg;
@@ -38,10 +40,38 @@ static int worker_share(struct mx_pool *p)
     return share > 0 ? share : 1;
 }
 
+static int share_of(const struct mx_pool *p, int total)
+{
+    int n = p->worker->px->n_workers, id = p->worker->id;
+    int v = total / n + (id < total % n ? 1 : 0);
+    return v > 0 ? v : 1;
+}
+
+/* New backend connections are bounded in number being opened at once and in
+ * rate (pool.max_connecting, pool.connect_rate), so a storm in front never
+ * becomes a storm behind. */
+static bool may_connect(struct mx_pool *p)
+{
+    const struct mx_config *cfg = p->worker->px->cfg;
+    if (cfg->pool_max_connecting > 0 && p->n_opening >= (size_t)share_of(p, cfg->pool_max_connecting))
+        return false;
+    if (cfg->pool_connect_rate > 0) {
+        uint64_t now = mx_now_ms();
+        int rate = share_of(p, cfg->pool_connect_rate);
+        if (now - p->rate_since_ms >= 1000) {
+            p->rate_since_ms = now;
+            p->rate_used = 0;
+        }
+        if (p->rate_used >= rate) return false;
+    }
+    return true;
+}
+
 /* Takes a slot of this worker's share; false when full. */
 static bool slot_take(struct mx_pool *p)
 {
-    if (p->n_open >= (size_t)worker_share(p)) return false;
+    if (p->n_open >= (size_t)worker_share(p) || !may_connect(p)) return false;
+    p->rate_used++;
     p->n_open++;
     atomic_fetch_add(&p->worker->px->servers[p->server].open, 1);
     return true;
@@ -170,6 +200,7 @@ void pool_on_login(struct mx_backend *be, int err, const struct be_error *e)
         return;
     }
     p->opened++;
+    if (!s) serve_waiters(p);
     if (s) {
         p->n_busy++;
         be->busy = true;
@@ -206,6 +237,7 @@ static void open_for(struct mx_pool *p, struct mx_session *s)
 /* Frees a slot held by an idle connection of another key, if any. */
 static bool evict_one_idle(struct mx_pool *p)
 {
+    if (!may_connect(p)) return false;
     struct mx_backend *victim = NULL;
     for (struct mx_backend *be = p->idle; be; be = be->next) victim = be; /* oldest */
     if (!victim) return false;
@@ -229,6 +261,17 @@ void pool_acquire(struct mx_pool *p, struct mx_session *s)
     }
     if (!p->wait_head && (slot_take(p) || (evict_one_idle(p) && slot_take(p)))) {
         open_for(p, s);
+        return;
+    }
+    const struct mx_config *cfg = p->worker->px->cfg;
+    if (p->n_wait >= (size_t)share_of(p, cfg->pool_max_waiting > 0 ? cfg->pool_max_waiting : 1)) {
+        STAT_ADD(p->worker->px->stats.queue_full, 1);
+        struct be_error e = {.code = 1040, .sqlstate = "08004"};
+        snprintf(e.msg, sizeof e.msg,
+                 "Too many connections: mymux already has %zu sessions waiting for backend %s "
+                 "(pool.max_waiting)",
+                 p->n_wait, cfg->backends[p->server].name);
+        session_backend_failed(s, &e);
         return;
     }
     wait_push(p, s);

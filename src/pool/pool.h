@@ -16,6 +16,8 @@ struct mx_pool {
     struct mx_backend *idle;      /* LIFO list of idle connections */
     size_t n_idle, n_busy, n_opening;
     size_t n_open;                /* connections of this pool, any state (its share of the cap) */
+    uint64_t rate_since_ms;       /* pool.connect_rate window */
+    int rate_used;
     struct mx_backend *all;       /* every connection of this pool (anext) */
     struct mx_session *wait_head, *wait_tail; /* FIFO of waiting sessions */
     size_t n_wait;

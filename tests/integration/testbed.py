@@ -360,6 +360,9 @@ def default_config(backends, listen_port):
         # short, so that stopping mymux at the end of a test does not wait long for
         # clients a test left connected (graceful-shutdown tests set their own)
         "shutdown": {"grace_period": "2s"},
+        # every test client comes from 127.0.0.1: only the storm tests turn the
+        # per-address authentication-failure block on
+        "limits": {"auth_failures": {"max": 1000000}},
     }
 
 
@@ -433,6 +436,61 @@ class Mymux:
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
+
+    # Life-cycle helpers (graceful shutdown, reload, binary upgrade tests).
+    def send_signal(self, sig):
+        """Sends sig (e.g. signal.SIGHUP) to the running process."""
+        self.proc.send_signal(sig)
+
+    def wait_exit(self, timeout):
+        """Waits for the process to exit by itself; returns its exit code.
+        Raises TimeoutError if it is still running after timeout seconds."""
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise TimeoutError(f"mymux still running {timeout}s later") from None
+
+    def write_config(self, config):
+        """Rewrites the config file in place (the listen address stays), e.g. before a
+        SIGHUP reload; config is a dict as given to the constructor."""
+        self.config = dict(config)
+        self.config["listen"] = f"{self.host}:{self.port}"
+        tmp = self.config_path + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(to_yaml(self.config) + "\n")
+        os.replace(tmp, self.config_path)
+
+    def write_raw_config(self, text):
+        """Writes text as the config file (e.g. an invalid one)."""
+        tmp = self.config_path + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.replace(tmp, self.config_path)
+
+    def start_successor(self, name="mymux-next", timeout=30):
+        """Starts a second mymux with this one's configuration, listen port included (a
+        binary upgrade: with shutdown.upgrade_socket set it takes the listeners over).
+        Returns it once its log says it started."""
+        m = Mymux(self.config, binary=self.binary, name=name)
+        m.port = self.port
+        _live.append(m)
+        with open(m.config_path, "w") as f:
+            f.write(to_yaml(m.config) + "\n")
+        m._log_file = open(m.log_path, "ab")
+        m.proc = subprocess.Popen([m.binary, "-c", m.config_path], stdin=subprocess.DEVNULL,
+                                  stdout=m._log_file, stderr=subprocess.STDOUT, cwd=m.tmpdir)
+
+        def started():
+            if m.proc.poll() is not None:
+                raise _Exited()
+            return "event=started " in m.log()
+
+        try:
+            wait_until(started, timeout, interval=0.01, what="the successor mymux to start")
+        except _Exited:
+            raise RuntimeError(f"successor mymux exited with {m.proc.returncode}:\n"
+                               f"{m.stop()[-8000:]}")
+        return m
 
     def stop(self, timeout=20):
         """SIGTERM, wait (then SIGKILL); returns the whole log. Idempotent."""
