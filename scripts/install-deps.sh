@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake pkg-config
-  libuv1-dev libssl-dev libyaml-dev zlib1g-dev
+  libuv1-dev libssl-dev libyaml-dev zlib1g-dev libzstd-dev
   libcmocka-dev libmicrohttpd-dev libjansson-dev
   libmariadb-dev mariadb-server mariadb-client mariadb-test
   sysbench haproxy
