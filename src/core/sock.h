@@ -1,5 +1,6 @@
 /* Sockets: one TCP stream with its read buffer, its generated-output buffer and
- * exactly one write in flight; the same layer serves clients and backends. */
+ * exactly one write in flight; the same layer serves clients and backends, with
+ * or without TLS underneath (protocol code above never knows which). */
 #ifndef MX_SOCK_H
 #define MX_SOCK_H
 
@@ -7,6 +8,7 @@
 #include <uv.h>
 
 #include "core/buf.h"
+#include "core/tls.h"
 
 struct mx_worker;
 struct mx_sock;
@@ -28,7 +30,10 @@ struct mx_sock {
     bool writing;          /* a uv_write is in flight */
     bool out_in_flight;    /* ...and it writes from `out` */
     bool closing;
+    bool wr_active;        /* a uv_write request is in flight (ours or TLS's own) */
     int write_error;       /* last write error, reported once */
+    struct mx_tls *tls;    /* NULL: plain TCP. Else reads decrypt into `in` and
+                              writes are encrypted into tls->tout (see sock.c) */
 };
 
 void sock_init(struct mx_sock *s, struct mx_worker *w, void *owner);
@@ -46,5 +51,16 @@ int sock_flush_out(struct mx_sock *s);
 /* Gives the read buffer back when it holds nothing. */
 void sock_release_in(struct mx_sock *s);
 void sock_close(struct mx_sock *s);
+
+/* Puts TLS under the buffers from now on (ctx: a context reference the new
+ * connection takes its own reference of). Bytes received and not parsed yet
+ * (in[rpos, wpos)) are ciphertext and go to the engine. `pre` (may be NULL) is
+ * sent in clear before the first TLS byte (a backend SSLRequest). The handshake
+ * runs on the next loop iteration; writes queued before it ends wait for it.
+ * Returns 0 or a negative UV error. */
+int sock_tls_start(struct mx_sock *s, SSL_CTX *ctx, bool server, const uint8_t *pre,
+                   size_t pre_n) __attribute__((warn_unused_result));
+/* Why TLS failed on this socket ("" when it did not). */
+const char *sock_tls_error(const struct mx_sock *s);
 
 #endif

@@ -1,6 +1,7 @@
-/* Handling of backend connections: TCP connect, greeting, login with
- * mysql_native_password or caching_sha2_password (RSA full auth included),
- * internal commands whose answers mymux consumes, and the relay hand-off. */
+/* Handling of backend connections: TCP connect, greeting, TLS upgrade when the
+ * backend's tls.mode asks for it, login with mysql_native_password or
+ * caching_sha2_password (RSA full auth included), internal commands whose
+ * answers mymux consumes, and the relay hand-off. */
 #include "pool/server_conn.h"
 
 #include <netdb.h>
@@ -11,6 +12,7 @@
 
 #include "core/log.h"
 #include "core/session.h"
+#include "core/tls.h"
 #include "core/worker.h"
 #include "pool/pool.h"
 #include "protocol/auth.h"
@@ -99,6 +101,15 @@ static bool be_flush(struct mx_backend *be)
     return true;
 }
 
+/* The capabilities of the login: what mymux wants and the server offers. */
+static uint32_t be_login_caps(const struct mx_backend *be, uint32_t server_caps)
+{
+    uint32_t want = MX_BACKEND_BASE_CAPS | (be->key_caps & MX_KEY_CAPS);
+    /* the login names no schema; the SSLRequest must carry the same bits as the
+     * response that follows it (hs_write_response clears this one) */
+    return want & server_caps & ~CLIENT_CONNECT_WITH_DB;
+}
+
 /* Builds the auth token for plugin with what cred knows; returns its length or -1. */
 static int make_token(const struct mx_cred *c, const char *plugin, const uint8_t nonce[20],
                       uint8_t *out)
@@ -133,6 +144,63 @@ static int make_token(const struct mx_cred *c, const char *plugin, const uint8_t
     return -1;
 }
 
+static const char *be_name(const struct mx_backend *be)
+{
+    return be->pool->worker->px->cfg->backends[be->pool->server].name;
+}
+
+/* An I/O failure during login: TLS says why when it was TLS. */
+static void be_fail_io(struct mx_backend *be, const char *what, int status)
+{
+    const char *te = sock_tls_error(&be->sock);
+    if (te[0])
+        be_fail(be, 2026, "HY000", "TLS connection to backend %s failed: %s", be_name(be), te);
+    else
+        be_fail(be, 2013, "HY000", "lost connection to backend %s: %s", what,
+                uv_strerror(status));
+}
+
+static const char *const btls_mode_names[] = {"off", "preferred", "required", "verify_ca",
+                                              "verify_identity"};
+
+/* After the greeting: upgrades to TLS when the backend's tls.mode asks for it.
+ * Returns false when the connection failed. */
+static bool maybe_start_tls(struct mx_backend *be, const struct hs_greeting *g)
+{
+    struct mx_proxy *px = be->pool->worker->px;
+    const struct mx_backend_tls_cfg *bt = &px->cfg->backends[be->pool->server].tls;
+    if (bt->mode == MX_BTLS_OFF) return true;
+    if (!(g->caps & CLIENT_SSL)) {
+        if (bt->mode == MX_BTLS_PREFERRED) return true;
+        be_fail(be, 2026, "HY000", "backend %s does not offer TLS, and its tls.mode is %s",
+                be_name(be), btls_mode_names[bt->mode]);
+        return false;
+    }
+    SSL_CTX *ctx = tls_backend_ctx(px, be->pool->server);
+    if (!ctx) {
+        be_fail(be, 2026, "HY000", "no TLS context for backend %s (see the tls_reload log line)",
+                be_name(be));
+        return false;
+    }
+    /* SSLRequest: the first 32 bytes of a HandshakeResponse41, with CLIENT_SSL */
+    uint8_t req[PKT_HDR + 32];
+    struct pkt_wr w;
+    pkt_wr_init(&w, req, sizeof req);
+    size_t off = pkt_wr_begin(&w);
+    pkt_wr_u32(&w, be_login_caps(be, g->caps) | CLIENT_SSL);
+    pkt_wr_u32(&w, PKT_MAX_PAYLOAD);
+    pkt_wr_u8(&w, be->charset);
+    for (int i = 0; i < 23; i++) pkt_wr_u8(&w, 0);
+    pkt_wr_end(&w, off, ++be->seq);
+    int rc = sock_tls_start(&be->sock, ctx, false, req, w.pos);
+    SSL_CTX_free(ctx);
+    if (rc < 0 || tls_backend_prepare(be->sock.tls, bt, be->pool->server) != 0) {
+        be_fail(be, 2026, "HY000", "cannot start TLS to backend %s", be_name(be));
+        return false;
+    }
+    return true;
+}
+
 static void send_response(struct mx_backend *be, const struct hs_greeting *g)
 {
     const char *plugin = g->plugin[0] ? g->plugin : "mysql_native_password";
@@ -144,8 +212,8 @@ static void send_response(struct mx_backend *be, const struct hs_greeting *g)
         if (n < 0) n = 0;
     }
     snprintf(be->plugin, sizeof be->plugin, "%s", plugin);
-    uint32_t want = MX_BACKEND_BASE_CAPS | (be->key_caps & MX_KEY_CAPS);
-    be->caps = want & g->caps;
+    be->caps = be_login_caps(be, g->caps);
+    if (be->sock.tls) be->caps |= CLIENT_SSL;
     struct mx_buf *o = sock_out(&be->sock);
     struct pkt_wr w;
     pkt_wr_init(&w, o->data + o->wpos, o->cap - o->wpos);
@@ -196,6 +264,7 @@ static void on_login_packet(struct mx_backend *be, const uint8_t *p, size_t len,
         }
         be->thread_id = g.conn_id;
         memcpy(be->nonce, g.nonce, 20);
+        if (!maybe_start_tls(be, &g)) return;
         send_response(be, &g);
         return;
     }
@@ -247,6 +316,18 @@ static void on_login_packet(struct mx_backend *be, const uint8_t *p, size_t len,
                         "the backend wants caching_sha2_password full authentication for '%s', "
                         "which needs the plaintext password in mymux's configuration",
                         be->cred.user);
+                return;
+            }
+            if (be->sock.tls) { /* inside TLS the password goes in clear, NUL-ended */
+                size_t n = strlen(be->cred.plain);
+                if (n > 1000) {
+                    be_fail(be, 1045, "28000", "password too long for the backend login");
+                    return;
+                }
+                uint8_t pw[1024];
+                memcpy(pw, be->cred.plain, n + 1);
+                send_auth_data(be, pw, n + 1);
+                memset(pw, 0, sizeof pw);
                 return;
             }
             uint8_t req = 0x02;
@@ -369,8 +450,7 @@ static void on_read(struct mx_sock *s, ssize_t status)
             return;
         }
         if (be->state == BE_IDLE) log_debug("backend_closed", "thread_id=%u", be->thread_id);
-        be_fail(be, 2013, "HY000", "lost connection to backend: %s",
-                uv_strerror((int)status));
+        be_fail_io(be, "while reading", (int)status);
         return;
     }
     if (be->state == BE_RELAY || be->state == BE_ATTACHED) {
@@ -389,7 +469,7 @@ static void on_drain(struct mx_sock *s)
             session_backend_lost(be->session, be, s->write_error);
             return;
         }
-        be_fail(be, 2013, "HY000", "lost connection to backend while writing");
+        be_fail_io(be, "while writing", s->write_error);
         return;
     }
     if (be->state == BE_RELAY || be->state == BE_ATTACHED) session_on_backend_drain(be->session, be);

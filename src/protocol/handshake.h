@@ -10,9 +10,11 @@
 #include "protocol/packet.h"
 
 /* What mymux offers its clients. Everything else is stripped: compression (until
- * built), SSL (until built), session tracking, query attributes, optional
- * metadata, zstd. CLIENT_LONG_PASSWORD tells MariaDB clients that this is a MySQL
- * server, so they do not use MariaDB extended capabilities. */
+ * built), session tracking, query attributes, optional metadata, zstd.
+ * CLIENT_SSL is not here on purpose: it is added at run time only when tls.cert
+ * is configured and loaded (session_auth.c). CLIENT_LONG_PASSWORD tells MariaDB
+ * clients that this is a MySQL server, so they do not use MariaDB extended
+ * capabilities. */
 #define MX_SERVER_CAPS                                                                         \
     (CLIENT_LONG_PASSWORD | CLIENT_FOUND_ROWS | CLIENT_LONG_FLAG | CLIENT_CONNECT_WITH_DB |    \
      CLIENT_NO_SCHEMA | CLIENT_ODBC | CLIENT_LOCAL_FILES | CLIENT_IGNORE_SPACE |                \
@@ -29,7 +31,9 @@
      CLIENT_MULTI_RESULTS | CLIENT_PS_MULTI_RESULTS | CLIENT_INTERACTIVE | CLIENT_NO_SCHEMA |     \
      CLIENT_ODBC)
 
-/* Capabilities mymux always asks for on its backend connections. */
+/* Capabilities mymux always asks for on its backend connections. CLIENT_SSL is
+ * added per connection when backends[].tls.mode asks for TLS and the server
+ * offers it (server_conn.c). */
 #define MX_BACKEND_BASE_CAPS                                                                    \
     (CLIENT_LONG_PASSWORD | CLIENT_LONG_FLAG | CLIENT_LOCAL_FILES | CLIENT_PROTOCOL_41 |         \
      CLIENT_TRANSACTIONS | CLIENT_SECURE_CONNECTION | CLIENT_PLUGIN_AUTH |                       \
