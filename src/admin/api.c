@@ -357,6 +357,8 @@ static void api_reload(struct mx_proxy *px, struct adm_reply *r)
 {
     char err[512];
     if (reload_config(px, err, sizeof err) != 0) {
+        log_error("reload_failed", "error=\"%s\" via=api msg=\"the old configuration stays\"",
+                  err);
         adm_reply_error(r, 400, "reload failed, the old configuration stays: %s", err);
         return;
     }

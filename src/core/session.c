@@ -68,6 +68,10 @@ bool session_flush(struct mx_session *s)
 bool session_reply_err(struct mx_session *s, uint16_t code, const char *state, const char *fmt,
                        ...)
 {
+    /* 2000-2999 are client library codes: libraries refuse them from a server
+     * (libmariadb reports "malformed packet"), so mymux's own connection errors
+     * go out as ER_UNKNOWN_ERROR with their message. */
+    if (code >= 2000 && code < 3000) code = 1105;
     char msg[512];
     va_list ap;
     va_start(ap, fmt);
@@ -1374,17 +1378,29 @@ void session_backend_lost(struct mx_session *s, struct mx_backend *be, int statu
              s->state, uv_strerror(status));
     be->broken = true;
     bool mid = s->resp_started && s->state == SS_RESPONSE;
+    /* A session that held nothing on that connection but the statement in
+     * flight goes on: the statement fails, the next one borrows elsewhere. */
+    bool clean = sstate_is_clean(s) && !(s->status & SERVER_STATUS_IN_TRANS) &&
+                 s->state != SS_INFILE;
     detach_backend(s, true);
     if (mid) {
         session_close(s, "backend_lost");
         return;
     }
     if (s->state == SS_IDLE) {
-        /* nothing was in flight: the session's server state is gone with it */
-        session_close(s, "backend_lost");
+        if (!clean) session_close(s, "backend_lost"); /* its server state is gone */
         return;
     }
-    session_fail(s, 2013, "HY000", "mymux: lost connection to the backend server during query");
+    if (!clean) {
+        session_fail(s, 2013, "HY000", "mymux: lost connection to the backend server during query");
+        return;
+    }
+    struct be_error e = {.code = 1105, .sqlstate = "HY000"};
+    snprintf(e.msg, sizeof e.msg,
+             "mymux: lost connection to the backend server during query; the session goes on");
+    s->fwd_cont = s->fwd_cont && s->state == SS_FORWARD;
+    if (s->state != SS_FORWARD) s->fwd_left = 0;
+    fail_command(s, &e);
 }
 
 /* ---- accept ---- */

@@ -143,6 +143,7 @@ static void drain_tick(struct mx_worker *w, uint64_t now)
             n = s->next;
             if (s->state == SS_IDLE && !(s->status & SERVER_STATUS_IN_TRANS)) {
                 s->close_after_write = true;
+                s->seq = 0; /* read as the answer to the client's next command */
                 session_reply_err(s, 1053, "08S01", "Server shutdown in progress");
                 if (s->state != SS_CLOSING && !s->sock.writing) session_close(s, "shutdown");
             }

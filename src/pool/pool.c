@@ -193,9 +193,25 @@ void pool_on_login(struct mx_backend *be, int err, const struct be_error *e)
     if (err) {
         p->connect_errors++;
         STAT_ADD(SRV(p)->connect_errors, 1);
+        const struct mx_config *cfg = p->worker->px->cfg;
         log_warn("backend_login_failed", "backend=%s user=%s code=%u msg=\"%s\"",
-                 p->worker->px->cfg->backends[p->server].name, be->user, e->code, e->msg);
+                 cfg->backends[p->server].name, be->user, e->code, e->msg);
         be->session = NULL;
+        /* The server did not even accept a connection: with health checks on, it
+         * is taken down now (the checks bring it back) and the session, which
+         * sent nothing yet, tries another server. */
+        bool unreachable = e->code == 2003 || e->code == 2013;
+        if (unreachable && cfg->backends[p->server].health.type != MX_CHECK_NONE) {
+            int up = SRV_UP;
+            if (atomic_compare_exchange_strong(&SRV(p)->state, &up, SRV_DOWN))
+                log_info("backend_state",
+                         "backend=%s from=up to=down reason=\"connection failed: %s\"",
+                         cfg->backends[p->server].name, e->msg);
+            if (s) {
+                session_reroute(s);
+                return;
+            }
+        }
         if (s) session_backend_failed(s, e);
         return;
     }
