@@ -70,6 +70,14 @@ json_t *api_status(struct mx_proxy *px)
         "bytes_out_per_s", rt.bytes_out_ps, "auth_failures", (json_int_t)STAT_GET(st->auth_failures),
         "kills", (json_int_t)STAT_GET(st->kills), "handshake_timeouts",
         (json_int_t)STAT_GET(st->handshake_timeouts));
+    if (j) {
+        json_object_set_new(j, "auth_blocks", json_integer((json_int_t)STAT_GET(st->auth_blocks)));
+        json_object_set_new(j, "accept_deferred",
+                            json_integer((json_int_t)STAT_GET(st->accept_deferred)));
+        json_object_set_new(j, "user_limit_refused",
+                            json_integer((json_int_t)STAT_GET(st->user_limit_refused)));
+        json_object_set_new(j, "queue_full", json_integer((json_int_t)STAT_GET(st->queue_full)));
+    }
     if (j) json_object_set_new(j, "pins", api_pins(st->pins));
     return j;
 }

@@ -169,6 +169,17 @@ void metrics_handle(struct mx_proxy *px, const struct adm_request *q, struct adm
           (double)STAT_GET(st->auth_failures));
     m_one(f, "mymux_handshake_timeouts_total", "counter", "Client handshakes that timed out.",
           (double)STAT_GET(st->handshake_timeouts));
+    m_one(f, "mymux_auth_blocks_total", "counter",
+          "Client addresses blocked after repeated authentication failures.",
+          (double)STAT_GET(st->auth_blocks));
+    m_one(f, "mymux_accept_deferred_total", "counter",
+          "Connections whose greeting waited for the accept rate or handshake limit.",
+          (double)STAT_GET(st->accept_deferred));
+    m_one(f, "mymux_user_limit_refused_total", "counter",
+          "Logins refused by a user's max_connections.", (double)STAT_GET(st->user_limit_refused));
+    m_one(f, "mymux_backend_queue_full_total", "counter",
+          "Commands refused because the wait queue for a backend was full.",
+          (double)STAT_GET(st->queue_full));
     m_one(f, "mymux_tls_handshakes_total", "counter", "Client TLS handshakes completed.", 0);
     m_one(f, "mymux_kills_total", "counter", "Sessions killed (KILL or the admin API).",
           (double)STAT_GET(st->kills));

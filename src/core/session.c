@@ -201,6 +201,8 @@ static void on_timer(uv_timer_t *t)
     }
     if (s->state <= SS_AUTH_RSA) {
         log_info("handshake_timeout", "conn_id=%u client=%s", s->id, s->peer);
+        STAT_ADD(s->w->px->stats.handshake_timeouts, 1);
+        if (s->guard_queued) s->seq = 0xff; /* no greeting went out: the ERR is packet 0 */
         session_fail(s, 1043, "08S01", "Bad handshake: timed out");
         return;
     }

@@ -464,11 +464,6 @@ def test_handshake_timeout_applies_while_queued(mymux_factory):
     m.connect().close()
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a session still queued for its greeting "
-                   "(max_handshakes/accept_rate) that reaches handshake_timeout gets ERR 1043 "
-                   "with sequence 1 as its first packet (session.c on_timer -> session_fail "
-                   "without s->seq = 0xff as session_accept does for 1040/1129), so clients "
-                   "see a packet-sequence error instead of 1043")
 def test_handshake_timeout_while_queued_is_a_proper_error(mymux_factory):
     m, _ = start_quiet(mymux_factory, {"workers": 1,
                                        "limits": {"max_handshakes": 1,
@@ -490,9 +485,6 @@ def test_handshake_timeout_while_queued_is_a_proper_error(mymux_factory):
             b.close()
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: stats.handshake_timeouts is never incremented "
-                   "(session.c on_timer logs handshake_timeout but no STAT_ADD), so "
-                   "/api/status handshake_timeouts and mymux_handshake_timeouts_total stay 0")
 def test_handshake_timeout_counted(mymux_factory):
     aport, adm = admin_cfg()
     m = mymux_factory({**adm, "limits": {"handshake_timeout": "1s",
@@ -633,10 +625,6 @@ def test_auth_failures_established_sessions_unaffected(mymux_factory):
         c.close()
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the storm counters (stats.auth_blocks, "
-                   "accept_deferred, user_limit_refused, queue_full) are kept but neither "
-                   "/api/status nor /metrics exposes them; issue 5 wants blocks 'visible in "
-                   "the counters'")
 def test_auth_blocks_visible_in_counters(mymux_factory):
     aport, adm = admin_cfg()
     m = mymux_factory({**adm, "limits": {"auth_failures": {"max": 2, "window": "30s",
