@@ -16,6 +16,7 @@
 #include "core/probe.h"
 #include "core/reload.h"
 #include "core/status_http.h"
+#include "core/tls.h"
 #include "core/upgrade.h"
 #include "core/worker.h"
 #include "pool/pool.h"
@@ -123,6 +124,10 @@ int main(int argc, char **argv)
     }
     px.ustats = calloc(MX_MAX_USER_STATS, sizeof *px.ustats);
     if (registry_init(&px, (size_t)cfg->max_client_connections) != 0) return 1;
+    if (tls_reload(&px) != 0 && cfg->tls_cert) {
+        log_error("startup", "msg=\"the TLS certificate or key does not load (see tls_reload)\"");
+        return 1;
+    }
     for (size_t i = 0; i < cfg->n_users; i++) ustats_for(&px, cfg->users[i].name);
     px.started_ms = mx_now_ms();
     probe_backends(&px);
@@ -182,6 +187,7 @@ int main(int argc, char **argv)
     free(px.ustats);
     free(px.reg);
     auth_rsa_cleanup();
+    tls_cleanup();
     for (int i = 0; i < px.n_old_cfgs; i++) config_free(px.old_cfgs[i]);
     config_free(px.cfg);
     log_info("stopped", "msg=bye");

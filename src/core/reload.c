@@ -10,6 +10,7 @@
 
 #include "core/config.h"
 #include "core/log.h"
+#include "core/tls.h"
 #include "core/worker.h"
 #include "pool/pool.h"
 
@@ -108,6 +109,7 @@ int reload_config(struct mx_proxy *px, char *err, size_t errlen)
     if (nc->log_level) log_set_level(nc->log_level);
     px->old_cfgs[px->n_old_cfgs++] = old;
     atomic_store(&px->cfg, nc);
+    tls_reload(px); /* new certificates for new connections; a bad one is logged and kept out */
     for (size_t i = 0; i < nc->n_users; i++) ustats_for(px, nc->users[i].name);
     log_info("reloaded", "generation=%llu backends=%zu users=%zu",
              (unsigned long long)nc->generation, nc->n_backends, nc->n_users);
