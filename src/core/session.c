@@ -387,6 +387,15 @@ static void sync_done(struct mx_backend *be, int err, const struct be_error *e)
         return;
     }
     int brc = stmt_bind_to_backend(s, be);
+    /* An EXECUTE whose packet is whole in the buffer stays there until its
+     * answer begins, so that an ERR 1615 (needs re-prepare) can be answered by
+     * preparing again and re-sending it once. */
+    struct mx_buf *ib = s->sock.in;
+    s->exec_retained = brc == 0 && s->cmd == COM_STMT_EXECUTE && s->exec_ps && !s->out_cmd_ready &&
+                       ib && ib->wpos - ib->rpos >= PKT_HDR &&
+                       pkt_len(ib->data + ib->rpos) < PKT_MAX_PAYLOAD &&
+                       ib->wpos - ib->rpos >= pkt_len(ib->data + ib->rpos) + PKT_HDR;
+    if (s->exec_retained) s->exec_pkt_len = pkt_len(ib->data + ib->rpos) + PKT_HDR;
     if (brc < 0) {
         struct be_error e = {.code = brc == -2 ? 1105 : 1243, .sqlstate = "HY000"};
         snprintf(e.msg, sizeof e.msg, "%s",
@@ -664,6 +673,7 @@ static void stmt_forget_command(struct mx_session *s)
     s->exec_ps = NULL;
     s->exec_id = 0;
     s->exec_needs_types = false;
+    s->exec_retained = s->exec_retried = false;
     s->out_cmd_ready = false;
     if (s->prep_ps) pstmt_unref(c, s->prep_ps);
     s->prep_ps = NULL;
@@ -1037,6 +1047,8 @@ static void begin_response(struct mx_session *s)
         return;
     }
     resp_begin(&be->resp, s->cmd, (s->caps & CLIENT_DEPRECATE_EOF) != 0);
+    if (s->exec_retained && s->sock.in) /* sent, but kept until the answer begins */
+        s->sock.in->rpos = s->sock.in->ppos - s->exec_pkt_len;
     be->state = BE_RELAY;
     s->state = SS_RESPONSE;
     s->body_left = 0;
@@ -1235,6 +1247,27 @@ static bool infile_allowed(struct mx_session *s, const struct mx_resp *r)
            fnv1a(r->infile_name, r->infile_len) == s->infile_hash;
 }
 
+/* The retained EXECUTE is sent again after a fresh COM_STMT_PREPARE of its
+ * text; the old server statement is closed. Once per EXECUTE. */
+static void stmt_reprepare(struct mx_session *s, struct mx_backend *be)
+{
+    s->exec_retried = true;
+    struct mx_bstmt *bs = bstmts_get(&be->stmts, s->exec_ps);
+    if (bs) {
+        be_close_stmt_later(be, bs->backend_id);
+        bstmts_del(&be->stmts, &s->w->pcache, s->exec_ps);
+    }
+    STAT_ADD(s->w->px->servers[be->pool->server].reprepares, 1);
+    log_info("reprepare", "conn_id=%u backend_thread=%u", s->id, be->thread_id);
+    struct mx_buf *ib = s->sock.in;
+    ib->ppos = ib->rpos;
+    s->fwd_left = s->exec_pkt_len;
+    s->fwd_cont = false;
+    be->state = BE_ATTACHED;
+    s->state = SS_SYNC;
+    sync_and_go(s);
+}
+
 static void relay_response(struct mx_session *s)
 {
     struct mx_backend *be = s->be;
@@ -1285,6 +1318,18 @@ static void relay_response(struct mx_session *s)
                 return;
             }
             infile = true;
+        }
+        if (s->exec_retained) {
+            s->exec_retained = false;
+            if (len > 0 && got == len && b->data[b->ppos + PKT_HDR] == 0xff && got >= 3 &&
+                rd16(b->data + b->ppos + PKT_HDR + 1) == 1615 && !s->exec_retried) {
+                /* ER_NEED_REPREPARE: prepare again on this connection, send it again */
+                b->ppos += PKT_HDR + got;
+                b->rpos = b->ppos;
+                stmt_reprepare(s, be);
+                return;
+            }
+            s->sock.in->rpos = s->sock.in->ppos; /* the EXECUTE's bytes are done */
         }
         if (s->prep_ps && !s->prep_patched && be->resp.cmd == COM_STMT_PREPARE &&
             be->resp.stmt_id && got >= 5)

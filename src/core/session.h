@@ -120,6 +120,9 @@ struct mx_session {
     uint32_t exec_id;                /* its client id */
     bool exec_needs_types;           /* EXECUTE re-using types the backend may not hold */
     bool out_cmd_ready;              /* the command was rewritten into the backend's output */
+    bool exec_retained;              /* the EXECUTE's bytes stay until its answer begins */
+    bool exec_retried;               /* ...and were already sent again after ERR 1615 */
+    uint32_t exec_pkt_len;
 };
 
 /* Session pins beyond enum cls_pin (classify.h). */
