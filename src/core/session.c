@@ -194,6 +194,10 @@ uv_timer_cb session_deny_timer_cb(void)
 static void on_timer(uv_timer_t *t)
 {
     struct mx_session *s = t->data;
+    if (s->proxy_wait) {
+        session_proxy_timeout(s);
+        return;
+    }
     if (s->deny_pending) { /* the delayed refusal of a repeated failure */
         s->deny_pending = false;
         session_deny_now(s, s->deny_used_password);
@@ -247,6 +251,10 @@ static void on_client_read(struct mx_sock *sock, ssize_t status)
             }
         }
         session_close(s, status == UV_EOF ? "client_closed" : uv_strerror((int)status));
+        return;
+    }
+    if (s->proxy_wait) {
+        session_proxy_input(s);
         return;
     }
     switch (s->state) {
@@ -380,6 +388,7 @@ static void sync_done(struct mx_backend *be, int err, const struct be_error *e)
         s->state = SS_LOCAL;
         if (sstate_can_release(s)) detach_backend(s, false);
         if (!session_reply_ok(s)) return;
+        if (!session_compress_begin(s)) return;
         if (!s->sock.writing) {
             s->state = SS_IDLE;
             process_input(s);
@@ -1493,8 +1502,19 @@ void session_accept(struct mx_worker *w, uv_stream_t *listener)
     if (w->sessions) w->sessions->prev = s;
     w->sessions = s;
     w->n_sessions++;
-    const struct mx_config *cfg = w->px->cfg;
     STAT_ADD(w->px->stats.accepted, 1);
+    if (session_proxy_expected(s)) return; /* admitted once the PROXY header is read */
+    session_accept_admit(s);
+}
+
+void session_accept_admit(struct mx_session *s)
+{
+    struct mx_worker *w = s->w;
+    const struct mx_config *cfg = w->px->cfg;
+    char ip[sizeof s->peer];
+    snprintf(ip, sizeof ip, "%s", s->peer);
+    char *colon = strrchr(ip, ':');
+    if (colon) *colon = 0;
     if (atomic_fetch_add(&w->px->sessions_total, 1) >= cfg->max_client_connections) {
         atomic_fetch_sub(&w->px->sessions_total, 1);
         STAT_ADD(w->px->stats.refused, 1);

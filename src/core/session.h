@@ -52,6 +52,7 @@ struct mx_session {
     uint8_t nonce[20];
     uint8_t seq;                     /* sequence id of the last client packet */
     uint32_t caps;                   /* negotiated with the client */
+    uint8_t zstd_level;              /* the client's zstd level (CLIENT_ZSTD_COMPRESSION) */
     uint8_t charset;                 /* collation id */
     char plugin[32];                 /* plugin of the auth exchange in progress */
     bool changing_user;              /* the exchange is a COM_CHANGE_USER */
@@ -100,6 +101,7 @@ struct mx_session {
     char synthetic[64];              /* a command mymux sends instead of the client's */
     uint16_t synthetic_len;
     bool counted;                    /* counted in px->sessions_total */
+    bool proxy_wait;                 /* a trusted load balancer's PROXY header is awaited */
     bool discard;                    /* the command's packets are dropped, not sent */
     struct be_error *defer_err;      /* ...and this error answers it */
     uint32_t kill_after;             /* KILL of another user's session, once the backend agreed */
@@ -186,6 +188,15 @@ void session_change_user(struct mx_session *s, const uint8_t *p, size_t len);
 /* Authentication (or change user) finished: attach a backend, select the schema,
  * then OK (in session.c). */
 void session_authenticated(struct mx_session *s);
+/* After the handshake's final OK: the compressed protocol if negotiated (false: closed). */
+bool session_compress_begin(struct mx_session *s);
+/* PROXY protocol (session_proxy.c): true when the peer is trusted and its
+ * header is now awaited (admission follows once it is read). */
+bool session_proxy_expected(struct mx_session *s);
+void session_proxy_input(struct mx_session *s);
+void session_proxy_timeout(struct mx_session *s);
+/* The rest of accepting: limits, the address guard, then the greeting. */
+void session_accept_admit(struct mx_session *s);
 
 /* Appends a packet to the client's output and flushes it. Returns false if the
  * session was closed. */

@@ -85,7 +85,32 @@ static uint32_t offered_caps(const struct mx_session *s)
     uint32_t be = s->w->px->backend_caps;
     if (be) caps &= ~(MX_KEY_CAPS & ~be); /* never offer a format a backend lacks */
     if (s->sock.tls || tls_offered(s)) caps |= CLIENT_SSL;
+    const struct mx_config *cfg = s->w->px->cfg;
+    if (cfg->compress_enabled) {
+        caps |= CLIENT_COMPRESS; /* per hop: never part of the backend key */
+        if (cfg->compress_zstd) caps |= CLIENT_ZSTD_COMPRESSION;
+    }
     return caps;
+}
+
+/* After the final OK of authentication (queued already, and sent as is): the
+ * compressed protocol from here on when the client asked for it. zstd wins
+ * when both bits are set. False when the session was closed. */
+bool session_compress_begin(struct mx_session *s)
+{
+    if (!(s->caps & (CLIENT_COMPRESS | CLIENT_ZSTD_COMPRESSION)) || s->sock.z) return true;
+    bool zstd = (s->caps & CLIENT_ZSTD_COMPRESSION) != 0;
+    int level = zstd ? s->zstd_level : s->w->px->cfg->compress_level;
+    if (zstd && level > 22) level = 0;
+    int rc = sock_compress_start(&s->sock, zstd ? ZS_ZSTD : ZS_ZLIB, level, false);
+    if (rc < 0) {
+        log_warn("compress_failed", "conn_id=%u client=%s rc=%d", s->id, s->peer, rc);
+        session_close(s, "oom");
+        return false;
+    }
+    log_debug("compress_start", "conn_id=%u client=%s algo=%s", s->id, s->peer,
+              zstd ? "zstd" : "zlib");
+    return true;
 }
 
 /* The SSLRequest: TLS starts on this socket; the real HandshakeResponse comes
@@ -437,6 +462,7 @@ void session_auth_packet(struct mx_session *s, const uint8_t *p, size_t len, uin
         snprintf(s->cred.user, sizeof s->cred.user, "%s", r.user);
         if (s->w->px->cfg->tls_require && insecure_refused(s, NULL)) return;
         s->caps = r.caps & offered_caps(s);
+        s->zstd_level = r.zstd_level;
         s->charset = charset_name_of(r.charset) ? r.charset : s->w->px->default_charset;
         if (r.has_db && (s->caps & CLIENT_CONNECT_WITH_DB))
             snprintf(s->pending_schema, sizeof s->pending_schema, "%s", r.db);

@@ -18,6 +18,17 @@ static __thread uint8_t tls_rx[MX_BUF_SIZE];
 
 static void tls_run(struct mx_sock *s);
 static void tls_push(struct mx_sock *s);
+static ssize_t z_decode_some(struct mx_sock *s);
+static void z_deliver(struct mx_sock *s);
+static void z_pump_start(struct mx_sock *s);
+static void z_lower_done(struct mx_sock *s, int status);
+static int z_push(struct mx_sock *s);
+
+/* Where received bytes land: `in`, or the compressed input under it. */
+static inline struct mx_buf **rx_buf(struct mx_sock *s)
+{
+    return s->z ? &s->z->zin : &s->in;
+}
 
 void sock_init(struct mx_sock *s, struct mx_worker *w, void *owner)
 {
@@ -34,13 +45,14 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
         *buf = uv_buf_init((char *)tls_rx, sizeof tls_rx);
         return;
     }
-    if (!s->in) s->in = buf_get(&s->worker->bufs);
-    if (!s->in) {
+    struct mx_buf **dst = rx_buf(s);
+    if (!*dst) *dst = buf_get(&s->worker->bufs);
+    if (!*dst) {
         *buf = uv_buf_init(NULL, 0);
         return;
     }
-    if (buf_free_tail(s->in) == 0) buf_compact(s->in);
-    *buf = uv_buf_init((char *)s->in->data + s->in->wpos, buf_free_tail(s->in));
+    if (buf_free_tail(*dst) == 0) buf_compact(*dst);
+    *buf = uv_buf_init((char *)(*dst)->data + (*dst)->wpos, buf_free_tail(*dst));
 }
 
 static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
@@ -57,7 +69,11 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     if (nread > 0) {
-        s->in->wpos += (uint32_t)nread;
+        (*rx_buf(s))->wpos += (uint32_t)nread;
+        if (s->z) {
+            z_deliver(s);
+            return;
+        }
         s->on_read(s, nread);
         return;
     }
@@ -78,6 +94,7 @@ static void pump_start(struct mx_sock *s);
 int sock_read_start(struct mx_sock *s)
 {
     if (s->closing) return 0;
+    if (s->z && ((s->z->zin && !buf_empty(s->z->zin)) || s->z->dec_more)) z_pump_start(s);
     if (s->tls) {
         struct mx_tls *t = s->tls;
         /* input the engine holds raises no read event: deliver it from the pump */
@@ -104,6 +121,13 @@ void sock_read_stop(struct mx_sock *s)
 /* The owner's write (sock_write / sock_flush_out) is complete. */
 static void owner_write_done(struct mx_sock *s, int status)
 {
+    if (s->z && s->z->busy) {
+        if (!s->closing) {
+            z_lower_done(s, status); /* a frame is out: encode more, or finish */
+            return;
+        }
+        s->z->busy = false;
+    }
     s->writing = false;
     if (s->out_in_flight) {
         s->out_in_flight = false;
@@ -138,7 +162,8 @@ static void write_cb(uv_write_t *req, int status)
     if (t && !s->closing) tls_run(s);
 }
 
-int sock_write(struct mx_sock *s, const uint8_t *p, size_t n)
+/* The write below compression: plain TCP or TLS. */
+static int lower_write(struct mx_sock *s, const uint8_t *p, size_t n)
 {
     if (s->closing) return UV_ECANCELED;
     if (s->write_error) return s->write_error;
@@ -173,6 +198,31 @@ int sock_write(struct mx_sock *s, const uint8_t *p, size_t n)
     return 1;
 }
 
+int sock_write(struct mx_sock *s, const uint8_t *p, size_t n)
+{
+    if (!s->z) return lower_write(s, p, n);
+    if (s->z->plain_out) { /* the packet queued before compression began */
+        bool plain = s->out == s->z->plain_out && p == s->out->data + s->out->rpos;
+        s->z->plain_out = NULL;
+        if (plain) return lower_write(s, p, n);
+    }
+    if (s->closing) return UV_ECANCELED;
+    if (s->write_error) return s->write_error;
+    struct mx_zsock *z = s->z;
+    z->tx_p = p;
+    z->tx_n = n;
+    z->busy = true;
+    z->o_first = true;
+    int rc = z_push(s);
+    if (rc == 1) {
+        s->writing = true;
+        return 1;
+    }
+    z->busy = false;
+    z->tx_n = 0;
+    return rc;
+}
+
 struct mx_buf *sock_out(struct mx_sock *s)
 {
     if (!s->out) s->out = buf_get(&s->worker->bufs);
@@ -199,6 +249,10 @@ void sock_release_in(struct mx_sock *s)
         buf_put(&s->worker->bufs, s->in);
         s->in = NULL;
     }
+    if (s->z && s->z->zin && buf_empty(s->z->zin)) {
+        buf_put(&s->worker->bufs, s->z->zin);
+        s->z->zin = NULL;
+    }
 }
 
 static void close_cb(uv_handle_t *h)
@@ -207,6 +261,15 @@ static void close_cb(uv_handle_t *h)
     if (s->in) buf_put(&s->worker->bufs, s->in);
     if (s->out) buf_put(&s->worker->bufs, s->out);
     s->in = s->out = NULL;
+    if (s->z) {
+        struct mx_zsock *z = s->z;
+        if (z->zin) buf_put(&s->worker->bufs, z->zin);
+        if (z->zout) buf_put(&s->worker->bufs, z->zout);
+        zs_free(&z->dec);
+        zs_free(&z->enc);
+        free(z);
+        s->z = NULL;
+    }
     if (s->tls) {
         if (s->tls->tout) buf_put(&s->worker->bufs, s->tls->tout);
         tls_engine_free(s->tls);
@@ -236,6 +299,22 @@ static void tls_flush_now(struct mx_sock *s)
     }
 }
 
+/* The last stage of closing: the TLS pump, then the socket. */
+static void close_lower(struct mx_sock *s)
+{
+    if (s->tls) {
+        /* the idle handle closes first; the socket's close callback frees all */
+        uv_close((uv_handle_t *)&s->tls->pump, pump_closed);
+        return;
+    }
+    uv_close((uv_handle_t *)&s->tcp, close_cb);
+}
+
+static void zpump_closed(uv_handle_t *h)
+{
+    close_lower(h->data);
+}
+
 void sock_close(struct mx_sock *s)
 {
     if (s->closing) return;
@@ -248,11 +327,13 @@ void sock_close(struct mx_sock *s)
             tls_flush_now(s);
         }
         uv_idle_stop(&t->pump);
-        /* the idle handle closes first; the socket's close callback frees all */
-        uv_close((uv_handle_t *)&t->pump, pump_closed);
+    }
+    if (s->z) {
+        uv_idle_stop(&s->z->pump);
+        uv_close((uv_handle_t *)&s->z->pump, zpump_closed);
         return;
     }
-    uv_close((uv_handle_t *)&s->tcp, close_cb);
+    close_lower(s);
 }
 
 /* ---- TLS under the buffers ----
@@ -371,22 +452,24 @@ static size_t tls_pull(struct mx_sock *s)
         if (r == TLS_WANT) return 0;
     }
     while (s->reading) {
-        if (!s->in) s->in = buf_get(&s->worker->bufs);
-        if (!s->in) {
+        struct mx_buf **dst = rx_buf(s);
+        if (!*dst) *dst = buf_get(&s->worker->bufs);
+        if (!*dst) {
             tls_fail(s, UV_ENOMEM);
             break;
         }
-        if (buf_free_tail(s->in) == 0) buf_compact(s->in);
-        if (buf_free_tail(s->in) == 0) {
+        struct mx_buf *in = *dst;
+        if (buf_free_tail(in) == 0) buf_compact(in);
+        if (buf_free_tail(in) == 0) {
             /* the owner consumes first; the rest waits in the engine */
             t->rx_blocked = true;
             sock_read_stop(s);
             break;
         }
         size_t got;
-        int r = tls_read(t, s->in->data + s->in->wpos, buf_free_tail(s->in), &got);
+        int r = tls_read(t, in->data + in->wpos, buf_free_tail(in), &got);
         if (r == TLS_OK) {
-            s->in->wpos += (uint32_t)got;
+            in->wpos += (uint32_t)got;
             total += got;
             continue;
         }
@@ -404,6 +487,15 @@ static void tls_run(struct mx_sock *s)
 {
     struct mx_tls *t = s->tls;
     size_t got = tls_pull(s);
+    if (s->z && !s->closing) {
+        ssize_t g = z_decode_some(s);
+        if (g < 0) {
+            sock_read_stop(s);
+            s->on_read(s, g);
+            return;
+        }
+        got = (size_t)g;
+    }
     if (!s->closing) tls_push(s);
     if (got > 0 && !s->closing) {
         s->on_read(s, (ssize_t)got);
@@ -472,4 +564,226 @@ int sock_tls_start(struct mx_sock *s, SSL_CTX *ctx, bool server, const uint8_t *
 const char *sock_tls_error(const struct mx_sock *s)
 {
     return s->tls ? s->tls->err : "";
+}
+
+/* ---- compression above TLS/TCP ----
+ * Read side: received frames gather in zin and are decoded into `in` as far as
+ * it has room; what remains waits (in zin, or inside the decompressor) until
+ * the owner reads again, and is then delivered from an idle pump because no
+ * read event will announce it. Write side: the owner's bytes (valid until
+ * on_drain) are encoded into zout, one frame buffer from the worker's list,
+ * which is the one lower write in flight; the next frames are encoded when it
+ * is out. Each owner write ends with a flush, so nothing lingers in the
+ * encoder between writes. */
+
+/* Decodes what zin holds into `in`. Returns the bytes added or an error. */
+static ssize_t z_decode_some(struct mx_sock *s)
+{
+    struct mx_zsock *z = s->z;
+    size_t total = 0;
+    for (;;) {
+        struct mx_buf *zi = z->zin;
+        size_t avail = zi ? zi->wpos - zi->rpos : 0;
+        if (avail == 0 && !z->dec_more) break;
+        if (!s->in) s->in = buf_get(&s->worker->bufs);
+        if (!s->in) return UV_ENOMEM;
+        if (buf_free_tail(s->in) == 0) buf_compact(s->in);
+        size_t cap = buf_free_tail(s->in);
+        if (cap == 0) break; /* the owner consumes first */
+        size_t used = 0, made = 0;
+        int rc = zs_decode(&z->dec, avail ? zi->data + zi->rpos : NULL, avail, &used,
+                           s->in->data + s->in->wpos, cap, &made);
+        if (rc < 0) {
+            log_info("compress_error", "msg=\"%s\"",
+                     rc == ZS_ESEQ ? "frame out of sequence" : "bad compressed frame");
+            return UV_EPROTO;
+        }
+        if (zi) zi->rpos += (uint32_t)used;
+        if (zi) zi->ppos = zi->rpos;
+        s->in->wpos += (uint32_t)made;
+        total += made;
+        z->dec_more = made == cap;
+        if (used == 0 && made == 0) break;
+    }
+    if (total == 0) sock_release_in(s);
+    else if (z->zin && buf_empty(z->zin)) {
+        buf_put(&s->worker->bufs, z->zin);
+        z->zin = NULL;
+    }
+    return (ssize_t)total;
+}
+
+static void z_deliver(struct mx_sock *s)
+{
+    ssize_t got = z_decode_some(s);
+    if (got < 0) {
+        sock_read_stop(s);
+        s->on_read(s, got);
+        return;
+    }
+    if (got > 0) s->on_read(s, got);
+}
+
+static void zpump_cb(uv_idle_t *h)
+{
+    struct mx_sock *s = h->data;
+    uv_idle_stop(h);
+    s->z->pump_on = false;
+    if (!s->closing && s->reading) z_deliver(s);
+}
+
+static void z_pump_start(struct mx_sock *s)
+{
+    if (s->z->pump_on || s->closing) return;
+    s->z->pump_on = true;
+    uv_idle_start(&s->z->pump, zpump_cb);
+}
+
+static inline uint32_t z_le24(const uint8_t *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16);
+}
+
+/* Client role: how many of the next bytes to encode before looking at the
+ * packets again; restarts the frame ids where a command begins (a packet
+ * numbered 0 that does not continue a 16 MiB one). May flush pending frame
+ * bytes first: returns 0 (go on with *lim), ZS_OUT_FULL (zout must drain). */
+static int z_client_step(struct mx_zsock *z, uint8_t *out, size_t outcap, size_t *produced,
+                         size_t *lim)
+{
+    *produced = 0;
+    *lim = z->tx_n;
+    if (z->o_left) { /* inside a packet */
+        if (*lim > z->o_left) *lim = z->o_left;
+        return 0;
+    }
+    if (z->o_hgot == 0 && z->tx_n >= 4) {
+        uint32_t len = z_le24(z->tx_p);
+        bool cmd = z->tx_p[3] == 0 && !z->o_cont;
+        /* Only the first command of a write restarts the ids; commands written
+         * together (a state sync) share its frame, and the server numbers the
+         * answers to the later ones from 0 again, which the decoder accepts at a
+         * packet boundary. */
+        if (cmd && z->o_first && (zs_pending(&z->enc) || zs_seq(&z->enc) != 0)) {
+            if (zs_pending(&z->enc)) {
+                size_t c;
+                int rc = zs_encode(&z->enc, NULL, 0, &c, out, outcap, produced, true);
+                if (rc != 0) return rc;
+            }
+            zs_reset_seq(&z->enc);
+        }
+        z->o_cont = len == ZS_PAYLOAD_MAX;
+        z->o_left = len + 4;
+        z->o_first = false;
+        if (*lim > z->o_left) *lim = z->o_left;
+        return 0;
+    }
+    /* a header split across writes: no restart here */
+    *lim = 1;
+    z->o_first = false;
+    z->o_hdr[z->o_hgot++] = *z->tx_p;
+    if (z->o_hgot == 4) {
+        z->o_hgot = 0;
+        uint32_t len = z_le24(z->o_hdr);
+        z->o_cont = len == ZS_PAYLOAD_MAX;
+        z->o_left = len + 1; /* the byte taken now is the header's last */
+    }
+    return 0;
+}
+
+/* Encodes and writes the owner's bytes. Returns 0 when all are out, 1 when a
+ * lower write is in flight, or a negative error. */
+static int z_push(struct mx_sock *s)
+{
+    struct mx_zsock *z = s->z;
+    for (;;) {
+        if (!z->zout) z->zout = buf_get(&s->worker->bufs);
+        if (!z->zout) return UV_ENOMEM;
+        struct mx_buf *o = z->zout;
+        int rc = 0;
+        if (z->tx_n || zs_pending(&z->enc)) {
+            size_t lim = z->tx_n, took = 0, made = 0;
+            if (z->client_role && z->tx_n) {
+                rc = z_client_step(z, o->data + o->wpos, o->cap - o->wpos, &made, &lim);
+                o->wpos += (uint32_t)made;
+                made = 0;
+            }
+            if (rc == 0) {
+                rc = zs_encode(&z->enc, z->tx_p, lim, &took, o->data + o->wpos,
+                               o->cap - o->wpos, &made, lim == z->tx_n);
+                o->wpos += (uint32_t)made;
+                z->tx_p += took;
+                z->tx_n -= took;
+                if (z->client_role && z->o_left) z->o_left -= (uint32_t)took;
+                if (z->client_role && lim == 1 && took == 0 && z->o_hgot) {
+                    /* the header byte was not taken: count it again next time */
+                    z->o_hgot--;
+                }
+            }
+            if (rc < 0) return rc;
+        }
+        if (o->wpos > o->rpos) {
+            int w = lower_write(s, o->data + o->rpos, o->wpos - o->rpos);
+            if (w < 0) return w;
+            if (w == 1) return 1;
+            o->rpos = o->wpos = 0;
+            continue;
+        }
+        if (rc == ZS_OUT_FULL) return ZS_EINVAL; /* an empty buffer always makes progress */
+        if (z->tx_n == 0 && zs_pending(&z->enc) == 0) {
+            buf_put(&s->worker->bufs, z->zout);
+            z->zout = NULL;
+            return 0;
+        }
+    }
+}
+
+/* A lower write of frames finished. */
+static void z_lower_done(struct mx_sock *s, int status)
+{
+    struct mx_zsock *z = s->z;
+    if (z->zout) z->zout->rpos = z->zout->wpos = 0;
+    s->writing = false;
+    int rc = status < 0 ? status : z_push(s);
+    if (rc == 1) {
+        s->writing = true;
+        return;
+    }
+    z->busy = false;
+    z->tx_n = 0;
+    owner_write_done(s, rc < 0 ? rc : 0);
+}
+
+int sock_compress_start(struct mx_sock *s, enum zs_algo algo, int level, bool client_role)
+{
+    if (s->z) return 0;
+    if (s->closing) return UV_EINVAL;
+    struct mx_zsock *z = calloc(1, sizeof *z);
+    if (!z) return UV_ENOMEM;
+    int rc = zs_init_decoder(&z->dec, algo);
+    if (rc == 0) rc = zs_init_encoder(&z->enc, algo, level, 0);
+    if (rc == 0 && uv_idle_init(s->tcp.loop, &z->pump) != 0) rc = UV_ENOMEM;
+    if (rc < 0) {
+        zs_free(&z->dec);
+        zs_free(&z->enc);
+        free(z);
+        return rc;
+    }
+    zs_pair(&z->dec, &z->enc);
+    z->pump.data = s;
+    z->client_role = client_role;
+    s->z = z;
+    /* the last plain packet may still wait in `out` behind a write in flight */
+    if (s->out && s->out->wpos > s->out->rpos && !s->out_in_flight) z->plain_out = s->out;
+    /* bytes received after the last plain packet are frames already */
+    struct mx_buf *b = s->in;
+    if (b && b->wpos > b->ppos) {
+        z->zin = buf_get(&s->worker->bufs);
+        if (!z->zin) return UV_ENOMEM;
+        memcpy(z->zin->data, b->data + b->ppos, b->wpos - b->ppos);
+        z->zin->wpos = b->wpos - b->ppos;
+        b->wpos = b->ppos;
+        z_pump_start(s);
+    }
+    return 0;
 }

@@ -105,6 +105,8 @@ static bool be_flush(struct mx_backend *be)
 static uint32_t be_login_caps(const struct mx_backend *be, uint32_t server_caps)
 {
     uint32_t want = MX_BACKEND_BASE_CAPS | (be->key_caps & MX_KEY_CAPS);
+    /* the compressed protocol per hop: only where backends[].compress asks for it */
+    if (be->pool->worker->px->cfg->backends[be->pool->server].compress) want |= CLIENT_COMPRESS;
     /* the login names no schema; the SSLRequest must carry the same bits as the
      * response that follows it (hs_write_response clears this one) */
     return want & server_caps & ~CLIENT_CONNECT_WITH_DB;
@@ -277,6 +279,15 @@ static void on_login_packet(struct mx_backend *be, const uint8_t *p, size_t len,
     case 0x00: {
         struct pkt_ok_info ok;
         if (pkt_parse_ok(p, len, &ok) == 0) be->status = ok.status;
+        if (be->caps & CLIENT_COMPRESS) { /* frames from the next command on */
+            int zrc = sock_compress_start(&be->sock, ZS_ZLIB,
+                                          be->pool->worker->px->cfg->compress_level, true);
+            if (zrc < 0) {
+                be_fail(be, 2027, "HY000", "cannot start compression to backend %s",
+                        be_name(be));
+                return;
+            }
+        }
         login_done(be);
         return;
     }

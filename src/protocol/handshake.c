@@ -116,9 +116,11 @@ static int parse_auth_tail(struct pkt_rd *r, struct hs_response *out, bool chang
         if (!pl) return -1;
         copy_str(out->plugin, sizeof out->plugin, pl, n);
     }
-    if ((out->caps & CLIENT_CONNECT_ATTRS) && pkt_rd_left(r) > 0) {
+    size_t zstd = !change_user && (out->caps & CLIENT_ZSTD_COMPRESSION) && pkt_rd_left(r) > 0;
+    if (zstd) out->zstd_level = r->p[r->pos + pkt_rd_left(r) - 1]; /* the last byte */
+    if ((out->caps & CLIENT_CONNECT_ATTRS) && pkt_rd_left(r) > zstd) {
         out->attrs = r->p + r->pos;
-        out->attrs_len = pkt_rd_left(r);
+        out->attrs_len = pkt_rd_left(r) - zstd;
     }
     return 0;
 }

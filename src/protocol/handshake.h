@@ -64,6 +64,7 @@ struct hs_response {
     char plugin[64];
     const uint8_t *attrs; /* raw connection attributes (lenenc length + pairs) */
     size_t attrs_len;
+    uint8_t zstd_level; /* CLIENT_ZSTD_COMPRESSION: the level byte at the end (0: none) */
 };
 
 /* Appends the v10 greeting packet (seq 0). */
