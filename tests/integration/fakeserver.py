@@ -26,8 +26,25 @@ enough of the protocol for a login and a few commands:
   else 1) and OK for anything else; COM_PING, COM_INIT_DB and COM_RESET_CONNECTION
   answer OK; COM_QUIT closes. Result-set terminators follow the
   CLIENT_DEPRECATE_EOF capability the client sent.
+- binary prepared statements: COM_STMT_PREPARE answers a prepare OK (server
+  statement ids count up from 1 per connection; one parameter per `?`; one
+  LONGLONG column for a SELECT, none otherwise) with the parameter and column
+  definitions; COM_STMT_EXECUTE answers a binary result set with one row, the
+  first parameter echoed as an integer (`SELECT ?`), or the number after SELECT,
+  or OK for a statement that is not a SELECT. Parameter types sent with
+  new-params-bound are kept per statement, as a server does; an EXECUTE without
+  them on a statement that never got any is refused (ERR 1210). COM_STMT_RESET
+  answers OK, COM_STMT_CLOSE and COM_STMT_SEND_LONG_DATA nothing; an unknown
+  statement id gets ERR 1243.
+  `fail_executes(times, skip=0, code=1615)` makes EXECUTEs fail: after `skip`
+  more EXECUTEs went through, the next `times` ones are answered with ERR 1615
+  "Prepared statement needs to be re-prepared" (or `code`), and the statement
+  id that got the error is forgotten (a later EXECUTE with it gets ERR 1243)
+  unless invalidate=False.
 
-Every login and command is recorded (`logins`, `commands`) for the tests to check.
+Every login and command is recorded (`logins`, `commands`) for the tests to check;
+prepared-statement commands also in `stmt_events` (connection, server statement
+id, parameter, answer), see stmt_trace().
 Standard library plus `cryptography` (Debian's python3-cryptography) for RSA.
 """
 
@@ -82,7 +99,34 @@ COM_QUIT = 0x01
 COM_INIT_DB = 0x02
 COM_QUERY = 0x03
 COM_PING = 0x0E
+COM_STMT_PREPARE = 0x16
+COM_STMT_EXECUTE = 0x17
+COM_STMT_SEND_LONG_DATA = 0x18
+COM_STMT_CLOSE = 0x19
+COM_STMT_RESET = 0x1A
+COM_STMT_FETCH = 0x1C
 COM_RESET_CONNECTION = 0x1F
+
+STMT_COMMANDS = {COM_STMT_PREPARE: "PREPARE", COM_STMT_EXECUTE: "EXECUTE",
+                 COM_STMT_SEND_LONG_DATA: "LONG_DATA", COM_STMT_CLOSE: "CLOSE",
+                 COM_STMT_RESET: "RESET", COM_STMT_FETCH: "FETCH"}
+
+# Column types (binary protocol).
+MYSQL_TYPE_DECIMAL = 0
+MYSQL_TYPE_TINY = 1
+MYSQL_TYPE_SHORT = 2
+MYSQL_TYPE_LONG = 3
+MYSQL_TYPE_FLOAT = 4
+MYSQL_TYPE_DOUBLE = 5
+MYSQL_TYPE_NULL = 6
+MYSQL_TYPE_LONGLONG = 8
+MYSQL_TYPE_INT24 = 9
+MYSQL_TYPE_YEAR = 13
+MYSQL_TYPE_NEWDECIMAL = 246
+
+ER_NEED_REPREPARE = 1615
+ER_UNKNOWN_STMT_HANDLER = 1243
+ER_WRONG_ARGUMENTS = 1210
 
 SHA2 = "caching_sha2_password"
 NATIVE = "mysql_native_password"
@@ -233,6 +277,14 @@ class FakeMySQL8:
         self.logins = []
         self.commands = []
         self.connections = 0  # TCP connections accepted
+        # prepared-statement commands: dicts with conn, cmd ("PREPARE", "EXECUTE", ...),
+        # id (the server statement id the command named or PREPARE made), sql,
+        # value (EXECUTE's first parameter), answer ("ok", "ERR 1615", "none", ...)
+        self.stmt_events = []
+        self._fail_skip = 0
+        self._fail_times = 0
+        self._fail_code = ER_NEED_REPREPARE
+        self._fail_invalidate = True
         self.errors = []      # exceptions in connection handlers (bugs of the fake or bad input)
         self._lock = threading.Lock()
         self._lsock = None
@@ -292,6 +344,28 @@ class FakeMySQL8:
         with self._lock:
             return list(self.commands)
 
+    def fail_executes(self, times=1, skip=0, code=ER_NEED_REPREPARE, invalidate=True):
+        """After `skip` more COM_STMT_EXECUTEs went through, answer the next `times`
+        (on any connection, valid statement ids only) with ERR `code` and, with
+        `invalidate`, forget the statement id each was sent with (a later EXECUTE
+        with it gets ERR 1243). fail_executes(0) disarms."""
+        with self._lock:
+            self._fail_skip = skip
+            self._fail_times = times
+            self._fail_code = code
+            self._fail_invalidate = invalidate
+
+    def stmt_trace(self, cmds=("PREPARE", "EXECUTE")):
+        """The prepared-statement commands received, as tuples (cmd, server id, answer),
+        e.g. ("EXECUTE", 1, "ERR 1615"); only the commands named in `cmds`."""
+        with self._lock:
+            return [(e["cmd"], e["id"], e["answer"]) for e in self.stmt_events
+                    if e["cmd"] in cmds]
+
+    def all_stmt_events(self):
+        with self._lock:
+            return [dict(e) for e in self.stmt_events]
+
     # -- internals
 
     def _accept_loop(self):
@@ -333,7 +407,7 @@ class FakeMySQL8:
                 return
             caps = self._login(conn, conn_id, mode)
             if caps is not None:
-                self._commands(conn, caps)
+                self._commands(conn, caps, conn_id)
         except _Closed:
             pass
         except (OSError, ValueError, IndexError, struct.error) as e:
@@ -472,7 +546,177 @@ class FakeMySQL8:
         else:
             conn.write(b"\xfe" + struct.pack("<HH", 0, SERVER_STATUS_AUTOCOMMIT))
 
-    def _commands(self, conn, caps):
+    # -- prepared statements
+
+    @staticmethod
+    def _coldef(name: bytes, ctype=MYSQL_TYPE_LONGLONG, length=21, flags=0x0081):
+        return (lenenc_str(b"def") + lenenc_str(b"") + lenenc_str(b"") + lenenc_str(b"")
+                + lenenc_str(name) + lenenc_str(b"") + b"\x0c"
+                + struct.pack("<HIBHB", 63, length, ctype, flags, 0) + b"\0\0")
+
+    def _eof(self):
+        return b"\xfe" + struct.pack("<HH", 0, SERVER_STATUS_AUTOCOMMIT)
+
+    def _stmt_event(self, conn_id, cmd, sid, answer, sql=None, value=None):
+        with self._lock:
+            self.stmt_events.append({"conn": conn_id, "cmd": cmd, "id": sid, "sql": sql,
+                                     "value": value, "answer": answer})
+
+    def _stmt_prepare(self, conn, caps, st, arg):
+        sql = arg.decode("utf-8", "replace")
+        st["next"] += 1
+        sid = st["next"]
+        nparams = sql.count("?")
+        q = sql.strip().rstrip(";").strip()
+        ncols = 1 if q.upper().startswith("SELECT") else 0
+        st["stmts"][sid] = {"sql": sql, "params": nparams, "cols": ncols, "types": None,
+                            "name": q[6:].strip().encode() or b"1"}
+        self._stmt_event(st["conn_id"], "PREPARE", sid, "ok", sql=sql)
+        deprecate_eof = bool(caps & CLIENT_DEPRECATE_EOF)
+        conn.write(b"\x00" + struct.pack("<IHHBH", sid, ncols, nparams, 0, 0))
+        if nparams:
+            for _ in range(nparams):
+                conn.write(self._coldef(b"?", MYSQL_TYPE_LONGLONG, 21, 0x0080))
+            if not deprecate_eof:
+                conn.write(self._eof())
+        if ncols:
+            conn.write(self._coldef(st["stmts"][sid]["name"]))
+            if not deprecate_eof:
+                conn.write(self._eof())
+
+    @staticmethod
+    def _param_value(t, data, pos):
+        """One binary parameter value of type t (low byte type, 0x80 in the high
+        byte for unsigned) at pos: (int or None, next pos)."""
+        base, unsigned = t & 0xFF, bool(t & 0x8000)
+        fixed = {MYSQL_TYPE_TINY: ("b", 1), MYSQL_TYPE_SHORT: ("h", 2), MYSQL_TYPE_YEAR: ("h", 2),
+                 MYSQL_TYPE_LONG: ("i", 4), MYSQL_TYPE_INT24: ("i", 4),
+                 MYSQL_TYPE_LONGLONG: ("q", 8), MYSQL_TYPE_FLOAT: ("f", 4),
+                 MYSQL_TYPE_DOUBLE: ("d", 8)}
+        if base == MYSQL_TYPE_NULL:
+            return None, pos
+        if base in fixed:
+            fmt, n = fixed[base]
+            if unsigned and fmt in "bhiq":
+                fmt = fmt.upper()
+            v = struct.unpack_from("<" + fmt, data, pos)[0]
+            return int(v), pos + n
+        # strings, decimals, blobs: length-encoded
+        n, pos = _lenenc_at(data, pos)
+        raw = data[pos:pos + n]
+        try:
+            v = int(float(raw.decode()))
+        except ValueError:
+            v = 0
+        return v, pos + n
+
+    def _stmt_execute(self, conn, caps, st, arg):
+        conn_id = st["conn_id"]
+        sid, flags, iterations = struct.unpack_from("<IBI", arg, 0)
+        stmt = st["stmts"].get(sid)
+        if stmt is None:
+            self._stmt_event(conn_id, "EXECUTE", sid, f"ERR {ER_UNKNOWN_STMT_HANDLER}")
+            conn.write(self._err(ER_UNKNOWN_STMT_HANDLER, "HY000",
+                                 f"Unknown prepared statement handler ({sid}) given to "
+                                 f"mysqld_stmt_execute"))
+            return
+        value = None
+        n = stmt["params"]
+        if n:
+            pos = 9
+            nb = (n + 7) // 8
+            nulls = arg[pos:pos + nb]
+            pos += nb
+            bound = arg[pos]
+            pos += 1
+            if bound == 1:
+                stmt["types"] = [struct.unpack_from("<H", arg, pos + 2 * i)[0] for i in range(n)]
+                pos += 2 * n
+            if stmt["types"] is None:
+                self._stmt_event(conn_id, "EXECUTE", sid, f"ERR {ER_WRONG_ARGUMENTS}",
+                                 sql=stmt["sql"])
+                conn.write(self._err(ER_WRONG_ARGUMENTS, "HY000",
+                                     "Incorrect arguments to mysqld_stmt_execute"))
+                return
+            vals = []
+            for i, t in enumerate(stmt["types"]):
+                if nulls[i // 8] & (1 << (i % 8)):
+                    vals.append(None)
+                    continue
+                v, pos = self._param_value(t, arg, pos)
+                vals.append(v)
+            value = vals[0]
+        with self._lock:
+            fail = False
+            if self._fail_times > 0:
+                if self._fail_skip > 0:
+                    self._fail_skip -= 1
+                else:
+                    self._fail_times -= 1
+                    fail = True
+            code = self._fail_code
+            invalidate = self._fail_invalidate
+        if fail:
+            if invalidate:
+                del st["stmts"][sid]
+            self._stmt_event(conn_id, "EXECUTE", sid, f"ERR {code}", sql=stmt["sql"], value=value)
+            msg = ("Prepared statement needs to be re-prepared" if code == ER_NEED_REPREPARE
+                   else f"fake server: injected error {code}")
+            conn.write(self._err(code, "HY000", msg))
+            return
+        self._stmt_event(conn_id, "EXECUTE", sid, "ok", sql=stmt["sql"], value=value)
+        if not stmt["cols"]:
+            conn.write(self._ok(caps))
+            return
+        if n:
+            out = value
+        else:
+            name = stmt["name"].decode()
+            out = int(name) if name.isdigit() else 1
+        deprecate_eof = bool(caps & CLIENT_DEPRECATE_EOF)
+        conn.write(lenenc_int(1))
+        conn.write(self._coldef(stmt["name"]))
+        if not deprecate_eof:
+            conn.write(self._eof())
+        # binary row: header, NULL bitmap (offset 2), values
+        if out is None:
+            conn.write(b"\x00" + bytes([0x04]))
+        else:
+            conn.write(b"\x00\x00" + struct.pack("<q", out))
+        if deprecate_eof:
+            conn.write(self._ok(caps, header=0xFE))
+        else:
+            conn.write(self._eof())
+
+    def _stmt_command(self, conn, caps, st, cmd, arg):
+        name = STMT_COMMANDS[cmd]
+        if cmd == COM_STMT_PREPARE:
+            self._stmt_prepare(conn, caps, st, arg)
+            return
+        if cmd == COM_STMT_EXECUTE:
+            self._stmt_execute(conn, caps, st, arg)
+            return
+        sid = struct.unpack_from("<I", arg, 0)[0]
+        known = sid in st["stmts"]
+        if cmd == COM_STMT_CLOSE:
+            st["stmts"].pop(sid, None)
+            self._stmt_event(st["conn_id"], name, sid, "none")
+        elif cmd == COM_STMT_SEND_LONG_DATA:
+            self._stmt_event(st["conn_id"], name, sid, "none")
+        elif cmd == COM_STMT_RESET and known:
+            self._stmt_event(st["conn_id"], name, sid, "ok")
+            conn.write(self._ok(caps))
+        elif cmd == COM_STMT_RESET:
+            self._stmt_event(st["conn_id"], name, sid, f"ERR {ER_UNKNOWN_STMT_HANDLER}")
+            conn.write(self._err(ER_UNKNOWN_STMT_HANDLER, "HY000",
+                                 f"Unknown prepared statement handler ({sid}) given to "
+                                 f"mysqld_stmt_reset"))
+        else:  # FETCH: no cursors here
+            self._stmt_event(st["conn_id"], name, sid, "ERR 1421")
+            conn.write(self._err(1421, "HY000", f"The statement ({sid}) has no open cursor."))
+
+    def _commands(self, conn, caps, conn_id=0):
+        st = {"conn_id": conn_id, "next": 0, "stmts": {}}
         while True:
             conn.seq = 0
             try:
@@ -494,7 +738,12 @@ class FakeMySQL8:
                     self._result_one(conn, caps, value.encode(), rest.encode() or b"1")
                 else:
                     conn.write(self._ok(caps))
-            elif cmd in (COM_PING, COM_INIT_DB, COM_RESET_CONNECTION):
+            elif cmd in STMT_COMMANDS:
+                self._stmt_command(conn, caps, st, cmd, arg)
+            elif cmd == COM_RESET_CONNECTION:
+                st["stmts"].clear()  # as a server: the connection's statements are gone
+                conn.write(self._ok(caps))
+            elif cmd in (COM_PING, COM_INIT_DB):
                 conn.write(self._ok(caps))
             else:
                 conn.write(self._err(1047, "08S01", f"fake server: unknown command {cmd}"))
