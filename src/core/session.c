@@ -682,7 +682,7 @@ static void stmt_forget_command(struct mx_session *s)
     s->exec_ps = NULL;
     s->exec_id = 0;
     s->exec_needs_types = false;
-    s->exec_retained = s->exec_retried = false;
+    s->exec_retained = s->exec_retried = s->exec_first = false;
     s->out_cmd_ready = false;
     if (s->prep_ps) pstmt_unref(c, s->prep_ps);
     s->prep_ps = NULL;
@@ -1058,6 +1058,7 @@ static void begin_response(struct mx_session *s)
     resp_begin(&be->resp, s->cmd, (s->caps & CLIENT_DEPRECATE_EOF) != 0);
     if (s->exec_retained && s->sock.in) /* sent, but kept until the answer begins */
         s->sock.in->rpos = s->sock.in->ppos - s->exec_pkt_len;
+    s->exec_first = s->cmd == COM_STMT_EXECUTE && s->exec_ps;
     be->state = BE_RELAY;
     s->state = SS_RESPONSE;
     s->body_left = 0;
@@ -1328,17 +1329,28 @@ static void relay_response(struct mx_session *s)
             }
             infile = true;
         }
-        if (s->exec_retained) {
+        if (s->exec_first) { /* the first packet of an EXECUTE's answer */
+            s->exec_first = false;
+            bool retained = s->exec_retained;
             s->exec_retained = false;
-            if (len > 0 && got == len && b->data[b->ppos + PKT_HDR] == 0xff && got >= 3 &&
-                rd16(b->data + b->ppos + PKT_HDR + 1) == 1615 && !s->exec_retried) {
+            bool reprepare = len > 0 && got == len && got >= 3 &&
+                             b->data[b->ppos + PKT_HDR] == 0xff &&
+                             rd16(b->data + b->ppos + PKT_HDR + 1) == 1615;
+            if (reprepare && retained && !s->exec_retried) {
                 /* ER_NEED_REPREPARE: prepare again on this connection, send it again */
                 b->ppos += PKT_HDR + got;
                 b->rpos = b->ppos;
                 stmt_reprepare(s, be);
                 return;
             }
-            s->sock.in->rpos = s->sock.in->ppos; /* the EXECUTE's bytes are done */
+            if (reprepare) { /* twice: the client gets it; the next EXECUTE prepares anew */
+                struct mx_bstmt *bs = bstmts_get(&be->stmts, s->exec_ps);
+                if (bs) {
+                    be_close_stmt_later(be, bs->backend_id);
+                    bstmts_del(&be->stmts, &s->w->pcache, s->exec_ps);
+                }
+            }
+            if (retained) s->sock.in->rpos = s->sock.in->ppos; /* the EXECUTE's bytes are done */
         }
         if (s->prep_ps && !s->prep_patched && be->resp.cmd == COM_STMT_PREPARE &&
             be->resp.stmt_id && got >= 5)

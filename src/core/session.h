@@ -124,6 +124,7 @@ struct mx_session {
     bool out_cmd_ready;              /* the command was rewritten into the backend's output */
     bool exec_retained;              /* the EXECUTE's bytes stay until its answer begins */
     bool exec_retried;               /* ...and were already sent again after ERR 1615 */
+    bool exec_first;                 /* the EXECUTE's answer has not begun yet */
     uint32_t exec_pkt_len;
 };
 

@@ -333,6 +333,29 @@ static void on_reset_done(struct mx_backend *be, int err, const struct be_error 
     serve_waiters(p);
 }
 
+/* Rebalancing: after scale-out or recovery the balancer sends borrows to the
+ * new server, and connections to a server holding more than its weighted share
+ * (plus one) of this worker's connections are retired as they come back idle (never
+ * below min_idle), so the old server's connection count follows the load. */
+static bool over_share(struct mx_pool *p)
+{
+    struct mx_worker *w = p->worker;
+    const struct mx_config *cfg = w->px->cfg;
+    if (cfg->n_backends < 2 || p->n_idle < (size_t)cfg->pool_min_idle + 1) return false;
+    uint64_t conns = 0, weights = 0;
+    for (size_t i = 0; i < cfg->n_backends; i++) {
+        if (atomic_load(&w->px->servers[i].state) != SRV_UP || cfg->backends[i].backup) continue;
+        int wt = atomic_load(&w->px->servers[i].weight);
+        weights += (uint64_t)(wt > 0 ? wt : cfg->backends[i].weight);
+        conns += w->pools[i].n_open;
+    }
+    int mine = atomic_load(&SRV(p)->weight);
+    uint64_t wt = (uint64_t)(mine > 0 ? mine : cfg->backends[p->server].weight);
+    if (!weights || cfg->backends[p->server].backup) return false;
+    /* more than its weighted share of this worker's connections, plus one */
+    return (uint64_t)p->n_open * weights > conns * wt + weights;
+}
+
 void pool_release(struct mx_backend *be)
 {
     struct mx_pool *p = be->pool;
@@ -341,7 +364,8 @@ void pool_release(struct mx_backend *be)
     be->session = NULL;
     const struct mx_config *cfg = p->worker->px->cfg;
     if (be->broken || p->worker->stopping || atomic_load(&SRV(p)->state) != SRV_UP ||
-        mx_now_ms() - be->created_ms > (uint64_t)cfg->pool_max_lifetime_ms) {
+        mx_now_ms() - be->created_ms > (uint64_t)cfg->pool_max_lifetime_ms ||
+        over_share(p)) {
         be_close(be);
         return;
     }
