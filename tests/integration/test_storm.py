@@ -301,7 +301,7 @@ def test_max_client_connections_counts_handshaking_sessions(mymux_factory):
 def test_user_max_connections(mymux_factory):
     users = [dict(u) for u in USERS]
     users[0]["max_connections"] = 2  # app
-    m, _ = start_quiet(mymux_factory, {"users": users})
+    m, aport = start_quiet(mymux_factory, {"users": users})
     a1, a2 = m.connect(), m.connect()
     others = []
     try:
@@ -331,6 +331,7 @@ def test_user_max_connections(mymux_factory):
         with pytest.raises(pymysql.err.OperationalError) as ei:
             m.connect()
         assert err_code(ei.value) == 1040
+        assert api(aport, "/api/status")["user_limit_refused"] == 2
     finally:
         a2.close()
         for c in others:
@@ -342,9 +343,9 @@ def test_user_max_connections(mymux_factory):
 
 def test_accept_rate_storm_all_served_at_the_rate(mymux_factory):
     rate, burst, n = 50, 10, 200
-    m = mymux_factory({"limits": {"accept_rate": rate, "accept_burst": burst,
-                                  "handshake_timeout": "60s",
-                                  "auth_failures": {"max": 1000000}}})
+    m, aport = start_quiet(mymux_factory, {"limits": {"accept_rate": rate, "accept_burst": burst,
+                                                      "handshake_timeout": "60s",
+                                                      "auth_failures": {"max": 1000000}}})
     pinger = Pinger(m)
     try:
         results, t0 = storm(m, n)
@@ -358,6 +359,8 @@ def test_accept_rate_storm_all_served_at_the_rate(mymux_factory):
           f"(lower bound {lower:.2f}s); pinger {pinger.calls} calls, slowest {pinger.max_s:.3f}s")
     assert elapsed >= lower, f"{n} clients served in {elapsed:.2f}s, faster than the rate allows"
     assert pinger.calls >= 3
+    assert api(aport, "/api/status")["accept_deferred"] > 0
+    assert re.search(r"^mymux_accept_deferred_total [1-9]", api(aport, "/metrics"), re.M)
 
 
 def test_accept_rate_defers_greetings_not_connections(mymux_factory):
@@ -589,7 +592,8 @@ def test_auth_failures_slowed_blocked_then_allowed(mymux_factory):
     finally:
         s.close()
     assert len(re.findall(r"client_blocked", m.log())) == 1, m.log()
-    assert api(aport, "/api/status")["auth_failures"] >= 4
+    st = api(aport, "/api/status")
+    assert st["auth_failures"] >= 4 and st["auth_blocks"] == 1, st
 
     # after the block (2 s) logins work again
     def login_ok():
@@ -859,6 +863,7 @@ def test_pool_max_waiting_1040_names_backend(mymux_factory):
             c.cursor().execute("SELECT 1")
         assert err_code(ei.value) == 1040, ei.value
         assert "db1" in str(ei.value), ei.value
+        assert api(aport, "/api/status")["queue_full"] == 1
         a.cursor().execute("COMMIT")
         t.join(30)
         assert res["b"] == (1,), res  # the queued one was served
