@@ -59,8 +59,8 @@ struct mx_session {
     struct mx_cred *saved_cred;      /* identity before COM_CHANGE_USER */
     bool sha2_fast_failed;
     struct mx_cred cred;             /* user name and what we learned of the secret */
-    char schema[256];                /* current schema ("" none) */
-    char pending_schema[256];        /* schema of the handshake / INIT_DB / USE in flight */
+    char schema[192];                /* current schema ("" none): 64 characters of up to 3 bytes */
+    char pending_schema[192];        /* schema of the handshake / INIT_DB / USE in flight */
 
     /* backend */
     struct mx_backend *be;

@@ -465,7 +465,7 @@ void session_auth_packet(struct mx_session *s, const uint8_t *p, size_t len, uin
         s->zstd_level = r.zstd_level;
         s->charset = charset_name_of(r.charset) ? r.charset : s->w->px->default_charset;
         if (r.has_db && (s->caps & CLIENT_CONNECT_WITH_DB))
-            snprintf(s->pending_schema, sizeof s->pending_schema, "%s", r.db);
+            snprintf(s->pending_schema, sizeof s->pending_schema, "%.191s", r.db);
         start_auth(s, &r);
         return;
     }
@@ -543,6 +543,6 @@ void session_change_user(struct mx_session *s, const uint8_t *p, size_t len)
     s->changing_user = true;
     if (r.charset && charset_name_of(r.charset)) s->charset = r.charset;
     s->pending_schema[0] = 0;
-    if (r.has_db) snprintf(s->pending_schema, sizeof s->pending_schema, "%s", r.db);
+    if (r.has_db) snprintf(s->pending_schema, sizeof s->pending_schema, "%.191s", r.db);
     start_auth(s, &r);
 }

@@ -167,7 +167,7 @@ void worker_post_kill(struct mx_worker *w, uint32_t id);
 struct mx_reg_entry {
     uint32_t id;               /* 0 = empty */
     int worker;
-    char user[128];
+    char user[96];             /* login name (MariaDB allows 80 characters) */
     atomic_int server;         /* backend server of the attached connection, -1 none */
     atomic_uint backend_tid;   /* its thread id on that server */
     atomic_int busy;           /* a command is running */
