@@ -139,6 +139,11 @@ static const char *want_schema(const struct mx_session *s)
  * statement can take a connection back to "no database". */
 static bool key_matches(const struct mx_backend *be, const struct mx_session *s)
 {
+    if (be->client_ip[0]) { /* a PROXY header named one client: only its sessions share it */
+        size_t n = strlen(be->client_ip);
+        const char *peer = s->peer[0] == '[' ? s->peer + 1 : s->peer;
+        if (strncmp(peer, be->client_ip, n) != 0 || (peer[n] != ':' && peer[n] != ']')) return false;
+    }
     return be->key_caps == (s->caps & MX_KEY_CAPS) && strcmp(be->user, s->cred.user) == 0 &&
            (want_schema(s)[0] || (!be->schema[0] && !be->schema_unknown));
 }
@@ -237,7 +242,8 @@ static void on_login_cb(struct mx_backend *be, int err, const struct be_error *e
 static void open_for(struct mx_pool *p, struct mx_session *s)
 {
     p->n_opening++;
-    struct mx_backend *be = be_open(p, &s->cred, s->caps & MX_KEY_CAPS, s->charset, on_login_cb);
+    struct mx_backend *be = be_open(p, &s->cred, s->caps & MX_KEY_CAPS, s->charset, s->peer,
+                                    on_login_cb);
     if (!be) {
         p->n_opening--;
         slot_give(p);

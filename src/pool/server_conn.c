@@ -17,6 +17,7 @@
 #include "pool/pool.h"
 #include "protocol/auth.h"
 #include "protocol/handshake.h"
+#include "protocol/proxy_proto.h"
 #include "pool/stmt.h"
 
 void cred_clear(struct mx_cred *c)
@@ -505,12 +506,46 @@ static void on_connect(uv_connect_t *req, int status)
     }
     uv_tcp_nodelay(&be->sock.tcp, 1);
     be->state = BE_GREETING;
+    if (be->client_ip[0]) { /* PROXY v2 first: the server sees the client's address */
+        struct mx_buf *o = sock_out(&be->sock);
+        int n = o ? pp_build_v2(o->data + o->wpos, o->cap - o->wpos,
+                                (struct sockaddr *)&be->client_addr, (struct sockaddr *)&be->addr)
+                  : -1;
+        if (n < 0) {
+            be_fail(be, 2013, "HY000", "cannot build the PROXY header for backend %s",
+                    be->pool->worker->px->cfg->backends[be->pool->server].name);
+            return;
+        }
+        o->wpos += (uint32_t)n;
+        if (!be_flush(be)) return;
+    }
     int rc = sock_read_start(&be->sock);
     if (rc < 0) be_fail(be, 2013, "HY000", "cannot read from backend: %s", uv_strerror(rc));
 }
 
+/* "ip:port" (IPv6 as [ip]:port or ip:port) into an address; 0 or -1. */
+static int parse_peer(const char *peer, struct sockaddr_storage *ss, char *ip, size_t ipcap)
+{
+    char buf[64];
+    snprintf(buf, sizeof buf, "%s", peer);
+    char *colon = strrchr(buf, ':');
+    if (!colon) return -1;
+    *colon = 0;
+    int port = atoi(colon + 1);
+    char *h = buf;
+    if (*h == '[') {
+        h++;
+        char *e = strchr(h, ']');
+        if (e) *e = 0;
+    }
+    snprintf(ip, ipcap, "%s", h);
+    if (uv_ip4_addr(h, port, (struct sockaddr_in *)ss) == 0) return 0;
+    if (uv_ip6_addr(h, port, (struct sockaddr_in6 *)ss) == 0) return 0;
+    return -1;
+}
+
 struct mx_backend *be_open(struct mx_pool *pool, const struct mx_cred *cred, uint32_t key_caps,
-                           uint8_t charset, be_done_cb done)
+                           uint8_t charset, const char *client_peer, be_done_cb done)
 {
     struct mx_worker *w = pool->worker;
     const struct mx_backend_cfg *bc = &w->px->cfg->backends[pool->server];
@@ -550,6 +585,10 @@ struct mx_backend *be_open(struct mx_pool *pool, const struct mx_cred *cred, uin
         memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
         freeaddrinfo(ai);
     }
+    memcpy(&be->addr, &ss, sizeof ss);
+    if (bc->send_proxy && client_peer &&
+        parse_peer(client_peer, &be->client_addr, be->client_ip, sizeof be->client_ip) != 0)
+        be->client_ip[0] = 0;
     uv_connect_t *req = malloc(sizeof *req);
     req->data = be;
     rc = uv_tcp_connect(req, &be->sock.tcp, (struct sockaddr *)&ss, on_connect);

@@ -56,6 +56,8 @@ struct mx_backend {
     struct mx_backend *next, *prev; /* pool->idle or pool->all links */
     struct mx_backend *anext, *aprev;
     char user[128];
+    char client_ip[64];           /* send_proxy: the client this connection speaks for ("" none) */
+    struct sockaddr_storage client_addr, addr;
     uint32_t key_caps;            /* client caps this connection was opened with */
     uint32_t caps;                /* negotiated */
     uint32_t thread_id;
@@ -95,7 +97,7 @@ struct mx_backend {
 /* Opens a connection to the pool's server logged in with cred; done is called
  * with the result. The backend counts toward the server's global cap already. */
 struct mx_backend *be_open(struct mx_pool *pool, const struct mx_cred *cred, uint32_t key_caps,
-                           uint8_t charset, be_done_cb done);
+                           uint8_t charset, const char *client_peer, be_done_cb done);
 /* Records that an internal command with cmd was written into be->sock.out and
  * its answer must be consumed (ps: the statement of a COM_STMT_PREPARE). */
 void be_expect(struct mx_backend *be, uint8_t cmd, struct mx_pstmt *ps);

@@ -166,3 +166,36 @@ def test_no_trusted_networks_plain_clients(mymux):
     c = mymux.connect()
     c.cursor().execute("SELECT 1")
     c.close()
+
+
+@pytest.fixture(scope="module")
+def proxy_backend():
+    """A MariaDB that takes PROXY headers from loopback (TiDB's proxy-protocol.networks)."""
+    db = testbed.MariaDB(name="dbproxy", extra_args=["--proxy-protocol-networks=127.0.0.0/8"])
+    db.start()
+    yield db
+    db.stop()
+
+
+def test_send_proxy_to_backend(mymux_factory, proxy_backend):
+    """backends[].send_proxy: the backend sees the original client's address (here handed to
+    mymux by a trusted load balancer), and a pooled connection speaks for one client only."""
+    m = mymux_factory({"proxy_protocol": {"trusted": ["127.0.0.0/8"]},
+                       "backends": [{"name": "dbp",
+                                     "address": f"{proxy_backend.host}:{proxy_backend.port}",
+                                     "send_proxy": True}],
+                       "health": {"type": "none"}})
+    seen = {}
+    for src, sport in (("203.0.113.7", 40011), ("198.51.100.9", 40012)):
+        fw = Forwarder((m.host, m.port), v2(src, sport))
+        try:
+            c = pymysql.connect(host="127.0.0.1", port=fw.port, user="app", password="apppass",
+                                autocommit=True)
+            with c.cursor() as cur:
+                cur.execute("SELECT USER()")
+                seen[src] = cur.fetchone()[0]
+            c.close()
+        finally:
+            fw.close()
+    # MariaDB names the client by the address in mymux's PROXY header
+    assert seen == {"203.0.113.7": "app@203.0.113.7", "198.51.100.9": "app@198.51.100.9"}, seen
