@@ -1257,16 +1257,22 @@ static bool infile_allowed(struct mx_session *s, const struct mx_resp *r)
            fnv1a(r->infile_name, r->infile_len) == s->infile_hash;
 }
 
+/* Forgets the server statement of the EXECUTE in flight on be (closed with
+ * be's next write), so that the next use prepares it again. */
+static void stmt_drop_on_backend(struct mx_session *s, struct mx_backend *be)
+{
+    struct mx_bstmt *bs = bstmts_get(&be->stmts, s->exec_ps);
+    if (!bs) return;
+    be_close_stmt_later(be, bs->backend_id);
+    bstmts_del(&be->stmts, &s->w->pcache, s->exec_ps);
+}
+
 /* The retained EXECUTE is sent again after a fresh COM_STMT_PREPARE of its
  * text; the old server statement is closed. Once per EXECUTE. */
 static void stmt_reprepare(struct mx_session *s, struct mx_backend *be)
 {
     s->exec_retried = true;
-    struct mx_bstmt *bs = bstmts_get(&be->stmts, s->exec_ps);
-    if (bs) {
-        be_close_stmt_later(be, bs->backend_id);
-        bstmts_del(&be->stmts, &s->w->pcache, s->exec_ps);
-    }
+    stmt_drop_on_backend(s, be);
     STAT_ADD(s->w->px->servers[be->pool->server].reprepares, 1);
     log_info("reprepare", "conn_id=%u backend_thread=%u", s->id, be->thread_id);
     struct mx_buf *ib = s->sock.in;
@@ -1343,13 +1349,8 @@ static void relay_response(struct mx_session *s)
                 stmt_reprepare(s, be);
                 return;
             }
-            if (reprepare) { /* twice: the client gets it; the next EXECUTE prepares anew */
-                struct mx_bstmt *bs = bstmts_get(&be->stmts, s->exec_ps);
-                if (bs) {
-                    be_close_stmt_later(be, bs->backend_id);
-                    bstmts_del(&be->stmts, &s->w->pcache, s->exec_ps);
-                }
-            }
+            if (reprepare) /* twice: the client gets it; the next EXECUTE prepares anew */
+                stmt_drop_on_backend(s, be);
             if (retained) s->sock.in->rpos = s->sock.in->ppos; /* the EXECUTE's bytes are done */
         }
         if (s->prep_ps && !s->prep_patched && be->resp.cmd == COM_STMT_PREPARE &&
