@@ -36,6 +36,7 @@ struct mx_server {
     atomic_int weight;      /* effective weight: config or admin override (0 = none) */
     atomic_int open;        /* backend connections open or opening, all workers */
     atomic_int busy;        /* connections lent to sessions right now */
+    atomic_int waiting;     /* sessions waiting for a connection to it, all workers */
     atomic_int affine;      /* sessions whose affinity is this server */
     atomic_uint_least64_t up_since_ms; /* when it last came up (slow start) */
     atomic_uint_least64_t ewma_us;     /* response time, exponentially weighted */

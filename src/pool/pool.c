@@ -67,14 +67,31 @@ static bool may_connect(struct mx_pool *p)
     return true;
 }
 
-/* Takes a slot of this worker's share; false when full. */
+/* Takes a slot under the server's cap (all workers together); false when full.
+ * A worker past its share borrows room the others do not use, and gives it
+ * back when they have sessions waiting (pool_release). */
 static bool slot_take(struct mx_pool *p)
 {
-    if (p->n_open >= (size_t)worker_share(p) || !may_connect(p)) return false;
-    p->rate_used++;
-    p->n_open++;
-    atomic_fetch_add(&p->worker->px->servers[p->server].open, 1);
-    return true;
+    if (!may_connect(p)) return false;
+    struct mx_server *sv = SRV(p);
+    int cap = server_cap(p);
+    int cur = atomic_load(&sv->open);
+    while (cur < cap) {
+        if (atomic_compare_exchange_weak(&sv->open, &cur, cur + 1)) {
+            p->rate_used++;
+            p->n_open++;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Whether this worker holds more than its share while sessions of other
+ * workers wait for this server. */
+static bool owes_slots(struct mx_pool *p)
+{
+    return p->n_open > (size_t)worker_share(p) &&
+           atomic_load(&SRV(p)->waiting) > (int)p->n_wait;
 }
 
 static void slot_give(struct mx_pool *p)
@@ -170,6 +187,7 @@ static void wait_push(struct mx_pool *p, struct mx_session *s)
     else p->wait_head = s;
     p->wait_tail = s;
     p->n_wait++;
+    atomic_fetch_add(&SRV(p)->waiting, 1);
     p->waits++;
     STAT_ADD(SRV(p)->waits, 1);
 }
@@ -187,6 +205,7 @@ void pool_cancel_wait(struct mx_pool *p, struct mx_session *s)
     s->wait_next = NULL;
     s->wait_pool = NULL;
     p->n_wait--;
+    atomic_fetch_sub(&SRV(p)->waiting, 1);
 }
 
 void pool_on_login(struct mx_backend *be, int err, const struct be_error *e)
@@ -371,7 +390,7 @@ void pool_release(struct mx_backend *be)
     const struct mx_config *cfg = p->worker->px->cfg;
     if (be->broken || p->worker->stopping || atomic_load(&SRV(p)->state) != SRV_UP ||
         mx_now_ms() - be->created_ms > (uint64_t)cfg->pool_max_lifetime_ms ||
-        over_share(p)) {
+        over_share(p) || (owes_slots(p) && !p->wait_head)) {
         be_close(be);
         return;
     }
@@ -435,6 +454,13 @@ void pool_tick(struct mx_pool *p, uint64_t now)
         session_backend_failed(s, &e);
     }
     serve_waiters(p);
+    /* a worker holding borrowed room that others wait for gives an idle one back */
+    if (owes_slots(p) && p->idle) {
+        struct mx_backend *old = p->idle;
+        while (old->next) old = old->next;
+        idle_unlink(p, old);
+        be_close(old);
+    }
     /* idle connections past their idle timeout or lifetime, or to a server that
      * is no longer up */
     bool gone = atomic_load(&SRV(p)->state) != SRV_UP;

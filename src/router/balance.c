@@ -189,7 +189,9 @@ int balance_worker_init(struct mx_worker *w)
 {
     struct balance_state *st = calloc(1, sizeof *st);
     if (!st) return UV_ENOMEM;
-    st->rng = mix64((uint64_t)(uintptr_t)st ^ ((uint64_t)w->id << 32) ^ mx_now_ms()) | 1;
+    /* a fixed seed per worker: random choices need no unpredictability here, and
+     * a run can be repeated */
+    st->rng = mix64(0x9e3779b97f4a7c15ull ^ ((uint64_t)w->id << 32)) | 1;
     st->tie = (uint32_t)w->id;
     if (state_build(st, w->px, w->px->cfg) != 0) {
         free(st);
