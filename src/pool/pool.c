@@ -86,12 +86,15 @@ static bool slot_take(struct mx_pool *p)
     return false;
 }
 
-/* Whether this worker holds more than its share while sessions of other
- * workers wait for this server. */
+/* Whether this worker should give room back: sessions of other workers wait
+ * for this server while it holds more than its share, or while the cap is
+ * reached and none of its own sessions waits (its idle connections are better
+ * used there; with a cap below the number of workers the shares overlap). */
 static bool owes_slots(struct mx_pool *p)
 {
-    return p->n_open > (size_t)worker_share(p) &&
-           atomic_load(&SRV(p)->waiting) > (int)p->n_wait;
+    if (atomic_load(&SRV(p)->waiting) <= (int)p->n_wait) return false;
+    return p->n_open > (size_t)worker_share(p) ||
+           (p->n_wait == 0 && atomic_load(&SRV(p)->open) >= server_cap(p));
 }
 
 static void slot_give(struct mx_pool *p)
