@@ -131,12 +131,15 @@ static void detach_backend(struct mx_session *s, bool broken)
                 !s->w->px->cfg->pool_multiplex;
     if (s->schema_moved) be->schema_unknown = true; /* mymux cannot tell where it went */
     if (broken || be->state == BE_RELAY || be->state == BE_INTERNAL ||
-        (be->sock.in && !buf_empty(be->sock.in)) || be->sock.writing) {
+        (be->sock.in && !buf_empty(be->sock.in)) || be->sock.writing)
         be->broken = true;
-        pool_release(be);
-        return;
-    }
     pool_release(be);
+}
+
+void session_drop_backend(struct mx_session *s)
+{
+    if (s->be) s->be->dirty = true; /* the server would reset the session here */
+    detach_backend(s, false);
 }
 
 void session_close(struct mx_session *s, const char *why)
@@ -1074,17 +1077,6 @@ static void forward_command(struct mx_session *s)
 {
     struct mx_backend *be = s->be;
     if (!s->discard && (!be || be->sock.writing)) return;
-    if (s->out_cmd_ready) { /* the command was rewritten into the backend's output */
-        s->out_cmd_ready = false;
-        s->state = SS_FORWARD;
-        int rc = sock_flush_out(&be->sock);
-        if (rc < 0) {
-            session_backend_lost(s, be, rc);
-            return;
-        }
-        begin_response(s);
-        return;
-    }
     if (s->synthetic_len) { /* a command mymux wrote itself instead of the client's */
         struct mx_buf *o = sock_out(&be->sock);
         struct pkt_wr w;
@@ -1095,6 +1087,10 @@ static void forward_command(struct mx_session *s)
         pkt_wr_end(&w, off, 0);
         o->wpos += (uint32_t)w.pos;
         s->synthetic_len = 0;
+        s->out_cmd_ready = true;
+    }
+    if (s->out_cmd_ready) { /* the command is in the backend's output, not the client's buffer */
+        s->out_cmd_ready = false;
         s->state = SS_FORWARD;
         int rc = sock_flush_out(&be->sock);
         if (rc < 0) {

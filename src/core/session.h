@@ -165,6 +165,8 @@ void session_accept(struct mx_worker *w, uv_stream_t *listener);
 /* From the pool. */
 void session_backend_ready(struct mx_session *s, struct mx_backend *be);
 void session_backend_failed(struct mx_session *s, const struct be_error *e);
+/* Gives the backend connection back to be reset first (COM_CHANGE_USER). */
+void session_drop_backend(struct mx_session *s);
 /* The server it waited for went away: borrow from another one. */
 void session_reroute(struct mx_session *s);
 /* From the backend connection attached to s. */

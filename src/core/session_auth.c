@@ -212,13 +212,7 @@ void session_deny_now(struct mx_session *s, bool used_password)
         s->saved_cred = NULL;
         /* the server resets the session even when the new user is refused:
          * the old user keeps a fresh session with its schema */
-        if (s->be) {
-            struct mx_backend *be = s->be;
-            s->be = NULL;
-            be->session = NULL;
-            be->dirty = true; /* the server would reset the session here */
-            pool_release(be);
-        }
+        session_drop_backend(s);
         sstate_reset(s);
         s->status = SERVER_STATUS_AUTOCOMMIT;
         s->state = SS_LOCAL;
@@ -309,13 +303,7 @@ static void accept_user(struct mx_session *s, const struct mx_user *u)
         cred_clear(s->saved_cred);
         free(s->saved_cred);
         s->saved_cred = NULL;
-        if (s->be) {
-            struct mx_backend *be = s->be;
-            s->be = NULL;
-            be->session = NULL;
-            be->dirty = true; /* the server would reset the session here */
-            pool_release(be);
-        }
+        session_drop_backend(s);
         s->schema[0] = 0;
         s->status = SERVER_STATUS_AUTOCOMMIT;
     }

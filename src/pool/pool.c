@@ -21,6 +21,7 @@ uint64_t mx_now_ms(void)
 #define SRV(p) (&(p)->worker->px->servers[(p)->server])
 
 static void serve_waiters(struct mx_pool *p);
+static void lend(struct mx_pool *p, struct mx_backend *be, struct mx_session *s);
 
 static int server_cap(struct mx_pool *p)
 {
@@ -243,15 +244,11 @@ void pool_on_login(struct mx_backend *be, int err, const struct be_error *e)
         return;
     }
     p->opened++;
-    if (!s) serve_waiters(p);
     if (s) {
-        p->n_busy++;
-        be->busy = true;
-        p->borrows++;
-        STAT_ADD(SRV(p)->borrows, 1);
-        session_backend_ready(s, be);
-    } else {
+        lend(p, be, s);
+    } else { /* its session left while it logged in: someone else may want it */
         idle_push(p, be);
+        serve_waiters(p);
     }
 }
 
@@ -290,17 +287,24 @@ static bool evict_one_idle(struct mx_pool *p)
     return true;
 }
 
+/* Hands a connection (idle, or just logged in) to session s. */
+static void lend(struct mx_pool *p, struct mx_backend *be, struct mx_session *s)
+{
+    p->n_busy++;
+    be->busy = true;
+    p->borrows++;
+    STAT_ADD(SRV(p)->borrows, 1);
+    be->session = s;
+    be->state = BE_ATTACHED;
+    session_backend_ready(s, be);
+}
+
 void pool_acquire(struct mx_pool *p, struct mx_session *s)
 {
     struct mx_backend *be = idle_find(p, s);
     if (be) {
         idle_unlink(p, be);
-        p->n_busy++;
-        be->busy = true;
-        p->borrows++;
-        be->session = s;
-        be->state = BE_ATTACHED;
-        session_backend_ready(s, be);
+        lend(p, be, s);
         return;
     }
     if (!p->wait_head && (slot_take(p) || (evict_one_idle(p) && slot_take(p)))) {
@@ -333,12 +337,7 @@ static void serve_waiters(struct mx_pool *p)
         STAT_ADD(SRV(p)->wait_us, (mx_now_ms() - s->wait_since_ms) * 1000);
         if (be) {
             idle_unlink(p, be);
-            p->n_busy++;
-        be->busy = true;
-            p->borrows++;
-            be->session = s;
-            be->state = BE_ATTACHED;
-            session_backend_ready(s, be);
+            lend(p, be, s);
         } else {
             open_for(p, s);
         }
