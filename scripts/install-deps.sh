@@ -9,7 +9,8 @@ PACKAGES=(
   libcmocka-dev libmicrohttpd-dev libjansson-dev
   libmariadb-dev mariadb-server mariadb-client mariadb-test
   sysbench haproxy
-  python3-pymysql python3-pytest python3-cryptography
+  python3-pymysql python3-mysqldb python3-pytest python3-cryptography
+  libdbd-mysql-perl golang-go golang-github-go-sql-driver-mysql-dev
   chromium prometheus
 )
 
