@@ -141,6 +141,7 @@ const char *adm_pin_name(int bit)
         [4] = "user_variable", [5] = "text_prepare", [6] = "found_rows", [7] = "handler",
         [8] = "xa",           [9] = "savepoint",   [10] = "unsure",    [11] = "session_variable",
         [20] = "prepared_statement", [21] = "long_data", [22] = "cursor", [23] = "set_option",
+        [24] = "server_state",
     };
     _Static_assert(CLS_PIN_SESSION_VAR == 1u << 11 && SESS_PIN_PREPARED == 1u << 20 &&
                        SESS_PIN_OPTION == 1u << 23,

@@ -761,12 +761,14 @@ enum {
     B_COMPRESS,
     B_SEND_PROXY,
     B_MAINTENANCE,
+    B_TRACKING,
     B_N
 };
 static const char *const config_backend_keys[B_N] = {
     "name",   "address", "weight",   "backup",     "max_connections", "status_port",
-    "health", "tls",     "compress", "send_proxy", "maintenance",
+    "health", "tls",     "compress", "send_proxy", "maintenance",     "session_tracking",
 };
+static const char *const config_tracking_names[] = {"auto", "on", "off"};
 
 /* One backend. Its health settings start as a copy of the global section
  * (c->cfg->health, parsed first) and take this backend's overrides. */
@@ -803,6 +805,11 @@ static int config_parse_backend(struct config_ctx *c, const yaml_node_t *map,
         (v[B_MAINTENANCE] &&
          config_get_bool(c, v[B_MAINTENANCE], "maintenance", &b->maintenance) < 0))
         return -1;
+    int tracking = MX_TRACK_AUTO;
+    if (v[B_TRACKING] && config_get_enum(c, v[B_TRACKING], "session_tracking",
+                                         config_tracking_names, 3, &tracking) < 0)
+        return -1;
+    b->session_tracking = (enum mx_tracking)tracking;
     return 0;
 }
 

@@ -51,6 +51,12 @@ struct mx_backend_tls_cfg {
     char *server_name;       /* SNI and identity check (default: host) */
 };
 
+/* backends[].session_tracking: auto uses the server's session-state trackers
+ * when its greeting offers CLIENT_SESSION_TRACK and its version is not TiDB's
+ * (TiDB reports no session state); off leaves the classifier alone to judge,
+ * as for TiDB. */
+enum mx_tracking { MX_TRACK_AUTO, MX_TRACK_ON, MX_TRACK_OFF };
+
 struct mx_backend_cfg {
     char *name;
     char *host;   /* numeric IPv4/IPv6 or host name */
@@ -64,6 +70,7 @@ struct mx_backend_cfg {
     bool compress;       /* compressed protocol towards this backend (default false) */
     bool send_proxy;     /* send a PROXY v2 header first (TiDB proxy-protocol.networks) */
     bool maintenance;    /* start in maintenance (default false) */
+    enum mx_tracking session_tracking; /* learn session state from the server's trackers */
 };
 
 struct mx_config {

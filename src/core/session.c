@@ -128,7 +128,7 @@ static void detach_backend(struct mx_session *s, bool broken)
     /* state that cannot be replayed, or a diagnostics area the next session
      * could read, goes away with a reset before anyone else gets it */
     be->dirty = be->dirty || !sstate_is_clean(s) || s->last_diag || be->diag_dirty ||
-                !s->w->px->cfg->pool_multiplex;
+                be->track_doubt || !s->w->px->cfg->pool_multiplex;
     if (s->schema_moved) be->schema_unknown = true; /* mymux cannot tell where it went */
     if (broken || be->state == BE_RELAY || be->state == BE_INTERNAL ||
         (be->sock.in && !buf_empty(be->sock.in)) || be->sock.writing)
@@ -919,6 +919,7 @@ static bool handle_command(struct mx_session *s)
         return false;
     }
     s->is_use = false;
+    s->trk_explainable = false;
     s->infile_ok = false;
     s->synthetic_len = 0;
     s->kill_after = 0;
@@ -974,6 +975,7 @@ static bool handle_command(struct mx_session *s)
         size_t n = len - 1 < sizeof s->pending_schema - 1 ? len - 1 : sizeof s->pending_schema - 1;
         memcpy(s->pending_schema, p + 1, n);
         s->pending_schema[n] = 0;
+        s->trk_explainable = true; /* the server reports the schema it took */
         break;
     }
     case COM_QUERY: {
@@ -1059,6 +1061,7 @@ static void begin_response(struct mx_session *s)
         return;
     }
     resp_begin(&be->resp, s->cmd, (s->caps & CLIENT_DEPRECATE_EOF) != 0);
+    be->resp.whole_ok = be->track;
     if (s->exec_retained && s->sock.in) /* sent, but kept until the answer begins */
         s->sock.in->rpos = s->sock.in->ppos - s->exec_pkt_len;
     s->exec_first = s->cmd == COM_STMT_EXECUTE && s->exec_ps;
@@ -1198,7 +1201,8 @@ static void finish_command(struct mx_session *s)
     atomic_store_explicit(&sv->ewma_us, old ? old - old / 8 + us / 8 : us + 1,
                           memory_order_relaxed);
     if (s->reg) atomic_store(&s->reg->busy, 0);
-    if (r->has_status) s->status = be->status = r->status;
+    if (r->has_status)
+        s->status = be->status = r->status & (uint16_t)~SERVER_SESSION_STATE_CHANGED;
     if (!r->error && s->pending_schema[0]) {
         snprintf(s->schema, sizeof s->schema, "%s", s->pending_schema);
         snprintf(be->schema, sizeof be->schema, "%s", s->pending_schema);
@@ -1331,6 +1335,25 @@ static void relay_response(struct mx_session *s)
             }
             infile = true;
         }
+        if (be->resp.term != RESP_TERM_NONE && be->track) {
+            /* the trackers' report, taken out of what the client sees */
+            int nl = sstate_track_packet(s, b->data + b->ppos + PKT_HDR, len, be->resp.term);
+            if (nl < 0 || got != len) {
+                log_warn("backend_protocol_error", "conn_id=%u bad session tracker data", s->id);
+                be->broken = true;
+                session_close(s, "backend_protocol_error");
+                return;
+            }
+            if ((uint32_t)nl != len) {
+                uint8_t *pk = b->data + b->ppos;
+                memmove(pk + PKT_HDR + nl, pk + PKT_HDR + len, b->wpos - (b->ppos + PKT_HDR + len));
+                b->wpos -= len - (uint32_t)nl;
+                len = got = (uint32_t)nl;
+                pk[0] = (uint8_t)len;
+                pk[1] = (uint8_t)(len >> 8);
+                pk[2] = (uint8_t)(len >> 16);
+            }
+        }
         if (s->exec_first) { /* the first packet of an EXECUTE's answer */
             s->exec_first = false;
             bool retained = s->exec_retained;
@@ -1421,6 +1444,7 @@ void session_on_backend_data(struct mx_session *s, struct mx_backend *be)
     if (s->state == SS_FORWARD && be->sock.in) {
         /* an early answer (e.g. packet too large): let the relay handle it */
         resp_begin(&be->resp, s->cmd, (s->caps & CLIENT_DEPRECATE_EOF) != 0);
+        be->resp.whole_ok = be->track;
         be->state = BE_RELAY;
         s->state = SS_RESPONSE;
         s->fwd_left = 0;

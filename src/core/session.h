@@ -92,6 +92,13 @@ struct mx_session {
     int pending_charset;             /* collation of a SET NAMES in flight, -1 none */
     bool schema_moved;               /* a USE inside a multi-statement: the schema is the pinned connection's */
     uint32_t pending_unpins;         /* pins the command in flight clears on success */
+    /* what the server's session trackers said of the command in flight */
+    bool trk_changed;                /* SERVER_SESSION_STATE_CHANGED was seen */
+    bool trk_explainable;            /* a command whose every change mymux can replay */
+    bool trk_unreplayable;           /* a reported value mymux cannot write back */
+    bool trk_has_schema;
+    char trk_schema[192];            /* the current schema the server reported */
+    struct mx_vars *trk_vars;        /* reported system variables, as SET literals */
     uint64_t last_insert_id;         /* what LAST_INSERT_ID() returns on this session */
     int64_t last_row_count;          /* ROW_COUNT() */
     uint64_t last_found_rows;        /* FOUND_ROWS() after a SELECT without SQL_CALC_FOUND_ROWS */
@@ -133,6 +140,7 @@ struct mx_session {
 #define SESS_PIN_LONG_DATA (1u << 21)/* COM_STMT_SEND_LONG_DATA pending an execute */
 #define SESS_PIN_CURSOR (1u << 22)   /* a cursor is open */
 #define SESS_PIN_OPTION (1u << 23)   /* COM_SET_OPTION changed the connection */
+#define SESS_PIN_TRACKED (1u << 24)  /* the server reported a state change mymux cannot replay */
 /* Pins that last for one more command only; the server's flags decide after. */
 #define SESS_SOFT_PINS (CLS_PIN_TRX | CLS_PIN_SAVEPOINT | CLS_PIN_FOUND_ROWS)
 
@@ -146,6 +154,12 @@ void sstate_on_command(struct mx_session *s, const uint8_t *payload, size_t len)
 void sstate_on_finish(struct mx_session *s, const struct mx_resp *r);
 /* Counts pins the session did not hold yet (stats.pins by reason). */
 void sstate_count_pins(struct mx_session *s, uint32_t pins);
+/* A status-carrying packet (enum resp_term) of an answer from a backend whose
+ * trackers are on: records what they report and rewrites the packet in place
+ * as the client expects it. Returns its new length, or -1 if malformed. */
+int sstate_track_packet(struct mx_session *s, uint8_t *p, uint32_t len, int term);
+/* Forgets what the trackers said of the command in flight. */
+void sstate_track_clear(struct mx_session *s);
 /* Whether the session may give its connection back now. */
 bool sstate_can_release(const struct mx_session *s);
 /* Whether it holds nothing a connection change would lose (multiplexing aside). */

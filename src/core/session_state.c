@@ -11,6 +11,7 @@
 #include "core/worker.h"
 #include "protocol/charset.h"
 #include "protocol/packet.h"
+#include "protocol/track.h"
 
 /* Session variables whose value belongs to one statement or to the connection,
  * not to the session: setting them pins. */
@@ -20,7 +21,9 @@ static bool var_is_connection_bound(const char *name)
                                         "rand_seed2", "pseudo_thread_id", "gtid_next",
                                         "gtid_seq_no", "server_id", "skip_replication",
                                         "sql_log_bin", "transaction_read_only", "tx_read_only",
-                                        "transaction_isolation", "tx_isolation", NULL};
+                                        "transaction_isolation", "tx_isolation", "profiling",
+                                        "profiling_history_size", NULL};
+    if (strncmp(name, "session_track_", 14) == 0) return true; /* mymux's own trackers */
     for (int i = 0; bound[i]; i++)
         if (strcmp(name, bound[i]) == 0) return true;
     return false;
@@ -69,6 +72,34 @@ static bool has_word(const char *v, size_t n, const char *w)
     for (size_t i = 0; i + wl <= n; i++)
         if (strncasecmp(v + i, w, wl) == 0) return true;
     return false;
+}
+
+/* Text every character set and sql_mode read the same way: printable ASCII
+ * (lead bytes of multi-byte characters are >= 0x80), without the characters
+ * whose meaning the sql_mode or an executable comment changes. */
+static bool plain_text(const char *sql, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)sql[i];
+        if (ch >= 0x7f || (ch < 0x20 && ch != ' ' && ch != '\t' && ch != '\n' && ch != '\r'))
+            return false;
+        if (ch == '\\' || ch == '"' || ch == '`' || ch == '#') return false;
+        if (i + 1 < len && ((ch == '/' && sql[i + 1] == '*') || (ch == '-' && sql[i + 1] == '-')))
+            return false;
+    }
+    return true;
+}
+
+/* A SET whose every assignment is a session setting mymux can replay. */
+static bool sets_session_only(const struct cls_result *c)
+{
+    for (int i = 0; i < c->n_assign; i++) {
+        enum cls_scope sc = c->assign[i].scope;
+        if (sc != CLS_SCOPE_SESSION && sc != CLS_SCOPE_NAMES && sc != CLS_SCOPE_TRANSACTION &&
+            sc != CLS_SCOPE_GLOBAL)
+            return false;
+    }
+    return c->n_assign > 0;
 }
 
 /* Counts pins a session did not hold yet, by reason. */
@@ -130,6 +161,8 @@ void sstate_on_query(struct mx_session *s, const struct cls_result *c, char *sql
         }
     }
     if (c->sets_last_insert_id) pins |= CLS_PIN_SESSION_VAR;
+    s->trk_explainable = whole && !c->multi && plain_text(sql, len) &&
+                         ((c->kind == CLS_SET && sets_session_only(c)) || c->kind == CLS_USE);
     s->pending_unpins = c->unpins;
     s->soft_pin = s->soft_pin || (pins & SESS_SOFT_PINS);
     sstate_count_pins(s, pins & ~SESS_SOFT_PINS);
@@ -163,10 +196,12 @@ void sstate_on_command(struct mx_session *s, const uint8_t *p, size_t len)
     case COM_SET_OPTION:
         s->pins |= SESS_PIN_OPTION;
         break;
+    case COM_RESET_CONNECTION:
+        s->trk_explainable = true; /* it clears everything */
+        break;
+    case COM_INIT_DB:
     case COM_FIELD_LIST:
     case COM_STATISTICS:
-    case COM_INIT_DB:
-    case COM_RESET_CONNECTION:
     case COM_PROCESS_INFO:
     case COM_REFRESH:
     case COM_DEBUG:
@@ -176,6 +211,173 @@ void sstate_on_command(struct mx_session *s, const uint8_t *p, size_t len)
         break;
     }
     (void)len;
+}
+
+/* ---- the server's session trackers (backends with be->track) ---- */
+
+static bool is_charset_var(const char *n)
+{
+    return strncmp(n, "character_set_", 14) == 0 || strncmp(n, "collation_", 10) == 0;
+}
+
+static void on_tracker_item(void *arg, const struct trk_item *it)
+{
+    struct mx_session *s = arg;
+    switch (it->type) {
+    case TRK_STATE_CHANGE:
+        s->trk_changed = true;
+        break;
+    case TRK_SCHEMA:
+        if (it->name_len >= sizeof s->trk_schema || memchr(it->name, 0, it->name_len)) {
+            s->trk_unreplayable = true;
+            break;
+        }
+        memcpy(s->trk_schema, it->name, it->name_len);
+        s->trk_schema[it->name_len] = 0;
+        s->trk_has_schema = true;
+        break;
+    case TRK_SYSVAR: {
+        char name[64], lit[512];
+        if (it->name_len == 0 || it->name_len >= sizeof name) {
+            s->trk_unreplayable = true;
+            break;
+        }
+        memcpy(name, it->name, it->name_len);
+        name[it->name_len] = 0;
+        /* a character set variable set to NULL is reported empty */
+        int n = it->value_len == 0 && is_charset_var(name)
+                    ? snprintf(lit, sizeof lit, "NULL")
+                    : trk_value_literal(it->value, it->value_len, lit, sizeof lit);
+        if (!s->trk_vars) s->trk_vars = calloc(1, sizeof *s->trk_vars);
+        if (n < 0 || !s->trk_vars || vars_set(s->trk_vars, name, strlen(name), lit, (size_t)n) != 0)
+            s->trk_unreplayable = true;
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+int sstate_track_packet(struct mx_session *s, uint8_t *p, uint32_t len, int term)
+{
+    if (term == RESP_TERM_EOF) { /* flags only; the data comes with the next OK */
+        if (len >= 5 && (p[4] & (SERVER_SESSION_STATE_CHANGED >> 8))) {
+            s->trk_changed = true;
+            p[4] &= (uint8_t)~(SERVER_SESSION_STATE_CHANGED >> 8);
+        }
+        return (int)len;
+    }
+    struct pkt_ok_info ok;
+    if (pkt_parse_ok(p, len, &ok) != 0) return -1;
+    if (ok.status & SERVER_SESSION_STATE_CHANGED) s->trk_changed = true;
+    return trk_rewrite_ok(p, len, on_tracker_item, s);
+}
+
+/* Errors raised before a statement runs: it changed nothing. */
+static bool err_changes_nothing(uint16_t code)
+{
+    static const uint16_t before[] = {1049, 1054, 1064, 1115, 1146, 1193, 1231, 1232, 1273, 1298};
+    for (size_t i = 0; i < sizeof before / sizeof before[0]; i++)
+        if (code == before[i]) return true;
+    return false;
+}
+
+static bool pending_has(const struct mx_session *s, const char *name)
+{
+    if (!s->pending) return false;
+    for (uint16_t i = 0; i < s->pending->n; i++)
+        if (strcmp(s->pending->v[i].name, name) == 0) return true;
+    return false;
+}
+
+static bool is_trx_var(const char *n)
+{
+    return strcmp(n, "tx_isolation") == 0 || strcmp(n, "transaction_isolation") == 0 ||
+           strcmp(n, "tx_read_only") == 0 || strcmp(n, "transaction_read_only") == 0;
+}
+
+/* A reported variable the statement in flight set, or set as a consequence
+ * of what it set (a character set's collation, SET NAMES, SET TRANSACTION). */
+static bool var_explained(const struct mx_session *s, const char *name)
+{
+    if (pending_has(s, name)) return true;
+    if (s->pending_charset >= 0 && is_charset_var(name)) return true;
+    if (is_trx_var(name)) return pending_has(s, "!tx_isolation") || pending_has(s, "!tx_access");
+    char twin[80];
+    if (strncmp(name, "collation_", 10) == 0) {
+        snprintf(twin, sizeof twin, "character_set_%s", name + 10);
+        return pending_has(s, twin);
+    }
+    if (strncmp(name, "character_set_", 14) == 0) {
+        snprintf(twin, sizeof twin, "collation_%s", name + 14);
+        return pending_has(s, twin);
+    }
+    return false;
+}
+
+/* Reported variables mymux keeps another way: the autocommit status flag,
+ * SET NAMES as the session's collation, SET TRANSACTION as its clause. */
+static bool var_kept_elsewhere(const struct mx_session *s, const char *name)
+{
+    if (strcmp(name, "autocommit") == 0) return true;
+    if (s->pending_charset >= 0 && is_charset_var(name)) return true;
+    return is_trx_var(name) && !pending_has(s, name);
+}
+
+static bool mode_list_has(const char *list, const char *mode)
+{
+    size_t ml = strlen(mode);
+    for (const char *p = list; *p;) {
+        if (*p == '\'') p++;
+        const char *e = p;
+        while (*e && *e != ',' && *e != '\'') e++;
+        if ((size_t)(e - p) == ml && strncasecmp(p, mode, ml) == 0) return true;
+        p = *e ? e + 1 : e;
+    }
+    return false;
+}
+
+/* What the server reported of the command that ended: its schema is the
+ * truth; its other changes are replayable only if the statement explains them
+ * all, otherwise the session keeps its connection until a reset. */
+static void track_finish(struct mx_session *s, struct mx_backend *be, const struct mx_resp *r)
+{
+    bool doubt = be->track_doubt;
+    be->track_doubt = r->error && !err_changes_nothing(r->err_code);
+    if (s->trk_has_schema) {
+        snprintf(s->schema, sizeof s->schema, "%s", s->trk_schema);
+        snprintf(be->schema, sizeof be->schema, "%s", s->trk_schema);
+        be->schema_unknown = false;
+        s->schema_moved = false;
+    }
+    if (s->trk_changed || s->trk_vars) {
+        bool explained = s->trk_explainable && !doubt && !s->trk_unreplayable && !r->error;
+        for (uint16_t i = 0; explained && s->trk_vars && i < s->trk_vars->n; i++)
+            explained = var_explained(s, s->trk_vars->v[i].name);
+        for (uint16_t i = 0; explained && s->trk_vars && i < s->trk_vars->n; i++) {
+            const struct mx_var *e = &s->trk_vars->v[i];
+            if (var_kept_elsewhere(s, e->name)) continue;
+            vars_set(&s->vars, e->name, strlen(e->name), e->value, strlen(e->value));
+            vars_set(&be->vars, e->name, strlen(e->name), e->value, strlen(e->value));
+            if (strcmp(e->name, "sql_mode") == 0)
+                s->ansi_quotes = mode_list_has(e->value, "ANSI_QUOTES");
+        }
+        if (!explained) {
+            sstate_count_pins(s, SESS_PIN_TRACKED);
+            s->pins |= SESS_PIN_TRACKED;
+        }
+    }
+    sstate_track_clear(s);
+}
+
+void sstate_track_clear(struct mx_session *s)
+{
+    s->trk_changed = s->trk_explainable = s->trk_unreplayable = s->trk_has_schema = false;
+    if (s->trk_vars) {
+        vars_free(s->trk_vars);
+        free(s->trk_vars);
+        s->trk_vars = NULL;
+    }
 }
 
 void sstate_on_finish(struct mx_session *s, const struct mx_resp *r)
@@ -191,6 +393,7 @@ void sstate_on_finish(struct mx_session *s, const struct mx_resp *r)
                 s->ansi_quotes = has_word(e->value, strlen(e->value), "ansi");
         }
     }
+    if (be && be->track) track_finish(s, be, r);
     if (s->pending) {
         vars_free(s->pending);
         free(s->pending);
@@ -210,7 +413,10 @@ void sstate_on_finish(struct mx_session *s, const struct mx_resp *r)
     s->pending_charset = -1;
     if (ok) s->pins &= ~s->pending_unpins;
     s->pending_unpins = 0;
-    if (s->cmd == COM_RESET_CONNECTION && ok) sstate_reset(s);
+    if (s->cmd == COM_RESET_CONNECTION && ok) {
+        sstate_reset(s);
+        if (be) be->track_armed = false; /* the reset switched the trackers off */
+    }
 
     /* what the next statement may read of this one */
     if (r->insert_id) s->last_insert_id = r->insert_id;
@@ -241,6 +447,7 @@ bool sstate_is_clean(const struct mx_session *s)
 
 void sstate_abort(struct mx_session *s)
 {
+    sstate_track_clear(s);
     if (s->pending) {
         vars_free(s->pending);
         free(s->pending);
@@ -283,6 +490,23 @@ int sstate_write_sync(struct mx_session *s, struct mx_backend *be)
         be_expect(be, COM_RESET_CONNECTION, NULL);
         bstmts_clear(&be->stmts, &s->w->pcache);
         charset = be->hs_charset;
+        be->track_armed = false;
+        n++;
+    }
+    if (be->track && !be->track_armed) {
+        /* the trackers, on this connection only (the server's globals stay);
+         * transaction_info stays off: with it, every result inside a
+         * transaction would carry the state-changed flag and hold its data
+         * back, so the flag could no longer tell a routine's change apart */
+        static const char q[] = "SET session_track_state_change = 1, "
+                                "session_track_system_variables = '*', "
+                                "session_track_schema = 1, session_track_transaction_info = OFF";
+        size_t off = pkt_wr_begin(&w);
+        pkt_wr_u8(&w, COM_QUERY);
+        pkt_wr_bytes(&w, q, sizeof q - 1);
+        pkt_wr_end(&w, off, 0);
+        be_expect(be, COM_QUERY, NULL);
+        be->track_armed = true;
         n++;
     }
     const char *want = s->pending_schema[0] ? s->pending_schema : s->schema;
@@ -312,7 +536,7 @@ int sstate_write_sync(struct mx_session *s, struct mx_backend *be)
         }
     }
     if (need != SYNC_NONE) {
-        int k = vars_write_sync(&be->vars, &s->vars, be->sync_reset, &w);
+        int k = vars_write_sync(&be->vars, &s->vars, be->sync_reset, s->charset, &w);
         if (k < 0) return -1;
         for (int i = 0; i < k; i++) be_expect(be, COM_QUERY, NULL);
         n += k;
@@ -328,6 +552,13 @@ int sstate_write_sync(struct mx_session *s, struct mx_backend *be)
         n++;
     }
     if (w.bad) return -1;
+    if (n > 0 && be->track && be->track_doubt) {
+        /* what an ERR left behind would be reported with these answers: the
+         * session keeps the connection, whatever it was */
+        sstate_count_pins(s, SESS_PIN_TRACKED);
+        s->pins |= SESS_PIN_TRACKED;
+        be->track_doubt = false;
+    }
     o->wpos += (uint32_t)w.pos;
     if (n == 0 && buf_empty(o)) {
         buf_put(&be->sock.worker->bufs, o);

@@ -354,6 +354,8 @@ static void on_reset_done(struct mx_backend *be, int err, const struct be_error 
     }
     be->dirty = false;
     be->diag_dirty = false;
+    be->track_armed = false; /* the reset switched its trackers off */
+    be->track_doubt = false;
     vars_free(&be->vars); /* a reset restores the handshake's settings, keeps the schema */
     be->charset = be->hs_charset;
     idle_push(p, be);

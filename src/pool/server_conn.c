@@ -106,6 +106,7 @@ static bool be_flush(struct mx_backend *be)
 static uint32_t be_login_caps(const struct mx_backend *be, uint32_t server_caps)
 {
     uint32_t want = MX_BACKEND_BASE_CAPS | (be->key_caps & MX_KEY_CAPS);
+    if (be->track) want |= CLIENT_SESSION_TRACK; /* towards the backend only */
     /* the compressed protocol per hop: only where backends[].compress asks for it */
     if (be->pool->worker->px->cfg->backends[be->pool->server].compress) want |= CLIENT_COMPRESS;
     /* the login names no schema; the SSLRequest must carry the same bits as the
@@ -250,6 +251,23 @@ static void login_done(struct mx_backend *be)
     if (done) done(be, 0, NULL);
 }
 
+/* What the greeting tells of the server: its version (for the classifier's
+ * executable comments) and whether its trackers can report session state. */
+static void learn_server(struct mx_backend *be, const struct hs_greeting *g)
+{
+    struct mx_server *sv = &be->pool->worker->px->servers[be->pool->server];
+    bool mariadb = false, tidb = false;
+    uint32_t version = hs_version_number(g->version, &mariadb, &tidb);
+    if (atomic_load(&sv->version) != version) atomic_store(&sv->version, version);
+    if (atomic_load(&sv->mariadb) != mariadb) atomic_store(&sv->mariadb, mariadb);
+    enum mx_tracking t = be->pool->worker->px->cfg->backends[be->pool->server].session_tracking;
+    be->track = (g->caps & CLIENT_SESSION_TRACK) &&
+                (t == MX_TRACK_ON || (t == MX_TRACK_AUTO && !tidb));
+    if (t == MX_TRACK_ON && !be->track)
+        log_warn("session_tracking_unavailable", "backend=%s version=\"%s\"", be_name(be),
+                 g->version);
+}
+
 /* One whole login packet from the server. */
 static void on_login_packet(struct mx_backend *be, const uint8_t *p, size_t len, uint8_t seq)
 {
@@ -267,6 +285,7 @@ static void on_login_packet(struct mx_backend *be, const uint8_t *p, size_t len,
         }
         be->thread_id = g.conn_id;
         memcpy(be->nonce, g.nonce, 20);
+        learn_server(be, &g);
         if (!maybe_start_tls(be, &g)) return;
         send_response(be, &g);
         return;

@@ -71,6 +71,10 @@ struct mx_backend {
     bool dirty;                   /* holds state no other session may see: reset first */
     bool diag_dirty;              /* its diagnostics area may hold warnings or errors */
     bool broken;                  /* must not be reused */
+    bool track;                   /* the server's session trackers report its state */
+    bool track_armed;             /* ...and they are switched on (a reset switches them off) */
+    bool track_doubt;             /* an answer ended in ERR: its state changes, if any, are
+                                     reported with the next OK, whoever's statement that is */
     bool in_idle;                 /* on pool->idle */
     bool busy;                    /* counted in pool->n_busy */
     uint64_t created_ms, idle_since_ms;

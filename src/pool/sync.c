@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "protocol/charset.h"
+
 static uint64_t digest(const char *n, const char *v)
 {
     uint64_t h = 1469598103934665603ull;
@@ -105,8 +107,20 @@ static bool wants_same(const struct mx_vars *have, const struct mx_var *e)
     return i >= 0 && strcmp(have->v[i].value, e->value) == 0;
 }
 
+/* The value a character set variable returns to when a session stops setting
+ * it: its own collation's (the handshake's or SET NAMES'), not the server's
+ * default. NULL for other variables. */
+static const char *charset_revert(const char *name, uint8_t charset)
+{
+    if (strcmp(name, "character_set_client") == 0 || strcmp(name, "character_set_connection") == 0 ||
+        strcmp(name, "character_set_results") == 0)
+        return charset_name_of(charset);
+    if (strcmp(name, "collation_connection") == 0) return charset_collation_name(charset);
+    return NULL;
+}
+
 int vars_write_sync(const struct mx_vars *have, const struct mx_vars *want, bool from_scratch,
-                    struct pkt_wr *w)
+                    uint8_t charset, struct pkt_wr *w)
 {
     int packets = 0;
     /* whole clauses go one per statement: they cannot share a SET */
@@ -140,8 +154,16 @@ int vars_write_sync(const struct mx_vars *have, const struct mx_vars *want, bool
             pkt_wr_bytes(w, "@@session.", 10);
             pkt_wr_bytes(w, e->name, strlen(e->name));
             pkt_wr_bytes(w, " = ", 3);
-            if (pass == 0) pkt_wr_bytes(w, e->value, strlen(e->value));
-            else pkt_wr_bytes(w, "DEFAULT", 7);
+            const char *cs = pass == 1 ? charset_revert(e->name, charset) : NULL;
+            if (pass == 0) {
+                pkt_wr_bytes(w, e->value, strlen(e->value));
+            } else if (cs) {
+                pkt_wr_u8(w, '\'');
+                pkt_wr_bytes(w, cs, strlen(cs));
+                pkt_wr_u8(w, '\'');
+            } else {
+                pkt_wr_bytes(w, "DEFAULT", 7);
+            }
             items++;
         }
     }

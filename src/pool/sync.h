@@ -43,9 +43,11 @@ enum sync_need { SYNC_NONE, SYNC_SET, SYNC_RESET_FIRST };
 enum sync_need vars_plan(const struct mx_vars *have, const struct mx_vars *want);
 
 /* Appends COM_QUERY packets (sequence 0) that turn `have` into `want` (or, with
- * from_scratch, that apply all of `want` to a freshly reset connection).
+ * from_scratch, that apply all of `want` to a freshly reset connection). A
+ * character set variable no longer wanted returns to charset's (the session's
+ * collation), not to the server's default.
  * Returns the number of packets written, or -1 when w overflowed. */
 int vars_write_sync(const struct mx_vars *have, const struct mx_vars *want, bool from_scratch,
-                    struct pkt_wr *w);
+                    uint8_t charset, struct pkt_wr *w);
 
 #endif

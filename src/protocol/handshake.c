@@ -193,3 +193,20 @@ int hs_write_auth_switch(struct pkt_wr *w, uint8_t seq, const char *plugin,
     pkt_wr_end(w, off, seq);
     return w->bad ? -1 : 0;
 }
+
+uint32_t hs_version_number(const char *v, bool *mariadb, bool *tidb)
+{
+    *mariadb = strstr(v, "MariaDB") != NULL;
+    *tidb = strstr(v, "TiDB") != NULL;
+    if (*mariadb && strncmp(v, "5.5.5-", 6) == 0) v += 6;
+    unsigned part[3] = {0, 0, 0};
+    for (int i = 0; i < 3; i++) {
+        if (*v < '0' || *v > '9') return 0;
+        while (*v >= '0' && *v <= '9') {
+            part[i] = part[i] * 10 + (unsigned)(*v++ - '0');
+            if (part[i] > 99) return 0;
+        }
+        if (i < 2 && *v++ != '.') return 0;
+    }
+    return part[0] * 10000 + part[1] * 100 + part[2];
+}

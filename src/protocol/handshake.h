@@ -73,6 +73,10 @@ int hs_write_greeting(struct pkt_wr *w, uint32_t conn_id, const char *version,
                       const char *plugin);
 /* Parses a server greeting; 0 or -1 (with an ERR greeting: -2). */
 int hs_parse_greeting(const uint8_t *p, size_t len, struct hs_greeting *g);
+/* A server version string as major*10000 + minor*100 + patch (101119 for
+ * "10.11.19-MariaDB", also behind MariaDB's "5.5.5-" prefix; 80011 for
+ * "8.0.11-TiDB-v7.5.0"), 0 if unreadable. *mariadb, *tidb: what it names. */
+uint32_t hs_version_number(const char *v, bool *mariadb, bool *tidb);
 /* Parses HandshakeResponse41 (or an SSLRequest); 0 or -1. */
 int hs_parse_response(const uint8_t *p, size_t len, struct hs_response *r);
 /* Appends a HandshakeResponse41 with seq. */

@@ -32,6 +32,7 @@ static bool is_terminator(const struct mx_resp *r, uint32_t len, const uint8_t *
 /* Status flags of a terminator that does not end a result (prepare, field list). */
 static void record_status(struct mx_resp *r, const uint8_t *p, uint32_t len)
 {
+    r->term = p[0] == 0xfe && len < 7 ? RESP_TERM_EOF : RESP_TERM_OK;
     struct pkt_ok_info ok;
     if (pkt_parse_ok(p, len < RESP_PEEK ? len : RESP_PEEK, &ok) == 0) {
         r->status = ok.status;
@@ -52,6 +53,7 @@ static int on_end_of_result(struct mx_resp *r, const uint8_t *p, size_t avail, u
 {
     struct pkt_ok_info ok;
     if (pkt_parse_ok(p, avail < len ? avail : len, &ok) != 0) return RESP_BAD;
+    r->term = p[0] == 0xfe && len < 7 ? RESP_TERM_EOF : RESP_TERM_OK;
     r->last_rs = r->state == RS_ROWS;
     r->status = ok.status;
     r->has_status = true;
@@ -78,8 +80,19 @@ static int need_bytes(uint32_t len, size_t avail, size_t want, size_t *need)
     return RESP_NEED;
 }
 
+/* An OK-format packet is wanted whole when its trackers are to be read. */
+static int need_whole_ok(struct mx_resp *r, uint32_t len, const uint8_t *p, size_t avail,
+                         size_t *need)
+{
+    if (!r->whole_ok || (p[0] == 0xfe && len < 7)) return 0;
+    if (need_bytes(len, avail, len, need) == 0) return 0;
+    r->cont = false;
+    return RESP_NEED;
+}
+
 int resp_feed(struct mx_resp *r, uint32_t len, const uint8_t *p, size_t avail, size_t *need)
 {
+    r->term = RESP_TERM_NONE;
     if (r->cont) { /* continuation of a 16 MiB packet: opaque */
         r->cont = len == PKT_MAX_PAYLOAD;
         return RESP_MORE;
@@ -123,10 +136,13 @@ int resp_feed(struct mx_resp *r, uint32_t len, const uint8_t *p, size_t avail, s
                 r->state = RS_IDLE;
                 return RESP_DONE;
             }
+            if (need_whole_ok(r, len, p, avail, need)) return RESP_NEED;
             return on_end_of_result(r, p, avail, len);
         }
-        if (p[0] == 0xfe && len < 9) /* EOF as a reply (COM_SET_OPTION, old servers) */
+        if (p[0] == 0xfe && len < 9) { /* EOF as a reply (COM_SET_OPTION, old servers) */
+            if (need_whole_ok(r, len, p, avail, need)) return RESP_NEED;
             return on_end_of_result(r, p, avail, len);
+        }
         if (p[0] == 0xfb) { /* LOCAL INFILE request: whole packet wanted for the name */
             if (need_bytes(len, avail, len, need)) {
                 r->cont = false;
@@ -154,8 +170,10 @@ int resp_feed(struct mx_resp *r, uint32_t len, const uint8_t *p, size_t avail, s
 
     case RS_COLDEF_EOF: {
         if (!is_terminator(r, len, p)) return RESP_BAD;
+        if (need_whole_ok(r, len, p, avail, need)) return RESP_NEED;
         struct pkt_ok_info ok;
         if (pkt_parse_ok(p, len, &ok) != 0) return RESP_BAD;
+        r->term = len < 7 ? RESP_TERM_EOF : RESP_TERM_OK;
         r->status = ok.status;
         r->has_status = true;
         if (ok.status & SERVER_STATUS_CURSOR_EXISTS) { /* cursor opened: rows come by FETCH */
@@ -169,7 +187,10 @@ int resp_feed(struct mx_resp *r, uint32_t len, const uint8_t *p, size_t avail, s
 
     case RS_ROWS:
         if (len > 0 && p[0] == 0xff) return on_error(r, p, avail);
-        if (len > 0 && is_terminator(r, len, p)) return on_end_of_result(r, p, avail, len);
+        if (len > 0 && is_terminator(r, len, p)) {
+            if (need_whole_ok(r, len, p, avail, need)) return RESP_NEED;
+            return on_end_of_result(r, p, avail, len);
+        }
         r->rows++;
         r->rs_rows++;
         return RESP_MORE;
@@ -190,6 +211,7 @@ int resp_feed(struct mx_resp *r, uint32_t len, const uint8_t *p, size_t avail, s
 
     case RS_PREP_PARAMS_EOF:
         if (!is_terminator(r, len, p)) return RESP_BAD;
+        if (need_whole_ok(r, len, p, avail, need)) return RESP_NEED;
         record_status(r, p, len);
         if (r->prep_cols) {
             r->left = r->prep_cols;
@@ -212,6 +234,7 @@ int resp_feed(struct mx_resp *r, uint32_t len, const uint8_t *p, size_t avail, s
 
     case RS_PREP_COLS_EOF:
         if (!is_terminator(r, len, p)) return RESP_BAD;
+        if (need_whole_ok(r, len, p, avail, need)) return RESP_NEED;
         record_status(r, p, len);
         r->state = RS_IDLE;
         return RESP_DONE;
@@ -219,6 +242,7 @@ int resp_feed(struct mx_resp *r, uint32_t len, const uint8_t *p, size_t avail, s
     case RS_FIELDS:
         if (p[0] == 0xff) return on_error(r, p, avail);
         if (is_terminator(r, len, p)) {
+            if (need_whole_ok(r, len, p, avail, need)) return RESP_NEED;
             record_status(r, p, len);
             r->state = RS_IDLE;
             return RESP_DONE;

@@ -35,10 +35,19 @@ enum resp_rc {
     RESP_INFILE = 2,/* LOCAL INFILE request: the client sends data next */
 };
 
+/* What the packet just fed was, when it carried status flags. */
+enum resp_term {
+    RESP_TERM_NONE,
+    RESP_TERM_OK,  /* OK format (0x00, or 0xfe under DEPRECATE_EOF): may carry trackers */
+    RESP_TERM_EOF, /* a classic 5-byte EOF: flags only */
+};
+
 struct mx_resp {
     enum resp_state state;
     uint8_t cmd;
     bool deprecate_eof;
+    bool whole_ok;   /* set by the caller: OK-format packets are asked for whole (RESP_NEED) */
+    uint8_t term;    /* enum resp_term of the packet just fed */
     bool cont;       /* the next packet continues a 16 MiB one */
     uint64_t left;   /* definitions left in this block */
     uint16_t prep_cols;
