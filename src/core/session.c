@@ -691,6 +691,25 @@ static void stmt_forget_command(struct mx_session *s)
     s->prep_ps = NULL;
 }
 
+/* Classifies sql as the session's backend will read it. */
+static void classify_session(struct mx_session *s, const char *sql, size_t n, struct cls_result *c)
+{
+    bool nobs = (s->status & SERVER_STATUS_NO_BACKSLASH_ESCAPES) != 0;
+    classify(sql, n, s->ansi_quotes, nobs, c);
+}
+
+/* What each EXECUTE of a prepared text pins: as the text would, and any SET
+ * or USE (its values are parameters mymux never reads). */
+static uint32_t prepared_pins(struct mx_session *s, const char *sql, size_t n)
+{
+    struct cls_result *c = &s->w->cls;
+    classify_session(s, sql, n, c);
+    uint32_t pins = c->pins;
+    if (c->multi || c->kind == CLS_SET || c->kind == CLS_USE || c->sets_last_insert_id)
+        pins |= CLS_PIN_SESSION_VAR;
+    return pins;
+}
+
 /* COM_STMT_PREPARE always goes to a backend, so that the client gets the
  * metadata as it is now (a table may have changed since another client
  * prepared the same text). The text is shared through the worker's cache, so a
@@ -704,11 +723,13 @@ static bool stmt_prepare(struct mx_session *s, const uint8_t *p, uint32_t len, u
     if (len != want) {
         ps = pcache_add(&(struct mx_pcache){0}, 0, s->cred.user, s->schema, "", 0);
         s->pins |= SESS_PIN_PREPARED;
+        s->prep_pins = CLS_PIN_UNSURE;
     } else {
         const char *sql = (const char *)p + 1;
         size_t n = len - 1;
         uint64_t key = pstmt_key(s->cred.user, s->schema, sql, n);
         struct mx_pstmt *shared = pcache_find(c, key, s->cred.user, s->schema, sql, n);
+        s->prep_pins = prepared_pins(s, sql, n);
         if (shared && stmts_use(s, shared)) ps = pstmt_private(shared);
         else if (shared) ps = (pstmt_ref(shared), shared);
         else ps = pcache_add(c, key, s->cred.user, s->schema, sql, n);
@@ -731,6 +752,7 @@ static void stmt_prepared(struct mx_session *s, struct mx_backend *be, uint8_t *
     s->prep_patched = true;
     struct mx_sstmt *st = stmts_add(&s->stmts, ps);
     if (!st) return;
+    st->pins = s->prep_pins;
     ps->num_params = r->num_params;
     ps->num_cols = r->num_cols;
     uint32_t evicted = 0;
@@ -806,6 +828,9 @@ static int stmt_route(struct mx_session *s, const uint8_t *p, uint32_t len, uint
         s->pins |= SESS_PIN_LONG_DATA;
         break;
     case COM_STMT_EXECUTE: {
+        s->soft_pin = s->soft_pin || (st->pins & SESS_SOFT_PINS);
+        sstate_count_pins(s, st->pins & ~SESS_SOFT_PINS);
+        s->pins |= st->pins & ~SESS_SOFT_PINS;
         uint16_t n = st->ps->num_params;
         if (n) {
             uint32_t nb = (n + 7u) / 8u;
@@ -981,7 +1006,7 @@ static bool handle_command(struct mx_session *s)
     case COM_QUERY: {
         struct cls_result *c = &s->w->cls;
         bool nobs = (s->status & SERVER_STATUS_NO_BACKSLASH_ESCAPES) != 0;
-        classify((const char *)p + 1, want - 1, s->ansi_quotes, nobs, c);
+        classify_session(s, (const char *)p + 1, want - 1, c);
         if (c->kind == CLS_KILL && !c->multi) {
             drop_packet(s, len);
             handle_kill(s, c->kill_query, c->kill_id);

@@ -125,6 +125,7 @@ struct mx_session {
     uint32_t last_stmt_id;           /* for MariaDB's statement id -1 */
     struct mx_pstmt *prep_ps;        /* client COM_STMT_PREPARE in flight (a reference) */
     bool prep_patched;               /* its answer's statement id was rewritten */
+    uint32_t prep_pins;              /* what each EXECUTE of it will pin */
     struct mx_pstmt *exec_ps;        /* statement the command needs on the backend (a reference) */
     uint32_t exec_id;                /* its client id */
     bool exec_needs_types;           /* EXECUTE re-using types the backend may not hold */

@@ -415,7 +415,13 @@ void sstate_on_finish(struct mx_session *s, const struct mx_resp *r)
     s->pending_unpins = 0;
     if (s->cmd == COM_RESET_CONNECTION && ok) {
         sstate_reset(s);
-        if (be) be->track_armed = false; /* the reset switched the trackers off */
+        if (be) {
+            be->track_armed = false; /* the reset switched the trackers off */
+            bstmts_clear(&be->stmts, &s->w->pcache); /* ...and dropped its statements */
+            be->n_close = 0;
+            be->charset = be->hs_charset;
+            vars_free(&be->vars);
+        }
     }
 
     /* what the next statement may read of this one */
@@ -467,6 +473,8 @@ void sstate_reset(struct mx_session *s)
     s->schema_moved = false;
     s->charset = s->hs_charset;
     s->ansi_quotes = false;
+    /* the server forgets the session's prepared statements */
+    stmts_free(&s->stmts, &s->w->pcache);
     s->last_insert_id = 0;
     s->last_row_count = -1;
     s->last_found_rows = 0;

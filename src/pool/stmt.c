@@ -145,6 +145,7 @@ void stmts_init(struct mx_stmts *t)
 
 void stmts_free(struct mx_stmts *t, struct mx_pcache *c)
 {
+    uint32_t next_id = t->next_id;
     for (uint32_t i = 0; i < t->n; i++) {
         if (!t->v[i].id) continue;
         pstmt_unref(c, t->v[i].ps);
@@ -152,6 +153,7 @@ void stmts_free(struct mx_stmts *t, struct mx_pcache *c)
     }
     free(t->v);
     stmts_init(t);
+    t->next_id = next_id; /* as the server's: ids of dropped statements are not reused */
 }
 
 struct mx_sstmt *stmts_add(struct mx_stmts *t, struct mx_pstmt *ps)

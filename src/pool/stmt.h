@@ -33,6 +33,7 @@ struct mx_sstmt {
     uint64_t types_hash;     /* 0 = never sent */
     bool cursor_open;        /* an EXECUTE opened a cursor that FETCH reads */
     bool long_data;          /* SEND_LONG_DATA waits for the next EXECUTE */
+    uint32_t pins;           /* what each EXECUTE pins (classified at PREPARE) */
 };
 
 struct mx_stmts {

@@ -55,8 +55,9 @@ int trk_rewrite_ok(uint8_t *p, size_t len, trk_item_cb cb, void *arg)
         return (int)len;
     }
     size_t info_len = 0;
-    const uint8_t *info = pkt_rd_lenenc_str(&r, &info_len);
+    pkt_rd_lenenc_str(&r, &info_len);
     if (r.bad) return -1;
+    size_t info_end = r.pos;
     if (status & SERVER_SESSION_STATE_CHANGED) {
         size_t sl = 0;
         const uint8_t *st = pkt_rd_lenenc_str(&r, &sl);
@@ -66,8 +67,9 @@ int trk_rewrite_ok(uint8_t *p, size_t len, trk_item_cb cb, void *arg)
     status &= (uint16_t)~SERVER_SESSION_STATE_CHANGED;
     p[status_at] = (uint8_t)status;
     p[status_at + 1] = (uint8_t)(status >> 8);
-    memmove(p + head, info, info_len);
-    return (int)(head + info_len);
+    /* the info text keeps its length prefix: that is what MariaDB and MySQL
+     * send to every client (libmariadb reads it so), only an empty one goes */
+    return (int)(info_len ? info_end : head);
 }
 
 int trk_value_literal(const uint8_t *v, size_t n, char *out, size_t cap)

@@ -29,9 +29,10 @@ typedef void (*trk_item_cb)(void *arg, const struct trk_item *it);
 
 /* p[0..len) is an OK packet (0x00, or 0xfe under CLIENT_DEPRECATE_EOF) sent to
  * a connection that negotiated CLIENT_SESSION_TRACK. Calls cb for each tracker
- * item, then rewrites the packet in place as it would have been sent without
- * CLIENT_SESSION_TRACK: the info text as the packet's rest, no state block,
- * no SERVER_SESSION_STATE_CHANGED flag. Returns the new length (<= len), or
+ * item, then rewrites the packet in place as the server sends it without
+ * CLIENT_SESSION_TRACK: the info text (length-encoded, as MariaDB and MySQL
+ * send it to every client) only if not empty, no state block, no
+ * SERVER_SESSION_STATE_CHANGED flag. Returns the new length (<= len), or
  * -1 if the packet is malformed (nothing is rewritten then). */
 int trk_rewrite_ok(uint8_t *p, size_t len, trk_item_cb cb, void *arg);
 
