@@ -32,7 +32,9 @@ the main runs; default max(64, largest thread count)), BENCH_MANY_THREADS
 ("512 2000"), BENCH_MANY_POOL (32), BENCH_MANY_TIME (defaults to the run time),
 BENCH_MANY=1|only, BENCH_MYMUX_RESTART=0 (one mymux per section instead of a
 fresh one per mymux run), BENCH_SESSION_TRACK=1 (leave MariaDB's session tracking on;
-default off, as on TiDB), BENCH_KEEP=1, BENCH_RESULTS_DIR (bench/results).
+default off, as on TiDB), BENCH_MYMUX_TRACKING=auto|on|off (mymux's
+backends[].session_tracking: on = its own trackers per connection, off = the
+classifier alone, as for TiDB; default auto), BENCH_KEEP=1, BENCH_RESULTS_DIR (bench/results).
 EOF
 }
 
@@ -300,6 +302,7 @@ users:
 backends:
   - name: db1
     address: 127.0.0.1:$DB_PORT
+    session_tracking: ${BENCH_MYMUX_TRACKING:-auto}
 pool:
   max_per_backend: $MYMUX_POOL
 EOF
@@ -504,6 +507,7 @@ meta = {
   "time_s": $TIME, "many_time_s": $MANY_TIME, "ps_modes": "$PS_MODES".split(),
   "tables": $TABLES, "table_size": $TABLE_SIZE, "mariadb_max_connections": $DB_MAXCONN,
   "session_tracking": "${BENCH_SESSION_TRACK:-0}" == "1",
+  "mymux_session_tracking": "${BENCH_MYMUX_TRACKING:-auto}",
   "sysbench": sh("sysbench", "--version"), "haproxy": sh("haproxy", "-v"),
   "mariadb": sh("mariadbd", "--version"),
   "latency_note": "avg/p95 are per sysbench event: one query for oltp_point_select, one 18-query transaction for oltp_read_write",

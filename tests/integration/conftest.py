@@ -84,7 +84,13 @@ class Direct:
 
 
 def _start_mymux(backends, overrides=None, name="mymux"):
-    cfg = testbed.deep_merge(testbed.default_config(backends[:1], 0), overrides or {})
+    """overrides may hold "session_tracking": on|off|auto, set on every backend."""
+    overrides = dict(overrides or {})
+    tracking = overrides.pop("session_tracking", None)
+    cfg = testbed.deep_merge(testbed.default_config(backends[:1], 0), overrides)
+    if tracking:
+        for b in cfg["backends"]:
+            b["session_tracking"] = tracking
     m = testbed.Mymux(cfg, name=name)
     m.direct = False
     m.backend = backends[0]

@@ -3,7 +3,9 @@ backend connections.
 
 This is a security property. Unless a test says otherwise, mymux runs with ONE worker and
 ONE backend connection (pool.max_per_backend: 1) shared by several PyMySQL clients, against
-MariaDB with session tracking off (as on TiDB). For each kind of session state:
+MariaDB, on both of mymux's paths (fixture `tracking`): with MariaDB's session trackers
+(session_tracking: on) and without them (off), where MariaDB stands for TiDB, which reports
+no session state and leaves mymux to its classifier. For each kind of session state:
   - the client that set it sees it on its next statement;
   - no other client ever sees it, with statements of 2-3 clients interleaved on the one
     connection;
@@ -40,20 +42,30 @@ LONG_WAIT = "30s"     # pool.wait_timeout when a test expects a waiting client t
 # --------------------------------------------------------------------------- helpers
 
 
-def one_conn_config(wait=SHORT_WAIT, **pool):
-    return {"workers": 1, "pool": {"max_per_backend": 1, "wait_timeout": wait, **pool}}
+def one_conn_config(wait=SHORT_WAIT, tracking=None, **pool):
+    cfg = {"workers": 1, "pool": {"max_per_backend": 1, "wait_timeout": wait, **pool}}
+    if tracking:
+        cfg["session_tracking"] = tracking
+    return cfg
+
+
+@pytest.fixture(params=["on", "off"])
+def tracking(request):
+    """Both ways mymux learns session state: the server's trackers (MySQL, MariaDB)
+    and the classifier alone (off: how mymux treats TiDB, which reports none)."""
+    return request.param
 
 
 @pytest.fixture
-def mux1(mymux_factory):
+def mux1(mymux_factory, tracking):
     """mymux, one worker, one backend connection, short pool wait."""
-    return mymux_factory(one_conn_config())
+    return mymux_factory(one_conn_config(tracking=tracking))
 
 
 @pytest.fixture
-def mux1_long(mymux_factory):
+def mux1_long(mymux_factory, tracking):
     """mymux, one worker, one backend connection, long pool wait (waiters proceed)."""
-    return mymux_factory(one_conn_config(wait=LONG_WAIT))
+    return mymux_factory(one_conn_config(wait=LONG_WAIT, tracking=tracking))
 
 
 @pytest.fixture
