@@ -5,6 +5,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "protocol/sqlmode.h"
+
 /* ---- tokenizer ---------------------------------------------------------- */
 
 enum cls_tok_type {
@@ -29,97 +31,237 @@ struct cls_tok {
     bool adjacent; /* nothing (not even a space) between the previous token and this one */
 };
 
+/* Which executable-comment rules apply: the backend's, or every kind's at once. */
+enum cls_backend { CLS_BK_MARIADB, CLS_BK_MYSQL, CLS_BK_UNKNOWN };
+
+/* What happens to an executable comment's content. */
+enum cls_fate { CLS_RUN, CLS_SKIP, CLS_DOUBT };
+
 /* Lexer state is a small value: copying it saves a position to re-read from. */
-struct cls_lex {
+struct cls_lexer {
     const char *s;
     size_t len;
     size_t end;      /* tokens starting at or after end read as TK_EOF (statement bound) */
     size_t pos;
     size_t prev_end; /* end of the previous token, for cls_tok.adjacent */
     bool ansi, nobs;
+    const struct sqlm_charset *cs; /* character_set_client (NULL: ASCII rules only) */
+    bool mb;                       /* cs has ASCII trail bytes: lead bytes take them along */
+    enum cls_backend backend;
+    uint32_t version;              /* 0: unknown */
+    bool doubt_run;  /* this pass takes a comment of doubtful fate as run (else skipped) */
+    uint32_t doubt_key;   /* marker and version of the first such comment (0: none yet) */
+    bool doubt_mixed;     /* two of them whose fates could differ from each other */
     bool in_exec;    /* inside an executable comment: its closing  asterisk-slash is a space */
     bool bad;        /* unterminated string, identifier or comment */
 };
-
-static inline bool cls_isspace(unsigned char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
 
 static inline bool cls_isdigit(unsigned char c)
 {
     return c >= '0' && c <= '9';
 }
 
+/* ASCII identifier bytes, and every byte >= 0x80: the callers that need the
+ * character set's view use cls_lx_ident(). */
 static inline bool cls_isident(unsigned char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || cls_isdigit(c) || c == '_' ||
            c == '$' || c >= 0x80;
 }
 
-static void cls_lex_init(struct cls_lex *lx, const char *s, size_t len, bool ansi, bool nobs)
+static inline bool cls_isspace(unsigned char c)
+{
+    return sqlm_is_space(NULL, c);
+}
+
+static inline bool cls_lx_space(const struct cls_lexer *lx, unsigned char c)
+{
+    return sqlm_is_space(lx->cs, c);
+}
+
+/* A byte >= 0x80 is part of a name unless the character set makes it
+ * whitespace (latin1 0xa0): USE\xa0db is USE db to the server. */
+static inline bool cls_lx_ident(const struct cls_lexer *lx, unsigned char c)
+{
+    return cls_isident(c) && (c < 0x80 || !sqlm_is_space(lx->cs, c));
+}
+
+/* Length of the multi-byte character at pos (0: a byte of its own). */
+static inline size_t cls_mb(const struct cls_lexer *lx, size_t pos)
+{
+    if (!lx->mb || (unsigned char)lx->s[pos] < 0x80)
+        return 0;
+    return sqlm_mb_len(lx->cs, (const unsigned char *)lx->s + pos,
+                       (const unsigned char *)lx->s + lx->len);
+}
+
+static void cls_lex_init(struct cls_lexer *lx, const char *s, size_t len, const struct cls_lex *o,
+                         enum cls_backend backend)
 {
     memset(lx, 0, sizeof(*lx));
     lx->s = s;
     lx->len = len;
     lx->end = len;
-    lx->ansi = ansi;
-    lx->nobs = nobs;
+    lx->ansi = o->ansi_quotes;
+    lx->nobs = o->no_backslash_escapes;
+    lx->cs = sqlm_charset_of(o->charset);
+    lx->mb = lx->cs && lx->cs->mb != SQLM_MB_NONE;
+    lx->backend = backend;
+    lx->version = o->version;
+    lx->doubt_run = true;
+}
+
+/* Oldest servers mymux expects when the version is unknown (MariaDB 10.2, MySQL 5.7). */
+#define CLS_MIN_MARIADB 100200u
+#define CLS_MIN_MYSQL 50700u
+
+/* Fate of the content of an executable comment. marker: '!' for / *!, 'M' for
+ * / *M!, 'T' for TiDB's / *T![feature]; ver: its version (-1 if none); six:
+ * the version had six digits. MariaDB (verified on 10.11.19) runs / *!ver only
+ * if ver <= its version and ver is not a MySQL 5.7+ one (50700..99999), and
+ * / *M!ver if ver <= its version; MySQL runs / *!NNNNN if NNNNN <= its version
+ * and reads / *M! and / *T! as comments; TiDB runs / *! whatever the version
+ * (so what MySQL skips is a doubt when the backend is not MariaDB) and / *T!
+ * for the features it has. */
+static enum cls_fate cls_exec_fate(const struct cls_lexer *lx, char marker, long ver, bool six)
+{
+    uint32_t v = lx->version;
+    switch (lx->backend) {
+    case CLS_BK_MARIADB:
+        if (marker == 'T')
+            return CLS_SKIP;
+        if (ver < 0)
+            return CLS_RUN;
+        if (marker == '!' && ver >= 50700 && ver <= 99999)
+            return CLS_SKIP;
+        if (v == 0)
+            return (marker == '!' && ver < 50700) || (uint32_t)ver < CLS_MIN_MARIADB ? CLS_RUN
+                                                                                  : CLS_DOUBT;
+        return (uint32_t)ver <= v ? CLS_RUN : CLS_SKIP;
+    case CLS_BK_MYSQL:
+        if (marker == 'M')
+            return CLS_SKIP;
+        if (marker == 'T' || six)
+            return CLS_DOUBT;
+        if (ver < 0)
+            return CLS_RUN;
+        return (uint32_t)ver <= (v ? v : CLS_MIN_MYSQL) ? CLS_RUN : CLS_DOUBT;
+    case CLS_BK_UNKNOWN:
+        if (marker == '!' && !six && (ver < 0 || ver < 50700))
+            return CLS_RUN;
+        return CLS_DOUBT;
+    }
+    return CLS_DOUBT;
+}
+
+/* Skips a comment the server does not run, from q (just past its opening):
+ * like the server's consume_comment(), one level of / * ... * / nests inside
+ * a skipped versioned comment (nest), none inside a plain one; quotes mean
+ * nothing. Returns the position past its end, or len with bad set. */
+static size_t cls_skip_comment(struct cls_lexer *lx, size_t q, bool nest)
+{
+    const char *s = lx->s;
+    size_t n = lx->len;
+    for (size_t i = q; i + 1 < n; i++) {
+        if (nest && s[i] == '/' && s[i + 1] == '*') {
+            size_t e = cls_skip_comment(lx, i + 2, false);
+            if (lx->bad)
+                return n;
+            i = e - 1;
+        } else if (s[i] == '*' && s[i + 1] == '/') {
+            return i + 2;
+        }
+    }
+    lx->bad = true;
+    return n;
+}
+
+/* At "/ *" (pos): an executable comment is entered or skipped as the server
+ * would; a plain comment or optimizer hint is skipped. */
+static void cls_skip_slash_star(struct cls_lexer *lx)
+{
+    const char *s = lx->s;
+    size_t n = lx->len, q = lx->pos + 2;
+    unsigned char c2 = q < n ? (unsigned char)s[q] : 0;
+    unsigned char c3 = q + 1 < n ? (unsigned char)s[q + 1] : 0;
+    if (!(c2 == '!' || ((c2 == 'M' || c2 == 'T') && c3 == '!'))) {
+        lx->pos = cls_skip_comment(lx, q, false);
+        return;
+    }
+    char marker = c2 == '!' ? '!' : (char)c2;
+    q += c2 == '!' ? 1 : 2;
+    size_t body = q; /* where skipping starts: the server skips the version as text */
+    long ver = -1;
+    bool six = false;
+    uint32_t key;
+    if (marker == 'T') {
+        /* /T![feature]: the feature decides on TiDB; different features, different fates */
+        uint32_t h = 0;
+        if (q < n && s[q] == '[') {
+            while (q < n && s[q] != ']')
+                h = h * 31 + (unsigned char)s[q++];
+            if (q < n)
+                q++;
+        }
+        key = 3u << 24 | (h & 0xffffff);
+    } else {
+        size_t d = 0;
+        while (d < 6 && q + d < n && cls_isdigit((unsigned char)s[q + d]))
+            d++;
+        if (d >= 5) {
+            /* exactly five digits, or six: the server reads no more */
+            six = d == 6;
+            /* MariaDB reads six; MySQL five (a sixth is code, or a version digit in
+             * later releases: two readings a single doubt cannot cover) */
+            size_t take = lx->backend == CLS_BK_MARIADB || marker == 'M' ? d : 5;
+            if (six && take == 5)
+                lx->doubt_mixed = true;
+            ver = 0;
+            for (size_t i = 0; i < take; i++)
+                ver = ver * 10 + (s[q + i] - '0');
+            q += take;
+        }
+        key = (marker == 'M' ? 2u : 1u) << 24 | (uint32_t)(ver + 1);
+    }
+    enum cls_fate f = cls_exec_fate(lx, marker, ver, six);
+    if (f == CLS_DOUBT) {
+        if (lx->doubt_key == 0)
+            lx->doubt_key = key;
+        else if (lx->doubt_key != key)
+            lx->doubt_mixed = true;
+        f = lx->doubt_run ? CLS_RUN : CLS_SKIP;
+    }
+    if (f == CLS_RUN) {
+        lx->pos = q;
+        lx->in_exec = true;
+    } else {
+        lx->pos = cls_skip_comment(lx, body, true);
+    }
 }
 
 /* Skips whitespace and comments, entering and leaving executable comments. */
-static void cls_skip(struct cls_lex *lx)
+static void cls_skip(struct cls_lexer *lx)
 {
     const char *s = lx->s;
     size_t n = lx->len;
     while (lx->pos < n) {
         unsigned char c = (unsigned char)s[lx->pos];
         unsigned char c1 = lx->pos + 1 < n ? (unsigned char)s[lx->pos + 1] : 0;
-        if (cls_isspace(c)) {
+        if (cls_lx_space(lx, c)) {
             lx->pos++;
         } else if (lx->in_exec && c == '*' && c1 == '/') {
             lx->pos += 2;
             lx->in_exec = false;
         } else if (c == '#' ||
                    (c == '-' && c1 == '-' &&
-                    (lx->pos + 2 >= n || cls_isspace((unsigned char)s[lx->pos + 2])))) {
-            while (lx->pos < n && s[lx->pos] != '\n')
+                    (lx->pos + 2 >= n || sqlm_is_dash_end(lx->cs, (unsigned char)s[lx->pos + 2])))) {
+            /* to the end of the line (a NUL also ends it: then a syntax error) */
+            while (lx->pos < n && s[lx->pos] != '\n' && s[lx->pos] != '\0')
                 lx->pos++;
         } else if (c == '/' && c1 == '*') {
-            size_t q = lx->pos + 2;
-            unsigned char c2 = q < n ? (unsigned char)s[q] : 0;
-            unsigned char c3 = q + 1 < n ? (unsigned char)s[q + 1] : 0;
-            if (c2 == '!' || ((c2 == 'M' || c2 == 'T') && c3 == '!')) {
-                // executable: /*!NNNNN, /*M!NNNNNN, /*T![feature]: content is code
-                q += c2 == '!' ? 1 : 2;
-                if (c2 == 'T') {
-                    if (q < n && s[q] == '[') {
-                        while (q < n && s[q] != ']')
-                            q++;
-                        if (q < n)
-                            q++;
-                    }
-                } else {
-                    for (int i = 0; i < 6 && q < n && cls_isdigit((unsigned char)s[q]); i++)
-                        q++;
-                }
-                lx->pos = q;
-                lx->in_exec = true;
-            } else {
-                /* plain comment or optimizer hint: skipped */
-                const char *e = NULL;
-                for (size_t i = q; i + 1 < n; i++)
-                    if (s[i] == '*' && s[i + 1] == '/') {
-                        e = s + i;
-                        break;
-                    }
-                if (!e) {
-                    lx->bad = true;
-                    lx->pos = n;
-                    return;
-                }
-                lx->pos = (size_t)(e - s) + 2;
-            }
+            cls_skip_slash_star(lx);
+            if (lx->bad)
+                return;
         } else {
             return;
         }
@@ -127,21 +269,30 @@ static void cls_skip(struct cls_lex *lx)
 }
 
 /* Scans a quoted run starting at the quote; returns the position after the
- * closing quote, or len (and sets bad) if it never closes. */
-static size_t cls_scan_quoted(struct cls_lex *lx, size_t pos, char q, bool escapes)
+ * closing quote, or len (and sets bad) if it never closes. A multi-byte
+ * character is taken whole (in gbk '\xbf\x5c' is one character, not an
+ * escape); a backslash escape takes exactly one byte after it, even a lead
+ * byte, as the server's get_text() does. ident: a quoted identifier, which a
+ * NUL byte ends in a syntax error. */
+static size_t cls_scan_quoted(struct cls_lexer *lx, size_t pos, char q, bool escapes, bool ident)
 {
     const char *s = lx->s;
     size_t n = lx->len;
     pos++;
     while (pos < n) {
         char c = s[pos];
-        if (c == '\\' && escapes) {
+        size_t m = cls_mb(lx, pos);
+        if (m > 1) {
+            pos += m;
+        } else if (c == '\\' && escapes) {
             pos += 2;
         } else if (c == q) {
             if (pos + 1 < n && s[pos + 1] == q)
                 pos += 2;
             else
                 return pos + 1;
+        } else if (c == '\0' && ident) {
+            break;
         } else {
             pos++;
         }
@@ -150,7 +301,29 @@ static size_t cls_scan_quoted(struct cls_lex *lx, size_t pos, char q, bool escap
     return n;
 }
 
-static void cls_next(struct cls_lex *lx, struct cls_tok *t)
+/* End of an unquoted name from pos, as the server's scan_ident_*() read it: in
+ * a multi-byte set a lead byte takes its trail byte along (which may be a '`'),
+ * and a byte >= 0x80 that starts no character ends the name (at the name's
+ * first byte it is a token of its own). */
+static size_t cls_scan_name(const struct cls_lexer *lx, size_t pos, bool first)
+{
+    const char *s = lx->s;
+    size_t n = lx->len;
+    while (pos < n && cls_lx_ident(lx, (unsigned char)s[pos])) {
+        if (lx->mb && (unsigned char)s[pos] >= 0x80) {
+            size_t m = cls_mb(lx, pos);
+            if (m < 2)
+                return first ? pos + 1 : pos;
+            pos += m;
+        } else {
+            pos++;
+        }
+        first = false;
+    }
+    return pos;
+}
+
+static void cls_next(struct cls_lexer *lx, struct cls_tok *t)
 {
     cls_skip(lx);
     memset(t, 0, sizeof(*t));
@@ -172,35 +345,45 @@ static void cls_next(struct cls_lex *lx, struct cls_tok *t)
     if (c == '\'' || (c == '"' && !lx->ansi)) {
         t->type = TK_STRING;
         t->quote = (char)c;
-        pos = cls_scan_quoted(lx, pos, (char)c, !lx->nobs);
+        pos = cls_scan_quoted(lx, pos, (char)c, !lx->nobs, false);
         t->v = s + start + 1;
         t->vlen = pos - start - (lx->bad && pos == n ? 1 : 2);
     } else if (c == '`' || c == '"') {
         t->type = TK_QIDENT;
         t->quote = (char)c;
-        pos = cls_scan_quoted(lx, pos, (char)c, false);
+        pos = cls_scan_quoted(lx, pos, (char)c, false, true);
         t->v = s + start + 1;
         t->vlen = pos - start - (lx->bad && pos == n ? 1 : 2);
     } else if (c == '@' && c1 == '@') {
+        /* the server reads a system variable's name byte by byte (no multi-byte) */
         t->type = TK_SYSVAR;
         pos += 2;
-        while (pos < n && (cls_isident((unsigned char)s[pos]) || s[pos] == '.'))
+        while (pos < n && (cls_lx_ident(lx, (unsigned char)s[pos]) || s[pos] == '.'))
             pos++;
         t->v = s + start + 2;
         t->vlen = pos - start - 2;
     } else if (c == '@' && (c1 == '\'' || c1 == '"' || c1 == '`')) {
+        /* @"v" under ANSI_QUOTES is an identifier: no escapes */
+        bool str = c1 == '\'' || (c1 == '"' && !lx->ansi);
         t->type = TK_USERVAR;
         t->quote = (char)c1;
-        pos = cls_scan_quoted(lx, pos + 1, (char)c1, c1 != '`' && !lx->nobs);
+        pos = cls_scan_quoted(lx, pos + 1, (char)c1, str && !lx->nobs, !str);
         t->v = s + start + 2;
         t->vlen = pos - start - (lx->bad && pos == n ? 2 : 3);
-    } else if (c == '@' && (cls_isident(c1) || c1 == '.')) {
+    } else if (c == '@' && (cls_lx_ident(lx, c1) || c1 == '.')) {
+        /* the server's host-name scan: ASCII alphanumerics, '.', '_', '$'; in a
+         * multi-byte set a byte >= 0x80 is no letter and ends the name */
         t->type = TK_USERVAR;
         pos++;
-        while (pos < n && (cls_isident((unsigned char)s[pos]) || s[pos] == '.'))
+        while (pos < n && (cls_lx_ident(lx, (unsigned char)s[pos]) || s[pos] == '.') &&
+               !(lx->mb && (unsigned char)s[pos] >= 0x80))
             pos++;
         t->v = s + start + 1;
         t->vlen = pos - start - 1;
+        if (t->vlen == 0) {
+            t->type = TK_PUNCT;
+            t->v = NULL;
+        }
     } else if (cls_isdigit(c) || (c == '.' && cls_isdigit(c1))) {
         t->type = TK_NUMBER;
         if (c == '0' && (c1 == 'x' || c1 == 'X' || c1 == 'b' || c1 == 'B')) {
@@ -225,21 +408,20 @@ static void cls_next(struct cls_lex *lx, struct cls_tok *t)
             }
         }
         /* 0x1f stays a number; 1abc is an identifier */
-        if (pos < n && cls_isident((unsigned char)s[pos])) {
+        if (pos < n && cls_lx_ident(lx, (unsigned char)s[pos])) {
             bool hex = c == '0' && pos == start + 2;
-            while (pos < n && cls_isident((unsigned char)s[pos]))
-                pos++;
+            pos = cls_scan_name(lx, pos, false);
             if (!hex)
                 t->type = TK_WORD;
         }
-    } else if (cls_isident(c)) {
-        while (pos < n && cls_isident((unsigned char)s[pos]))
-            pos++;
+    } else if (cls_lx_ident(lx, c)) {
+        pos = cls_scan_name(lx, pos, true);
         /* X'..', B'..', N'..' are string literals */
         if (pos == start + 1 && pos < n && s[pos] == '\'' && strchr("xXbBnN", c)) {
             t->type = TK_STRING;
             t->quote = '\'';
-            size_t q = cls_scan_quoted(lx, pos, '\'', c == 'n' || c == 'N' ? !lx->nobs : false);
+            bool nchar = c == 'n' || c == 'N';
+            size_t q = cls_scan_quoted(lx, pos, '\'', nchar && !lx->nobs, false);
             t->v = s + pos + 1;
             t->vlen = q - pos - (lx->bad && q == n ? 1 : 2);
             pos = q;
@@ -315,7 +497,7 @@ static enum cls_fn cls_fn_of(const char *p, size_t n)
 struct cls_scan {
     int ntok;
     struct cls_tok first, second;
-    struct cls_tok p1, p2, p3; /* the three previous tokens */
+    struct cls_tok p1, p2, p3, p4; /* the four previous tokens */
     uint32_t pins, unpins;
     bool reads_prev, has_conn_id;
     bool prev_found_rows, prev_row_count, prev_last_insert_id, prev_identity, prev_diagnostics,
@@ -330,6 +512,10 @@ struct cls_scan {
     int block;          /* BEGIN/IF/LOOP/... nesting inside a compound statement */
     int depth;          /* parentheses */
     bool set_ctx;       /* SET statement, before any FOR of SET STATEMENT: targets ahead */
+    bool mariadb;       /* names resolve as on MariaDB (else TiDB/MySQL built-ins count too) */
+    bool ddl;           /* CREATE / ALTER: expressions run only in a SELECT part */
+    bool seen_select;   /* a SELECT keyword was read */
+    bool with_head;     /* WITH ...: before the statement its common table expressions serve */
     enum cls_fn open_fn;    /* previous token: the '(' of an unqualified call of open_fn */
     const char *open_start; /* start of the function's name */
     bool open_ws;           /* only whitespace between name and '(' */
@@ -495,6 +681,98 @@ static void cls_scan_call(struct cls_scan *sc, const struct cls_tok *t)
     sc->ev_ok = sc->open_ws && cls_gap_ws(sc->p1.p + 1, t->p);
 }
 
+static bool cls_name_eq(const char *p, size_t n, const char *k)
+{
+    return strlen(k) == n && strncasecmp(p, k, n) == 0;
+}
+
+/* True if a name followed by '(' is not called there, from the token b before
+ * it: a table or CTE being given columns (INSERT INTO t (a), WITH c (a) AS),
+ * a name after a literal or ')' (MATCH (a) AGAINST (...), '$' COLUMNS (...):
+ * elsewhere a syntax error), a type after AS, JSON_TABLE in FROM. */
+static bool cls_not_called(const struct cls_scan *sc, const struct cls_tok *f,
+                           const struct cls_tok *b)
+{
+    static const char *const before[] = {
+        "INTO",         "TABLE",     "INSERT", "REPLACE", "IGNORE", "LOW_PRIORITY",
+        "HIGH_PRIORITY", "DELAYED", "AS",     "REFERENCES",
+    };
+    if (b->type == TK_STRING || b->type == TK_NUMBER || cls_punct(b, ')'))
+        return true;
+    for (size_t i = 0; i < sizeof(before) / sizeof(before[0]); i++)
+        if (cls_kw(b, before[i]))
+            return true;
+    if (sc->with_head && sc->depth == 0 &&
+        (cls_kw(b, "WITH") || cls_kw(b, "RECURSIVE") || cls_punct(b, ',')))
+        return true;
+    return f->type == TK_WORD && cls_kw(f, "JSON_TABLE") &&
+           (cls_kw(b, "FROM") || cls_kw(b, "JOIN"));
+}
+
+/* A '(' after a name: a call of a built-in the server resolves it to, or of a
+ * stored function (CLS_PIN_ROUTINE), or no call at all. How a name resolves
+ * was measured on MariaDB 10.11 (see sqlm_function()): `GET_LOCK`(), GET_LOCK
+ * (), LAST_INSERT_ID / * * / () are the built-ins; NOW () and `NOW`() are
+ * stored functions named now; IF ( is grammar, `IF`() a stored function. */
+static void cls_scan_paren(struct cls_scan *sc, const struct cls_tok *t)
+{
+    const struct cls_tok *f = &sc->p1;
+    if (f->type != TK_WORD && f->type != TK_QIDENT)
+        return;
+    bool quoted = f->type == TK_QIDENT;
+    bool qualified = cls_punct(&sc->p2, '.');
+    const char *name = quoted ? f->v : f->p;
+    size_t nlen = quoted ? f->vlen : f->len;
+    bool matters = !sc->ddl || sc->seen_select; /* CREATE TABLE t (a INT) is no call */
+    if (cls_not_called(sc, f, qualified ? &sc->p4 : &sc->p2))
+        return;
+    if (qualified) {
+        if (matters)
+            sc->pins |= CLS_PIN_ROUTINE; /* db.f(): a stored function, whatever its name */
+        return;
+    }
+    enum sqlm_fn cls = quoted && memchr(name, f->quote, nlen)
+                           ? SQLM_FN_UNKNOWN
+                           : sqlm_function(name, nlen, sc->mariadb);
+    bool builtin = cls == SQLM_FN_NATIVE ||
+                   (!quoted && (cls == SQLM_FN_KEYWORD || (cls == SQLM_FN_KWFUNC && t->adjacent)));
+    if (!builtin) {
+        if (matters)
+            sc->pins |= CLS_PIN_ROUTINE;
+        return;
+    }
+    if (cls_name_eq(name, nlen, "GET_LOCK")) {
+        sc->pins |= CLS_PIN_GET_LOCK;
+    } else if (cls_name_eq(name, nlen, "RELEASE_ALL_LOCKS")) {
+        sc->unpins |= CLS_PIN_GET_LOCK;
+    } else if (cls_name_eq(name, nlen, "NEXTVAL") || cls_name_eq(name, nlen, "LASTVAL") ||
+               cls_name_eq(name, nlen, "SETVAL")) {
+        sc->pins |= CLS_PIN_SEQUENCE;
+    } else {
+        enum cls_fn fn = cls_fn_of(name, nlen);
+        if (fn == CLS_FN_CONNECTION_ID)
+            sc->has_conn_id = true;
+        if (fn != CLS_FN_NONE) {
+            sc->open_fn = fn;
+            sc->open_start = f->p;
+            sc->open_ws = cls_gap_ws(f->p + f->len, t->p);
+        }
+    }
+}
+
+/* SET profiling, SET @@session.profiling, SET STATEMENT profiling_history_size ... */
+static bool cls_names_profiling(const struct cls_tok *t)
+{
+    const char *p = t->type == TK_SYSVAR || t->type == TK_QIDENT ? t->v : t->p;
+    size_t n = t->type == TK_SYSVAR || t->type == TK_QIDENT ? t->vlen : t->len;
+    if (t->type != TK_WORD && t->type != TK_SYSVAR && t->type != TK_QIDENT)
+        return false;
+    for (size_t i = 0; i + 9 <= n; i++)
+        if (strncasecmp(p + i, "profiling", 9) == 0)
+            return true;
+    return false;
+}
+
 static void cls_scan_tok(struct cls_scan *sc, const struct cls_tok *t)
 {
     int idx = sc->ntok++;
@@ -508,8 +786,22 @@ static void cls_scan_tok(struct cls_scan *sc, const struct cls_tok *t)
     }
     cls_scan_compound(sc, t, idx);
     sc->ev_fn = CLS_FN_NONE;
-    if (idx == 0)
+    if (idx == 0) {
         sc->set_ctx = cls_kw(t, "SET");
+        sc->ddl = cls_kw(t, "CREATE") || cls_kw(t, "ALTER");
+        sc->with_head = cls_kw(t, "WITH");
+    }
+    if (cls_kw(t, "SELECT"))
+        sc->seen_select = true;
+    if (sc->with_head && sc->depth == 0 &&
+        (cls_kw(t, "SELECT") || cls_kw(t, "INSERT") || cls_kw(t, "UPDATE") ||
+         cls_kw(t, "DELETE") || cls_kw(t, "REPLACE") || cls_kw(t, "VALUES") || cls_kw(t, "TABLE")))
+        sc->with_head = false;
+    if (cls_kw(&sc->first, "SET") && idx > 0 && cls_names_profiling(t))
+        sc->pins |= CLS_PIN_PROFILING;
+    if (cls_kw(t, "FOR") && cls_kw(&sc->p1, "VALUE") &&
+        (cls_kw(&sc->p2, "NEXT") || cls_kw(&sc->p2, "PREVIOUS")))
+        sc->pins |= CLS_PIN_SEQUENCE; /* NEXT VALUE FOR s, PREVIOUS VALUE FOR s */
 
     if (!sc->routine) {
         if (sc->open_fn != CLS_FN_NONE)
@@ -556,26 +848,13 @@ static void cls_scan_tok(struct cls_scan *sc, const struct cls_tok *t)
                 cls_scan_sysvar(sc, name, pl + t->vlen, sc->p1.p, t->p + t->len, &sc->p2, &sc->p3);
             }
         } else if (cls_punct(t, '(')) {
+            cls_scan_paren(sc, t);
             sc->depth++;
-            const struct cls_tok *f = &sc->p1;
-            if (f->type == TK_WORD && cls_kw(f, "GET_LOCK")) {
-                sc->pins |= CLS_PIN_GET_LOCK;
-            } else if (f->type == TK_WORD && cls_kw(f, "RELEASE_ALL_LOCKS")) {
-                sc->unpins |= CLS_PIN_GET_LOCK;
-            } else if (f->type == TK_WORD && !cls_punct(&sc->p2, '.')) {
-                enum cls_fn fn = cls_fn_of(f->p, f->len);
-                if (fn == CLS_FN_CONNECTION_ID)
-                    sc->has_conn_id = true;
-                if (fn != CLS_FN_NONE) {
-                    sc->open_fn = fn;
-                    sc->open_start = f->p;
-                    sc->open_ws = cls_gap_ws(f->p + f->len, t->p);
-                }
-            }
         } else if (cls_punct(t, ')')) {
             sc->depth--;
         }
     }
+    sc->p4 = sc->p3;
     sc->p3 = sc->p2;
     sc->p2 = sc->p1;
     sc->p1 = *t;
@@ -583,9 +862,10 @@ static void cls_scan_tok(struct cls_scan *sc, const struct cls_tok *t)
 
 /* Reads one statement from lx into sc, up to a ';' outside blocks or the end.
  * Returns the offset where the statement ends; *last is the token that ended it. */
-static size_t cls_scan_stmt(struct cls_lex *lx, struct cls_scan *sc, struct cls_tok *last)
+static size_t cls_scan_stmt(struct cls_lexer *lx, struct cls_scan *sc, struct cls_tok *last)
 {
     memset(sc, 0, sizeof(*sc));
+    sc->mariadb = lx->backend != CLS_BK_MYSQL;
     for (;;) {
         cls_next(lx, last);
         if (last->type == TK_EOF)
@@ -636,7 +916,7 @@ static long cls_unquote(const struct cls_tok *t, bool nobs, char *out, size_t ca
 }
 
 /* Skips a parenthesised group whose '(' was just read. False at the end. */
-static bool cls_skip_group(struct cls_lex *lx)
+static bool cls_skip_group(struct cls_lexer *lx)
 {
     struct cls_tok t;
     int depth = 1;
@@ -664,7 +944,7 @@ static bool cls_query_start(const struct cls_tok *t)
 }
 
 /* WITH [RECURSIVE] name [(cols)] AS (query) [, ...] main-statement */
-static void cls_head_with(struct cls_lex *lx, struct cls_result *r, const struct cls_scan *sc)
+static void cls_head_with(struct cls_lexer *lx, struct cls_result *r, const struct cls_scan *sc)
 {
     struct cls_tok t;
     cls_next(lx, &t);
@@ -698,7 +978,7 @@ unsure:
     r->pins |= CLS_PIN_UNSURE;
 }
 
-static void cls_head_use(struct cls_lex *lx, struct cls_result *r)
+static void cls_head_use(struct cls_lexer *lx, struct cls_result *r)
 {
     struct cls_tok t, u;
     cls_next(lx, &t);
@@ -725,7 +1005,7 @@ static void cls_head_use(struct cls_lex *lx, struct cls_result *r)
 }
 
 /* After COMMIT / ROLLBACK [WORK]: AND [NO] CHAIN, [NO] RELEASE. */
-static void cls_head_chain(struct cls_lex *lx, struct cls_tok *t, struct cls_result *r)
+static void cls_head_chain(struct cls_lexer *lx, struct cls_tok *t, struct cls_result *r)
 {
     for (; t->type != TK_EOF; cls_next(lx, t)) {
         if (cls_kw(t, "AND")) {
@@ -762,7 +1042,7 @@ static bool cls_parse_u64(const struct cls_tok *t, uint64_t *out)
 }
 
 /* KILL [HARD|SOFT] [CONNECTION|QUERY [ID]] n */
-static void cls_head_kill(struct cls_lex *lx, struct cls_result *r)
+static void cls_head_kill(struct cls_lexer *lx, struct cls_result *r)
 {
     struct cls_tok t, u;
     bool query = false, query_id = false;
@@ -793,7 +1073,7 @@ static void cls_head_kill(struct cls_lex *lx, struct cls_result *r)
 }
 
 /* LOAD {DATA|XML} [LOW_PRIORITY|CONCURRENT] [LOCAL] INFILE 'file' ... */
-static void cls_head_load(struct cls_lex *lx, struct cls_result *r)
+static void cls_head_load(struct cls_lexer *lx, struct cls_result *r)
 {
     struct cls_tok t;
     bool local = false;
@@ -856,7 +1136,7 @@ enum cls_value_form { CLS_VAL_SCALAR, CLS_VAL_NAMES, CLS_VAL_TRX };
 /* Reads a SET value up to a top-level ',' (for TRX: to the end) and says
  * whether it is a literal the proxy can replay verbatim. t holds the first
  * token of the value and, on return, the token after it (',' or EOF). */
-static bool cls_set_value(struct cls_lex *lx, struct cls_tok *t, enum cls_value_form form,
+static bool cls_set_value(struct cls_lexer *lx, struct cls_tok *t, enum cls_value_form form,
                           const char **vp, size_t *vlen)
 {
     int depth = 0, ntok = 0;
@@ -906,7 +1186,7 @@ static bool cls_set_value(struct cls_lex *lx, struct cls_tok *t, enum cls_value_
 }
 
 /* Adds an assignment; the value is read from t on. Sets pins. */
-static void cls_set_add(struct cls_lex *lx, struct cls_tok *t, struct cls_result *r,
+static void cls_set_add(struct cls_lexer *lx, struct cls_tok *t, struct cls_result *r,
                         enum cls_scope scope, const char *name, size_t name_len,
                         enum cls_value_form form)
 {
@@ -934,11 +1214,11 @@ static void cls_set_add(struct cls_lex *lx, struct cls_tok *t, struct cls_result
         r->pins |= CLS_PIN_SESSION_VAR;
 }
 
-static void cls_head(struct cls_lex *lx, struct cls_result *r, const struct cls_scan *sc,
+static void cls_head(struct cls_lexer *lx, struct cls_result *r, const struct cls_scan *sc,
                      int nest);
 
 /* SET STATEMENT a=1 [, ...] FOR stmt: only the inner statement counts. */
-static void cls_head_set_statement(struct cls_lex *lx, struct cls_result *r,
+static void cls_head_set_statement(struct cls_lexer *lx, struct cls_result *r,
                                    const struct cls_scan *sc, int nest)
 {
     struct cls_tok t;
@@ -959,7 +1239,7 @@ static void cls_head_set_statement(struct cls_lex *lx, struct cls_result *r,
     cls_head(lx, r, sc, nest + 1);
 }
 
-static void cls_head_set(struct cls_lex *lx, struct cls_result *r, const struct cls_scan *sc,
+static void cls_head_set(struct cls_lexer *lx, struct cls_result *r, const struct cls_scan *sc,
                          int nest)
 {
     struct cls_tok t;
@@ -991,10 +1271,11 @@ static void cls_head_set(struct cls_lex *lx, struct cls_result *r, const struct 
             if (cur == CLS_SCOPE_GLOBAL) {
                 cls_set_add(lx, &t, r, CLS_SCOPE_GLOBAL, "transaction", 11, CLS_VAL_TRX);
             } else {
-                /* applies to the next transaction only: keep the connection until then */
+                /* applies to the next transaction only, and the server's status
+                 * flags do not show it: keep the connection until then */
                 cls_set_add(lx, &t, r, CLS_SCOPE_TRANSACTION, "next_transaction", 16,
                             CLS_VAL_TRX);
-                r->pins |= CLS_PIN_TRX;
+                r->pins |= CLS_PIN_NEXT_TRX;
             }
             break;
         }
@@ -1077,7 +1358,7 @@ unsure:
 /* ---- dispatch ----------------------------------------------------------- */
 
 /* Classifies one statement by its head; lx reads only that statement. */
-static void cls_head(struct cls_lex *lx, struct cls_result *r, const struct cls_scan *sc,
+static void cls_head(struct cls_lexer *lx, struct cls_result *r, const struct cls_scan *sc,
                      int nest)
 {
     struct cls_tok t, u;
@@ -1217,8 +1498,18 @@ static void cls_head(struct cls_lex *lx, struct cls_result *r, const struct cls_
             cls_next(lx, &u);
         if (cls_kw(&u, "TEMPORARY"))
             r->pins |= CLS_PIN_TEMP_TABLE;
-    } else if (cls_kw(&t, "CALL") || cls_kw(&t, "BINLOG")) {
-        r->pins |= CLS_PIN_UNSURE; /* a procedure may do anything */
+    } else if (cls_kw(&t, "CALL")) {
+        r->pins |= CLS_PIN_ROUTINE; /* a procedure may do anything */
+    } else if (cls_kw(&t, "BINLOG")) {
+        r->pins |= CLS_PIN_UNSURE;
+    } else if (cls_kw(&t, "BACKUP")) {
+        /* BACKUP LOCK t, BACKUP STAGE x hold locks nobody tracks; BACKUP UNLOCK
+         * releases one, but what else is held is not known: no unpin */
+        cls_next(lx, &u);
+        if (cls_kw(&u, "LOCK") || cls_kw(&u, "STAGE"))
+            r->pins |= CLS_PIN_BACKUP_LOCK;
+        else if (!cls_kw(&u, "UNLOCK"))
+            r->pins |= CLS_PIN_UNSURE;
     } else if (cls_kw(&t, "SET")) {
         cls_head_set(lx, r, sc, nest);
     }
@@ -1260,22 +1551,18 @@ static void cls_merge_next(struct cls_result *out, const struct cls_result *r)
         out->pins |= CLS_PIN_UNSURE;
 }
 
-void classify(const char *sql, size_t len, bool ansi_quotes, bool no_backslash_escapes,
-              struct cls_result *out)
+/* One pass over the text under lx (doubtful comments taken as lx->doubt_run says). */
+static void cls_classify_pass(struct cls_lexer *lx, struct cls_result *out)
 {
-    struct cls_lex lx;
     struct cls_scan sc;
     struct cls_tok last;
     struct cls_result next;
     int nstmt = 0;
 
     memset(out, 0, sizeof(*out));
-    if (!sql)
-        return;
-    cls_lex_init(&lx, sql, len, ansi_quotes, no_backslash_escapes);
     do {
-        struct cls_lex start = lx;
-        size_t end = cls_scan_stmt(&lx, &sc, &last);
+        struct cls_lexer start = *lx;
+        size_t end = cls_scan_stmt(lx, &sc, &last);
         if (sc.ntok == 0)
             continue;
         struct cls_result *r = nstmt == 0 ? out : &next;
@@ -1297,9 +1584,85 @@ void classify(const char *sql, size_t len, bool ansi_quotes, bool no_backslash_e
     } while (last.type != TK_EOF);
 
     out->multi = nstmt > 1;
-    if (lx.bad)
+    if (lx->bad)
         out->pins |= CLS_PIN_UNSURE;
     out->unpins &= ~out->pins; /* a pin taken in the same text wins */
+}
+
+/* True if two passes over the same text tell the caller the same thing. */
+static bool cls_same(const struct cls_result *a, const struct cls_result *b)
+{
+    if (a->kind != b->kind || a->pins != b->pins || a->unpins != b->unpins ||
+        a->multi != b->multi || a->reads_prev != b->reads_prev ||
+        a->prev_found_rows != b->prev_found_rows || a->prev_row_count != b->prev_row_count ||
+        a->prev_last_insert_id != b->prev_last_insert_id ||
+        a->prev_identity != b->prev_identity || a->prev_diagnostics != b->prev_diagnostics ||
+        a->sets_last_insert_id != b->sets_last_insert_id ||
+        a->has_connection_id != b->has_connection_id || a->read_only != b->read_only ||
+        a->arg_len != b->arg_len || memcmp(a->arg, b->arg, a->arg_len) != 0 ||
+        a->kill_query != b->kill_query || a->kill_id != b->kill_id ||
+        a->kill_query_id != b->kill_query_id || a->is_kill != b->is_kill ||
+        a->n_assign != b->n_assign)
+        return false;
+    for (int i = 0; i < a->n_assign; i++) {
+        const struct cls_assign *x = &a->assign[i], *y = &b->assign[i];
+        if (x->scope != y->scope || strcmp(x->name, y->name) != 0 || x->value != y->value ||
+            x->value_len != y->value_len || x->value_is_literal != y->value_is_literal)
+            return false;
+    }
+    return true;
+}
+
+static bool cls_has_high_byte(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] >= 0x80)
+            return true;
+    return false;
+}
+
+static const struct cls_lex cls_lex_default = {0, false, false, 0, true};
+
+/* Classifies under lx for a backend kind. A comment whose fate is a doubt is
+ * read both ways; if the two readings differ, or two doubtful comments could
+ * go different ways, the result pins. */
+static void cls_classify(const char *sql, size_t len, const struct cls_lex *o,
+                         enum cls_backend backend, struct cls_result *out)
+{
+    struct cls_lexer lx;
+    static __thread struct cls_result other;
+
+    memset(out, 0, sizeof(*out));
+    if (!sql)
+        return;
+    cls_lex_init(&lx, sql, len, o, backend);
+    cls_classify_pass(&lx, out);
+    if (lx.doubt_key != 0 || lx.doubt_mixed) {
+        bool mixed = lx.doubt_mixed;
+        cls_lex_init(&lx, sql, len, o, backend);
+        lx.doubt_run = false;
+        cls_classify_pass(&lx, &other);
+        if (mixed || lx.doubt_mixed || !cls_same(out, &other)) {
+            out->pins |= other.pins | CLS_PIN_UNSURE;
+            out->unpins &= other.unpins & ~out->pins;
+        }
+    }
+    if (!lx.cs && cls_has_high_byte(sql, len))
+        out->pins |= CLS_PIN_UNSURE; /* a character set whose lexing mymux does not know */
+}
+
+void classify_lex(const char *sql, size_t len, const struct cls_lex *lx, struct cls_result *out)
+{
+    if (!lx)
+        lx = &cls_lex_default;
+    cls_classify(sql, len, lx, lx->mariadb ? CLS_BK_MARIADB : CLS_BK_MYSQL, out);
+}
+
+void classify(const char *sql, size_t len, bool ansi_quotes, bool no_backslash_escapes,
+              struct cls_result *out)
+{
+    struct cls_lex lx = {0, ansi_quotes, no_backslash_escapes, 0, false};
+    cls_classify(sql, len, &lx, CLS_BK_UNKNOWN, out);
 }
 
 /* ---- rewriting reads in place ------------------------------------------- */
@@ -1312,11 +1675,13 @@ struct cls_values {
 
 /* Writes the values over every read classify() reports for a function in v,
  * walking statements as classify() splits them. Returns the number written;
- * *failed is set if some read of such a function could not be written. */
-static int cls_rewrite(char *sql, size_t len, bool ansi, bool nobs, const struct cls_values *v,
-                       bool *failed)
+ * *failed is set if some read of such a function could not be written, or if
+ * an executable comment of doubtful fate lies in the text (the reads depend on
+ * it: the text is rewritten as if it ran). */
+static int cls_rewrite(char *sql, size_t len, const struct cls_lex *o, enum cls_backend backend,
+                       const struct cls_values *v, bool *failed)
 {
-    struct cls_lex lx;
+    struct cls_lexer lx;
     struct cls_scan sc;
     struct cls_tok t;
     int replaced = 0;
@@ -1324,14 +1689,16 @@ static int cls_rewrite(char *sql, size_t len, bool ansi, bool nobs, const struct
     *failed = false;
     if (!sql)
         return 0;
-    cls_lex_init(&lx, sql, len, ansi, nobs);
+    cls_lex_init(&lx, sql, len, o, backend);
     memset(&sc, 0, sizeof(sc));
+    sc.mariadb = backend != CLS_BK_MYSQL;
     for (;;) {
         cls_next(&lx, &t);
         if (t.type == TK_EOF)
             break;
         if (t.type == TK_SEMI && sc.block <= 0) {
             memset(&sc, 0, sizeof(sc));
+            sc.mariadb = backend != CLS_BK_MYSQL;
             continue;
         }
         cls_scan_tok(&sc, &t);
@@ -1351,11 +1718,13 @@ static int cls_rewrite(char *sql, size_t len, bool ansi, bool nobs, const struct
         memset(sql + at + nd, ' ', span - nd);
         replaced++;
     }
+    if (lx.doubt_key != 0 || lx.doubt_mixed)
+        *failed = true;
     return replaced;
 }
 
-int classify_rewrite_calls(char *sql, size_t len, bool ansi_quotes, bool no_backslash_escapes,
-                           const struct cls_rewrite *rw, int n_rw)
+static int cls_rewrite_calls(char *sql, size_t len, const struct cls_lex *lx,
+                             enum cls_backend backend, const struct cls_rewrite *rw, int n_rw)
 {
     struct cls_values v;
     bool failed;
@@ -1369,19 +1738,29 @@ int classify_rewrite_calls(char *sql, size_t len, bool ansi_quotes, bool no_back
         if (v.len[f] < 0)
             v.len[f] = snprintf(v.text[f], sizeof(v.text[f]), "%lld", (long long)rw[i].value);
     }
-    int n = cls_rewrite(sql, len, ansi_quotes, no_backslash_escapes, &v, &failed);
+    int n = cls_rewrite(sql, len, lx, backend, &v, &failed);
     return failed ? -1 : n;
 }
 
-int classify_rewrite_connection_id(char *sql, size_t len, uint64_t id)
+int classify_rewrite_calls_lex(char *sql, size_t len, const struct cls_lex *lx,
+                               const struct cls_rewrite *rw, int n_rw)
 {
-    return classify_rewrite_connection_id_mode(sql, len, false, false, id);
+    if (!lx)
+        lx = &cls_lex_default;
+    return cls_rewrite_calls(sql, len, lx, lx->mariadb ? CLS_BK_MARIADB : CLS_BK_MYSQL, rw, n_rw);
+}
+
+int classify_rewrite_calls(char *sql, size_t len, bool ansi_quotes, bool no_backslash_escapes,
+                           const struct cls_rewrite *rw, int n_rw)
+{
+    struct cls_lex lx = {0, ansi_quotes, no_backslash_escapes, 0, false};
+    return cls_rewrite_calls(sql, len, &lx, CLS_BK_UNKNOWN, rw, n_rw);
 }
 
 /* Kept apart from classify_rewrite_calls(): the id is unsigned, and a call
  * left as written is no failure here (the caller has nothing to fall back to). */
-int classify_rewrite_connection_id_mode(char *sql, size_t len, bool ansi_quotes,
-                                        bool no_backslash_escapes, uint64_t id)
+static int cls_rewrite_connection_id(char *sql, size_t len, const struct cls_lex *lx,
+                                     enum cls_backend backend, uint64_t id)
 {
     struct cls_values v;
     bool failed;
@@ -1391,5 +1770,26 @@ int classify_rewrite_connection_id_mode(char *sql, size_t len, bool ansi_quotes,
     v.len[CLS_FN_CONNECTION_ID] = snprintf(v.text[CLS_FN_CONNECTION_ID],
                                            sizeof(v.text[CLS_FN_CONNECTION_ID]), "%llu",
                                            (unsigned long long)id);
-    return cls_rewrite(sql, len, ansi_quotes, no_backslash_escapes, &v, &failed);
+    return cls_rewrite(sql, len, lx, backend, &v, &failed);
+}
+
+int classify_rewrite_connection_id_lex(char *sql, size_t len, const struct cls_lex *lx,
+                                       uint64_t id)
+{
+    if (!lx)
+        lx = &cls_lex_default;
+    return cls_rewrite_connection_id(sql, len, lx, lx->mariadb ? CLS_BK_MARIADB : CLS_BK_MYSQL,
+                                     id);
+}
+
+int classify_rewrite_connection_id(char *sql, size_t len, uint64_t id)
+{
+    return classify_rewrite_connection_id_mode(sql, len, false, false, id);
+}
+
+int classify_rewrite_connection_id_mode(char *sql, size_t len, bool ansi_quotes,
+                                        bool no_backslash_escapes, uint64_t id)
+{
+    struct cls_lex lx = {0, ansi_quotes, no_backslash_escapes, 0, false};
+    return cls_rewrite_connection_id(sql, len, &lx, CLS_BK_UNKNOWN, id);
 }

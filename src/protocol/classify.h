@@ -22,6 +22,16 @@ enum cls_pin {
     CLS_PIN_SAVEPOINT = 1u << 9,  /* SAVEPOINT */
     CLS_PIN_UNSURE = 1u << 10,    /* anything the classifier cannot be sure about */
     CLS_PIN_SESSION_VAR = 1u << 11,/* SET of a session var whose value is not a readable literal */
+    CLS_PIN_ROUTINE = 1u << 12,   /* CALL, or a function that is not a known built-in (stored
+                                     function, UDF, schema-qualified db.f()): it can set
+                                     variables, take locks, create temporary tables */
+    CLS_PIN_SEQUENCE = 1u << 13,  /* NEXTVAL / LASTVAL / SETVAL (s), NEXT|PREVIOUS VALUE FOR s:
+                                     LASTVAL is the session's, nobody tracks it */
+    CLS_PIN_BACKUP_LOCK = 1u << 14,/* BACKUP LOCK t / BACKUP STAGE (BACKUP UNLOCK does not unpin) */
+    CLS_PIN_PROFILING = 1u << 15, /* any SET of profiling / profiling_history_size: SHOW PROFILES
+                                     would show this session's statements to the next one */
+    CLS_PIN_NEXT_TRX = 1u << 16,  /* SET TRANSACTION ... without SESSION/GLOBAL: the next
+                                     transaction's characteristics, not the server's status flag */
 };
 
 /* Statement kinds mymux itself cares about. */
@@ -105,11 +115,39 @@ struct cls_result {
     int n_assign;
 };
 
-/* Classifies sql[0..len). Never fails: anything not understood sets
- * CLS_PIN_UNSURE. ansi_quotes: treat "x" as an identifier (sql_mode ANSI_QUOTES);
- * no_backslash_escapes: backslash is not an escape inside strings. */
+/* How the server reads the text: the classifier must read it the same way. */
+struct cls_lex {
+    uint16_t charset;          /* collation id of character_set_client (0: utf8mb4) */
+    bool ansi_quotes;          /* sql_mode has ANSI_QUOTES: "x" is an identifier */
+    bool no_backslash_escapes; /* sql_mode has NO_BACKSLASH_ESCAPES */
+    uint32_t version;          /* backend version as major*10000+minor*100+patch (101119 =
+                                  10.11.19, 80030 = 8.0.30); 0 = unknown */
+    bool mariadb;              /* the backend is MariaDB (its executable-comment rules apply) */
+};
+
+/* Classifies sql[0..len) read as the server reads it under lx (NULL: utf8mb4,
+ * default sql_mode, MariaDB of unknown version). Never fails: anything not
+ * understood sets CLS_PIN_UNSURE. That includes a character set mymux does not
+ * know when the text has a byte >= 0x80, and an executable comment whose fate
+ * the version does not decide (version 0; on a non-MariaDB backend a comment
+ * MySQL would skip and TiDB might run; /T![feature] on TiDB) if the text
+ * classifies differently with it run and skipped. */
+void classify_lex(const char *sql, size_t len, const struct cls_lex *lx, struct cls_result *out);
+
+/* classify_lex() with utf8mb4 and a MariaDB of unknown version (the old
+ * interface, for callers that do not know the session's character set). */
 void classify(const char *sql, size_t len, bool ansi_quotes, bool no_backslash_escapes,
               struct cls_result *out);
+
+/* sql_mode value -> the two flags the lexer depends on. v is the server's form
+ * ("STRICT_TRANS_TABLES,ANSI_QUOTES"), a SET literal ('ORACLE', "ansi,db2",
+ * `ansi`, a bare word) or a number (the server's bits). Combination modes expand
+ * as the server expands them (ANSI, POSTGRESQL, DB2, MAXDB set ANSI_QUOTES).
+ * Returns 0, or -1 if not understood: an unknown name, an escape in the literal,
+ * and ORACLE or MSSQL, whose grammar the classifier does not read (the caller
+ * pins). The flags are written only on 0. */
+int cls_sql_mode_flags(const char *v, size_t n, bool *ansi_quotes, bool *no_backslash_escapes)
+    __attribute__((warn_unused_result));
 
 /* A value to put in place of calls to func() in classify_rewrite_calls(). */
 struct cls_rewrite {
@@ -134,6 +172,11 @@ struct cls_rewrite {
  * places are left as written, the others are still replaced: on -1 the caller
  * must not forward the text as if answered. An unknown func name also
  * returns -1 (and nothing is replaced). */
+int classify_rewrite_calls_lex(char *sql, size_t len, const struct cls_lex *lx,
+                               const struct cls_rewrite *rw, int n_rw)
+    __attribute__((warn_unused_result));
+
+/* classify_rewrite_calls_lex() with utf8mb4 and a MariaDB of unknown version. */
 int classify_rewrite_calls(char *sql, size_t len, bool ansi_quotes, bool no_backslash_escapes,
                            const struct cls_rewrite *rw, int n_rw)
     __attribute__((warn_unused_result));
@@ -148,6 +191,10 @@ int classify_rewrite_connection_id(char *sql, size_t len, uint64_t id);
  * inside a stored routine body (CREATE PROCEDURE ...) is left alone: it runs
  * later, on whatever connection calls it. An id longer than the call's text
  * (more than 15 digits for "CONNECTION_ID()") is not written. */
+int classify_rewrite_connection_id_lex(char *sql, size_t len, const struct cls_lex *lx,
+                                       uint64_t id);
+
+/* classify_rewrite_connection_id_lex() with utf8mb4 and a MariaDB of unknown version. */
 int classify_rewrite_connection_id_mode(char *sql, size_t len, bool ansi_quotes,
                                         bool no_backslash_escapes, uint64_t id);
 
