@@ -1130,6 +1130,426 @@ static void test_prefixes_and_noise(void **state)
     }
 }
 
+/* ---- lexing as the server does ------------------------------------------ */
+
+/* Classifies under a character set (collation id), sql_mode and backend. */
+static const struct cls_result *cls_lx(const char *sql, size_t len, uint16_t charset, bool ansi,
+                                       bool nobs, uint32_t version, bool mariadb)
+{
+    struct cls_lex lx = {charset, ansi, nobs, version, mariadb};
+    classify_lex(sql, len, &lx, &R);
+    return &R;
+}
+
+#define MARIADB_10_11 101119u
+#define CLS_LX(s, ...) cls_lx(s, sizeof(s) - 1, __VA_ARGS__)
+#define LEX(s, lx) classify_lex(s, sizeof(s) - 1, lx, &R)
+
+static uint32_t pins_maria(const char *sql)
+{
+    return cls_lx(sql, strlen(sql), 0, false, false, MARIADB_10_11, true)->pins;
+}
+
+/* Feeds every prefix of sql[0..len) in a buffer of exactly that size (ASan
+ * catches a read past the end) under lx. */
+static void classify_prefixes(const char *sql, size_t len, const struct cls_lex *lx)
+{
+    struct cls_result r;
+    for (size_t k = 0; k <= len; k++) {
+        char *b = malloc(k ? k : 1);
+        assert_non_null(b);
+        memcpy(b, sql, k);
+        classify_lex(b, k, lx, &r);
+        assert_true(r.n_assign >= 0 && r.n_assign <= CLS_MAX_ASSIGN);
+        char w[512];
+        assert_true(k < sizeof(w));
+        memcpy(w, sql, k);
+        (void)classify_rewrite_connection_id_lex(w, k, lx, 7);
+        free(b);
+    }
+}
+
+/* Character sets whose trail bytes can be '\\', '`', '"' ...: a lead byte takes
+ * the next byte along, in strings, quoted and unquoted identifiers. Verified
+ * on MariaDB 10.11.19 (SET NAMES x, then SET sql_mode=... and the statements
+ * below, then SELECT @a..@e) for gbk, big5, sjis and cp932 under all four
+ * modes: a, b and d are set in every mode, c never (its @c is inside the
+ * identifier `L` , @c:=1 -- `), e only with NO_BACKSLASH_ESCAPES (without it
+ * the backslash takes the lead byte alone and \' escapes the quote). gb18030
+ * (MySQL 8 only) follows MySQL's definition of its two-byte characters. */
+static void test_multibyte_charsets(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name;
+        uint16_t id;
+        unsigned char lead;
+    } sets[] = {{"gbk", 28, 0xbf},    {"big5", 1, 0xa1},     {"sjis", 13, 0x81},
+                {"cp932", 95, 0x81},  {"gbk_bin", 87, 0x81}, {"sjis_bin", 88, 0xe0},
+                {"gb18030", 248, 0x81}};
+    static const struct {
+        const char *fmt; /* %c: the lead byte */
+        bool set_default, set_nobs;
+    } cases[] = {
+        {"SELECT '%c\\', @a:=1 -- '", true, true},
+        {"SELECT 1 AS \"%c\\\", @b:=1 -- \"", true, true},
+        {"SELECT 1 AS `%c`, @c:=1 -- `", false, false},
+        {"SELECT 1 AS a%c`, @d:=1 -- `", true, true},
+        {"SELECT '\\%c\\', @e:=1 -- '", false, true},
+        {"SELECT '%c\\', GET_LOCK('k', 0) -- '", true, true},
+    };
+    for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++) {
+        for (int mode = 0; mode < 4; mode++) {
+            bool ansi = mode & 1, nobs = mode & 2;
+            struct cls_lex lx = {sets[i].id, ansi, nobs, MARIADB_10_11, true};
+            for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+                char sql[128];
+                int n = snprintf(sql, sizeof(sql), cases[c].fmt, sets[i].lead);
+                classify_lex(sql, (size_t)n, &lx, &R);
+                bool want = nobs ? cases[c].set_nobs : cases[c].set_default;
+                uint32_t bit = c == 5 ? CLS_PIN_GET_LOCK : CLS_PIN_USER_VAR;
+                if (((R.pins & bit) != 0) != want || (R.pins & CLS_PIN_UNSURE))
+                    fail_msg("%s mode %d case %zu: pins %#x", sets[i].name, mode, c, R.pins);
+                classify_prefixes(sql, (size_t)n, &lx);
+            }
+        }
+    }
+    /* the same bytes in utf8mb4: 0xbf starts no character, \' escapes */
+    assert_int_equal(CLS_LX("SELECT '\xbf\\', @a:=1 -- '", 0, false, false, 0, true)->pins, 0);
+    assert_int_equal(CLS_LX("SELECT '\xbf\\', @a:=1 -- '", 0, false, true, 0, true)->pins,
+                     CLS_PIN_USER_VAR);
+    /* a lead byte before a byte that is no trail stands alone: '\x81'' is a string */
+    assert_int_equal(CLS_LX("SELECT '\x81', @a:=1", 28, false, false, 0, true)->pins,
+                     CLS_PIN_USER_VAR);
+    /* pairs are counted from the start: \x81\x81 is one character, then \\' escapes */
+    assert_int_equal(CLS_LX("SELECT '\x81\x81\\', @a:=1 -- '", 28, false, false, 0, true)->pins,
+                     0);
+    /* a system variable's name is read byte by byte, a user variable's ends at 0x80+ */
+    CLS_LX("SELECT @@a\x81`x`, 1", 28, false, false, 0, true);
+    assert_int_equal(R.pins & CLS_PIN_UNSURE, 0);
+    /* an unknown character set with bytes >= 0x80 is a doubt; ASCII is not */
+    assert_int_equal(CLS_LX("SELECT '\xbf'", 999, false, false, 0, true)->pins, CLS_PIN_UNSURE);
+    assert_int_equal(CLS_LX("SELECT 1", 999, false, false, 0, true)->pins, 0);
+}
+
+/* Whitespace and control characters beyond ASCII, per character set (measured
+ * on MariaDB 10.11.19, see sqlmode.c): in latin1 0xa0 is whitespace, so
+ * "USE\xa0mysql" changed the schema and "--\xa0" began a comment there; in
+ * cp1251 0x7f is no control character and "--\x7f" is no comment. */
+static void test_single_byte_classes(void **state)
+{
+    (void)state;
+    const char *use = "USE\xa0mysql";
+    cls_lx(use, strlen(use), 8, false, false, MARIADB_10_11, true);
+    assert_int_equal(R.kind, CLS_USE);
+    assert_string_equal(R.arg, "mysql");
+    const char *dash = "SELECT 1 --\xa0'\n, @l1:=1 -- '";
+    assert_int_equal(cls_lx(dash, strlen(dash), 8, false, false, MARIADB_10_11, true)->pins,
+                     CLS_PIN_USER_VAR);
+    const char *del = "SELECT 1 --\x7f'\n, @l1:=1 -- '";
+    assert_int_equal(cls_lx(del, strlen(del), 8, false, false, MARIADB_10_11, true)->pins,
+                     CLS_PIN_USER_VAR);
+    assert_int_equal(cls_lx(del, strlen(del), 51, false, false, MARIADB_10_11, true)->pins, 0);
+    /* any control character ends "--": --\x01 is a comment */
+    const char *ctl = "SELECT 1 --\x01'\n, @v:=1 -- '";
+    assert_int_equal(cls_lx(ctl, strlen(ctl), 0, false, false, MARIADB_10_11, true)->pins,
+                     CLS_PIN_USER_VAR);
+    struct cls_lex lx = {8, false, false, MARIADB_10_11, true};
+    classify_prefixes(dash, strlen(dash), &lx);
+}
+
+/* sql_mode values in every form a session shows them. The expansions are what
+ * MariaDB 10.11.19 shows in @@sql_mode after SET sql_mode='X' (ANSI, DB2,
+ * MAXDB, POSTGRESQL include ANSI_QUOTES; TRADITIONAL, MYSQL40 do not) and
+ * after SET sql_mode=1<<i (bit 2 ANSI_QUOTES, 8 POSTGRESQL, 9 ORACLE,
+ * 10 MSSQL, 11 DB2, 12 MAXDB, 18 ANSI, 20 NO_BACKSLASH_ESCAPES). */
+static void test_sql_mode_flags(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *v;
+        int rc;
+        bool ansi, nobs;
+    } cases[] = {
+        {"STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_AUTO_CREATE_USER", 0, false, false},
+        {"STRICT_TRANS_TABLES,ANSI_QUOTES", 0, true, false},
+        {"REAL_AS_FLOAT,PIPES_AS_CONCAT,ANSI_QUOTES,IGNORE_SPACE,ANSI", 0, true, false},
+        {"NO_BACKSLASH_ESCAPES", 0, false, true},
+        {"'ansi'", 0, true, false},
+        {"\"ansi,no_backslash_escapes\"", 0, true, true},
+        {"`postgresql`", 0, true, false},
+        {"db2", 0, true, false},
+        {"'MAXDB'", 0, true, false},
+        {"'TRADITIONAL'", 0, false, false},
+        {"'mysql40'", 0, false, false},
+        {"'ansi,,'", 0, true, false}, /* the server takes empty elements */
+        {"''", 0, false, false},
+        {"", 0, false, false},
+        {"4", 0, true, false},
+        {"256", 0, true, false},     /* POSTGRESQL */
+        {"2048", 0, true, false},    /* DB2 */
+        {"4096", 0, true, false},    /* MAXDB */
+        {"262144", 0, true, false},  /* ANSI */
+        {"1048576", 0, false, true}, /* NO_BACKSLASH_ESCAPES */
+        {"1048580", 0, true, true},
+        {"2097152", 0, false, false},
+        {"'ORACLE'", -1, false, false}, /* PL/SQL grammar: BEGIN ... END runs a block */
+        {"MSSQL", -1, false, false},    /* [a'b] is an identifier */
+        {"512", -1, false, false},
+        {"1024", -1, false, false},
+        {"34359738368", -1, false, false}, /* no such bit */
+        {"'ansi, no_backslash_escapes'", -1, false, false}, /* the server refuses ' no_...' */
+        {"'bogus'", -1, false, false},
+        {"'an\\si'", -1, false, false},
+        {"'ansi", -1, false, false},
+        {"DEFAULT", -1, false, false},
+        {"concat('an','si')", -1, false, false},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        bool ansi = !cases[i].ansi, nobs = !cases[i].nobs;
+        int rc = cls_sql_mode_flags(cases[i].v, strlen(cases[i].v), &ansi, &nobs);
+        if (rc != cases[i].rc || (rc == 0 && (ansi != cases[i].ansi || nobs != cases[i].nobs)))
+            fail_msg("%s: rc %d ansi %d nobs %d", cases[i].v, rc, ansi, nobs);
+    }
+    bool a, b;
+    assert_int_equal(cls_sql_mode_flags(NULL, 0, &a, &b), -1);
+}
+
+/* Executable comments by the backend's rules. MariaDB 10.11.19, observed with
+ * SELECT 1 <comment>: / *!80000 +1 * / -> 1 (skipped), / *!50700 -> 1,
+ * / *!50699 -> 2, / *!100000 -> 2, / *!101119 -> 2, / *!101120 -> 1,
+ * / *M!101119 -> 2, / *M!101120 -> 1, / *M!50700 -> 2, / *M!999999 -> 1,
+ * / *!+1* / and / *M!+1* / -> 2, / *!9999 +1* / a syntax error (the digits are
+ * code); a skipped comment lets one comment nest: / *!99999 / * x * / +1 * / +2
+ * -> 3, while in a run one the first * / ends it: / *!50000 +1 / *!50000 +2 * / * /
+ * is a syntax error. */
+static void test_exec_comments(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *sql;
+        uint32_t pins;
+    } maria[] = {
+        {"SELECT 1 /*!80000 , @a:=1 */", 0},
+        {"SELECT 1 /*!50700 , @a:=1 */", 0},
+        {"SELECT 1 /*!50699 , @a:=1 */", CLS_PIN_USER_VAR},
+        {"SELECT 1 /*!100000 , @a:=1 */", CLS_PIN_USER_VAR},
+        {"SELECT 1 /*!101119 , @a:=1 */", CLS_PIN_USER_VAR},
+        {"SELECT 1 /*!101120 , @a:=1 */", 0},
+        {"SELECT 1 /*M!101119 , @a:=1 */", CLS_PIN_USER_VAR},
+        {"SELECT 1 /*M!101120 , @a:=1 */", 0},
+        {"SELECT 1 /*M!50700 , @a:=1 */", CLS_PIN_USER_VAR},
+        {"SELECT 1 /*M!999999 , @a:=1 */", 0},
+        {"SELECT 1 /*! , @a:=1 */", CLS_PIN_USER_VAR},
+        {"SELECT 1 /*M! , @a:=1 */", CLS_PIN_USER_VAR},
+        {"SELECT 1 /*T! , @a:=1 */", 0}, /* TiDB's: a comment to MariaDB */
+        {"SELECT 1 /*!99999 /* x */ , @a:=1 */", 0},
+        {"SELECT 1 /*!99999 /* x */ +1 */ , @a:=1", CLS_PIN_USER_VAR},
+        {"SELECT 1 /*!50000 /* x */ , @a:=1 */", CLS_PIN_USER_VAR},
+        {"SELECT 1 /*!99999 '*/ , @a:=1 -- '", CLS_PIN_USER_VAR}, /* quotes mean nothing */
+        {"SELECT 1 /*!50000 '*/' , @a:=1 */", CLS_PIN_USER_VAR},
+        {"SELECT 1 /*!50000 +1 /*!99999 +2 */ , @a:=1 */", CLS_PIN_USER_VAR},
+        {"SELECT 1 /*!99999 +1 /*!50000 +2 */ , @a:=1 */ +8", 0},
+        {"/*!80000 SET sql_mode='ANSI' */", 0}, /* the issue's case: no sql_mode replayed */
+        {"SELECT 1 /*!99999 , @a:=1", CLS_PIN_UNSURE},
+    };
+    for (size_t i = 0; i < sizeof(maria) / sizeof(maria[0]); i++) {
+        uint32_t got = pins_maria(maria[i].sql);
+        if (got != maria[i].pins)
+            fail_msg("MariaDB 10.11: %s: pins %#x, expected %#x", maria[i].sql, got,
+                     maria[i].pins);
+    }
+    CLS_LX("/*!80000 SET sql_mode='ANSI' */", 0, false, false, MARIADB_10_11, true);
+    assert_int_equal(R.n_assign, 0);
+
+    /* MySQL 8.0.30 runs what its version reaches; what it skips TiDB may run */
+    static const struct {
+        const char *sql;
+        uint32_t pins;
+    } mysql[] = {
+        {"SELECT 1 /*!80000 , @a:=1 */", CLS_PIN_USER_VAR},
+        {"SELECT 1 /*!50700 , @a:=1 */", CLS_PIN_USER_VAR},
+        {"SELECT 1 /*!80031 , @a:=1 */", CLS_PIN_USER_VAR | CLS_PIN_UNSURE},
+        {"SELECT 1 /*!80031 ORDER BY 1 */", 0},                  /* harmless either way */
+        {"SELECT 1 /*M! , @a:=1 */", 0},                         /* a comment to MySQL */
+        {"SELECT 1 /*T![x] , @a:=1 */", CLS_PIN_USER_VAR | CLS_PIN_UNSURE},
+        {"SELECT 1 /*!800301 , @a:=1 */", CLS_PIN_USER_VAR | CLS_PIN_UNSURE}, /* six digits */
+    };
+    for (size_t i = 0; i < sizeof(mysql) / sizeof(mysql[0]); i++) {
+        cls_lx(mysql[i].sql, strlen(mysql[i].sql), 0, false, false, 80030, false);
+        if (R.pins != mysql[i].pins)
+            fail_msg("MySQL 8.0.30: %s: pins %#x, expected %#x", mysql[i].sql, R.pins,
+                     mysql[i].pins);
+    }
+
+    /* version unknown: what some MariaDB could skip and another run is a doubt */
+    struct cls_lex unknown = {0, false, false, 0, true};
+    LEX("SELECT 1 /*!40101 , @a:=1 */", &unknown);
+    assert_int_equal(R.pins, CLS_PIN_USER_VAR);
+    LEX("SELECT 1 /*!80000 , @a:=1 */", &unknown);
+    assert_int_equal(R.pins, 0);
+    LEX("SELECT 1 /*M!110400 , @a:=1 */", &unknown);
+    assert_int_equal(R.pins, CLS_PIN_USER_VAR | CLS_PIN_UNSURE);
+    LEX("SELECT 1 /*M!110400 STRAIGHT_JOIN */ 2", &unknown);
+    assert_int_equal(R.pins, 0);
+    /* two doubtful comments of different versions could go either way each */
+    const char *two = "SELECT 1 /*M!110400 ' */ , 2 /*M!110500 ' */";
+    classify_lex(two, strlen(two), &unknown, &R);
+    assert_true(R.pins & CLS_PIN_UNSURE);
+    /* the skipped reading changes where a string ends: pins */
+    const char *q = "SELECT 1 /*M!110400 '*/ , @a:=1 -- '";
+    classify_lex(q, strlen(q), &unknown, &R);
+    assert_true(R.pins & CLS_PIN_UNSURE);
+    classify_prefixes(q, strlen(q), &unknown);
+    /* rewriting a text whose reads depend on a doubt fails */
+    char buf[64];
+    strcpy(buf, "SELECT /*M!110400 FOUND_ROWS() */");
+    const struct cls_rewrite fr[] = {{"FOUND_ROWS", 3}};
+    assert_int_equal(classify_rewrite_calls_lex(buf, strlen(buf), &unknown, fr, 1), -1);
+    struct cls_lex m = {0, false, false, MARIADB_10_11, true};
+    strcpy(buf, "SELECT /*M!100100 FOUND_ROWS() */");
+    assert_int_equal(classify_rewrite_calls_lex(buf, strlen(buf), &m, fr, 1), 1);
+}
+
+/* Function names however written. Verified on MariaDB 10.11.19:
+ * SELECT `GET_LOCK`('k1',0), GET_LOCK ('k2',0), GET_LOCK/ * * /('k3',0) all
+ * took their locks; `LAST_INSERT_ID`(42) set 42; LAST_INSERT_ID / * * / (7)
+ * set 7 and LAST_INSERT_ID(/ * * /) read it; `ROW_COUNT`(), ROW_COUNT / * * / (),
+ * `FOUND_ROWS`(), FOUND_ROWS () answered as the built-ins; with stored
+ * functions test.count, test.now, test.if and test.data, SELECT count (),
+ * now (), `if`(), `count`(), data() called them (while COUNT(*), NOW() and
+ * IF(1,2,3) are built-ins); `NEXTVAL`(s) looked for a stored function. */
+static void test_function_names(void **state)
+{
+    (void)state;
+    assert_int_equal(pins_maria("SELECT `GET_LOCK`('k', 0)"), CLS_PIN_GET_LOCK);
+    assert_int_equal(pins_maria("SELECT GET_LOCK ('k', 0)"), CLS_PIN_GET_LOCK);
+    assert_int_equal(pins_maria("SELECT GET_LOCK/**/('k', 0)"), CLS_PIN_GET_LOCK);
+    assert_int_equal(CLS_LX("SELECT \"GET_LOCK\"('k', 0)", 0, true, false, MARIADB_10_11,
+                            true)->pins,
+                     CLS_PIN_GET_LOCK);
+    pins_maria("SELECT `LAST_INSERT_ID`(42)");
+    assert_true(R.sets_last_insert_id);
+    pins_maria("SELECT LAST_INSERT_ID /**/ ()");
+    assert_true(R.prev_last_insert_id);
+    pins_maria("SELECT LAST_INSERT_ID(/**/)");
+    assert_true(R.prev_last_insert_id);
+    pins_maria("SELECT `ROW_COUNT`()");
+    assert_true(R.prev_row_count);
+    pins_maria("SELECT ROW_COUNT /* x */ ()");
+    assert_true(R.prev_row_count);
+    pins_maria("SELECT `FOUND_ROWS`()");
+    assert_true(R.prev_found_rows);
+    pins_maria("SELECT FOUND_ROWS ()");
+    assert_true(R.prev_found_rows);
+    pins_maria("SELECT `CONNECTION_ID`()");
+    assert_true(R.has_connection_id);
+
+    /* built-ins, keyword functions, grammar */
+    static const char *const clean[] = {
+        "SELECT COUNT(*), NOW(), IF(1, 2, 3), CONCAT('a', 'b'), COALESCE(NULL, 1) FROM t",
+        "SELECT IF (1, 2, 3), DATE (NOW()), LEFT ('a', 1), CHAR (65)",
+        "SELECT SUBSTRING('abc', 1, 2), TRIM(' a '), CAST(1 AS DECIMAL(10, 2))",
+        "SELECT ROW_NUMBER() OVER (PARTITION BY a ORDER BY b) FROM t",
+        "SELECT * FROM t WHERE a IN (1, 2) AND EXISTS (SELECT 1) AND NOT (a = 1)",
+        "SELECT MATCH (a) AGAINST ('x' IN BOOLEAN MODE) FROM t",
+        "INSERT INTO t (a, b) VALUES (1, 2) ON DUPLICATE KEY UPDATE a = VALUES(a)",
+        "INSERT INTO db.t (a) VALUES (1)",
+        "INSERT IGNORE t (a) SELECT 1",
+        "REPLACE INTO t (a) VALUES (1)",
+        "WITH c (x) AS (SELECT 1), d (y) AS (SELECT 2) SELECT * FROM c, d",
+        "SELECT * FROM JSON_TABLE('[1]', '$[*]' COLUMNS (a INT PATH '$')) AS jt",
+        "CREATE TABLE t (a INT(11), b VARCHAR(10), KEY k (a), PRIMARY KEY (b))",
+        "SELECT ST_X(POINT(1, 2)), JSON_EXTRACT('{}', '$.a'), IFNULL(NULL, 1)",
+        "SELECT * FROM t1 JOIN t2 USING (a)",
+        "SELECT * FROM t FORCE INDEX (i) WHERE a = 1",
+        "LOAD DATA INFILE 'f' INTO TABLE t (a, b) SET c = UPPER(a)",
+    };
+    for (size_t i = 0; i < sizeof(clean) / sizeof(clean[0]); i++)
+        if (pins_maria(clean[i]) != 0)
+            fail_msg("%s: pins %#x", clean[i], R.pins);
+
+    /* stored functions, UDFs, names that resolve to one */
+    static const char *const routine[] = {
+        "SELECT f(1)",
+        "SELECT a FROM t WHERE my_func(a) > 0",
+        "SELECT test.f()",
+        "SELECT `test`.`GET_LOCK`('k', 0)",
+        "SELECT count (*)", /* a stored function count, or a syntax error */
+        "SELECT NOW ()",
+        "SELECT NOW/**/()",
+        "SELECT `NOW`()",
+        "SELECT `IF`(1, 2, 3)",
+        "SELECT data()",
+        "SELECT `NEXTVAL`(s)",
+        "DO f()",
+        "SET @@session.sql_mode = f()",
+        "UPDATE t SET a = f(a)",
+        "CREATE TABLE t2 SELECT f() AS a",
+        "SELECT 1, json_table(1)",
+        "CALL p()",
+        "SHOW TABLES WHERE f(1)",
+    };
+    for (size_t i = 0; i < sizeof(routine) / sizeof(routine[0]); i++)
+        if (!(pins_maria(routine[i]) & CLS_PIN_ROUTINE))
+            fail_msg("%s: pins %#x", routine[i], R.pins);
+    /* a routine's body runs later; a view is created, not run (still pins: cheap) */
+    assert_int_equal(pins_maria("CREATE FUNCTION f() RETURNS INT RETURN g()"), 0);
+    /* TiDB's built-ins count on a backend that is not MariaDB */
+    assert_int_equal(CLS_LX("SELECT TIDB_VERSION()", 0, false, false, 80011, false)->pins, 0);
+    assert_int_equal(pins_maria("SELECT TIDB_VERSION()"), CLS_PIN_ROUTINE);
+}
+
+/* State nobody tracks. Verified on MariaDB 10.11.19: NEXTVAL (s), NEXTVAL/ * * /(s),
+ * NEXT VALUE FOR test . s all took values; LASTVAL(s) read the session's. */
+static void test_untracked_state(void **state)
+{
+    (void)state;
+    static const char *const seq[] = {
+        "SELECT NEXTVAL(s)",         "SELECT nextval (test.s)", "SELECT LASTVAL(s)",
+        "SELECT SETVAL(s, 100)",     "SELECT NEXT VALUE FOR s", "SELECT PREVIOUS VALUE FOR s",
+        "SELECT next /**/ value for test . s",
+        "INSERT INTO t VALUES (NEXT VALUE FOR s)",
+    };
+    for (size_t i = 0; i < sizeof(seq) / sizeof(seq[0]); i++)
+        if (!(pins_maria(seq[i]) & CLS_PIN_SEQUENCE))
+            fail_msg("%s: pins %#x", seq[i], R.pins);
+    assert_int_equal(pins_maria("BACKUP LOCK t"), CLS_PIN_BACKUP_LOCK);
+    assert_int_equal(pins_maria("BACKUP STAGE START"), CLS_PIN_BACKUP_LOCK);
+    assert_int_equal(pins_maria("BACKUP UNLOCK"), 0);
+    assert_int_equal(R.unpins, 0);
+    assert_true(pins_maria("SET profiling = 1") & CLS_PIN_PROFILING);
+    assert_true(pins_maria("SET @@profiling = 1") & CLS_PIN_PROFILING);
+    assert_true(pins_maria("SET SESSION profiling_history_size = 5") & CLS_PIN_PROFILING);
+    assert_true(pins_maria("SET @@session.`profiling` = 1") & CLS_PIN_PROFILING);
+    assert_true(pins_maria("SET STATEMENT profiling = 1 FOR SELECT 1") & CLS_PIN_PROFILING);
+    assert_int_equal(pins_maria("SET TRANSACTION READ ONLY"), CLS_PIN_NEXT_TRX);
+    assert_int_equal(pins_maria("SET SESSION TRANSACTION READ ONLY"), 0);
+    assert_int_equal(R.assign[0].scope, CLS_SCOPE_TRANSACTION);
+    assert_string_equal(R.assign[0].name, "transaction");
+}
+
+/* Every spelling of a user variable pins. Verified on MariaDB 10.11.19:
+ * @'q1':=1, @"q2":=2, @`q3`:=3, SELECT 1,2 INTO @a, @b, DO @z:=1 and
+ * WHERE (@w:=5) all set their variables; 'x'@v:=1 and a@v:=1 are syntax
+ * errors in SELECT, CREATE TABLE ... SELECT and SHOW ... WHERE. */
+static void test_user_var_spellings(void **state)
+{
+    (void)state;
+    static const char *const sql[] = {
+        "SELECT @'q1':=1",           "SELECT @\"q2\":=2",          "SELECT @`q3`:=3",
+        "SELECT 1, 2 INTO @a, @b",   "DO @z:=1",                   "SELECT 1 FROM dual WHERE (@w:=5)",
+        "SELECT 1 INTO @a",          "SET @a = 1",                 "SELECT @a",
+    };
+    for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++)
+        if (!(pins_maria(sql[i]) & CLS_PIN_USER_VAR))
+            fail_msg("%s: pins %#x", sql[i], R.pins);
+    /* under ANSI_QUOTES @"v" is an identifier: no escapes inside */
+    const char *a = "SELECT @\"v\\\", 1";
+    assert_int_equal(cls_lx(a, strlen(a), 0, true, false, MARIADB_10_11, true)->pins,
+                     CLS_PIN_USER_VAR);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1154,6 +1574,13 @@ int main(void)
         cmocka_unit_test(test_multi),
         cmocka_unit_test(test_compound),
         cmocka_unit_test(test_prefixes_and_noise),
+        cmocka_unit_test(test_multibyte_charsets),
+        cmocka_unit_test(test_single_byte_classes),
+        cmocka_unit_test(test_sql_mode_flags),
+        cmocka_unit_test(test_exec_comments),
+        cmocka_unit_test(test_function_names),
+        cmocka_unit_test(test_untracked_state),
+        cmocka_unit_test(test_user_var_spellings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
