@@ -20,7 +20,7 @@ sources() {
     case $1 in
     response) echo "$src/protocol/response.c $src/protocol/packet.c" ;;
     handshake) echo "$src/protocol/handshake.c $src/protocol/packet.c" ;;
-    classify) echo "$src/protocol/classify.c" ;;
+    classify) echo "$src/protocol/sqlmode.c $src/protocol/charset.c" ;; # includes classify.c
     *) echo "unknown target $1" >&2; exit 2 ;;
     esac
 }
