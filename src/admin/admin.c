@@ -140,10 +140,12 @@ const char *adm_pin_name(int bit)
         [0] = "transaction",  [1] = "lock_tables", [2] = "get_lock",   [3] = "temporary_table",
         [4] = "user_variable", [5] = "text_prepare", [6] = "found_rows", [7] = "handler",
         [8] = "xa",           [9] = "savepoint",   [10] = "unsure",    [11] = "session_variable",
+        [12] = "routine",     [13] = "sequence",   [14] = "backup_lock", [15] = "profiling",
+        [16] = "next_transaction",
         [20] = "prepared_statement", [21] = "long_data", [22] = "cursor", [23] = "set_option",
         [24] = "server_state",
     };
-    _Static_assert(CLS_PIN_SESSION_VAR == 1u << 11 && SESS_PIN_PREPARED == 1u << 20 &&
+    _Static_assert(CLS_PIN_NEXT_TRX == 1u << 16 && SESS_PIN_PREPARED == 1u << 20 &&
                        SESS_PIN_OPTION == 1u << 23,
                    "pin names follow enum cls_pin and SESS_PIN_*");
     return bit >= 0 && bit < 32 ? names[bit] : NULL;

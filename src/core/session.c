@@ -385,7 +385,7 @@ static void sync_done(struct mx_backend *be, int err, const struct be_error *e)
     be->state = BE_ATTACHED;
     if (s->state == SS_CONNECTING) {
         s->status = be->status & (SERVER_STATUS_AUTOCOMMIT | SERVER_STATUS_IN_TRANS |
-                                  SERVER_STATUS_NO_BACKSLASH_ESCAPES);
+                                  SERVER_STATUS_NO_BACKSLASH_ESCAPES | SERVER_STATUS_ANSI_QUOTES);
         if (s->pending_schema[0]) snprintf(s->schema, sizeof s->schema, "%s", s->pending_schema);
         s->pending_schema[0] = 0;
         s->state = SS_LOCAL;
@@ -694,8 +694,9 @@ static void stmt_forget_command(struct mx_session *s)
 /* Classifies sql as the session's backend will read it. */
 static void classify_session(struct mx_session *s, const char *sql, size_t n, struct cls_result *c)
 {
-    bool nobs = (s->status & SERVER_STATUS_NO_BACKSLASH_ESCAPES) != 0;
-    classify(sql, n, s->ansi_quotes, nobs, c);
+    struct cls_lex lx;
+    sstate_lex(s, &lx);
+    classify_lex(sql, n, &lx, c);
 }
 
 /* What each EXECUTE of a prepared text pins: as the text would, and any SET
@@ -1005,7 +1006,6 @@ static bool handle_command(struct mx_session *s)
     }
     case COM_QUERY: {
         struct cls_result *c = &s->w->cls;
-        bool nobs = (s->status & SERVER_STATUS_NO_BACKSLASH_ESCAPES) != 0;
         classify_session(s, (const char *)p + 1, want - 1, c);
         if (c->kind == CLS_KILL && !c->multi) {
             drop_packet(s, len);
@@ -1026,8 +1026,11 @@ static bool handle_command(struct mx_session *s)
             s->pending_schema[c->arg_len] = 0;
             s->is_use = true;
         }
-        if (c->has_connection_id && len == want)
-            classify_rewrite_connection_id_mode((char *)p + 1, len - 1, s->ansi_quotes, nobs, s->id);
+        if (c->has_connection_id && len == want) {
+            struct cls_lex lx;
+            sstate_lex(s, &lx);
+            classify_rewrite_connection_id_lex((char *)p + 1, len - 1, &lx, s->id);
+        }
         sstate_on_query(s, c, (char *)p + 1, want - 1, len == want);
         s->diag_reader = c->prev_diagnostics;
         s->digest = digest_begin(s->w, (const char *)p + 1, want - 1,

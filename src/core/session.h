@@ -159,6 +159,8 @@ void sstate_count_pins(struct mx_session *s, uint32_t pins);
  * trackers are on: records what they report and rewrites the packet in place
  * as the client expects it. Returns its new length, or -1 if malformed. */
 int sstate_track_packet(struct mx_session *s, uint8_t *p, uint32_t len, int term);
+/* How the session's backend reads its next statement (see classify.h). */
+void sstate_lex(const struct mx_session *s, struct cls_lex *lx);
 /* Forgets what the trackers said of the command in flight. */
 void sstate_track_clear(struct mx_session *s);
 /* Whether the session may give its connection back now. */

@@ -102,6 +102,50 @@ static bool sets_session_only(const struct cls_result *c)
     return c->n_assign > 0;
 }
 
+/* How the session's backend reads its next statement: the client character
+ * set (character_set_client if the session set it, else its collation), the
+ * sql_mode flags (MariaDB states ANSI_QUOTES in every status; elsewhere mymux
+ * follows the session's SETs), the server's version for executable comments. */
+void sstate_lex(const struct mx_session *s, struct cls_lex *lx)
+{
+    memset(lx, 0, sizeof *lx);
+    lx->charset = s->charset;
+    for (uint16_t i = 0; i < s->vars.n; i++) {
+        if (strcmp(s->vars.v[i].name, "character_set_client") != 0) continue;
+        char cs[64];
+        const char *v = s->vars.v[i].value;
+        size_t k = 0;
+        for (; *v && k + 1 < sizeof cs; v++)
+            if (*v != '\'' && *v != '"' && *v != ' ') cs[k++] = *v;
+        cs[k] = 0;
+        int id = charset_default_collation(cs);
+        /* unknown to mymux: a collation id no charset has, which the lexer
+         * treats as a doubt for any byte >= 0x80 */
+        lx->charset = id >= 0 ? (uint16_t)id : 0xffff;
+    }
+    lx->no_backslash_escapes = (s->status & SERVER_STATUS_NO_BACKSLASH_ESCAPES) != 0;
+    const struct mx_config *cfg = s->w->px->cfg;
+    if (s->server >= 0 && (size_t)s->server < cfg->n_backends) {
+        const struct mx_server *sv = &s->w->px->servers[s->server];
+        lx->version = atomic_load_explicit(&sv->version, memory_order_relaxed);
+        lx->mariadb = atomic_load_explicit(&sv->mariadb, memory_order_relaxed);
+    }
+    lx->ansi_quotes = lx->mariadb ? (s->status & SERVER_STATUS_ANSI_QUOTES) != 0 : s->ansi_quotes;
+}
+
+/* A sql_mode the session now has: the lexer's flags follow it; a value mymux
+ * cannot read pins (the next statement could be read otherwise). */
+static void sql_mode_set(struct mx_session *s, const char *v)
+{
+    bool aq = false, nobs = false;
+    if (cls_sql_mode_flags(v, strlen(v), &aq, &nobs) == 0) {
+        s->ansi_quotes = aq;
+        return;
+    }
+    sstate_count_pins(s, CLS_PIN_UNSURE);
+    s->pins |= CLS_PIN_UNSURE;
+}
+
 /* Counts pins a session did not hold yet, by reason. */
 void sstate_count_pins(struct mx_session *s, uint32_t pins)
 {
@@ -176,8 +220,9 @@ void sstate_on_query(struct mx_session *s, const struct cls_result *c, char *sql
         struct cls_rewrite rw[3] = {{"FOUND_ROWS", (int64_t)s->last_found_rows},
                                     {"ROW_COUNT", s->last_row_count},
                                     {"LAST_INSERT_ID", (int64_t)s->last_insert_id}};
-        bool nobs = (s->status & SERVER_STATUS_NO_BACKSLASH_ESCAPES) != 0;
-        if (classify_rewrite_calls(sql, len, s->ansi_quotes, nobs, rw, 3) < 0)
+        struct cls_lex lx;
+        sstate_lex(s, &lx);
+        if (classify_rewrite_calls_lex(sql, len, &lx, rw, 3) < 0)
             log_debug("rewrite_incomplete", "conn_id=%u", s->id);
     }
 }
@@ -324,19 +369,6 @@ static bool var_kept_elsewhere(const struct mx_session *s, const char *name)
     return is_trx_var(name) && !pending_has(s, name);
 }
 
-static bool mode_list_has(const char *list, const char *mode)
-{
-    size_t ml = strlen(mode);
-    for (const char *p = list; *p;) {
-        if (*p == '\'') p++;
-        const char *e = p;
-        while (*e && *e != ',' && *e != '\'') e++;
-        if ((size_t)(e - p) == ml && strncasecmp(p, mode, ml) == 0) return true;
-        p = *e ? e + 1 : e;
-    }
-    return false;
-}
-
 /* What the server reported of the command that ended: its schema is the
  * truth; its other changes are replayable only if the statement explains them
  * all, otherwise the session keeps its connection until a reset. */
@@ -359,8 +391,7 @@ static void track_finish(struct mx_session *s, struct mx_backend *be, const stru
             if (var_kept_elsewhere(s, e->name)) continue;
             vars_set(&s->vars, e->name, strlen(e->name), e->value, strlen(e->value));
             vars_set(&be->vars, e->name, strlen(e->name), e->value, strlen(e->value));
-            if (strcmp(e->name, "sql_mode") == 0)
-                s->ansi_quotes = mode_list_has(e->value, "ANSI_QUOTES");
+            if (strcmp(e->name, "sql_mode") == 0) sql_mode_set(s, e->value);
         }
         if (!explained) {
             sstate_count_pins(s, SESS_PIN_TRACKED);
@@ -389,8 +420,7 @@ void sstate_on_finish(struct mx_session *s, const struct mx_resp *r)
             const struct mx_var *e = &s->pending->v[i];
             vars_set(&s->vars, e->name, strlen(e->name), e->value, strlen(e->value));
             if (be) vars_set(&be->vars, e->name, strlen(e->name), e->value, strlen(e->value));
-            if (strcmp(e->name, "sql_mode") == 0)
-                s->ansi_quotes = has_word(e->value, strlen(e->value), "ansi");
+            if (strcmp(e->name, "sql_mode") == 0) sql_mode_set(s, e->value);
         }
     }
     if (be && be->track) track_finish(s, be, r);

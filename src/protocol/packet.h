@@ -70,6 +70,7 @@ enum {
 #define SERVER_PS_OUT_PARAMS 0x1000
 #define SERVER_STATUS_IN_TRANS_READONLY 0x2000
 #define SERVER_SESSION_STATE_CHANGED 0x4000
+#define SERVER_STATUS_ANSI_QUOTES 0x8000 /* MariaDB only: sql_mode has ANSI_QUOTES */
 
 static inline uint32_t pkt_len(const uint8_t *h)
 {
