@@ -11,7 +11,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)/src
 secs=${1:-20}
 [ $# -gt 0 ] && shift
-targets=${*:-response handshake classify}
+targets=${*:-response handshake classify track}
 out=${FUZZ_OUT:-$here/../../build-fuzz}
 cc=${CC_FUZZ:-clang}
 mkdir -p "$out"
@@ -21,6 +21,7 @@ sources() {
     response) echo "$src/protocol/response.c $src/protocol/packet.c" ;;
     handshake) echo "$src/protocol/handshake.c $src/protocol/packet.c" ;;
     classify) echo "$src/protocol/sqlmode.c $src/protocol/charset.c" ;; # includes classify.c
+    track) echo "$src/protocol/track.c $src/protocol/packet.c" ;;
     *) echo "unknown target $1" >&2; exit 2 ;;
     esac
 }
