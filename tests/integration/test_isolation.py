@@ -34,10 +34,11 @@ import decimal
 import os
 import re
 import select
+import shutil
 import subprocess
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import pymysql
 import pytest
@@ -274,9 +275,11 @@ def _login(open_fn, timeout=10):
 
 
 def connect(target, who, lib="pymysql", **kw):
-    """A client of target (a Target, or the MariaDB itself) logged in as A or B. lib: pymysql (autocommit on: PyMySQL's default
-    autocommit=0 would pin, so the harness's clients turn it on), pymysql-defaults or
-    mysqlclient-defaults (each library's own defaults, autocommit off)."""
+    """A client of target (a Target, or the MariaDB itself) logged in as A or B.
+
+    lib: pymysql (autocommit on: PyMySQL's default autocommit=0 would pin, so the harness's
+    clients turn it on), pymysql-defaults or mysqlclient-defaults (each library's own
+    defaults, autocommit off)."""
     user, password = A_USER if who == "A" else B_USER
     if lib == "mysqlclient-defaults":
         return _login(lambda: MySQLdb.connect(host=target.host, port=target.port, user=user,
@@ -296,7 +299,8 @@ def close(conn):
 
 
 class PsClient:
-    """isolation_ps (libmariadb) as client A: one command per line, one answer per line."""
+    """isolation_ps (libmariadb) or isolation_go (Go's driver) as a client: one command per
+    line, one answer per line."""
 
     def __init__(self, binary, target, user, password, db="test"):
         self.proc = subprocess.Popen([binary, target.host, str(target.port), user, password, db],
@@ -371,6 +375,24 @@ def isolation_ps(tmp_path_factory):
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     return str(out)
+
+
+GO_DRIVER = "/usr/share/gocode/src/github.com/go-sql-driver/mysql"
+
+
+@pytest.fixture(scope="module")
+def isolation_go(tmp_path_factory):
+    """isolation_go.go built against Debian's go-sql-driver (GOPATH, offline)."""
+    if not shutil.which("go") or not os.path.isdir(GO_DRIVER):
+        pytest.skip("go or golang-github-go-sql-driver-mysql-dev not installed")
+    d = tmp_path_factory.mktemp("isogo")
+    env = dict(os.environ, GOPATH="/usr/share/gocode", GO111MODULE="off", GOFLAGS="",
+               GOCACHE=str(d / "cache"), GOPROXY="off")
+    r = subprocess.run(["go", "build", "-o", str(d / "isolation_go"),
+                        os.path.join(HERE, "isolation_go.go")],
+                       capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    return str(d / "isolation_go")
 
 
 # ------------------------------------------------------------------------------ vectors
@@ -480,6 +502,19 @@ TEXT = {
     "use_db_backticks": V(["USE `test2`"], DB, "test2"),
     "init_db_command": V([lambda a: a.select_db("test2")], DB, "test2"),
     "set_role": V(["SET ROLE iso_role"], "SELECT CURRENT_ROLE()", "iso_role"),
+    "time_zone_assignment_operator": V(["SET @@session.time_zone := '+06:00'"], TZ, "+06:00"),
+    "time_zone_from_subquery": V(["SET time_zone = (SELECT '+07:00')"], TZ, "+07:00"),
+    "collation_connection_only": V(["SET collation_connection = 'utf8mb4_bin'"],
+                                   "SELECT 'a' = 'A'", 0),
+    "set_names_quoted": V(["SET NAMES 'latin1'"], "SELECT @@character_set_client", "latin1"),
+    "autocommit_assignment_operator": V(["SET @@autocommit := 0"], "SELECT @@autocommit", 0),
+    # dynamic SQL: what runs is a string, or an expression
+    "execute_immediate_user_variable": V(["EXECUTE IMMEDIATE 'SET @ei = 1'"], "SELECT @ei", 1),
+    "execute_immediate_expression": V(
+        ["EXECUTE IMMEDIATE CONCAT('SET SESSION time_zone', '=''+05:00''')"], TZ, "+05:00"),
+    # the prepared statement is gone, what it did stays
+    "executed_then_deallocated": V(["PREPARE iso_p FROM 'SET @pe = 3'", "EXECUTE iso_p",
+                                    "DEALLOCATE PREPARE iso_p"], "SELECT @pe", 3),
 
     # --- user variables, every way to assign one
     "user_variable_set": V(["SET @v=1"], "SELECT @v", 1),
@@ -517,6 +552,13 @@ TEXT = {
                                     "EXECUTE iso_p", 2),
     "handler_open": V(["HANDLER iso_h OPEN"], "HANDLER iso_h READ FIRST", 1),
     "lock_tables": V(["LOCK TABLES iso_rw READ"], "SELECT COUNT(*) FROM iso_h", error(1100)),
+    "lock_table_singular_write": V(["LOCK TABLE iso_rw WRITE"], "SELECT COUNT(*) FROM iso_h",
+                                   error(1100)),
+    "flush_tables_with_read_lock": V(["FLUSH TABLES iso_rw WITH READ LOCK"],
+                                     "SELECT COUNT(*) FROM iso_h", error(1100)),
+    "flush_tables_for_export": V(["FLUSH TABLES iso_rw FOR EXPORT"],
+                                 "SELECT COUNT(*) FROM iso_h", error(1100)),
+    "temporary_table_like": V(["CREATE TEMPORARY TABLE iso_tmp LIKE iso_h"], TMP, 0),
     "start_transaction": V(["START TRANSACTION"], "SELECT @@in_transaction", 1),
     "begin": V(["BEGIN"], "SELECT @@in_transaction", 1),
     "xa_start": V(["XA START 'iso_xa'"], "SELECT @@in_transaction", 1),
@@ -818,7 +860,8 @@ def test_text(mymux, root, globals_, name):
 
 
 # --- the same vectors from applications that keep their library's defaults (autocommit off)
-DEFAULTS_VECTORS = ["session_time_zone", "sql_mode_ansi_quotes", "character_set_client_revert_is_bs_own",
+DEFAULTS_VECTORS = ["session_time_zone", "sql_mode_ansi_quotes",
+                    "character_set_client_revert_is_bs_own",
                     "user_variable_set", "get_lock", "temporary_table", "text_prepare",
                     "use_db", "last_insert_id_call", "sequence_nextval",
                     "function_sets_user_variable", "procedure_sets_user_variable"]
@@ -848,6 +891,10 @@ PS = {
     "time_zone": P("SET SESSION time_zone='+08:00'", [], V([], TZ, "+08:00")),
     "time_zone_parameter": P("SET SESSION time_zone=?", ["+07:00"], V([], TZ, "+07:00")),
     "sql_mode": P("SET sql_mode='ANSI_QUOTES'", [], V([], MODE, "ANSI_QUOTES")),
+    "sql_mode_parameter": P("SET sql_mode=?", ["ANSI_QUOTES"], V([], MODE, "ANSI_QUOTES")),
+    # what the statement does depends on its parameters
+    "sql_mode_parameter_and_user_variable": P(
+        "SET sql_mode=?, @pq=1", ["NO_BACKSLASH_ESCAPES"], V([], "SELECT @pq", 1)),
     "set_names": P("SET NAMES latin1", [], V([], "SELECT @@character_set_client", "latin1")),
     "user_variable_parameter": P("SET @v=?", ["7"], V([], "SELECT @v", 7)),
     "select_into_user_variable": P("SELECT ? INTO @v", ["5"], V([], "SELECT @v", 5)),
@@ -938,3 +985,36 @@ def test_foreign_statement_id(mymux, isolation_ps):
         b.close()
         if a:
             a.close()
+
+
+# --- Go's driver with its defaults: a query with arguments is prepared on the server,
+# executed and closed (interpolateParams=false); A keeps one database/sql Conn
+GO = {
+    "set_time_zone_argument": P("SET SESSION time_zone = ?", ["+06:00"], V([], TZ, "+06:00")),
+    "set_sql_mode_argument": P("SET sql_mode = ?", ["ANSI_QUOTES"], V([], MODE, "ANSI_QUOTES")),
+    "set_user_variable_argument": P("SET @gv = ?", ["9"], V([], "SELECT @gv", 9)),
+    "get_lock_argument": P("SELECT GET_LOCK(?, 0)", ["iso_lock"], lock_vector([])),
+    "last_insert_id_argument": P("SELECT LAST_INSERT_ID(?)", ["42"], V([], LII, 42)),
+    "temporary_table_argument": P("CREATE TEMPORARY TABLE iso_tmp SELECT ? AS a", ["1"],
+                                  V([], TMP, 1)),
+    "function_argument": P("SELECT f_uservar() + ?", ["0"], V([], "SELECT @fx", 7)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GO))
+def test_go_driver_defaults(mymux, root, globals_, isolation_go, name):
+    """A is Go's driver: the statement with arguments is prepared, executed and closed."""
+    p = GO[name]
+
+    def open_a():
+        a = _login_ps(isolation_go, mymux, *A_USER)
+        try:
+            got = a.value("once", p.sql, *p.params)
+            assert got != WAITS and not str(got).startswith("<error"), f"{p.sql!r}: {got}"
+        except BaseException:
+            a.close()
+            raise
+        return a, a.close, lambda stmt: a.value("q", stmt)
+
+    run_vector(mymux, root, globals_, f"go {name}", p.v, open_a,
+               a_probe=lambda a: a.value("q", p.v.probe))
