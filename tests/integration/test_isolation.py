@@ -24,8 +24,11 @@ view over a stored function: the text shows no routine, and TiDB has neither) ar
 `off`.
 
 The binary protocol comes from isolation_ps.c (libmariadb: mysql_stmt_prepare/execute,
-mysql_reset_connection, mysql_change_user), compiled here with mariadb_config; library
-defaults (autocommit off) from PyMySQL and mysqlclient (MySQLdb).
+mysql_reset_connection, mysql_change_user), compiled here with mariadb_config, and from
+isolation_go.go (Go's go-sql-driver/mysql with its defaults, built offline from Debian's
+GOPATH; skipped without go); library defaults (autocommit off) from PyMySQL and mysqlclient
+(MySQLdb). Each vector asserts that A's reading differs from B's own (unless marked
+distinct=False), so a B that shared A's very session would fail it.
 
 Run: MYMUX_BIN=build/mymux /usr/bin/python3 -m pytest tests/integration/test_isolation.py -q
 """
@@ -852,7 +855,20 @@ def pymysql_a(target, v, lib="pymysql"):
     return open_a
 
 
-@pytest.mark.parametrize("name", sorted(TEXT))
+# A user lock taken by a stored function that the text does not name (through a view or a
+# trigger): MariaDB 10.11's trackers report no change for GET_LOCK(), and the statement names
+# no routine, so neither path can see it (docs/ARCHITECTURE.md, a known limit). Strict: if
+# this ever passes, the marker goes.
+UNSEEN_LOCKS = {"trigger_takes_lock", "view_over_lock_function"}
+
+
+def _text_params():
+    return [pytest.param(n, marks=pytest.mark.xfail(
+        strict=True, reason="GET_LOCK() behind a view or trigger: no tracker reports it"))
+        if n in UNSEEN_LOCKS else n for n in sorted(TEXT)]
+
+
+@pytest.mark.parametrize("name", _text_params())
 def test_text(mymux, root, globals_, name):
     """Text protocol (COM_QUERY, COM_INIT_DB) from PyMySQL, autocommit on."""
     v = TEXT[name]
