@@ -141,7 +141,7 @@ const char *adm_pin_name(int bit)
         [4] = "user_variable", [5] = "text_prepare", [6] = "found_rows", [7] = "handler",
         [8] = "xa",           [9] = "savepoint",   [10] = "unsure",    [11] = "session_variable",
         [12] = "routine",     [13] = "sequence",   [14] = "backup_lock", [15] = "profiling",
-        [16] = "next_transaction",
+        [16] = "next_transaction", [17] = "role",
         [20] = "prepared_statement", [21] = "long_data", [22] = "cursor", [23] = "set_option",
         [24] = "server_state",
     };

@@ -130,6 +130,8 @@ static void detach_backend(struct mx_session *s, bool broken)
     be->dirty = be->dirty || !sstate_is_clean(s) || s->last_diag || be->diag_dirty ||
                 be->track_doubt || !s->w->px->cfg->pool_multiplex;
     if (s->schema_moved) be->schema_unknown = true; /* mymux cannot tell where it went */
+    /* state a reset does not clear goes with the connection */
+    if (s->pins & (CLS_PIN_PROFILING | CLS_PIN_ROLE)) broken = true;
     if (broken || be->state == BE_RELAY || be->state == BE_INTERNAL ||
         (be->sock.in && !buf_empty(be->sock.in)) || be->sock.writing)
         be->broken = true;

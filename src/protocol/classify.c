@@ -1323,8 +1323,11 @@ static void cls_head_set(struct cls_lexer *lx, struct cls_result *r, const struc
             } else {
                 goto unsure; /* SET ROLE, SET RESOURCE GROUP, syntax we do not know */
             }
-            if (t.type == TK_WORD && (cls_kw(&t, "ROLE") || cls_kw(&t, "RESOURCE")))
+            if (t.type == TK_WORD && cls_kw(&t, "ROLE")) {
+                r->pins |= CLS_PIN_ROLE;
                 goto unsure;
+            }
+            if (t.type == TK_WORD && cls_kw(&t, "RESOURCE")) goto unsure;
             cls_next(lx, &t);
             if (cls_punct(&t, '.') && (scope == CLS_SCOPE_SESSION || scope == CLS_SCOPE_GLOBAL)) {
                 /* structured variable: keycache.key_buffer_size */
@@ -1678,9 +1681,62 @@ struct cls_values {
  * *failed is set if some read of such a function could not be written, or if
  * an executable comment of doubtful fate lies in the text (the reads depend on
  * it: the text is rewritten as if it ran). */
+/* Whitespace and ordinary comments from p on; returns where they end. */
+static const char *cls_skip_plain_gap(const char *p, const char *end)
+{
+    while (p < end) {
+        if (cls_isspace((unsigned char)*p)) {
+            p++;
+        } else if (end - p >= 2 && p[0] == '/' && p[1] == '*') {
+            const char *q = memmem(p + 2, (size_t)(end - p - 2), "*/", 2);
+            if (!q) return end;
+            p = q + 2;
+        } else if (*p == '#' || (end - p >= 3 && p[0] == '-' && p[1] == '-' &&
+                                 (p[2] == ' ' || p[2] == '\t' || p[2] == '\n' || p[2] == '\r'))) {
+            const char *q = memchr(p, '\n', (size_t)(end - p));
+            if (!q) return end;
+            p = q + 1;
+        } else {
+            break;
+        }
+    }
+    return p;
+}
+
+/* [p, end) is NAME ( ) with only whitespace and ordinary comments between
+ * its tokens: the whole span can be overwritten. */
+static bool cls_call_plain(const char *p, const char *end)
+{
+    if (p < end && *p == '`') {
+        const char *q = memchr(p + 1, '`', (size_t)(end - p - 1));
+        if (!q) return false;
+        p = q + 1;
+    } else {
+        while (p < end && cls_isident((unsigned char)*p)) p++;
+    }
+    p = cls_skip_plain_gap(p, end);
+    if (p >= end || *p != '(') return false;
+    p = cls_skip_plain_gap(p + 1, end);
+    return p + 1 == end && *p == ')';
+}
+
+/* Any executable comment: inside one, a nested comment's end closes it, so a
+ * span with a comment in it could not be overwritten safely. */
+static bool cls_has_exec_comment(const char *sql, size_t len)
+{
+    for (const char *p = sql; (p = memmem(p, len - (size_t)(p - sql), "/*", 2)) != NULL; p += 2) {
+        size_t left = len - (size_t)(p - sql);
+        if (left >= 3 && p[2] == '!') return true;
+        if (left >= 4 && (p[2] == 'M' || p[2] == 'm' || p[2] == 'T' || p[2] == 't') && p[3] == '!')
+            return true;
+    }
+    return false;
+}
+
 static int cls_rewrite(char *sql, size_t len, const struct cls_lex *o, enum cls_backend backend,
                        const struct cls_values *v, bool *failed)
 {
+    int exec_comments = -1; /* not looked for yet */
     struct cls_lexer lx;
     struct cls_scan sc;
     struct cls_tok t;
@@ -1710,6 +1766,12 @@ static int cls_rewrite(char *sql, size_t len, const struct cls_lex *o, enum cls_
         bool glued_before = at > 0 && cls_isident((unsigned char)sql[at - 1]);
         bool glued_after = nd == span && at + span < len &&
                            (cls_isident((unsigned char)sql[at + span]) || sql[at + span] == '.');
+        if (!sc.ev_ok && sc.ev_fn != CLS_FN_CONNECTION_ID) {
+            /* comments in the call (LAST_INSERT_ID, a comment, then ()): overwritten with it,
+             * unless an executable comment could end inside the span */
+            if (exec_comments < 0) exec_comments = cls_has_exec_comment(sql, len);
+            sc.ev_ok = !exec_comments && cls_call_plain(sc.ev_start, sc.ev_end);
+        }
         if (!sc.ev_ok || nd > span || glued_before || glued_after) {
             *failed = true;
             continue;

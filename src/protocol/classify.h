@@ -29,9 +29,13 @@ enum cls_pin {
                                      LASTVAL is the session's, nobody tracks it */
     CLS_PIN_BACKUP_LOCK = 1u << 14,/* BACKUP LOCK t / BACKUP STAGE (BACKUP UNLOCK does not unpin) */
     CLS_PIN_PROFILING = 1u << 15, /* any SET of profiling / profiling_history_size: SHOW PROFILES
-                                     would show this session's statements to the next one */
+                                     would show this session's statements to the next one, and
+                                     COM_RESET_CONNECTION keeps that history (MariaDB 10.11,
+                                     verified): the connection is closed, not reset */
     CLS_PIN_NEXT_TRX = 1u << 16,  /* SET TRANSACTION ... without SESSION/GLOBAL: the next
                                      transaction's characteristics, not the server's status flag */
+    CLS_PIN_ROLE = 1u << 17,      /* SET ROLE: COM_RESET_CONNECTION does not clear it on MariaDB
+                                     10.11 (verified), so the connection is closed, not reset */
 };
 
 /* Statement kinds mymux itself cares about. */
