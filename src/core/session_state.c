@@ -298,7 +298,8 @@ static void on_tracker_item(void *arg, const struct trk_item *it)
             s->trk_unreplayable = true;
         break;
     }
-    default:
+    default: /* trackers mymux did not turn on: whatever they say is unexplained */
+        s->trk_changed = true;
         break;
     }
 }
@@ -312,9 +313,9 @@ int sstate_track_packet(struct mx_session *s, uint8_t *p, uint32_t len, int term
         }
         return (int)len;
     }
-    struct pkt_ok_info ok;
-    if (pkt_parse_ok(p, len, &ok) != 0) return -1;
-    if (ok.status & SERVER_SESSION_STATE_CHANGED) s->trk_changed = true;
+    /* an OK says what changed item by item: a schema alone (DROP DATABASE of
+     * the current one reports an empty schema and no state change) is no
+     * change that needs explaining, it is the new truth */
     return trk_rewrite_ok(p, len, on_tracker_item, s);
 }
 

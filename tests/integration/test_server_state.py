@@ -219,3 +219,27 @@ def test_tracker_data_never_reaches_the_client(mymux_factory):
     # what MariaDB sends every client (PyMySQL shows the length prefix too, directly as well)
     assert b"Rows matched: 2  Changed: 2" in bytes(info), info
     c.close()
+
+
+def test_dropped_current_schema_is_the_servers_truth(mymux_factory, backends):
+    """Tracker path: DROP DATABASE of the current schema leaves the session with none, as
+    the server reports; that is no state to pin for, and a later session that logs in with
+    the schema (created again) gets it, not a connection mymux believes is elsewhere."""
+    root = backends[0].root_conn()
+    q(root, "CREATE DATABASE IF NOT EXISTS ss_dropme")
+    q(root, "GRANT ALL ON ss_dropme.* TO 'app'@'%'")
+    m = mymux_factory({"workers": 1, "session_tracking": "on", **SHARED_USERS,
+                       "pool": {"max_per_backend": 1, "wait_timeout": "30s"}})
+    a = m.connect(database="ss_dropme", autocommit=True)
+    b = m.connect(user="other", password="otherpass", database="test", autocommit=True)
+    q(a, "DROP DATABASE ss_dropme")
+    assert one(a, "SELECT DATABASE()") is None
+    assert one(b, "SELECT DATABASE()") == "test"  # A did not keep the connection
+    q(root, "CREATE DATABASE ss_dropme")
+    c = m.connect(database="ss_dropme", autocommit=True)
+    assert one(c, "SELECT DATABASE()") == "ss_dropme"
+    assert one(a, "SELECT DATABASE()") is None
+    for conn in (a, b, c):
+        conn.close()
+    q(root, "DROP DATABASE ss_dropme")
+    root.close()
