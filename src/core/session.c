@@ -1237,8 +1237,12 @@ static void finish_command(struct mx_session *s)
         snprintf(s->schema, sizeof s->schema, "%s", s->pending_schema);
         snprintf(be->schema, sizeof be->schema, "%s", s->pending_schema);
         be->schema_unknown = false;
-    } else if (s->cmd == COM_QUERY && s->pins) {
-        /* a statement we could not follow may have changed the schema */
+    }
+    if (r->has_status && (r->status & SERVER_STATUS_DB_DROPPED)) {
+        /* DROP DATABASE of the current schema: the server now has none (every
+         * server says so in this flag, trackers or not) */
+        s->schema[0] = be->schema[0] = 0;
+        be->schema_unknown = false;
     }
     s->pending_schema[0] = 0;
     if (s->cmd == COM_STMT_EXECUTE && r->error && s->exec_ps) {

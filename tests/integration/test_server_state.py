@@ -221,14 +221,16 @@ def test_tracker_data_never_reaches_the_client(mymux_factory):
     c.close()
 
 
-def test_dropped_current_schema_is_the_servers_truth(mymux_factory, backends):
-    """Tracker path: DROP DATABASE of the current schema leaves the session with none, as
-    the server reports; that is no state to pin for, and a later session that logs in with
-    the schema (created again) gets it, not a connection mymux believes is elsewhere."""
+@pytest.mark.parametrize("tracking", ["on", "off"])
+def test_dropped_current_schema_is_the_servers_truth(mymux_factory, backends, tracking):
+    """DROP DATABASE of the current schema leaves the session with none, as the server
+    reports (a schema tracker item; on every server the SERVER_STATUS_DB_DROPPED flag);
+    that is no state to pin for, and a later session that logs in with the schema (created
+    again) gets it, not a connection mymux believes is elsewhere."""
     root = backends[0].root_conn()
     q(root, "CREATE DATABASE IF NOT EXISTS ss_dropme")
     q(root, "GRANT ALL ON ss_dropme.* TO 'app'@'%'")
-    m = mymux_factory({"workers": 1, "session_tracking": "on", **SHARED_USERS,
+    m = mymux_factory({"workers": 1, "session_tracking": tracking, **SHARED_USERS,
                        "pool": {"max_per_backend": 1, "wait_timeout": "30s"}})
     a = m.connect(database="ss_dropme", autocommit=True)
     b = m.connect(user="other", password="otherpass", database="test", autocommit=True)
