@@ -474,11 +474,27 @@ bool sstate_can_release(const struct mx_session *s)
     return sstate_is_clean(s);
 }
 
+/* autocommit is off because the session said so in a SET mymux replays
+ * (PyMySQL and mysqlclient send SET autocommit=0 at connect). */
+static bool autocommit_off_replayed(const struct mx_session *s)
+{
+    for (uint16_t i = 0; i < s->vars.n; i++) {
+        if (strcmp(s->vars.v[i].name, "autocommit") != 0) continue;
+        const char *v = s->vars.v[i].value;
+        if (*v == '\'' || *v == '"') v++;
+        return strncmp(v, "0", 1) == 0 || strncasecmp(v, "off", 3) == 0 ||
+               strncasecmp(v, "false", 5) == 0;
+    }
+    return false;
+}
+
 bool sstate_is_clean(const struct mx_session *s)
 {
     if (s->pins || s->soft_pin) return false;
-    if ((s->status & SERVER_STATUS_IN_TRANS) || !(s->status & SERVER_STATUS_AUTOCOMMIT))
-        return false;
+    /* the server's flag says exactly when a transaction is open, autocommit
+     * or not; between transactions autocommit=0 is a setting like any other */
+    if (s->status & SERVER_STATUS_IN_TRANS) return false;
+    if (!(s->status & SERVER_STATUS_AUTOCOMMIT) && !autocommit_off_replayed(s)) return false;
     return true;
 }
 

@@ -13,9 +13,9 @@ no session state and leaves mymux to its classifier. For each kind of session st
     pool.wait_timeout gets error 9001 (whose message names the wait) until the pin is
     cleared; then it proceeds.
 
-Every client is opened with autocommit=True (PyMySQL's default autocommit=False would send
-SET autocommit=0, which pins) and before any other client pins the one connection (logging in
-borrows a backend connection too).
+Every client is opened with autocommit=True (PyMySQL's default autocommit=False sends
+SET autocommit=0, which holds the connection from the first table access to COMMIT) and
+before any other client pins the one connection (logging in borrows a backend connection too).
 
 Binary prepared statements are tested by ps_test.c (libmariadb, threads sharing a pool).
 """
@@ -373,15 +373,23 @@ def test_session_transaction_isolation_replayed(mux1, clients, globals_, table):
 # ------------------------------------------------------------------- autocommit=0 and BEGIN
 
 
-def test_autocommit_off_pins_until_on(mux1, clients, table):
+def test_autocommit_off_pins_only_inside_a_transaction(mux1, clients, table):
+    """SET autocommit=0 (PyMySQL's and mysqlclient's default) is replayed like any setting:
+    the session keeps its connection only while the server says a transaction is open."""
     a, b = clients(mux1, 2)
-    a.autocommit(False)  # SET autocommit=0: every statement is in a transaction
+    a.autocommit(False)  # SET autocommit=0: every table access opens a transaction
+    assert one(b, "SELECT @@autocommit") == 1  # A holds no transaction yet: B runs
     q(a, f"INSERT INTO {table} (v) VALUES (100)")
-    assert_waits_9001(b, who="B while A has autocommit=0")
+    assert_waits_9001(b, who="B while A's implicit transaction is open")
     assert one(a, f"SELECT COUNT(*) FROM {table} WHERE v = 100") == 1
     a.commit()
-    assert_waits_9001(b, who="B after A's COMMIT, autocommit still 0")
-    assert one(a, "SELECT @@autocommit") == 0
+    assert one(b, f"SELECT COUNT(*) FROM {table} WHERE v = 100") == 1  # committed, shared
+    assert one(b, "SELECT @@autocommit") == 1
+    assert one(a, "SELECT @@autocommit") == 0  # A's setting went with A
+    q(a, f"INSERT INTO {table} (v) VALUES (102)")
+    assert_waits_9001(b, who="B while A's next transaction is open")
+    a.rollback()
+    assert one(b, f"SELECT COUNT(*) FROM {table} WHERE v = 102") == 0  # rolled back
     a.autocommit(True)
     assert one(b, f"SELECT COUNT(*) FROM {table} WHERE v = 100") == 1  # committed: visible
     assert one(b, "SELECT @@autocommit") == 1
@@ -1050,3 +1058,28 @@ def test_prepared_statements_shared_pool(mymux_factory, root, name, pool):
             f"10 clients preparing the same text made {growth} backend statements "
             f"over {pool} connection(s): not once per connection")
     assert app_backend_conns(root) <= pool
+
+
+def test_dbapi_default_clients_share_a_small_pool(mymux_factory, tracking):
+    """PyMySQL with its defaults (autocommit=0, as PEP 249 asks) and mysqlclient alike: 120
+    clients stay connected over a pool of 3; each runs SELECT 1, then again after all the
+    others did. Between transactions their SET autocommit=0 is replayed, so none holds a
+    connection and every one is served (before, the first 3 pinned the pool for good)."""
+    import MySQLdb
+    m = mymux_factory({"workers": 1, "session_tracking": tracking,
+                       "pool": {"max_per_backend": 3, "wait_timeout": "5s"}})
+    conns = [m.connect(database="test") for _ in range(100)]  # PyMySQL defaults
+    conns += [MySQLdb.connect(host="127.0.0.1", port=m.port, user="app", passwd="apppass",
+                              db="test") for _ in range(20)]  # mysqlclient defaults
+    try:
+        for _ in range(2):
+            for c in conns:
+                cur = c.cursor()
+                cur.execute("SELECT 1")
+                assert cur.fetchall()[0][0] == 1
+                cur.execute("SELECT @@autocommit")
+                assert cur.fetchall()[0][0] == 0
+                cur.close()
+    finally:
+        for c in conns:
+            c.close()
