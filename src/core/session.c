@@ -1231,8 +1231,12 @@ static void finish_command(struct mx_session *s)
     atomic_store_explicit(&sv->ewma_us, old ? old - old / 8 + us / 8 : us + 1,
                           memory_order_relaxed);
     if (s->reg) atomic_store(&s->reg->busy, 0);
+    bool was_in_trx = (s->status & SERVER_STATUS_IN_TRANS) != 0;
     if (r->has_status)
         s->status = be->status = r->status & (uint16_t)~SERVER_SESSION_STATE_CHANGED;
+    /* a transaction is a pin too, counted once per transaction the server opened */
+    if (!was_in_trx && (s->status & SERVER_STATUS_IN_TRANS))
+        STAT_ADD(px->stats.pins[__builtin_ctz(CLS_PIN_TRX)], 1);
     if (!r->error && s->pending_schema[0]) {
         snprintf(s->schema, sizeof s->schema, "%s", s->pending_schema);
         snprintf(be->schema, sizeof be->schema, "%s", s->pending_schema);

@@ -362,3 +362,26 @@ def test_slow_query_log_has_no_literals(backends, mymux_factory):
     assert len(lines) == 1, lines
     assert 'digest="SELECT SLEEP(?), ?"' in lines[0] and "user=app" in lines[0]
     assert "secret_literal" not in m.log()
+
+
+def test_transactions_count_as_pins(adm):
+    """Every transaction the server opens is counted as a pin by reason "transaction" (the
+    page, the API and the metrics), explicit or implicit (autocommit=0)."""
+    def pins():
+        return adm.get("/api/status")["pins"]["transaction"]
+
+    before = pins()
+    c = adm.m.connect(database="test", autocommit=True)
+    try:
+        cur = c.cursor()
+        for _ in range(3):
+            cur.execute("BEGIN")
+            cur.execute("SELECT 1")
+            cur.execute("COMMIT")
+        c.autocommit(False)
+        cur.execute("SELECT COUNT(*) FROM mysql.user")  # a table read opens one
+        c.commit()
+    finally:
+        c.close()
+    assert pins() - before == 4
+    assert f'mymux_pins_total{{reason="transaction"}} {pins()}' in adm.get("/metrics")
