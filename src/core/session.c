@@ -693,6 +693,11 @@ static void stmt_forget_command(struct mx_session *s)
     s->prep_ps = NULL;
 }
 
+/* KILL that mymux cannot translate to the backend's ids: refused, never forwarded. */
+#define KILL_REFUSED                                                                               \
+    "mymux: KILL takes a literal connection id in a statement of its own (no expression, "        \
+    "multi-statement or prepared statement): ids are mymux's, not the backend's"
+
 /* Classifies sql as the session's backend will read it. */
 static void classify_session(struct mx_session *s, const char *sql, size_t n, struct cls_result *c)
 {
@@ -728,11 +733,21 @@ static bool stmt_prepare(struct mx_session *s, const uint8_t *p, uint32_t len, u
         s->pins |= SESS_PIN_PREPARED;
         s->prep_pins = CLS_PIN_UNSURE;
     } else {
-        const char *sql = (const char *)p + 1;
+        char *sql = (char *)p + 1;
         size_t n = len - 1;
+        const struct cls_result *cr = &s->w->cls;
+        s->prep_pins = prepared_pins(s, sql, n);
+        if (cr->is_kill) {
+            drop_packet(s, len);
+            return reply_local_err(s, 1105, "HY000", KILL_REFUSED);
+        }
+        if (cr->has_connection_id) { /* the session's id, as in a text query */
+            struct cls_lex lx;
+            sstate_lex(s, &lx);
+            classify_rewrite_connection_id_lex(sql, n, &lx, s->id);
+        }
         uint64_t key = pstmt_key(s->cred.user, s->schema, sql, n);
         struct mx_pstmt *shared = pcache_find(c, key, s->cred.user, s->schema, sql, n);
-        s->prep_pins = prepared_pins(s, sql, n);
         if (shared && stmts_use(s, shared)) ps = pstmt_private(shared);
         else if (shared) ps = (pstmt_ref(shared), shared);
         else ps = pcache_add(c, key, s->cred.user, s->schema, sql, n);
@@ -1013,6 +1028,10 @@ static bool handle_command(struct mx_session *s)
             drop_packet(s, len);
             handle_kill(s, c->kill_query, c->kill_id);
             return s->state == SS_IDLE;
+        }
+        if (c->is_kill) { /* its target would be read in the backend's id space */
+            drop_packet(s, len);
+            return reply_local_err(s, 1105, "HY000", KILL_REFUSED);
         }
         if (c->kind == CLS_LOAD_DATA_LOCAL || c->kind == CLS_LOAD_XML_LOCAL) {
             if (!(s->caps & CLIENT_LOCAL_FILES)) {
