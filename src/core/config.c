@@ -719,9 +719,19 @@ static int config_parse_backend_tls(struct config_ctx *c, const yaml_node_t *map
 
 /* ---- users and backends ---- */
 
-enum { U_NAME, U_PASSWORD, U_BACKEND_USER, U_BACKEND_PASSWORD, U_REQUIRE_TLS, U_MAX_CONN, U_N };
+enum {
+    U_NAME,
+    U_PASSWORD,
+    U_BACKEND_USER,
+    U_BACKEND_PASSWORD,
+    U_REQUIRE_TLS,
+    U_MAX_CONN,
+    U_KILL_OTHERS,
+    U_N
+};
 static const char *const config_user_keys[U_N] = {
-    "name", "password", "backend_user", "backend_password", "require_tls", "max_connections",
+    "name",        "password",        "backend_user", "backend_password",
+    "require_tls", "max_connections", "kill_others",
 };
 
 static int config_parse_user(struct config_ctx *c, const yaml_node_t *map, struct mx_user *u)
@@ -742,6 +752,9 @@ static int config_parse_user(struct config_ctx *c, const yaml_node_t *map, struc
         return -1;
     if (v[U_REQUIRE_TLS] &&
         config_get_bool(c, v[U_REQUIRE_TLS], "require_tls", &u->require_tls) < 0)
+        return -1;
+    if (v[U_KILL_OTHERS] &&
+        config_get_bool(c, v[U_KILL_OTHERS], "kill_others", &u->kill_others) < 0)
         return -1;
     if (v[U_MAX_CONN] &&
         config_get_int(c, v[U_MAX_CONN], "max_connections", 0, INT_MAX, &u->max_connections) < 0)

@@ -23,6 +23,8 @@ struct mx_user {
     char *backend_user;      /* log in to backends as this user (default: name) */
     char *backend_password;  /* plaintext for backend_user; NULL = same as front */
     bool require_tls;        /* issue 5 */
+    bool kill_others;        /* may KILL sessions of other users that share its backend user
+                                (the backend cannot tell them apart); default false */
     int max_connections;     /* 0 = unlimited */
 };
 

@@ -559,9 +559,14 @@ static void handle_kill(struct mx_session *s, bool query, uint64_t id)
         reply_local_err(s, 1094, "HY000", m);
         return;
     }
-    bool owner = strcmp(t.user, s->reg ? s->reg->user : "") == 0;
+    /* Another user's session is the backend's to allow (KILL needs a privilege
+     * there), unless both log in to it as the same backend user: then it cannot
+     * tell them apart. A user with kill_others may, as if it were the owner. */
+    const struct mx_user *me = config_find_user(s->w->px->cfg, s->reg ? s->reg->user : "");
+    bool owner = strcmp(t.user, s->reg ? s->reg->user : "") == 0 || (me && me->kill_others);
     int tserver = atomic_load(&t.server);
-    if (!owner && tserver < 0) {
+    bool same_backend_user = s->reg && strcmp(t.backend_user, s->reg->backend_user) == 0;
+    if (!owner && (tserver < 0 || same_backend_user)) {
         char m[64];
         snprintf(m, sizeof m, "You are not owner of thread %llu", (unsigned long long)id);
         reply_local_err(s, 1095, "HY000", m);

@@ -171,6 +171,7 @@ struct mx_reg_entry {
     uint32_t id;               /* 0 = empty */
     int worker;
     char user[96];             /* login name (MariaDB allows 80 characters) */
+    char backend_user[96];     /* the user its backend connections log in as */
     atomic_int server;         /* backend server of the attached connection, -1 none */
     atomic_uint backend_tid;   /* its thread id on that server */
     atomic_int busy;           /* a command is running */

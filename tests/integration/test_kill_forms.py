@@ -13,6 +13,7 @@ import pymysql
 import pytest
 from pymysql.constants import CLIENT
 
+import testbed
 from test_isolation import PsClient, isolation_ps  # noqa: F401 - the fixture is used here
 
 pytestmark = pytest.mark.proxy_only
@@ -64,3 +65,47 @@ def test_prepared_kill_refused_and_connection_id_translated(mymux, isolation_ps)
     finally:
         ps.close()
         victim.close()
+
+
+def test_kill_between_users_of_one_backend_user(mymux_factory):
+    """alice and bob log in to the backend as the same user, so the backend would let either
+    kill the other: mymux refuses (1095, as the server refuses a non-owner) unless the
+    requesting user has kill_others. A user may always kill its own sessions."""
+    m = mymux_factory({"users": [
+        {"name": "alice", "password": "a", "backend_user": "app", "backend_password": "apppass"},
+        {"name": "bob", "password": "b", "backend_user": "app", "backend_password": "apppass"},
+        {"name": "boss", "password": "c", "backend_user": "app", "backend_password": "apppass",
+         "kill_others": True},
+    ]})
+    alice = m.connect(user="alice", password="a", database="test", autocommit=True)
+    alice2 = m.connect(user="alice", password="a", database="test", autocommit=True)
+    bob = m.connect(user="bob", password="b", database="test", autocommit=True)
+    boss = m.connect(user="boss", password="c", database="test", autocommit=True)
+    try:
+        for sql in (f"KILL {alice.thread_id()}", f"KILL QUERY {alice.thread_id()}"):
+            code, msg = err(bob, sql)
+            assert code == 1095 and "not owner" in msg, (sql, code, msg)
+        assert one(alice, "SELECT 1") == 1  # still alive
+        with bob.cursor() as cur:  # COM_PROCESS_KILL alike
+            with pytest.raises(pymysql.MySQLError) as ei:
+                bob.kill(alice.thread_id())
+        assert ei.value.args[0] == 1095
+        assert one(alice, "SELECT 1") == 1
+        with alice2.cursor() as cur:  # its own other session
+            cur.execute(f"KILL QUERY {alice.thread_id()}")
+        with boss.cursor() as cur:
+            cur.execute(f"KILL {bob.thread_id()}")
+
+        def bob_gone():
+            try:
+                one(bob, "SELECT 1")
+                return False
+            except pymysql.MySQLError:
+                return True
+        testbed.wait_until(bob_gone, 10, what="bob's session killed by boss")
+    finally:
+        for c in (alice, alice2, bob, boss):
+            try:
+                c.close()
+            except Exception:  # noqa: BLE001 - killed on purpose
+                pass
