@@ -19,6 +19,8 @@ Usage: bench/storm.sh [options]
   --clients N          clients in the storm (default 1000, at most 10000)  (env STORM_CLIENTS)
   --mem-clients N      idle clients for the memory figure (default: --clients) (env STORM_MEM_CLIENTS)
   --hold SECONDS       time each client stays connected between its two SELECT 1 (default 3)
+  --autocommit 0|1     0: each client sends SET autocommit=0 after login, as PyMySQL and
+                       mysqlclient do by default (default 1)            (env STORM_AUTOCOMMIT)
   --pool N             mymux pool.max_per_backend (default 64)
   --db-max-conn N      MariaDB max_connections (default 200)
   --workers N          mymux worker threads (default 2)
@@ -35,6 +37,7 @@ EOF
 N=${STORM_CLIENTS:-1000}
 MEM_N=${STORM_MEM_CLIENTS:-}
 HOLD=3
+AUTOCOMMIT=${STORM_AUTOCOMMIT:-1}
 POOL=64
 DB_MAXCONN=200
 WORKERS=2
@@ -47,6 +50,8 @@ while [ $# -gt 0 ]; do
     --clients=*) N=${1#*=} ;;
     --mem-clients) MEM_N=$2; shift ;;
     --mem-clients=*) MEM_N=${1#*=} ;;
+    --autocommit) AUTOCOMMIT=$2; shift ;;
+    --autocommit=*) AUTOCOMMIT=${1#*=} ;;
     --hold) HOLD=$2; shift ;;
     --hold=*) HOLD=${1#*=} ;;
     --pool) POOL=$2; shift ;;
@@ -80,6 +85,7 @@ NOTES=()
 note() { NOTES+=("$*"); log "note: $*"; }
 
 [ "$N" -ge 1 ] 2>/dev/null || die "--clients must be a positive number"
+case $AUTOCOMMIT in 0|1) ;; *) die "--autocommit must be 0 or 1" ;; esac
 if [ "$N" -gt 10000 ]; then note "--clients $N capped at 10000"; N=10000; fi
 [ "$MEM_N" -gt 10000 ] && MEM_N=10000
 
@@ -299,7 +305,8 @@ storm_one() {  # storm_one TARGET PORT
   db_quiet
   sampler_start
   log "$target: $N clients at once on port $port"
-  "$PY" "$CLIENT" --port "$port" -n "$N" --hold "$HOLD" --timeout 120 >"$out" \
+  "$PY" "$CLIENT" --port "$port" -n "$N" --hold "$HOLD" --autocommit "$AUTOCOMMIT" \
+    --timeout 120 >"$out" \
     2>"$WORK/storm-$target.err" || rc=$?
   peak=$(sampler_stop)
   if [ $rc -ne 0 ] || [ ! -s "$out" ]; then
@@ -379,14 +386,15 @@ START_TS=$(date +%Y%m%d-%H%M%S)
 OUT_JSON="$RESULTS_DIR/storm-$START_TS.json"
 NOTES_TXT=$(printf '%s\n' "${NOTES[@]+"${NOTES[@]}"}")
 echo
-echo "mymux storm benchmark $START_TS on $(nproc) cores: $N clients at once, SELECT 1, ${HOLD}s connected, SELECT 1, quit"
+echo "mymux storm benchmark $START_TS on $(nproc) cores: $N clients at once, autocommit=$AUTOCOMMIT, SELECT 1, ${HOLD}s connected, SELECT 1, quit"
 echo "MariaDB max_connections $DB_MAXCONN; HAProxy tcp mode maxconn $HAP_MAXCONN; mymux workers $WORKERS, pool max_per_backend $POOL, handshake_timeout $HS_TIMEOUT"
-NOTES_TXT="$NOTES_TXT" MEM_JSON="$MEM_JSON" "$PY" - "$RESULTS" "$OUT_JSON" "$N" "$(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo '?')" <<'PYEOF'
+STORM_AC="$AUTOCOMMIT" NOTES_TXT="$NOTES_TXT" MEM_JSON="$MEM_JSON" "$PY" - "$RESULTS" "$OUT_JSON" "$N" "$(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo '?')" <<'PYEOF'
 import json, os, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 mem = json.loads(os.environ["MEM_JSON"] or "{}")
 notes = [n for n in os.environ.get("NOTES_TXT", "").splitlines() if n]
-hdr = f"{'target':<8} {'clients':>7} {'ok':>6} {'failed':>6}  {'all served':>10} {'p50 1st':>8} {'p99 1st':>8} {'total':>7} {'peak be':>7}  failures"
+ac = os.environ.get("STORM_AC", "1")
+hdr = f"{'target':<8} {'ac':>2} {'clients':>7} {'ok':>6} {'failed':>6}  {'all served':>10} {'p50 1st':>8} {'p99 1st':>8} {'total':>7} {'peak be':>7}  failures"
 print(hdr)
 print("-" * len(hdr))
 for r in rows:
@@ -395,9 +403,10 @@ for r in rows:
         continue
     f = ", ".join(f"{k}: {v}" for k, v in sorted(r["failures"].items(), key=lambda kv: -kv[1])) or "-"
     s = lambda v: "-" if v is None else f"{v:.2f}s"
-    print(f"{r['target']:<8} {r['n']:>7} {r['ok']:>6} {r['failed']:>6}  {s(r['all_served_s']):>10} "
+    print(f"{r['target']:<8} {ac:>2} {r['n']:>7} {r['ok']:>6} {r['failed']:>6}  {s(r['all_served_s']):>10} "
           f"{s(r['first_select_p50_s']):>8} {s(r['first_select_p99_s']):>8} {s(r['total_s']):>7} "
           f"{r['peak_backend']:>7}  {f}")
+print("ac = autocommit mode of the clients (0: SET autocommit=0 after login, the DB-API default);")
 print("all served = time from the start until the last successful client had its first SELECT 1 answered;")
 print("p50/p99 1st = same, percentiles; total = until the last client finished (incl. the hold);")
 print("peak be = peak MariaDB Threads_connected (sampled every 0.1 s, sampler excluded)")
@@ -408,7 +417,8 @@ if mem:
           f"{mem['bytes_per_client']} bytes per idle client")
 for n in notes:
     print("note:", n)
-json.dump({"git_commit": sys.argv[4], "clients": int(sys.argv[3]), "runs": rows, "memory": mem,
+json.dump({"git_commit": sys.argv[4], "clients": int(sys.argv[3]), "autocommit": int(ac),
+           "runs": rows, "memory": mem,
            "notes": notes}, open(sys.argv[2], "w"), indent=1)
 PYEOF
 echo

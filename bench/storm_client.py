@@ -192,6 +192,9 @@ async def one_storm(a, gate, t0box, res):
             c = Conn(r, w)
             phase = "handshake"
             await c.handshake(a.user, a.password, a.db)
+            if not a.autocommit:  # what PyMySQL and mysqlclient send at connect (PEP 249)
+                phase = "set_autocommit"
+                await c.query("SET autocommit=0")
             phase = "query"
             rows = await c.query("SELECT 1")
             assert rows and rows[0] == b"\x011", rows
@@ -205,7 +208,7 @@ async def one_storm(a, gate, t0box, res):
         c = None
         res.append(("ok", served, time.monotonic() - t0))
     except Exception as e:  # noqa: BLE001
-        res.append((cause(e) + ("" if phase in ("connect", "handshake", "query") or
+        res.append((cause(e) + ("" if phase in ("connect", "handshake", "set_autocommit", "query") or
                                 isinstance(e, MyErr) else f" ({phase})"),
                      time.monotonic() - t0, phase))
     finally:
@@ -280,6 +283,8 @@ def main():
     ap.add_argument("--db", default="")
     ap.add_argument("-n", "--clients", dest="n", type=int, default=1000)
     ap.add_argument("--hold", type=float, default=3.0, help="seconds between the two SELECT 1")
+    ap.add_argument("--autocommit", type=int, choices=(0, 1), default=1,
+                    help="0: send SET autocommit=0 after login, as DB-API drivers do by default")
     ap.add_argument("--timeout", type=float, default=120.0,
                     help="seconds allowed for connect+login+first SELECT (and for the second)")
     ap.add_argument("--idle", action="store_true")
