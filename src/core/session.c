@@ -380,6 +380,18 @@ static void sync_done(struct mx_backend *be, int err, const struct be_error *e)
             session_fail(s, e->code, e->sqlstate, e->msg);
             return;
         }
+        if (be->broken) {
+            /* the connection died under mymux's own commands: it is closed after
+             * this returns, so the session lets go of it now; state only it held
+             * is gone with it, and so is the session */
+            bool held_state = !sstate_is_clean(s);
+            detach_backend(s, true);
+            if (held_state) {
+                session_fail(s, 2013, "HY000", "Lost connection to the backend, and the "
+                                               "session's state with it");
+                return;
+            }
+        }
         fail_command(s, e);
         return;
     }
@@ -868,10 +880,16 @@ static int stmt_route(struct mx_session *s, const uint8_t *p, uint32_t len, uint
                  * mymux cannot keep them, so the session stays on this connection */
                 free(st->types);
                 st->types = NULL;
+                st->types_n = 0;
                 st->types_hash = 0;
                 s->pins |= SESS_PIN_PREPARED;
             } else if (p[10 + nb] == 1) {
+                if (st->types && st->types_n != n) { /* the count changed since */
+                    free(st->types);
+                    st->types = NULL;
+                }
                 if (!st->types) st->types = malloc(2u * n);
+                st->types_n = st->types ? n : 0;
                 if (!st->types) {
                     drop_packet(s, len);
                     return reply_local_err(s, 1041, "HY000", "Out of memory") ? 0 : -1;
@@ -911,7 +929,8 @@ static int stmt_bind_to_backend(struct mx_session *s, struct mx_backend *be)
         uint16_t n = st->ps->num_params;
         uint32_t nb = (n + 7u) / 8u, at = 10 + nb; /* the new-params-bound flag */
         struct mx_buf *o = sock_out(&be->sock);
-        if (!st->types || !o || b->wpos - b->rpos < len + PKT_HDR || len == PKT_MAX_PAYLOAD ||
+        if (!st->types || st->types_n != n || !o || b->wpos - b->rpos < len + PKT_HDR ||
+            len == PKT_MAX_PAYLOAD ||
             o->cap - o->wpos < len + PKT_HDR + 2u * n || len < at + 1)
             return -2;
         uint8_t *q = o->data + o->wpos, *src = h + PKT_HDR;
@@ -949,6 +968,10 @@ static bool handle_command(struct mx_session *s)
     }
     if (len == 0) {
         session_fail(s, 1047, "08S01", "mymux: empty command packet");
+        return false;
+    }
+    if (h[3] != 0) { /* a command starts a new exchange: a server closes on anything else */
+        session_fail(s, 1156, "08S01", "Got packets out of order");
         return false;
     }
     const struct mx_config *cfg = s->w->px->cfg;

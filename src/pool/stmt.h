@@ -29,7 +29,8 @@ struct mx_pcache {
 struct mx_sstmt {
     uint32_t id;             /* client-visible; 0 = free slot */
     struct mx_pstmt *ps;
-    uint8_t *types;          /* 2 * num_params bytes from the last EXECUTE that sent them */
+    uint8_t *types;          /* 2 * types_n bytes from the last EXECUTE that sent them */
+    uint16_t types_n;        /* parameters types holds (a backend may change num_params) */
     uint64_t types_hash;     /* 0 = never sent */
     bool cursor_open;        /* an EXECUTE opened a cursor that FETCH reads */
     bool long_data;          /* SEND_LONG_DATA waits for the next EXECUTE */

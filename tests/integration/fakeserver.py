@@ -36,6 +36,8 @@ enough of the protocol for a login and a few commands:
   them on a statement that never got any is refused (ERR 1210). COM_STMT_RESET
   answers OK, COM_STMT_CLOSE and COM_STMT_SEND_LONG_DATA nothing; an unknown
   statement id gets ERR 1243.
+  `close_on_query = "text"` makes the server close the connection when a COM_QUERY contains
+  the text (a backend that dies during mymux's state sync).
   `fail_executes(times, skip=0, code=1615)` makes EXECUTEs fail: after `skip`
   more EXECUTEs went through, the next `times` ones are answered with ERR 1615
   "Prepared statement needs to be re-prepared" (or `code`), and the statement
@@ -285,6 +287,9 @@ class FakeMySQL8:
         self._fail_times = 0
         self._fail_code = ER_NEED_REPREPARE
         self._fail_invalidate = True
+        # a COM_QUERY containing this text closes the connection instead of an answer:
+        # a backend that dies in the middle of mymux's own commands
+        self.close_on_query = None
         self.errors = []      # exceptions in connection handlers (bugs of the fake or bad input)
         self._lock = threading.Lock()
         self._lsock = None
@@ -732,6 +737,8 @@ class FakeMySQL8:
                 return
             if cmd == COM_QUERY:
                 q = arg.decode("utf-8", "replace").strip().rstrip(";").strip()
+                if self.close_on_query and self.close_on_query in q:
+                    return
                 if q.upper().startswith("SELECT"):
                     rest = q[6:].strip()
                     value = rest if rest.isdigit() else "1"
