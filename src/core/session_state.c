@@ -110,10 +110,9 @@ void sstate_lex(const struct mx_session *s, struct cls_lex *lx)
 {
     memset(lx, 0, sizeof *lx);
     lx->charset = s->charset;
-    for (uint16_t i = 0; i < s->vars.n; i++) {
-        if (strcmp(s->vars.v[i].name, "character_set_client") != 0) continue;
+    const char *v = vars_get(&s->vars, "character_set_client");
+    if (v) {
         char cs[64];
-        const char *v = s->vars.v[i].value;
         size_t k = 0;
         for (; *v && k + 1 < sizeof cs; v++)
             if (*v != '\'' && *v != '"' && *v != ' ') cs[k++] = *v;
@@ -330,10 +329,7 @@ static bool err_changes_nothing(uint16_t code)
 
 static bool pending_has(const struct mx_session *s, const char *name)
 {
-    if (!s->pending) return false;
-    for (uint16_t i = 0; i < s->pending->n; i++)
-        if (strcmp(s->pending->v[i].name, name) == 0) return true;
-    return false;
+    return vars_get(s->pending, name) != NULL;
 }
 
 static bool is_trx_var(const char *n)
@@ -446,13 +442,7 @@ void sstate_on_finish(struct mx_session *s, const struct mx_resp *r)
     s->pending_unpins = 0;
     if (s->cmd == COM_RESET_CONNECTION && ok) {
         sstate_reset(s);
-        if (be) {
-            be->track_armed = false; /* the reset switched the trackers off */
-            bstmts_clear(&be->stmts, &s->w->pcache); /* ...and dropped its statements */
-            be->n_close = 0;
-            be->charset = be->hs_charset;
-            vars_free(&be->vars);
-        }
+        if (be) be_forget_reset(be);
     }
 
     /* what the next statement may read of this one */
@@ -478,14 +468,11 @@ bool sstate_can_release(const struct mx_session *s)
  * (PyMySQL and mysqlclient send SET autocommit=0 at connect). */
 static bool autocommit_off_replayed(const struct mx_session *s)
 {
-    for (uint16_t i = 0; i < s->vars.n; i++) {
-        if (strcmp(s->vars.v[i].name, "autocommit") != 0) continue;
-        const char *v = s->vars.v[i].value;
-        if (*v == '\'' || *v == '"') v++;
-        return strncmp(v, "0", 1) == 0 || strncasecmp(v, "off", 3) == 0 ||
-               strncasecmp(v, "false", 5) == 0;
-    }
-    return false;
+    const char *v = vars_get(&s->vars, "autocommit");
+    if (!v) return false;
+    if (*v == '\'' || *v == '"') v++;
+    return strncmp(v, "0", 1) == 0 || strncasecmp(v, "off", 3) == 0 ||
+           strncasecmp(v, "false", 5) == 0;
 }
 
 bool sstate_is_clean(const struct mx_session *s)

@@ -354,10 +354,6 @@ static void on_reset_done(struct mx_backend *be, int err, const struct be_error 
     }
     be->dirty = false;
     be->diag_dirty = false;
-    be->track_armed = false; /* the reset switched its trackers off */
-    be->track_doubt = false;
-    vars_free(&be->vars); /* a reset restores the handshake's settings, keeps the schema */
-    be->charset = be->hs_charset;
     idle_push(p, be);
     serve_waiters(p);
 }
@@ -411,8 +407,7 @@ void pool_release(struct mx_backend *be)
         o->data[o->wpos + 4] = COM_RESET_CONNECTION;
         o->wpos += 5;
         be_expect(be, COM_RESET_CONNECTION, NULL);
-        bstmts_clear(&be->stmts, &p->worker->pcache); /* a reset closes them on the server */
-        be->n_close = 0;
+        be_forget_reset(be); /* nothing reads it before the answer; a failure closes it */
         p->resets++;
         STAT_ADD(SRV(p)->resets, 1);
         be->state = BE_INTERNAL;

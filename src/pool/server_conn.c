@@ -83,6 +83,16 @@ static void on_closed(struct mx_sock *s)
     uv_close((uv_handle_t *)&be->timer, timer_closed);
 }
 
+void be_forget_reset(struct mx_backend *be)
+{
+    bstmts_clear(&be->stmts, &be->sock.worker->pcache);
+    be->n_close = 0;
+    vars_free(&be->vars);
+    be->charset = be->hs_charset;
+    be->track_armed = false;
+    be->track_doubt = false;
+}
+
 void be_close(struct mx_backend *be)
 {
     if (be->state == BE_CLOSING) return;

@@ -112,6 +112,10 @@ int be_run_internal(struct mx_backend *be, int n, be_done_cb done);
 void be_close_stmt_later(struct mx_backend *be, uint32_t backend_id);
 /* Appends the pending COM_STMT_CLOSE packets (no answers) to w. */
 int be_write_closes(struct mx_backend *be, struct pkt_wr *w);
+/* mymux's record of the connection after a COM_RESET_CONNECTION: the server
+ * dropped its prepared statements, variables and trackers and went back to the
+ * handshake's character set; the schema stays. */
+void be_forget_reset(struct mx_backend *be);
 /* Closes (idempotent). The pool is told through pool_on_closed. */
 void be_close(struct mx_backend *be);
 

@@ -71,6 +71,12 @@ fail:
     return -1;
 }
 
+const char *vars_get(const struct mx_vars *vs, const char *name)
+{
+    int i = vs ? find(vs, name) : -1;
+    return i >= 0 ? vs->v[i].value : NULL;
+}
+
 void vars_del(struct mx_vars *vs, const char *name)
 {
     int i = find(vs, name);

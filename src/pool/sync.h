@@ -32,6 +32,8 @@ void vars_free(struct mx_vars *vs);
 /* Sets name (lower-cased by the caller) to value; returns 0 or -1 (no memory). */
 int vars_set(struct mx_vars *vs, const char *name, size_t nl, const char *value, size_t vl);
 void vars_del(struct mx_vars *vs, const char *name);
+/* The value set for name, or NULL. */
+const char *vars_get(const struct mx_vars *vs, const char *name);
 int vars_copy(struct mx_vars *dst, const struct mx_vars *src);
 static inline bool vars_same(const struct mx_vars *a, const struct mx_vars *b)
 {

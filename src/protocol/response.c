@@ -29,10 +29,16 @@ static bool is_terminator(const struct mx_resp *r, uint32_t len, const uint8_t *
     return r->deprecate_eof ? len < PKT_MAX_PAYLOAD : len < 9;
 }
 
+/* A classic 5-byte EOF (flags only), or an OK-format packet. */
+static uint8_t term_kind(const uint8_t *p, uint32_t len)
+{
+    return p[0] == 0xfe && len < 7 ? RESP_TERM_EOF : RESP_TERM_OK;
+}
+
 /* Status flags of a terminator that does not end a result (prepare, field list). */
 static void record_status(struct mx_resp *r, const uint8_t *p, uint32_t len)
 {
-    r->term = p[0] == 0xfe && len < 7 ? RESP_TERM_EOF : RESP_TERM_OK;
+    r->term = term_kind(p, len);
     struct pkt_ok_info ok;
     if (pkt_parse_ok(p, len < RESP_PEEK ? len : RESP_PEEK, &ok) == 0) {
         r->status = ok.status;
@@ -53,7 +59,7 @@ static int on_end_of_result(struct mx_resp *r, const uint8_t *p, size_t avail, u
 {
     struct pkt_ok_info ok;
     if (pkt_parse_ok(p, avail < len ? avail : len, &ok) != 0) return RESP_BAD;
-    r->term = p[0] == 0xfe && len < 7 ? RESP_TERM_EOF : RESP_TERM_OK;
+    r->term = term_kind(p, len);
     r->last_rs = r->state == RS_ROWS;
     r->status = ok.status;
     r->has_status = true;
@@ -84,7 +90,7 @@ static int need_bytes(uint32_t len, size_t avail, size_t want, size_t *need)
 static int need_whole_ok(struct mx_resp *r, uint32_t len, const uint8_t *p, size_t avail,
                          size_t *need)
 {
-    if (!r->whole_ok || (p[0] == 0xfe && len < 7)) return 0;
+    if (!r->whole_ok || term_kind(p, len) == RESP_TERM_EOF) return 0;
     if (need_bytes(len, avail, len, need) == 0) return 0;
     r->cont = false;
     return RESP_NEED;
@@ -173,7 +179,7 @@ int resp_feed(struct mx_resp *r, uint32_t len, const uint8_t *p, size_t avail, s
         if (need_whole_ok(r, len, p, avail, need)) return RESP_NEED;
         struct pkt_ok_info ok;
         if (pkt_parse_ok(p, len, &ok) != 0) return RESP_BAD;
-        r->term = len < 7 ? RESP_TERM_EOF : RESP_TERM_OK;
+        r->term = term_kind(p, len);
         r->status = ok.status;
         r->has_status = true;
         if (ok.status & SERVER_STATUS_CURSOR_EXISTS) { /* cursor opened: rows come by FETCH */

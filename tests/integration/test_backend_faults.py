@@ -9,29 +9,10 @@ import pymysql
 import pytest
 
 import fakeserver
+# the scripted server and a one-connection mymux in front of it, as test_reprepare has them
+from test_reprepare import fake, proxy  # noqa: F401 - fixtures used here
 
 pytestmark = pytest.mark.proxy_only
-
-
-@pytest.fixture
-def fake():
-    f = fakeserver.FakeMySQL8(users={"app": "apppass"}).start()
-    try:
-        yield f
-    finally:
-        f.stop()
-    assert not f.errors, f.errors
-
-
-@pytest.fixture
-def proxy(mymux_factory, fake):
-    return mymux_factory({
-        "workers": 1,
-        "users": [{"name": "app", "password": "apppass"}],
-        "backends": [{"name": "fake8", "address": fake.address, "health": {"type": "none"}}],
-        "health": {"type": "none"},
-        "pool": {"max_per_backend": 1, "wait_timeout": "10s"},
-    })
 
 
 def one(conn, sql):
