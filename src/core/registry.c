@@ -72,6 +72,7 @@ int registry_get(struct mx_proxy *px, uint32_t id, struct mx_reg_entry *out)
         out->id = id;
         out->worker = e->worker;
         memcpy(out->user, e->user, sizeof out->user);
+        memcpy(out->backend_user, e->backend_user, sizeof out->backend_user);
         atomic_store(&out->server, atomic_load(&e->server));
         atomic_store(&out->backend_tid, atomic_load(&e->backend_tid));
         atomic_store(&out->busy, atomic_load(&e->busy));
