@@ -215,6 +215,10 @@ static void on_timer(uv_timer_t *t)
         session_fail(s, 1043, "08S01", "Bad handshake: timed out");
         return;
     }
+    if (s->state == SS_KILL_WAIT) { /* the other worker's answer was lost: the kill is posted */
+        session_kill_done(s);
+        return;
+    }
     if (s->state == SS_IDLE) {
         log_info("idle_timeout", "conn_id=%u client=%s", s->id, s->peer);
         session_close(s, "idle_timeout");
@@ -562,6 +566,10 @@ static bool skip_dropped(struct mx_session *s)
     return true;
 }
 
+/* How long a KILL waits for another worker to close its victim before it answers
+ * anyway (the close itself was posted). */
+#define KILL_WAIT_MS 2000
+
 static void handle_kill(struct mx_session *s, bool query, uint64_t id)
 {
     struct mx_reg_entry t;
@@ -593,9 +601,26 @@ static void handle_kill(struct mx_session *s, bool query, uint64_t id)
     bool busy = atomic_load(&t.busy);
     /* Another user's session: the backend decides (KILL needs a privilege
      * there), and the session is closed only once it agreed. */
-    if (!query && owner) worker_post_kill(&s->w->px->workers[t.worker], (uint32_t)id);
+    bool via_backend = (busy || !owner) && server >= 0;
+    if (!query && owner) {
+        /* A server has shut the victim's socket when it answers KILL, so that
+         * its client finds the connection gone at its next command (and may
+         * reconnect) rather than losing that command: the answer waits until
+         * the victim's worker has closed it. A busy victim's client is waiting
+         * on an answer and sees the close whenever it comes. */
+        struct mx_worker *tw = &s->w->px->workers[t.worker];
+        if (tw == s->w) {
+            worker_kill_now(tw, (uint32_t)id);
+        } else if (!via_backend && worker_post_kill(tw, (uint32_t)id, s->w->id, s->id)) {
+            s->state = SS_KILL_WAIT;
+            uv_timer_start(&s->timer, on_timer, KILL_WAIT_MS, 0);
+            return;
+        } else {
+            worker_post_kill(tw, (uint32_t)id, -1, 0);
+        }
+    }
     if (!query && !owner) s->kill_after = (uint32_t)id;
-    if ((busy || !owner) && server >= 0) {
+    if (via_backend) {
         /* stop the statement on the backend: KILL QUERY over our own connection */
         char q[64];
         int ql = snprintf(q, sizeof q, "KILL QUERY %u", tid);
@@ -621,6 +646,18 @@ static void handle_kill(struct mx_session *s, bool query, uint64_t id)
     s->state = SS_LOCAL;
     session_reply_ok(s);
     if (s->state != SS_CLOSING && !s->sock.writing) s->state = SS_IDLE;
+}
+
+void session_kill_done(struct mx_session *s)
+{
+    if (s->state != SS_KILL_WAIT) return;
+    uv_timer_stop(&s->timer);
+    s->state = SS_LOCAL;
+    session_reply_ok(s);
+    if (s->state == SS_LOCAL && !s->sock.writing) {
+        s->state = SS_IDLE;
+        process_input(s);
+    }
 }
 
 static void start_backend_command(struct mx_session *s)
@@ -1320,7 +1357,7 @@ static void finish_command(struct mx_session *s)
     s->soft_pin = false;
     struct mx_reg_entry t;
     if (s->kill_after && !r->error && registry_get(s->w->px, s->kill_after, &t) == 0)
-        worker_post_kill(&s->w->px->workers[t.worker], s->kill_after);
+        worker_post_kill(&s->w->px->workers[t.worker], s->kill_after, -1, 0);
     s->kill_after = 0;
     s->state = SS_IDLE;
     struct mx_buf *bb = be->sock.in;

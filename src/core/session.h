@@ -32,6 +32,7 @@ enum sess_state {
     SS_RESPONSE,      /* backend answer being streamed to the client */
     SS_INFILE,        /* client sending a LOCAL INFILE's contents to the backend */
     SS_LOCAL,         /* a reply mymux generated is being written */
+    SS_KILL_WAIT,     /* KILL of a session on another worker: waiting until it is closed */
     SS_CLOSING,       /* closing: freed in the close callback */
 };
 
@@ -192,6 +193,8 @@ void session_on_backend_drain(struct mx_session *s, struct mx_backend *be);
 void session_backend_lost(struct mx_session *s, struct mx_backend *be, int status);
 /* Closes the session (idempotent). */
 void session_close(struct mx_session *s, const char *why);
+/* The session another worker was asked to close for s's KILL is closed. */
+void session_kill_done(struct mx_session *s);
 /* Sends ERR (code, sqlstate, message) and closes. */
 void session_fail(struct mx_session *s, uint16_t code, const char *state, const char *msg);
 

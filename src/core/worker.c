@@ -87,15 +87,42 @@ int worker_snapshot_sessions(struct mx_worker *w, struct mx_session_info *out, i
     return n;
 }
 
+/* Tells w that the KILL its session `requester` asked for is done. A full queue
+ * drops the message: the requester answers on its own timer then. */
+static void post_kill_done(struct mx_worker *w, uint32_t requester)
+{
+    pthread_mutex_lock(&w->msg_lock);
+    if (w->n_done < (int)(sizeof w->kills_done / sizeof w->kills_done[0]))
+        w->kills_done[w->n_done++] = requester;
+    pthread_mutex_unlock(&w->msg_lock);
+    uv_async_send(&w->wake);
+}
+
+void worker_kill_now(struct mx_worker *w, uint32_t victim)
+{
+    for (struct mx_session *s = w->sessions; s; s = s->next) {
+        if (s->id == victim) {
+            log_info("killed", "conn_id=%u", s->id);
+            if (s->be && s->state != SS_IDLE) s->be->broken = true;
+            session_close(s, "killed");
+            return;
+        }
+    }
+}
+
 static void on_wake(uv_async_t *a)
 {
     struct mx_worker *w = a->data;
-    uint32_t ids[64];
-    int n;
+    struct mx_kill_msg kills[64];
+    uint32_t done[64];
+    int n, n_done;
     pthread_mutex_lock(&w->msg_lock);
     n = w->n_kill;
-    memcpy(ids, w->kill_ids, (size_t)n * sizeof ids[0]);
+    memcpy(kills, w->kills, (size_t)n * sizeof kills[0]);
     w->n_kill = 0;
+    n_done = w->n_done;
+    memcpy(done, w->kills_done, (size_t)n_done * sizeof done[0]);
+    w->n_done = 0;
     if (w->snap_want && !w->snap_done && w->snap_out) {
         fill_snapshot(w);
         w->snap_done = true;
@@ -103,11 +130,13 @@ static void on_wake(uv_async_t *a)
     }
     pthread_mutex_unlock(&w->msg_lock);
     for (int i = 0; i < n; i++) {
+        worker_kill_now(w, kills[i].victim);
+        if (kills[i].reply_to >= 0) post_kill_done(&w->px->workers[kills[i].reply_to], kills[i].requester);
+    }
+    for (int i = 0; i < n_done; i++) {
         for (struct mx_session *s = w->sessions; s; s = s->next) {
-            if (s->id == ids[i]) {
-                log_info("killed", "conn_id=%u", s->id);
-                if (s->be && s->state != SS_IDLE) s->be->broken = true;
-                session_close(s, "killed");
+            if (s->id == done[i]) {
+                session_kill_done(s);
                 break;
             }
         }
@@ -254,10 +283,15 @@ void worker_join(struct mx_worker *w)
     balance_worker_free(w);
 }
 
-void worker_post_kill(struct mx_worker *w, uint32_t id)
+bool worker_post_kill(struct mx_worker *w, uint32_t victim, int reply_to, uint32_t requester)
 {
+    bool posted = false;
     pthread_mutex_lock(&w->msg_lock);
-    if (w->n_kill < (int)(sizeof w->kill_ids / sizeof w->kill_ids[0])) w->kill_ids[w->n_kill++] = id;
+    if (w->n_kill < (int)(sizeof w->kills / sizeof w->kills[0])) {
+        w->kills[w->n_kill++] = (struct mx_kill_msg){victim, reply_to, requester};
+        posted = true;
+    }
     pthread_mutex_unlock(&w->msg_lock);
-    uv_async_send(&w->wake);
+    if (posted) uv_async_send(&w->wake);
+    return posted;
 }

@@ -99,6 +99,14 @@ struct mx_proxy {
     size_t reg_cap;
 };
 
+/* A KILL for another worker: close session `victim`, then tell worker
+ * `reply_to` (-1: nobody) so that its session `requester` can answer. */
+struct mx_kill_msg {
+    uint32_t victim;
+    int reply_to;
+    uint32_t requester;
+};
+
 struct mx_worker {
     int id;
     struct mx_proxy *px;
@@ -111,9 +119,11 @@ struct mx_worker {
     struct mx_pool *pools;     /* [cfg->n_backends] */
     struct mx_session *sessions; /* all sessions of this worker (doubly linked) */
     size_t n_sessions;
-    pthread_mutex_t msg_lock;  /* guards kill_ids */
-    uint32_t kill_ids[64];     /* sessions to close, posted by other workers */
+    pthread_mutex_t msg_lock;  /* guards kills, kills_done and the snapshot request */
+    struct mx_kill_msg kills[64]; /* sessions to close, posted by other threads */
     int n_kill;
+    uint32_t kills_done[64];   /* sessions here whose KILL another worker carried out */
+    int n_done;
     atomic_int stopping;       /* 1: close everything now; 2: closing */
     atomic_int draining;       /* graceful shutdown asked (listener closed) */
     uint64_t drain_since_ms;
@@ -164,7 +174,12 @@ void worker_stop(struct mx_worker *w);
 void worker_drain(struct mx_worker *w);
 void worker_join(struct mx_worker *w);
 /* Asks worker w to close session `id` (any thread). */
-void worker_post_kill(struct mx_worker *w, uint32_t id);
+/* Asks w to close session `victim` and, if reply_to >= 0, to tell worker reply_to
+ * once it did so that session `requester` there can answer its client. Returns
+ * false (nothing posted) when w's queue is full. Any thread. */
+bool worker_post_kill(struct mx_worker *w, uint32_t victim, int reply_to, uint32_t requester);
+/* Closes session `victim` of w now: w's own thread only. */
+void worker_kill_now(struct mx_worker *w, uint32_t victim);
 
 /* Registry of client connection ids (for KILL and CONNECTION_ID()). */
 struct mx_reg_entry {

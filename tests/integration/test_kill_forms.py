@@ -109,3 +109,29 @@ def test_kill_between_users_of_one_backend_user(mymux_factory):
                 c.close()
             except Exception:  # noqa: BLE001 - killed on purpose
                 pass
+
+
+def test_kill_answers_once_the_victim_is_closed(mymux_factory):
+    """A server has shut its victim's socket by the time it answers KILL, so a client
+    library that checks its socket before the next command (libmariadb does, and then
+    reconnects) finds the connection gone instead of losing that command. The victims
+    land on all four workers; over loopback the close reaches the victim's socket before
+    the killer can read the OK, so a readable socket at once is the assertion."""
+    import select
+    m = mymux_factory({"workers": 4})
+    killer = m.connect(database="test", autocommit=True)
+    try:
+        for i in range(24):
+            victim = m.connect(database="test", autocommit=True)
+            try:
+                assert one(victim, "SELECT 1") == 1
+                with killer.cursor() as cur:
+                    cur.execute(f"KILL {victim.thread_id()}")
+                readable, _, _ = select.select([victim._sock], [], [], 0)
+                assert readable, f"victim {i} still open when KILL was answered"
+                assert victim._sock.recv(64) == b""
+            finally:
+                victim._sock.close()
+        assert one(killer, "SELECT 1") == 1
+    finally:
+        killer.close()
