@@ -20,6 +20,10 @@
 #include "router/balance.h"
 
 static void process_input(struct mx_session *s);
+static void finish_release(struct mx_session *s);
+static int fetch_diagnostics(struct mx_session *s, struct mx_backend *be);
+static int answer_diagnostics(struct mx_session *s, const char *sql, size_t n, uint32_t len,
+                              bool binary);
 static void forward_command(struct mx_session *s);
 static void relay_response(struct mx_session *s);
 static void start_backend_command(struct mx_session *s);
@@ -127,7 +131,7 @@ static void detach_backend(struct mx_session *s, bool broken)
     be->session = NULL;
     /* state that cannot be replayed, or a diagnostics area the next session
      * could read, goes away with a reset before anyone else gets it */
-    be->dirty = be->dirty || !sstate_is_clean(s) || s->last_diag || be->diag_dirty ||
+    be->dirty = be->dirty || !sstate_is_clean(s) || be->diag_dirty ||
                 be->track_doubt || !s->w->px->cfg->pool_multiplex;
     if (s->schema_moved) be->schema_unknown = true; /* mymux cannot tell where it went */
     /* state a reset does not clear goes with the connection */
@@ -178,6 +182,7 @@ void session_close(struct mx_session *s, const char *why)
     s->defer_err = NULL;
     sstate_abort(s);
     vars_free(&s->vars);
+    diag_free(&s->diag);
     stmt_forget_command(s);
     stmts_free(&s->stmts, &s->w->pcache);
     if (s->saved_cred) {
@@ -767,6 +772,9 @@ static uint32_t prepared_pins(struct mx_session *s, const char *sql, size_t n)
     struct cls_result *c = &s->w->cls;
     classify_session(s, sql, n, c);
     uint32_t pins = c->pins;
+    const struct mx_server *sv = s->server >= 0 ? &s->w->px->servers[s->server] : NULL;
+    s->prep_clears_diag =
+        !c->prev_diagnostics && (c->uses_tables || (sv && atomic_load(&sv->tidb)));
     if (c->multi || c->kind == CLS_SET || c->kind == CLS_USE || c->sets_last_insert_id)
         pins |= CLS_PIN_SESSION_VAR;
     return pins;
@@ -786,6 +794,7 @@ static bool stmt_prepare(struct mx_session *s, const uint8_t *p, uint32_t len, u
         ps = pcache_add(&(struct mx_pcache){0}, 0, s->cred.user, s->schema, "", 0);
         s->pins |= SESS_PIN_PREPARED;
         s->prep_pins = CLS_PIN_UNSURE;
+        s->prep_clears_diag = true;
     } else {
         char *sql = (char *)p + 1;
         size_t n = len - 1;
@@ -825,6 +834,7 @@ static void stmt_prepared(struct mx_session *s, struct mx_backend *be, uint8_t *
     struct mx_sstmt *st = stmts_add(&s->stmts, ps);
     if (!st) return;
     st->pins = s->prep_pins;
+    st->clears_diag = s->prep_clears_diag;
     ps->num_params = r->num_params;
     ps->num_cols = r->num_cols;
     uint32_t evicted = 0;
@@ -900,6 +910,12 @@ static int stmt_route(struct mx_session *s, const uint8_t *p, uint32_t len, uint
         s->pins |= SESS_PIN_LONG_DATA;
         break;
     case COM_STMT_EXECUTE: {
+        /* a prepared diagnostics reader (no cursor asked): answered as in text */
+        if (s->diag.held && want >= 10 && p[5] == 0 && st->ps->sql_len) {
+            int rc = answer_diagnostics(s, st->ps->sql, st->ps->sql_len, len, true);
+            if (rc != 0) return rc > 0 ? 0 : -1;
+        }
+        s->clears_diag = st->clears_diag;
         s->soft_pin = s->soft_pin || (st->pins & SESS_SOFT_PINS);
         sstate_count_pins(s, st->pins & ~SESS_SOFT_PINS);
         s->pins |= st->pins & ~SESS_SOFT_PINS;
@@ -1033,6 +1049,7 @@ static bool handle_command(struct mx_session *s)
     s->kill_after = 0;
     s->digest = 0;
     s->pending_schema[0] = 0;
+    s->clears_diag = false;
     const char *refused = cmd_refused(s->cmd);
     if (refused) {
         drop_packet(s, len);
@@ -1069,6 +1086,7 @@ static bool handle_command(struct mx_session *s)
     case COM_STMT_PREPARE:
         if (!stmt_prepare(s, p, len, want)) return false;
         if (!s->prep_ps) return s->state == SS_IDLE;
+        s->clears_diag = s->prep_clears_diag; /* preparing opens the tables (test_bug36004) */
         break;
     case COM_STMT_EXECUTE:
     case COM_STMT_SEND_LONG_DATA:
@@ -1098,6 +1116,10 @@ static bool handle_command(struct mx_session *s)
             drop_packet(s, len);
             return reply_local_err(s, 1105, "HY000", KILL_REFUSED);
         }
+        if (c->prev_diagnostics && s->diag.held && len == want) {
+            int rc = answer_diagnostics(s, (const char *)p + 1, len - 1, len, false);
+            if (rc != 0) return rc > 0 && s->state == SS_IDLE;
+        }
         if (c->kind == CLS_LOAD_DATA_LOCAL || c->kind == CLS_LOAD_XML_LOCAL) {
             if (!(s->caps & CLIENT_LOCAL_FILES)) {
                 drop_packet(s, len);
@@ -1118,7 +1140,10 @@ static bool handle_command(struct mx_session *s)
             classify_rewrite_connection_id_lex((char *)p + 1, len - 1, &lx, s->id);
         }
         sstate_on_query(s, c, (char *)p + 1, want - 1, len == want);
-        s->diag_reader = c->prev_diagnostics;
+        if (!c->prev_diagnostics) {
+            const struct mx_server *sv = s->server >= 0 ? &s->w->px->servers[s->server] : NULL;
+            s->clears_diag = c->uses_tables || (sv && atomic_load(&sv->tidb));
+        }
         s->digest = digest_begin(s->w, (const char *)p + 1, want - 1,
                                  s->reg ? s->reg->user : s->cred.user, s->schema);
         break;
@@ -1340,20 +1365,117 @@ static void finish_command(struct mx_session *s)
     stmt_finish(s, r);
     stmt_forget_command(s);
     sstate_on_finish(s, r);
-    /* Warnings stay readable until a statement clears them: reading them, or
-     * prepared-statement traffic in between (a PREPARE, say), keeps the session
-     * where they are. */
-    bool keeps_diag = (s->cmd >= COM_STMT_PREPARE && s->cmd <= COM_STMT_FETCH) ||
-                      (s->cmd == COM_QUERY && s->diag_reader);
-    s->last_diag = r->warnings || r->error || (s->last_diag && keeps_diag);
-    /* Statements that use no table leave the warnings of the one before in
-     * place: once any answer on this connection had some, it is reset before
-     * another session gets it. */
-    if (s->last_diag) be->diag_dirty = true;
+    /* The conditions a statement raised are read now, while the connection is
+     * still the session's, so that it can go back at once: the session answers
+     * the readers itself from then on (answer_diagnostics). */
+    if (r->warnings || r->error) {
+        if (fetch_diagnostics(s, be) == 0) return;
+        be->diag_dirty = true; /* not read: a reset clears them before anyone else */
+    } else if (s->clears_diag) {
+        diag_clear(&s->diag);
+    }
+    finish_release(s);
+}
+
+/* The answer to the diagnostics fetch is in (or the connection is gone). */
+static void diag_done(struct mx_backend *be, int err, const struct be_error *e)
+{
+    (void)e;
+    struct mx_session *s = be->session;
+    if (!s) {
+        pool_release(be);
+        return;
+    }
+    if (err && be->broken) {
+        /* the statement's answer is with the client; its conditions are lost */
+        bool held_state = !sstate_is_clean(s);
+        detach_backend(s, true);
+        if (held_state) {
+            session_fail(s, 2013, "HY000", "Lost connection to the backend, and the "
+                                           "session's state with it");
+            return;
+        }
+        s->state = SS_IDLE;
+        process_input(s);
+        return;
+    }
+    if (err) be->diag_dirty = true; /* the server's area holds what mymux did not read */
+    finish_release(s);
+}
+
+static void on_diag_row(void *arg, int idx, const uint8_t *p, size_t len)
+{
+    struct mx_session *s = arg;
+    int rc = idx == 0   ? diag_set_counts(&s->diag, p, len, &s->last_found_rows,
+                                          &s->last_row_count)
+             : idx == 1 ? diag_add_row(&s->diag, p, len)
+                        : 0;
+    if (rc != 0) log_debug("diagnostics_row_dropped", "conn_id=%u", s->id);
+}
+
+/* Writes the diagnostics fetch (diag.h) on be and starts it; 0 on success. */
+static int fetch_diagnostics(struct mx_session *s, struct mx_backend *be)
+{
+    if (be->broken || be->iq_n) return -1;
+    struct mx_buf *o = sock_out(&be->sock);
+    if (!o) return -1;
+    static const char *const q[] = {DIAG_FETCH_COUNTS, DIAG_FETCH_LIST, DIAG_FETCH_CLEAR};
+    struct pkt_wr w;
+    pkt_wr_init(&w, o->data + o->wpos, o->cap - o->wpos);
+    for (size_t i = 0; i < sizeof q / sizeof q[0]; i++) {
+        size_t off = pkt_wr_begin(&w);
+        pkt_wr_u8(&w, COM_QUERY);
+        pkt_wr_bytes(&w, q[i], strlen(q[i]));
+        pkt_wr_end(&w, off, 0);
+    }
+    if (w.bad) return -1;
+    o->wpos += (uint32_t)w.pos;
+    for (size_t i = 0; i < sizeof q / sizeof q[0]; i++) be_expect(be, COM_QUERY, NULL);
+    diag_clear(&s->diag);
+    s->diag.held = true;
+    s->prev_overwritten = true;
+    be->row_cb = on_diag_row;
+    be->row_arg = s;
+    s->state = SS_DIAG;
+    /* a failure to write reports through diag_done */
+    (void)be_run_internal(be, 3, diag_done);
+    return 0;
+}
+
+/* Answers a diagnostics reader from what the session holds. Returns 1 when
+ * answered (the packet consumed), 0 when it is not a form mymux answers, -1 when
+ * the session failed. */
+static int answer_diagnostics(struct mx_session *s, const char *sql, size_t n, uint32_t len,
+                              bool binary)
+{
+    struct diag_query q;
+    diag_parse_query(sql, n, &q);
+    if (q.kind == DQ_NONE) return 0;
+    drop_packet(s, len);
+    s->state = SS_LOCAL;
+    struct pkt_wr w = out_writer(s);
+    if (diag_write_answer(&w, (uint8_t)(s->seq + 1), &s->diag, &q, s->charset,
+                          (s->caps & CLIENT_DEPRECATE_EOF) != 0, s->status, binary) != 0) {
+        session_fail(s, 1105, "HY000", "mymux: diagnostics answer too large");
+        return -1;
+    }
+    out_commit(s, &w);
+    if (!session_flush(s)) return -1;
+    if (!s->sock.writing) s->state = SS_IDLE;
+    return 1;
+}
+
+/* The rest of finishing a command: give the connection back if the session
+ * holds nothing on it, then go on with the client's next command. */
+static void finish_release(struct mx_session *s)
+{
+    struct mx_backend *be = s->be;
+    struct mx_resp *r = &be->resp;
+    struct mx_server *sv = &s->w->px->servers[be->pool->server];
     /* a server going away (down, draining, maintenance) is left at the first
      * clean point even without multiplexing */
     bool leaving = atomic_load(&sv->state) != SRV_UP;
-    bool release = (sstate_can_release(s) || (leaving && sstate_is_clean(s))) && !s->last_diag;
+    bool release = sstate_can_release(s) || (leaving && sstate_is_clean(s));
     s->soft_pin = false;
     struct mx_reg_entry t;
     if (s->kill_after && !r->error && registry_get(s->w->px, s->kill_after, &t) == 0)

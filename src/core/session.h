@@ -12,6 +12,7 @@
 #include "core/worker.h"
 #include "pool/server_conn.h"
 #include "pool/sync.h"
+#include "protocol/diag.h"
 #include "protocol/classify.h"
 #include "protocol/response.h"
 
@@ -30,6 +31,7 @@ enum sess_state {
     SS_SYNC,          /* backend being brought to the session's schema and charset */
     SS_FORWARD,       /* command packets being forwarded to the backend */
     SS_RESPONSE,      /* backend answer being streamed to the client */
+    SS_DIAG,          /* answer relayed; reading the conditions it left from the server */
     SS_INFILE,        /* client sending a LOCAL INFILE's contents to the backend */
     SS_LOCAL,         /* a reply mymux generated is being written */
     SS_KILL_WAIT,     /* KILL of a session on another worker: waiting until it is closed */
@@ -84,8 +86,11 @@ struct mx_session {
     bool close_after_write;
     uint32_t pins;                   /* why the session keeps its connection (cls_pin and SESS_PIN bits) */
     bool soft_pin;                   /* keep the connection for the next command only */
-    bool last_diag;                  /* the last answer left warnings or an error to read */
-    bool diag_reader;                /* the statement in flight reads them (keeps them) */
+    struct mx_diag diag;             /* the conditions the last statement that raised any left,
+                                        read from the server before the connection went back */
+    bool clears_diag;                /* the statement in flight empties them on the server even
+                                        if it raises none (it uses tables; on TiDB: any) */
+    bool prep_clears_diag;           /* ...and the statement being prepared would */
     uint8_t hs_charset;              /* collation id of the handshake (what a reset restores) */
     bool ansi_quotes;                /* sql_mode has ANSI_QUOTES: "x" is an identifier */
     struct mx_vars vars;             /* replayable settings */
@@ -103,6 +108,9 @@ struct mx_session {
     uint64_t last_insert_id;         /* what LAST_INSERT_ID() returns on this session */
     int64_t last_row_count;          /* ROW_COUNT() */
     uint64_t last_found_rows;        /* FOUND_ROWS() after a SELECT without SQL_CALC_FOUND_ROWS */
+    bool prev_overwritten;           /* mymux's own statements ran after the session's last one
+                                        on its connection: FOUND_ROWS() and ROW_COUNT() there
+                                        are no longer the session's (answer them from above) */
     uint64_t cmd_started_ms;
     uint64_t started_ms;             /* when the client connected */
     uint64_t digest;                 /* query digest handle of the statement in flight */

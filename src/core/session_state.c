@@ -214,7 +214,9 @@ void sstate_on_query(struct mx_session *s, const struct cls_result *c, char *sql
     /* Readers of the previous statement on a connection that did not run it:
      * answer from what mymux saw. (A read the rewrite cannot reach, e.g. a
      * comment inside the parentheses, runs as written.) */
-    if (c->reads_prev && !s->be && whole && !c->multi &&
+    bool overwritten = s->prev_overwritten;
+    s->prev_overwritten = false; /* this statement is the connection's last one now */
+    if (c->reads_prev && (!s->be || overwritten) && whole && !c->multi &&
         (c->prev_found_rows || c->prev_row_count || c->prev_last_insert_id || c->prev_identity)) {
         struct cls_rewrite rw[3] = {{"FOUND_ROWS", (int64_t)s->last_found_rows},
                                     {"ROW_COUNT", s->last_row_count},
@@ -512,6 +514,7 @@ void sstate_reset(struct mx_session *s)
     s->last_insert_id = 0;
     s->last_row_count = -1;
     s->last_found_rows = 0;
+    diag_clear(&s->diag);
 }
 
 int sstate_write_sync(struct mx_session *s, struct mx_backend *be)

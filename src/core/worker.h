@@ -43,6 +43,7 @@ struct mx_server {
     uint32_t caps;          /* capabilities from its greeting (0 = not probed) */
     atomic_uint version;    /* from its last greeting: hs_version_number(), 0 unknown */
     atomic_bool mariadb;    /* ...and whether it is MariaDB */
+    atomic_bool tidb;       /* ...or TiDB */
     atomic_int removed;     /* dropped from the configuration by a reload */
     /* last health check (control thread) */
     atomic_int check_ok;    /* 1 ok, 0 failed, -1 not run */

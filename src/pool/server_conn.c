@@ -49,6 +49,7 @@ static void be_fail(struct mx_backend *be, uint16_t code, const char *state, con
     be_done_cb done = be->done;
     be->done = NULL;
     be->broken = true;
+    be->row_cb = NULL;
     if (done) done(be, -1, &be->err);
     be_close(be);
 }
@@ -270,6 +271,7 @@ static void learn_server(struct mx_backend *be, const struct hs_greeting *g)
     uint32_t version = hs_version_number(g->version, &mariadb, &tidb);
     if (atomic_load(&sv->version) != version) atomic_store(&sv->version, version);
     if (atomic_load(&sv->mariadb) != mariadb) atomic_store(&sv->mariadb, mariadb);
+    if (atomic_load(&sv->tidb) != tidb) atomic_store(&sv->tidb, tidb);
     enum mx_tracking t = be->pool->worker->px->cfg->backends[be->pool->server].session_tracking;
     be->track = (g->caps & CLIENT_SESSION_TRACK) &&
                 (t == MX_TRACK_ON || (t == MX_TRACK_AUTO && !tidb));
@@ -406,7 +408,10 @@ static void on_internal_packet(struct mx_backend *be, const uint8_t *p, size_t l
     bool first = be->iresp.results == 0 && be->iresp.rows == 0 && !be->iq_started;
     be->iq_started = true;
     size_t need = 0;
+    uint64_t rows_before = be->iresp.rows;
     int rc = resp_feed(&be->iresp, (uint32_t)len, p, len, &need);
+    if (rc == RESP_MORE && be->iresp.rows > rows_before && be->row_cb)
+        be->row_cb(be->row_arg, be->iq_pos, p, len);
     if (rc == RESP_BAD || rc == RESP_NEED || rc == RESP_INFILE) {
         be_fail(be, 2027, "08S01", "unexpected answer 0x%02x to an internal command",
                 len ? p[0] : 0);
@@ -442,6 +447,8 @@ static void on_internal_packet(struct mx_backend *be, const uint8_t *p, size_t l
     be->iq[be->iq_pos].ps = NULL;
     if (++be->iq_pos < be->iq_n) return;
     be->iq_n = be->iq_pos = 0;
+    be->row_cb = NULL;
+    be->row_arg = NULL;
     be->state = be->session ? BE_ATTACHED : BE_IDLE;
     be_done_cb done = be->done;
     be->done = NULL;

@@ -94,6 +94,10 @@ struct mx_backend {
     uint32_t close_ids[16];       /* server statements to close with the next write */
     int n_close;
     be_done_cb done;              /* login / internal completion */
+    /* rows of the answers to internal commands, for the one who asked (idx: the
+     * command's place among them); cleared when all answers are in */
+    void (*row_cb)(void *arg, int idx, const uint8_t *p, size_t len);
+    void *row_arg;
     struct be_error err;
     uv_timer_t timer;             /* connect/login timeout */
 };

@@ -35,6 +35,7 @@ struct mx_sstmt {
     bool cursor_open;        /* an EXECUTE opened a cursor that FETCH reads */
     bool long_data;          /* SEND_LONG_DATA waits for the next EXECUTE */
     uint32_t pins;           /* what each EXECUTE pins (classified at PREPARE) */
+    bool clears_diag;        /* each EXECUTE empties the diagnostics area (it uses tables) */
 };
 
 struct mx_stmts {

@@ -503,6 +503,7 @@ struct cls_scan {
     bool prev_found_rows, prev_row_count, prev_last_insert_id, prev_identity, prev_diagnostics,
         sets_last_insert_id;
     bool has_into, lock_clause, read_lock, for_export, dml, analyze;
+    bool uses_tables;   /* a keyword that names tables (see cls_result.uses_tables) */
     bool account_ctx;   /* statement names accounts: 'u'@'h' is not a user variable */
     bool compound;      /* may contain ';' inside BEGIN ... END blocks */
     bool exec_compound; /* compound statement run directly (BEGIN NOT ATOMIC, IF ...) */
@@ -773,6 +774,21 @@ static bool cls_names_profiling(const struct cls_tok *t)
     return false;
 }
 
+/* A keyword after which a statement names tables (idx: the token's place). */
+static bool cls_names_tables(const struct cls_tok *t, int idx)
+{
+    static const char *const kws[] = {
+        "FROM",     "JOIN",    "UPDATE",  "INSERT",   "REPLACE",  "DELETE",   "TRUNCATE",
+        "TABLE",    "TABLES",  "LOAD",    "HANDLER",  "VIEW",     "INDEX",    "TRIGGER",
+        "SEQUENCE", "OPTIMIZE", "REPAIR", "CHECKSUM", "DESCRIBE", "EXPLAIN",
+    };
+    for (size_t i = 0; i < sizeof kws / sizeof kws[0]; i++)
+        if (cls_kw(t, kws[i])) return true;
+    /* SHOW ... and DESC t read tables (SHOW WARNINGS/ERRORS is told apart by the caller) */
+    return idx == 0 && (cls_kw(t, "SHOW") || cls_kw(t, "DESC") || cls_kw(t, "ANALYZE") ||
+                        cls_kw(t, "CHECK"));
+}
+
 static void cls_scan_tok(struct cls_scan *sc, const struct cls_tok *t)
 {
     int idx = sc->ntok++;
@@ -807,6 +823,8 @@ static void cls_scan_tok(struct cls_scan *sc, const struct cls_tok *t)
         if (sc->open_fn != CLS_FN_NONE)
             cls_scan_call(sc, t);
         if (t->type == TK_WORD) {
+            if (cls_names_tables(t, idx))
+                sc->uses_tables = true;
             if (cls_kw(t, "SQL_CALC_FOUND_ROWS"))
                 sc->pins |= CLS_PIN_FOUND_ROWS;
             else if (cls_kw(t, "INTO"))
@@ -1041,6 +1059,21 @@ static bool cls_parse_u64(const struct cls_tok *t, uint64_t *out)
     return true;
 }
 
+/* A KILL target: a number, or a string of digits only ('5', as DBD::mysql's
+ * client-side placeholders write it: the server reads it as 5). */
+static bool cls_parse_kill_target(const struct cls_tok *t, uint64_t *out)
+{
+    if (t->type == TK_STRING && t->len == t->vlen + 2 && t->p[0] == t->quote && t->vlen > 0 &&
+        t->vlen <= 20) {
+        struct cls_tok n = *t;
+        n.type = TK_NUMBER;
+        n.p = t->v;
+        n.len = t->vlen;
+        return cls_parse_u64(&n, out);
+    }
+    return cls_parse_u64(t, out);
+}
+
 /* KILL [HARD|SOFT] [CONNECTION|QUERY [ID]] n */
 static void cls_head_kill(struct cls_lexer *lx, struct cls_result *r)
 {
@@ -1062,7 +1095,7 @@ static void cls_head_kill(struct cls_lexer *lx, struct cls_result *r)
     }
     cls_next(lx, &u);
     uint64_t id;
-    if (u.type == TK_EOF && cls_parse_u64(&t, &id)) {
+    if (u.type == TK_EOF && cls_parse_kill_target(&t, &id)) {
         r->kind = CLS_KILL;
         r->kill_query = query;
         r->kill_query_id = query_id;
@@ -1530,6 +1563,7 @@ static void cls_merge_scan(struct cls_result *r, const struct cls_scan *sc)
     r->prev_diagnostics = r->prev_diagnostics || sc->prev_diagnostics;
     r->sets_last_insert_id = r->sets_last_insert_id || sc->sets_last_insert_id;
     r->has_connection_id = r->has_connection_id || sc->has_conn_id;
+    r->uses_tables = r->uses_tables || sc->uses_tables;
 }
 
 /* Folds statement 2..n of a multi-statement text into the first one's result. */
@@ -1545,6 +1579,7 @@ static void cls_merge_next(struct cls_result *out, const struct cls_result *r)
     out->prev_diagnostics = out->prev_diagnostics || r->prev_diagnostics;
     out->sets_last_insert_id = out->sets_last_insert_id || r->sets_last_insert_id;
     out->has_connection_id = out->has_connection_id || r->has_connection_id;
+    out->uses_tables = out->uses_tables || r->uses_tables;
     out->read_only = out->read_only && r->read_only;
     out->is_kill = out->is_kill || r->is_kill;
     /* State changes mymux acts on itself are only reported for the first

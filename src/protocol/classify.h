@@ -103,6 +103,11 @@ struct cls_result {
     bool sets_last_insert_id; /* LAST_INSERT_ID(expr), SET [@@]last_insert_id|identity = x:
                                  the value later LAST_INSERT_ID() calls return changes */
     bool has_connection_id;  /* CONNECTION_ID() appears outside quotes/comments */
+    bool uses_tables;        /* names a table, a derived table, a view or an I_S-backed SHOW
+                                (a keyword reading: FROM, JOIN, UPDATE, INSERT, TABLE, ...).
+                                MariaDB and MySQL empty the diagnostics area only before
+                                such a statement; one without tables keeps the warnings of
+                                the one before unless it raises conditions of its own */
     bool read_only;          /* SELECT/SHOW/... that does not write (routing hint) */
     /* CLS_USE: schema; CLS_LOAD_*_LOCAL: file name (unquoted, escapes undone) */
     char arg[512];

@@ -2,12 +2,15 @@
 # client_test_runner.sh: runs MariaDB's own client-API test program (mariadb-client-test,
 # Debian package mariadb-test) against a server or proxy at HOST:PORT as USER/PASSWORD.
 #
-# Usage: client_test_runner.sh [--all] [--keep-settings] HOST PORT USER PASSWORD [TEST...]
+# Usage: client_test_runner.sh [--all] [--keep-settings] [--drop] HOST PORT USER PASSWORD [TEST...]
 #        client_test_runner.sh --list-excluded
 #
 # TEST...          the tests to run, in mariadb-client-test's own order (default: all it knows).
 # --all            also run the tests listed in EXCLUDED below (they are skipped otherwise).
 # --keep-settings  do not switch the server to mariadb-test-run's settings for the run.
+# --drop           run each test as it is written: without -d, so that it drops
+#                  client_test_db when it ends (a test that needs an earlier test's tables
+#                  then fails, directly too: compare with a direct run).
 #
 # Each test runs as its own mariadb-client-test process with -d (client_test_db is not
 # dropped), in the program's own order, so a test that uses tables an earlier test left
@@ -68,10 +71,12 @@ usage() {
 
 run_all=0
 keep_settings=0
+drop=0
 while [ $# -gt 0 ]; do
     case "$1" in
     --all) run_all=1; shift ;;
     --keep-settings) keep_settings=1; shift ;;
+    --drop) drop=1; shift ;;
     --list-excluded)
         for t in $(printf '%s\n' "${!EXCLUDED[@]}" | sort); do
             printf '%s: %s\n' "$t" "${EXCLUDED[$t]}"
@@ -164,7 +169,7 @@ for t in "${known[@]}"; do
     fi
     log="$logdir/${t//[^A-Za-z0-9_]/_}.log"
     timeout -k 5 "$TIMEOUT" "$MCT" --no-defaults -h "$host" -P "$port" -u "$user" \
-        -p"$password" --vardir="$workdir/var" -d "$t" >"$log" 2>&1 </dev/null
+        -p"$password" --vardir="$workdir/var" $([ $drop = 1 ] || echo -d) "$t" >"$log" 2>&1 </dev/null
     rc=$?
     if [ $rc = 0 ] && grep -q 'SUCCESS' "$log"; then
         echo "ok $t"

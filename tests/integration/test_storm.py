@@ -874,3 +874,46 @@ def test_pool_max_waiting_1040_names_backend(mymux_factory):
         a.close()
         b.close()
         c.close()
+
+
+def test_dbapi_default_clients_storm_is_multiplexed(backends, mymux_factory):
+    """Issue 10: PyMySQL with its defaults (autocommit=0, set at connect, as PEP 249 asks)
+    is multiplexed between transactions. 1,000 such clients connect at once, run SELECT 1
+    (which opens no transaction), all stay connected and idle together (a barrier), then run
+    SELECT 1 again: every one is served, through at most `cap` backend connections."""
+    be_user = "stormdbapi"
+    make_backend_user(backends[0], be_user, "stormpass")
+    n, cap = 1000, 16
+    users = [dict(u) for u in USERS]
+    users[0].update(backend_user=be_user, backend_password="stormpass")
+    m = mymux_factory({"users": users, "health": {"type": "none"},
+                       "pool": {"max_per_backend": cap, "wait_timeout": "60s",
+                                "max_waiting": 100000},
+                       "limits": {"auth_failures": {"max": 1000000}}})
+    idle_together = threading.Barrier(n, timeout=150)
+    peak = [0]
+    stop = threading.Event()
+
+    def sampler():
+        while not stop.is_set():
+            peak[0] = max(peak[0], backend_user_count(backends[0], be_user))
+
+    def work(c):
+        assert c.get_autocommit() is False  # the driver's default, not set by this test
+        cur = c.cursor()
+        cur.execute("SELECT 1")
+        assert cur.fetchone() == (1,)
+        idle_together.wait()
+        cur.execute("SELECT 1")
+        assert cur.fetchone() == (1,)
+
+    st = threading.Thread(target=sampler, daemon=True)
+    st.start()
+    try:
+        results, _ = storm(m, n, work=work, connect_timeout=120)
+    finally:
+        stop.set()
+        st.join(30)
+    errors = [r for r in results if r[0] != "ok"]
+    assert not errors, f"{len(errors)} of {n} not served, e.g. {errors[:3]}"
+    assert 0 < peak[0] <= cap, f"backend connections peaked at {peak[0]} (cap {cap})"

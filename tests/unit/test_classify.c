@@ -689,9 +689,19 @@ static void test_kill(void **state)
     cls("KILL 18446744073709551615");
     assert_int_equal(R.kind, CLS_KILL);
     assert_int_equal(R.kill_id, UINT64_MAX);
+    cls("KILL '19'"); /* DBD::mysql's client-side placeholder */
+    assert_int_equal(R.kind, CLS_KILL);
+    assert_int_equal(R.kill_id, 19);
+    cls("KILL QUERY \"20\"");
+    assert_int_equal(R.kind, CLS_KILL);
+    assert_true(R.kill_query);
+    assert_int_equal(R.kill_id, 20);
 
     static const char *const bad[] = {"KILL USER bob", "KILL 18446744073709551616",
-                                      "KILL CONNECTION_ID()", "KILL 1 + 1", "KILL 1.5", "KILL"};
+                                      "KILL CONNECTION_ID()", "KILL 1 + 1", "KILL 1.5", "KILL",
+                                      "KILL ' 5'", "KILL '5 '", "KILL ''", "KILL '5a'",
+                                      "KILL N'5'", "KILL _latin1'5'", "KILL X'05'",
+                                      "KILL '18446744073709551616'", "KILL '5' '6'"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         cls(bad[i]);
         if (R.kind != CLS_OTHER || R.pins != CLS_PIN_UNSURE || !R.is_kill)
