@@ -838,12 +838,23 @@ static void stmt_prepared(struct mx_session *s, struct mx_backend *be, uint8_t *
     ps->num_params = r->num_params;
     ps->num_cols = r->num_cols;
     uint32_t evicted = 0;
-    if (!bstmts_get(&be->stmts, ps)) {
+    struct mx_bstmt *bs = bstmts_get(&be->stmts, ps);
+    if (!bs) {
         bstmts_add(&be->stmts, &s->w->pcache, ps, r->stmt_id,
                    (uint32_t)s->w->px->cfg->pool_max_prepared, &evicted);
         if (evicted) be_close_stmt_later(be, evicted);
     } else {
-        be_close_stmt_later(be, r->stmt_id); /* a duplicate: keep the one we map */
+        /* The connection had the text prepared already, perhaps before its tables
+         * were dropped and made again: the new statement is what the client was
+         * just told, so it replaces the old one (which the server would reprepare
+         * on the fly; long data sent before that EXECUTE did not survive it in
+         * mariadb-client-test's test_long_data_str1 after test_long_data_str, each
+         * dropping its database). No other session
+         * can be using the old one: a cursor or long data keeps its session on
+         * the connection, and a session's second PREPARE of a text gets a copy. */
+        be_close_stmt_later(be, bs->backend_id);
+        bs->backend_id = r->stmt_id;
+        bs->types_hash = 0;
     }
     wr32(payload + 1, st->id);
     s->last_stmt_id = st->id;

@@ -823,7 +823,7 @@ static void cls_scan_tok(struct cls_scan *sc, const struct cls_tok *t)
         if (sc->open_fn != CLS_FN_NONE)
             cls_scan_call(sc, t);
         if (t->type == TK_WORD) {
-            if (cls_names_tables(t, idx))
+            if (!sc->uses_tables && cls_names_tables(t, idx))
                 sc->uses_tables = true;
             if (cls_kw(t, "SQL_CALC_FOUND_ROWS"))
                 sc->pins |= CLS_PIN_FOUND_ROWS;

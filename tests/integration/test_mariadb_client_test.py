@@ -24,3 +24,29 @@ def test_mariadb_client_test(mymux):
         + r.stderr[-4000:])
     assert summary, f"runner printed no summary:\n{r.stdout[-4000:]}{r.stderr[-2000:]}"
     assert mymux.alive(), f"mymux died during mariadb-client-test:\n{mymux.log()[-4000:]}"
+
+
+def run_runner(host, port, *args):
+    r = subprocess.run([RUNNER, *args, host, str(port), "app", "apppass"],
+                       capture_output=True, text=True, timeout=600)
+    lines = r.stdout.splitlines()
+    failed = {line.split()[1].rstrip(":") for line in lines if line.startswith("FAIL ")}
+    passed = {line.split()[1] for line in lines if line.startswith("ok ")}
+    assert any(line.startswith("summary:") for line in lines), \
+        f"runner printed no summary:\n{r.stdout[-4000:]}{r.stderr[-2000:]}"
+    return passed, failed
+
+
+def test_mariadb_client_test_each_dropping_its_database(mymux, backends):
+    """Each test as it is written (no -d): it drops client_test_db when it ends, and the next
+    one creates it again, so a pooled connection's schema keeps disappearing under it (the
+    dropped-schema case of issue 10). A test that needs an earlier one's tables fails
+    directly too; every test that passes directly must pass through mymux."""
+    assert shutil.which("mariadb-client-test"), \
+        "mariadb-client-test not installed (Debian package mariadb-test)"
+    direct_ok, direct_failed = run_runner(backends[0].host, backends[0].port, "--drop")
+    assert len(direct_ok) > 150, f"only {len(direct_ok)} passed directly"
+    ok, failed = run_runner(mymux.host, mymux.port, "--drop")
+    lost = sorted(direct_ok - ok)
+    assert not lost, f"pass directly but not through mymux: {lost}"
+    assert mymux.alive(), f"mymux died during mariadb-client-test:\n{mymux.log()[-4000:]}"
