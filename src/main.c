@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "admin/admin.h"
+#include "core/clock.h"
 #include "core/config.h"
 #include "core/control.h"
 #include "core/log.h"
@@ -19,7 +20,6 @@
 #include "core/tls.h"
 #include "core/upgrade.h"
 #include "core/worker.h"
-#include "pool/pool.h"
 #include "protocol/auth.h"
 #include "protocol/handshake.h"
 

@@ -7,6 +7,7 @@
 
 #include "admin/admin_int.h"
 #include "admin/digest.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/session.h"
 #include "core/reload.h"

@@ -14,9 +14,13 @@
 #include "core/log.h"
 #include "core/worker.h"
 
+_Static_assert(sizeof(((struct mx_stats *)0)->query_hist) ==
+                   (DG_N_BUCKETS + 2) * sizeof(mx_counter),
+               "query_hist holds the buckets, the overflow and the sum");
+
 const uint64_t dg_buckets_us[DG_N_BUCKETS] = {
-    500,    1000,   2500,   5000,    10000,   25000,   50000,
-    100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000,
+    50,    100,    250,    500,     1000,    2500,    5000,    10000,   25000,
+    50000, 100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000,
 };
 
 /* ---- normalisation ---- */
@@ -405,7 +409,7 @@ void digest_end(struct mx_worker *w, uint64_t handle, uint64_t us, uint64_t rows
     int b = 0;
     while (b < DG_N_BUCKETS && us > dg_buckets_us[b]) b++;
     STAT_ADD(st->query_hist[b], 1);
-    STAT_ADD(st->query_hist[15], us);
+    STAT_ADD(st->query_hist[DG_HIST_SUM], us);
     struct dg_slot *e = NULL;
     uint32_t k = (uint32_t)handle;
     struct dg_table *t = k ? dg_table_of(w) : NULL;

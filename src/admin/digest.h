@@ -11,11 +11,12 @@ struct mx_proxy;
 #define DG_TEXT_MAX 1024 /* normalised text kept per digest (longer ones are cut) */
 #define DG_NAME_MAX 64   /* user and schema names kept per digest */
 #define DG_MAX_WORKERS 1024
-#define DG_N_BUCKETS 14  /* finite buckets of the latency histogram */
+#define DG_N_BUCKETS 17 /* finite buckets of the latency histogram */
 
 /* Upper bounds of the latency histogram buckets, in microseconds (ascending).
  * px->stats.query_hist[i] counts queries in (bucket i-1, bucket i]; index
- * DG_N_BUCKETS counts those above the last one; index 15 is the sum in us. */
+ * DG_N_BUCKETS counts those above the last one; index DG_HIST_SUM is the sum in us. */
+#define DG_HIST_SUM (DG_N_BUCKETS + 1)
 extern const uint64_t dg_buckets_us[DG_N_BUCKETS];
 
 /* Writes the digest text of sql[0, len) into out (NUL-terminated, at most cap

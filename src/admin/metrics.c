@@ -6,6 +6,7 @@
 
 #include "admin/admin_int.h"
 #include "admin/digest.h"
+#include "core/clock.h"
 #include "core/worker.h"
 #include "pool/pool.h"
 
@@ -135,7 +136,7 @@ static void m_histogram(FILE *f, struct mx_proxy *px)
     }
     cum += STAT_GET(px->stats.query_hist[DG_N_BUCKETS]);
     fprintf(f, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)cum);
-    fprintf(f, "%s_sum %.17g\n", name, STAT_GET(px->stats.query_hist[15]) / 1e6);
+    fprintf(f, "%s_sum %.17g\n", name, STAT_GET(px->stats.query_hist[DG_HIST_SUM]) / 1e6);
     fprintf(f, "%s_count %llu\n", name, (unsigned long long)cum);
 }
 

@@ -8,11 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/tls.h"
 #include "core/worker.h"
-#include "pool/pool.h"
 
 static pthread_mutex_t reload_lock = PTHREAD_MUTEX_INITIALIZER;
 

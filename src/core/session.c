@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "admin/admin.h"
+#include "core/clock.h"
 #include "core/guard.h"
 #include "core/log.h"
 #include "core/worker.h"
@@ -667,7 +668,7 @@ void session_kill_done(struct mx_session *s)
 
 static void start_backend_command(struct mx_session *s)
 {
-    s->cmd_started_ms = mx_now_ms();
+    s->cmd_started_us = mx_now_us();
     if (s->reg) atomic_store(&s->reg->busy, 1);
     need_backend(s);
 }
@@ -1335,7 +1336,7 @@ static void finish_command(struct mx_session *s)
     be->state = BE_ATTACHED;
     struct mx_proxy *px = s->w->px;
     struct mx_server *sv = &px->servers[be->pool->server];
-    uint64_t us = (mx_now_ms() - s->cmd_started_ms) * 1000;
+    uint64_t us = mx_now_us() - s->cmd_started_us;
     STAT_ADD(px->stats.queries, 1);
     STAT_ADD(sv->queries, 1);
     if (s->ustats) STAT_ADD(s->ustats->queries, 1);

@@ -47,7 +47,7 @@ struct mx_session {
     struct mx_session *next, *prev;  /* worker->sessions */
     struct mx_session *wait_next;    /* pool wait queue */
     struct mx_pool *wait_pool;
-    uint64_t wait_since_ms;
+    uint64_t wait_since_us;
     uv_timer_t timer;                /* handshake timeout, idle timeout */
     char peer[64];                   /* client address "ip:port" */
 
@@ -111,7 +111,7 @@ struct mx_session {
     bool prev_overwritten;           /* mymux's own statements ran after the session's last one
                                         on its connection: FOUND_ROWS() and ROW_COUNT() there
                                         are no longer the session's (answer them from above) */
-    uint64_t cmd_started_ms;
+    uint64_t cmd_started_us;
     uint64_t started_ms;             /* when the client connected */
     uint64_t digest;                 /* query digest handle of the statement in flight */
     char synthetic[64];              /* a command mymux sends instead of the client's */

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/guard.h"
 #include "core/log.h"
 #include "core/session.h"
@@ -38,7 +39,7 @@ static void close_walk_cb(uv_handle_t *h, void *arg)
 /* Copies what the admin side may see of each session (on the worker's thread). */
 static void fill_snapshot(struct mx_worker *w)
 {
-    uint64_t now = mx_now_ms();
+    uint64_t now_us = mx_now_us(), now = now_us / 1000;
     int n = 0;
     for (struct mx_session *s = w->sessions; s && n < w->snap_max; s = s->next) {
         struct mx_session_info *i = &w->snap_out[n++];
@@ -54,7 +55,7 @@ static void fill_snapshot(struct mx_worker *w)
         i->state = s->state;
         i->cmd = s->cmd;
         bool busy = s->state != SS_IDLE && s->state > SS_CONNECTING;
-        i->cmd_ms = busy ? now - s->cmd_started_ms : 0;
+        i->cmd_ms = busy ? (now_us - s->cmd_started_us) / 1000 : 0;
         i->age_ms = now - s->started_ms;
     }
     w->snap_n = n;

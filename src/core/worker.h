@@ -67,9 +67,9 @@ struct mx_stats {
     mx_counter pins[32];    /* by reason: bit index of enum cls_pin / SESS_PIN_* */
     mx_counter kills, handshake_timeouts, accept_deferred, auth_blocks, user_limit_refused,
         queue_full;
-    /* query latency histogram (admin/digest.c): [0..13] per bucket of DG_BUCKETS_US,
-     * [14] over the last bucket, [15] sum of durations in microseconds */
-    mx_counter query_hist[16];
+    /* query latency histogram (admin/digest.c): one per bucket of dg_buckets_us, then
+     * those over the last bucket, then the sum of durations in microseconds */
+    mx_counter query_hist[17 + 2]; /* DG_N_BUCKETS + 2 (checked in digest.c) */
 };
 
 #define MX_MAX_SERVERS 64   /* backend slots, configured and added by reloads */

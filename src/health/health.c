@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/worker.h"
 #include "health/check.h"
-#include "pool/pool.h"
 
 /* One backend slot (control thread only). Slots are stable across reloads. */
 struct health_srv {

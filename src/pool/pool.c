@@ -6,17 +6,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/session.h"
 #include "core/worker.h"
 #include "protocol/handshake.h"
-
-uint64_t mx_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 #define SRV(p) (&(p)->worker->px->servers[(p)->server])
 
@@ -186,7 +180,7 @@ static void wait_push(struct mx_pool *p, struct mx_session *s)
 {
     s->wait_next = NULL;
     s->wait_pool = p;
-    s->wait_since_ms = mx_now_ms();
+    s->wait_since_us = mx_now_us();
     if (p->wait_tail) p->wait_tail->wait_next = s;
     else p->wait_head = s;
     p->wait_tail = s;
@@ -333,8 +327,9 @@ static void serve_waiters(struct mx_pool *p)
         struct mx_backend *be = idle_find(p, s);
         if (!be && !slot_take(p) && !(evict_one_idle(p) && slot_take(p))) return;
         pool_cancel_wait(p, s);
-        p->wait_ms_total += mx_now_ms() - s->wait_since_ms;
-        STAT_ADD(SRV(p)->wait_us, (mx_now_ms() - s->wait_since_ms) * 1000);
+        uint64_t waited_us = mx_now_us() - s->wait_since_us;
+        p->wait_ms_total += waited_us / 1000;
+        STAT_ADD(SRV(p)->wait_us, waited_us);
         if (be) {
             idle_unlink(p, be);
             lend(p, be, s);
@@ -441,7 +436,7 @@ void pool_tick(struct mx_pool *p, uint64_t now)
     }
     /* waits that lasted too long */
     while (p->wait_head &&
-           now - p->wait_head->wait_since_ms >= (uint64_t)cfg->pool_wait_timeout_ms) {
+           now - p->wait_head->wait_since_us / 1000 >= (uint64_t)cfg->pool_wait_timeout_ms) {
         struct mx_session *s = p->wait_head;
         pool_cancel_wait(p, s);
         struct be_error e = {.code = 9001, .sqlstate = "HY000"};

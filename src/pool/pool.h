@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 
+
 #include "pool/server_conn.h"
 
 struct mx_worker;
@@ -46,6 +47,5 @@ void pool_on_login(struct mx_backend *be, int err, const struct be_error *e);
  * connections idle too long or past their lifetime. */
 void pool_tick(struct mx_pool *p, uint64_t now_ms);
 
-uint64_t mx_now_ms(void);
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/session.h"
 #include "core/worker.h"
 #include "pool/pool.h"

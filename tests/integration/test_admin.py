@@ -385,3 +385,36 @@ def test_transactions_count_as_pins(adm):
         c.close()
     assert pins() - before == 4
     assert f'mymux_pins_total{{reason="transaction"}} {pins()}' in adm.get("/metrics")
+
+
+def metric_values(text):
+    vals = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            k, v = line.rsplit(" ", 1)
+            vals[k] = float(v)
+    return vals
+
+
+def test_latency_histogram_resolves_microseconds(adm):
+    """Latencies are measured in microseconds (issue 11): 20 statements that each sleep
+    300 us on the server all land above the 250 us bucket and add at least 6 ms to the sum
+    (lower bounds only: a slower machine only makes them slower). Measured in whole
+    milliseconds, each was recorded as 0 us, in the first bucket."""
+    c = adm.m.connect(database="test", autocommit=True)
+    before = metric_values(adm.get("/metrics"))
+    assert 'mymux_query_duration_seconds_bucket{le="5e-05"}' in before, \
+        "no sub-millisecond buckets"
+    try:
+        with c.cursor() as cur:
+            for _ in range(20):
+                cur.execute("DO SLEEP(0.0003)")
+    finally:
+        c.close()
+    after = metric_values(adm.get("/metrics"))
+
+    def delta(k):
+        return after[k] - before.get(k, 0)
+    assert delta("mymux_query_duration_seconds_count") >= 20
+    assert delta('mymux_query_duration_seconds_bucket{le="0.00025"}') == 0
+    assert delta("mymux_query_duration_seconds_sum") >= 20 * 300e-6

@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "core/clock.h"
 #include "core/session.h"
 #include "core/worker.h"
 #include "pool/pool.h"

@@ -151,11 +151,12 @@ static void test_table_merge(void **state)
     uint64_t c = 0;
     for (int b = 0; b <= DG_N_BUCKETS; b++) c += STAT_GET(f->px.stats.query_hist[b]);
     assert_int_equal(c, 6);
-    assert_int_equal(STAT_GET(f->px.stats.query_hist[15]), 6700);
-    assert_int_equal(STAT_GET(f->px.stats.query_hist[0]), 3);  /* 500, 100, 100 <= 500 us */
-    assert_int_equal(STAT_GET(f->px.stats.query_hist[1]), 1);  /* 1000 <= 1 ms */
-    assert_int_equal(STAT_GET(f->px.stats.query_hist[2]), 1);  /* 2000 <= 2.5 ms */
-    assert_int_equal(STAT_GET(f->px.stats.query_hist[3]), 1);  /* 3000 <= 5 ms */
+    assert_int_equal(STAT_GET(f->px.stats.query_hist[DG_HIST_SUM]), 6700);
+    assert_int_equal(STAT_GET(f->px.stats.query_hist[1]), 2);  /* 100, 100 <= 100 us */
+    assert_int_equal(STAT_GET(f->px.stats.query_hist[3]), 1);  /* 500 <= 500 us */
+    assert_int_equal(STAT_GET(f->px.stats.query_hist[4]), 1);  /* 1000 <= 1 ms */
+    assert_int_equal(STAT_GET(f->px.stats.query_hist[5]), 1);  /* 2000 <= 2.5 ms */
+    assert_int_equal(STAT_GET(f->px.stats.query_hist[6]), 1);  /* 3000 <= 5 ms */
     free(f);
 }
 
