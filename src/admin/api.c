@@ -355,7 +355,10 @@ static void api_kill(struct mx_proxy *px, const char *rest, struct adm_reply *r)
         adm_reply_error(r, 404, "no session %lu", id);
         return;
     }
-    worker_post_kill(&px->workers[e.worker], (uint32_t)id, -1, 0);
+    if (!worker_post_kill(&px->workers[e.worker], (uint32_t)id, -1, 0)) {
+        adm_reply_error(r, 503, "too many kills in flight for worker %d; try again", e.worker);
+        return;
+    }
     log_info("admin_kill", "conn_id=%lu user=%s", id, e.user);
     adm_reply_json(r, 200, json_pack("{s:I, s:s, s:b}", "id", (json_int_t)id, "user", e.user,
                                      "killed", 1));

@@ -6,6 +6,7 @@
 #include <uv.h>
 
 #include "core/log.h"
+#include "core/resolve.h"
 #include "core/worker.h"
 #include "health/health.h"
 
@@ -19,6 +20,7 @@ static struct {
 static void control_on_stop(uv_async_t *a)
 {
     health_stop();
+    resolve_stop();
     uv_close((uv_handle_t *)a, NULL);
     /* The loop ends once the checks' close callbacks have run. */
 }
@@ -37,6 +39,8 @@ int control_start(struct mx_proxy *px)
     /* Handles are set up before the thread runs the loop: no race. */
     rc = health_start(&control.loop, px);
     if (rc < 0) goto fail_handles;
+    rc = resolve_start(&control.loop, px);
+    if (rc < 0) goto fail_handles;
     rc = uv_thread_create(&control.thread, control_main, NULL);
     if (rc < 0) goto fail_handles;
     control.running = true;
@@ -44,6 +48,7 @@ int control_start(struct mx_proxy *px)
 
 fail_handles:
     health_stop();
+    resolve_stop();
     uv_close((uv_handle_t *)&control.stop, NULL);
     uv_run(&control.loop, UV_RUN_DEFAULT);
     health_free();

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/resolve.h"
 #include "core/worker.h"
 #include "protocol/handshake.h"
 
@@ -51,6 +52,7 @@ fail:
 void probe_backends(struct mx_proxy *px)
 {
     const struct mx_config *cfg = px->cfg;
+    resolve_init(px);
     uint32_t caps = 0xffffffffu;
     bool any = false;
     for (size_t i = 0; i < cfg->n_backends; i++) {

@@ -23,17 +23,37 @@ static size_t slot_of(const struct mx_proxy *px, uint32_t id)
     return (id * 2654435761u) & (px->reg_cap - 1);
 }
 
+static void put(struct mx_proxy *px, struct mx_reg_entry *e)
+{
+    size_t mask = px->reg_cap - 1, k = slot_of(px, e->id);
+    while (px->reg[k]) k = (k + 1) & mask;
+    px->reg[k] = e;
+}
+
+/* Twice the slots, every entry placed again (under the lock). */
+static int grow(struct mx_proxy *px)
+{
+    struct mx_reg_entry **old = px->reg;
+    size_t old_cap = px->reg_cap;
+    struct mx_reg_entry **tab = calloc(old_cap * 2, sizeof *tab);
+    if (!tab) return -1;
+    px->reg = tab;
+    px->reg_cap = old_cap * 2;
+    for (size_t i = 0; i < old_cap; i++)
+        if (old[i]) put(px, old[i]);
+    free(old);
+    return 0;
+}
+
 int registry_add(struct mx_proxy *px, struct mx_reg_entry *e)
 {
-    int rc = -1;
+    int rc = 0;
     pthread_mutex_lock(&px->reg_lock);
-    size_t mask = px->reg_cap - 1;
-    for (size_t i = 0, k = slot_of(px, e->id); i < px->reg_cap; i++, k = (k + 1) & mask) {
-        if (!px->reg[k]) {
-            px->reg[k] = e;
-            rc = 0;
-            break;
-        }
+    /* at most half full, so that probes stay short and a free slot exists */
+    if ((px->reg_n + 1) * 2 > px->reg_cap && grow(px) != 0) rc = -1;
+    if (rc == 0) {
+        put(px, e);
+        px->reg_n++;
     }
     pthread_mutex_unlock(&px->reg_lock);
     return rc;
@@ -56,6 +76,7 @@ void registry_remove(struct mx_proxy *px, struct mx_reg_entry *e)
             }
         }
         px->reg[hole] = NULL;
+        px->reg_n--;
         break;
     }
     pthread_mutex_unlock(&px->reg_lock);

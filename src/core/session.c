@@ -621,8 +621,10 @@ static void handle_kill(struct mx_session *s, bool query, uint64_t id)
             s->state = SS_KILL_WAIT;
             uv_timer_start(&s->timer, on_timer, KILL_WAIT_MS, 0);
             return;
-        } else {
-            worker_post_kill(tw, (uint32_t)id, -1, 0);
+        } else if (!worker_post_kill(tw, (uint32_t)id, -1, 0)) {
+            log_warn("kill_queue_full", "conn_id=%u target=%llu", s->id, (unsigned long long)id);
+            reply_local_err(s, 1105, "HY000", "mymux: too many KILLs in flight; try again");
+            return;
         }
     }
     if (!query && !owner) s->kill_after = (uint32_t)id;
@@ -1233,6 +1235,10 @@ static void forward_command(struct mx_session *s)
     if (!s->discard && (!be || be->sock.writing)) return;
     if (s->synthetic_len) { /* a command mymux wrote itself instead of the client's */
         struct mx_buf *o = sock_out(&be->sock);
+        if (!o) {
+            session_fail(s, 1041, "HY000", "Out of memory");
+            return;
+        }
         struct pkt_wr w;
         pkt_wr_init(&w, o->data + o->wpos, o->cap - o->wpos);
         size_t off = pkt_wr_begin(&w);
@@ -1490,8 +1496,9 @@ static void finish_release(struct mx_session *s)
     bool release = sstate_can_release(s) || (leaving && sstate_is_clean(s));
     s->soft_pin = false;
     struct mx_reg_entry t;
-    if (s->kill_after && !r->error && registry_get(s->w->px, s->kill_after, &t) == 0)
-        worker_post_kill(&s->w->px->workers[t.worker], s->kill_after, -1, 0);
+    if (s->kill_after && !r->error && registry_get(s->w->px, s->kill_after, &t) == 0 &&
+        !worker_post_kill(&s->w->px->workers[t.worker], s->kill_after, -1, 0))
+        log_warn("kill_queue_full", "conn_id=%u target=%u", s->id, s->kill_after);
     s->kill_after = 0;
     s->state = SS_IDLE;
     struct mx_buf *bb = be->sock.in;

@@ -227,6 +227,10 @@ void session_deny_now(struct mx_session *s, bool used_password)
 static void send_raw(struct mx_session *s, const uint8_t *p, size_t n)
 {
     struct mx_buf *o = sock_out(&s->sock);
+    if (!o) {
+        session_close(s, "oom");
+        return;
+    }
     struct pkt_wr w;
     pkt_wr_init(&w, o->data + o->wpos, o->cap - o->wpos);
     size_t off = pkt_wr_begin(&w);
@@ -240,6 +244,10 @@ static void auth_switch(struct mx_session *s, const char *plugin)
 {
     snprintf(s->plugin, sizeof s->plugin, "%s", plugin);
     struct mx_buf *o = sock_out(&s->sock);
+    if (!o) {
+        session_close(s, "oom");
+        return;
+    }
     struct pkt_wr w;
     pkt_wr_init(&w, o->data + o->wpos, o->cap - o->wpos);
     hs_write_auth_switch(&w, ++s->seq, plugin, s->nonce);
@@ -273,6 +281,7 @@ static void accept_user(struct mx_session *s, const struct mx_user *u)
     atomic_store(&e->backend_tid, s->be ? s->be->thread_id : 0);
     atomic_store(&e->busy, 0);
     if (registry_add(s->w->px, e) == 0) s->reg = e;
+    else log_warn("registry_add_failed", "conn_id=%u (out of memory: KILL cannot reach it)", s->id);
     if (s->ustats) atomic_fetch_sub(&s->ustats->sessions, 1);
     s->ustats = NULL;
     s->ustats = ustats_for(s->w->px, u->name);

@@ -596,7 +596,7 @@ int sstate_write_sync(struct mx_session *s, struct mx_backend *be)
         be_expect(be, COM_STMT_PREPARE, ps);
         n++;
     }
-    if (w.bad) return -1;
+    if (w.bad || be->broken) return -1;
     if (n > 0 && be->track && be->track_doubt) {
         /* what an ERR left behind would be reported with these answers: the
          * session keeps the connection, whatever it was */

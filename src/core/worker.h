@@ -4,6 +4,7 @@
 #define MX_WORKER_H
 
 #include <pthread.h>
+#include <sys/socket.h>
 #include <stdbool.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -45,6 +46,11 @@ struct mx_server {
     atomic_bool mariadb;    /* ...and whether it is MariaDB */
     atomic_bool tidb;       /* ...or TiDB */
     atomic_int removed;     /* dropped from the configuration by a reload */
+    /* its host name resolved off the worker loops (core/resolve.c) */
+    pthread_mutex_t addr_lock;
+    char addr_host[256];    /* the name addr was resolved for */
+    struct sockaddr_storage addr;
+    bool addr_ok;
     /* last health check (control thread) */
     atomic_int check_ok;    /* 1 ok, 0 failed, -1 not run */
     atomic_uint check_latency_us;
@@ -97,7 +103,7 @@ struct mx_proxy {
     /* connection-id registry for KILL: guarded by reg_lock (not on the query path) */
     pthread_mutex_t reg_lock;
     struct mx_reg_entry **reg; /* open hash table of entries owned by sessions */
-    size_t reg_cap;
+    size_t reg_cap, reg_n;     /* grows past half full (a reload may allow more clients) */
 };
 
 /* A KILL for another worker: close session `victim`, then tell worker

@@ -12,6 +12,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/resolve.h"
 #include "core/session.h"
 #include "core/tls.h"
 #include "core/worker.h"
@@ -231,6 +232,10 @@ static void send_response(struct mx_backend *be, const struct hs_greeting *g)
     be->caps = be_login_caps(be, g->caps);
     if (be->sock.tls) be->caps |= CLIENT_SSL;
     struct mx_buf *o = sock_out(&be->sock);
+    if (!o) {
+        be_fail(be, 1041, "HY000", "out of memory logging in to backend %s", be_name(be));
+        return;
+    }
     struct pkt_wr w;
     pkt_wr_init(&w, o->data + o->wpos, o->cap - o->wpos);
     hs_write_response(&w, ++be->seq, be->caps, be->charset, be->cred.user, tok, (size_t)n, NULL,
@@ -243,6 +248,10 @@ static void send_response(struct mx_backend *be, const struct hs_greeting *g)
 static void send_auth_data(struct mx_backend *be, const uint8_t *p, size_t n)
 {
     struct mx_buf *o = sock_out(&be->sock);
+    if (!o) {
+        be_fail(be, 1041, "HY000", "out of memory logging in to backend %s", be_name(be));
+        return;
+    }
     struct pkt_wr w;
     pkt_wr_init(&w, o->data + o->wpos, o->cap - o->wpos);
     size_t off = pkt_wr_begin(&w);
@@ -607,28 +616,29 @@ struct mx_backend *be_open(struct mx_pool *pool, const struct mx_cred *cred, uin
     be->timer.data = be;
 
     struct sockaddr_storage ss;
-    char port[8];
-    snprintf(port, sizeof port, "%d", bc->port);
     int rc;
     if (uv_ip4_addr(bc->host, bc->port, (struct sockaddr_in *)&ss) != 0 &&
         uv_ip6_addr(bc->host, bc->port, (struct sockaddr_in6 *)&ss) != 0) {
-        /* a host name: resolved synchronously once per connection (rare path) */
-        struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai = NULL;
-        if (getaddrinfo(bc->host, port, &hints, &ai) != 0 || !ai) {
+        /* a host name: the control thread's cached resolution, never DNS here */
+        if (!resolve_lookup(w->px, pool->server, bc->host, &ss)) {
+            log_warn("backend_unresolved", "backend=%s host=%s", bc->name, bc->host);
             be->state = BE_CONNECTING;
             uv_timer_start(&be->timer, on_timeout, 0, 0);
             return be;
         }
-        memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
-        freeaddrinfo(ai);
+        if (ss.ss_family == AF_INET) ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)bc->port);
+        else ((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)bc->port);
     }
     memcpy(&be->addr, &ss, sizeof ss);
     if (bc->send_proxy && client_peer &&
         parse_peer(client_peer, &be->client_addr, be->client_ip, sizeof be->client_ip) != 0)
         be->client_ip[0] = 0;
     uv_connect_t *req = malloc(sizeof *req);
-    req->data = be;
-    rc = uv_tcp_connect(req, &be->sock.tcp, (struct sockaddr *)&ss, on_connect);
+    rc = req ? 0 : UV_ENOMEM;
+    if (req) {
+        req->data = be;
+        rc = uv_tcp_connect(req, &be->sock.tcp, (struct sockaddr *)&ss, on_connect);
+    }
     if (rc < 0) {
         free(req);
         uv_timer_start(&be->timer, on_timeout, 0, 0);
@@ -640,7 +650,14 @@ struct mx_backend *be_open(struct mx_pool *pool, const struct mx_cred *cred, uin
 
 void be_expect(struct mx_backend *be, uint8_t cmd, struct mx_pstmt *ps)
 {
-    if (be->iq_n >= (int)(sizeof be->iq / sizeof be->iq[0])) return; /* callers stay below */
+    if (be->iq_n >= (int)(sizeof be->iq / sizeof be->iq[0])) {
+        /* an answer nobody expects would desynchronise the connection: it is given
+         * up (its writer checks be->broken before sending) */
+        log_warn("internal_commands_overflow", "thread_id=%u limit=%zu", be->thread_id,
+                 sizeof be->iq / sizeof be->iq[0]);
+        be->broken = true;
+        return;
+    }
     be->iq[be->iq_n].cmd = cmd;
     be->iq[be->iq_n].ps = ps;
     if (ps) pstmt_ref(ps);

@@ -107,7 +107,8 @@ struct mx_backend {
 struct mx_backend *be_open(struct mx_pool *pool, const struct mx_cred *cred, uint32_t key_caps,
                            uint8_t charset, const char *client_peer, be_done_cb done);
 /* Records that an internal command with cmd was written into be->sock.out and
- * its answer must be consumed (ps: the statement of a COM_STMT_PREPARE). */
+ * its answer must be consumed (ps: the statement of a COM_STMT_PREPARE). More
+ * than 16 at once mark the connection broken: the writer must not send them. */
 void be_expect(struct mx_backend *be, uint8_t cmd, struct mx_pstmt *ps);
 /* Sends the internal commands written into be->sock.out (each announced with
  * be_expect) and calls done when all answers are in (first error reported). */

@@ -343,3 +343,18 @@ def test_autocommit_off_rollback(mymux):
             other.close()
     finally:
         c.close()
+
+
+def test_backend_by_host_name(backends, mymux_factory):
+    """A backend given by name (localhost) is resolved off the worker loops (at start-up,
+    then every 5 s on the control thread) and reached through the cached address."""
+    m = mymux_factory({"backends": [{"name": "db1", "address": f"localhost:{backends[0].port}"}]})
+    for _ in range(3):
+        c = m.connect(database="test", autocommit=True)
+        try:
+            with c.cursor() as cur:
+                cur.execute("SELECT 1")
+                assert cur.fetchall() == ((1,),)
+        finally:
+            c.close()
+    assert "event=resolved host=localhost address=127.0.0.1" in m.log()
