@@ -1448,7 +1448,9 @@ static int fetch_diagnostics(struct mx_session *s, struct mx_backend *be)
     }
     if (w.bad) return -1;
     o->wpos += (uint32_t)w.pos;
-    for (size_t i = 0; i < sizeof q / sizeof q[0]; i++) be_expect(be, COM_QUERY, NULL);
+    be_expect_rows(be, 4);
+    be_expect_rows(be, 3);
+    be_expect(be, COM_QUERY, NULL);
     diag_clear(&s->diag);
     s->diag.held = true;
     s->prev_overwritten = true;

@@ -416,6 +416,15 @@ static void on_internal_packet(struct mx_backend *be, const uint8_t *p, size_t l
     uint8_t cmd = be->iq[be->iq_pos].cmd;
     if (be->iresp.state == RS_IDLE) resp_begin(&be->iresp, cmd, (be->caps & CLIENT_DEPRECATE_EOF) != 0);
     bool first = be->iresp.results == 0 && be->iresp.rows == 0 && !be->iq_started;
+    if (first && cmd == COM_QUERY && len && p[0] != 0x00 && p[0] != 0xff) {
+        /* a result set: only where one was asked for, with the columns asked for
+         * (anything else would be tracked as whatever it claims to be) */
+        uint8_t cols = be->iq[be->iq_pos].cols;
+        if (!cols || len != 1 || p[0] != cols) {
+            be_fail(be, 2027, "08S01", "unexpected answer 0x%02x to an internal command", p[0]);
+            return;
+        }
+    }
     be->iq_started = true;
     size_t need = 0;
     uint64_t rows_before = be->iresp.rows;
@@ -457,6 +466,7 @@ static void on_internal_packet(struct mx_backend *be, const uint8_t *p, size_t l
     be->iq[be->iq_pos].ps = NULL;
     if (++be->iq_pos < be->iq_n) return;
     be->iq_n = be->iq_pos = 0;
+    uv_timer_stop(&be->timer);
     be->row_cb = NULL;
     be->row_arg = NULL;
     be->state = be->session ? BE_ATTACHED : BE_IDLE;
@@ -659,9 +669,16 @@ void be_expect(struct mx_backend *be, uint8_t cmd, struct mx_pstmt *ps)
         return;
     }
     be->iq[be->iq_n].cmd = cmd;
+    be->iq[be->iq_n].cols = 0;
     be->iq[be->iq_n].ps = ps;
     if (ps) pstmt_ref(ps);
     be->iq_n++;
+}
+
+void be_expect_rows(struct mx_backend *be, uint8_t cols)
+{
+    be_expect(be, COM_QUERY, NULL);
+    if (!be->broken) be->iq[be->iq_n - 1].cols = cols;
 }
 
 void be_close_stmt_later(struct mx_backend *be, uint32_t backend_id)
@@ -685,9 +702,21 @@ int be_write_closes(struct mx_backend *be, struct pkt_wr *w)
     return 0;
 }
 
+static void on_internal_timeout(uv_timer_t *t)
+{
+    struct mx_backend *be = t->data;
+    be_fail(be, 2013, "HY000", "backend %s did not answer mymux's own commands within %d ms",
+            be->pool->worker->px->cfg->backends[be->pool->server].name,
+            be->pool->worker->px->cfg->pool_connect_timeout_ms);
+}
+
 int be_run_internal(struct mx_backend *be, int n, be_done_cb done)
 {
     (void)n;
+    /* a server that does not answer them is given up like one that does not
+     * greet: the session is not left waiting on it */
+    uv_timer_start(&be->timer, on_internal_timeout,
+                   (uint64_t)be->pool->worker->px->cfg->pool_connect_timeout_ms, 0);
     be->state = BE_INTERNAL;
     be->iq_pos = 0;
     be->iq_started = false;

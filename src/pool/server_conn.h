@@ -85,6 +85,7 @@ struct mx_backend {
     struct mx_resp resp;          /* the answer being relayed */
     struct {                      /* internal commands whose answers are expected */
         uint8_t cmd;
+        uint8_t cols;             /* COM_QUERY: the columns of the result it reads (0: OK) */
         struct mx_pstmt *ps;      /* COM_STMT_PREPARE: the statement being prepared */
     } iq[16];
     int iq_n, iq_pos;
@@ -110,6 +111,9 @@ struct mx_backend *be_open(struct mx_pool *pool, const struct mx_cred *cred, uin
  * its answer must be consumed (ps: the statement of a COM_STMT_PREPARE). More
  * than 16 at once mark the connection broken: the writer must not send them. */
 void be_expect(struct mx_backend *be, uint8_t cmd, struct mx_pstmt *ps);
+/* The same for a COM_QUERY whose answer is a result set of `cols` columns. Any
+ * other shape of answer to an internal command gives the connection up. */
+void be_expect_rows(struct mx_backend *be, uint8_t cols);
 /* Sends the internal commands written into be->sock.out (each announced with
  * be_expect) and calls done when all answers are in (first error reported). */
 int be_run_internal(struct mx_backend *be, int n, be_done_cb done);

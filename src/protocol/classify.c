@@ -1611,6 +1611,7 @@ static void cls_classify_pass(struct cls_lexer *lx, struct cls_result *out)
             r->reads_prev = r->has_connection_id = r->read_only = r->is_kill = false;
             r->prev_found_rows = r->prev_row_count = r->prev_last_insert_id = false;
             r->prev_identity = r->prev_diagnostics = r->sets_last_insert_id = false;
+            r->uses_tables = false;
             r->n_assign = 0;
         }
         start.end = end;

@@ -38,6 +38,12 @@ enough of the protocol for a login and a few commands:
   statement id gets ERR 1243.
   `close_on_query = "text"` makes the server close the connection when a COM_QUERY contains
   the text (a backend that dies during mymux's state sync).
+  `fault = (cmd, "text", action)` does `action` instead of answering the next command byte
+  `cmd` whose argument contains text (b"" matches any), once: "close" (the connection drops),
+  "garbage" (a well-framed packet that is no answer, then the connection stays open),
+  "err" (ERR 1105). A COM_QUERY containing "WARN" is answered with an OK carrying one
+  warning; SHOW WARNINGS and mymux's SELECT @@warning_count, ... answer as a server would
+  after it (one warning).
   `fail_executes(times, skip=0, code=1615)` makes EXECUTEs fail: after `skip`
   more EXECUTEs went through, the next `times` ones are answered with ERR 1615
   "Prepared statement needs to be re-prepared" (or `code`), and the statement
@@ -290,6 +296,8 @@ class FakeMySQL8:
         # a COM_QUERY containing this text closes the connection instead of an answer:
         # a backend that dies in the middle of mymux's own commands
         self.close_on_query = None
+        self.fault = None         # (cmd, text, action), see the module doc
+        self.faults_done = []     # the faults that fired: (cmd, arg)
         self.errors = []      # exceptions in connection handlers (bugs of the fake or bad input)
         self._lock = threading.Lock()
         self._lsock = None
@@ -415,6 +423,10 @@ class FakeMySQL8:
                 self._commands(conn, caps, conn_id)
         except _Closed:
             pass
+        except (BrokenPipeError, ConnectionResetError) as e:
+            if not self._stopping and not getattr(conn, "faulted", False):
+                with self._lock:
+                    self.errors.append(repr(e))
         except (OSError, ValueError, IndexError, struct.error) as e:
             if not self._stopping:
                 with self._lock:
@@ -443,9 +455,9 @@ class FakeMySQL8:
         p += SHA2.encode() + b"\0"
         return bytes(p)
 
-    def _ok(self, caps, header=0x00):
+    def _ok(self, caps, header=0x00, warnings=0):
         p = bytes([header]) + lenenc_int(0) + lenenc_int(0)
-        p += struct.pack("<HH", SERVER_STATUS_AUTOCOMMIT, 0)
+        p += struct.pack("<HH", SERVER_STATUS_AUTOCOMMIT, warnings)
         if caps & CLIENT_SESSION_TRACK:
             p += lenenc_str(b"")
         return p
@@ -537,15 +549,20 @@ class FakeMySQL8:
         return caps
 
     def _result_one(self, conn, caps, value: bytes, name: bytes):
+        self._result(conn, caps, [name], [[value]])
+
+    def _result(self, conn, caps, names, rows):
+        """A text result set: LONGLONG-typed columns `names`, rows of byte strings."""
         deprecate_eof = bool(caps & CLIENT_DEPRECATE_EOF)
-        conn.write(lenenc_int(1))
-        coldef = (lenenc_str(b"def") + lenenc_str(b"") + lenenc_str(b"") + lenenc_str(b"")
-                  + lenenc_str(name) + lenenc_str(b"") + b"\x0c"
-                  + struct.pack("<HIBHB", 63, 21, 0x08, 0x0081, 0) + b"\0\0")
-        conn.write(coldef)
+        conn.write(lenenc_int(len(names)))
+        for name in names:
+            conn.write(lenenc_str(b"def") + lenenc_str(b"") + lenenc_str(b"") + lenenc_str(b"")
+                       + lenenc_str(name) + lenenc_str(b"") + b"\x0c"
+                       + struct.pack("<HIBHB", 63, 21, 0x08, 0x0081, 0) + b"\0\0")
         if not deprecate_eof:
             conn.write(b"\xfe" + struct.pack("<HH", 0, SERVER_STATUS_AUTOCOMMIT))
-        conn.write(lenenc_str(value))
+        for row in rows:
+            conn.write(b"".join(lenenc_str(v) for v in row))
         if deprecate_eof:
             conn.write(self._ok(caps, header=0xFE))
         else:
@@ -735,11 +752,32 @@ class FakeMySQL8:
                 self.commands.append((cmd, arg))
             if cmd == COM_QUIT:
                 return
+            f = self.fault
+            if f and f[0] == cmd and f[1].encode() in arg:
+                with self._lock:
+                    self.fault = None
+                    self.faults_done.append((cmd, arg))
+                if f[2] == "close":
+                    return
+                if f[2] == "garbage":
+                    conn.write(b"\x42 this is not an answer")
+                    conn.faulted = True  # the peer must hang up now (not an error)
+                    continue
+                conn.write(self._err(1105, "HY000", "fake server: injected error"))
+                continue
             if cmd == COM_QUERY:
                 q = arg.decode("utf-8", "replace").strip().rstrip(";").strip()
                 if self.close_on_query and self.close_on_query in q:
                     return
-                if q.upper().startswith("SELECT"):
+                if "WARN" in q:
+                    conn.write(self._ok(caps, warnings=1))
+                elif q.upper() == "SHOW WARNINGS":  # the warning of the last "WARN" query
+                    self._result(conn, caps, [b"Level", b"Code", b"Message"],
+                                 [[b"Warning", b"1105", b"fake warning"]])
+                elif q.upper().startswith("SELECT @@WARNING_COUNT, @@ERROR_COUNT"):
+                    self._result(conn, caps, [b"w", b"e", b"f", b"r"],
+                                 [[b"1", b"0", b"0", b"-1"]])
+                elif q.upper().startswith("SELECT"):
                     rest = q[6:].strip()
                     value = rest if rest.isdigit() else "1"
                     self._result_one(conn, caps, value.encode(), rest.encode() or b"1")

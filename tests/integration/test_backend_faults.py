@@ -44,3 +44,56 @@ def test_backend_dies_during_state_sync(proxy, fake):
     finally:
         a.close()
         b.close()
+
+
+# Each internal command mymux sends on a connection, with what makes it send it: A leaves
+# state on the one backend connection, then B's statement needs the command first. "diag" is
+# the diagnostics fetch after a statement that raised a warning (B's own statement then has
+# its answer already).
+FAULT_POINTS = {
+    "init_db": (lambda a: None, {"database": "db_b"}, (fakeserver.COM_INIT_DB, "db_b")),
+    "set_names": (lambda a: q(a, "SET NAMES latin1"), {}, (fakeserver.COM_QUERY, "SET NAMES")),
+    "set_vars": (lambda a: q(a, "SET time_zone = '+01:00'"), {},
+                 (fakeserver.COM_QUERY, "time_zone = DEFAULT")),
+    "reset": (lambda a: q(a, "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"), {},
+              (0x1F, "")),
+    "diag": (lambda a: None, {}, (fakeserver.COM_QUERY, "@@warning_count")),
+}
+
+
+def q(conn, sql):
+    with conn.cursor() as cur:
+        cur.execute(sql)
+        return cur.fetchall()
+
+
+@pytest.mark.parametrize("action", ["close", "garbage", "err"])
+@pytest.mark.parametrize("point", sorted(FAULT_POINTS))
+def test_fault_at_each_internal_command(proxy, fake, point, action):
+    """The backend closes, sends garbage or an error at one of mymux's own commands. B's
+    statement gets a clear error (or, for the diagnostics fetch, keeps the answer it already
+    has); A and B both go on; the one pooled slot comes back (with max_per_backend 1 a leaked
+    slot would make the next borrow wait and fail); the sanitizer build reports nothing (the
+    log is checked at the end)."""
+    setup, b_kw, (cmd, text) = FAULT_POINTS[point]
+    a = proxy.connect(autocommit=True, database="db_a")
+    b = proxy.connect(autocommit=True, database=b_kw.get("database", "db_a"))
+    try:
+        setup(a)
+        assert one(a, "SELECT 1") == 1
+        fake.fault = (cmd, text, action)
+        trigger = "DO WARN" if point == "diag" else "SELECT 2"
+        try:
+            q(b, trigger)
+            statement_failed = False
+        except pymysql.MySQLError as e:
+            statement_failed = True
+            assert e.args[0] in (2013, 1105, 2027), e.args
+        assert statement_failed == (point != "diag"), (point, action)
+        assert one(b, "SELECT 3") == 3  # (the diagnostics fetch runs before it)
+        assert fake.faults_done, "the fault never fired: mymux did not send the command"
+        assert one(a, "SELECT 4") == 4
+        assert one(b, "SELECT 5") == 5
+    finally:
+        a.close()
+        b.close()
