@@ -23,6 +23,9 @@
 #include "protocol/auth.h"
 #include "protocol/handshake.h"
 
+/* Exit status when the listening address belongs to another process. */
+#define MX_EXIT_ADDR_IN_USE 3
+
 static struct mx_proxy px;
 static int signals_seen;
 static uv_timer_t exit_poll;
@@ -135,19 +138,38 @@ int main(int argc, char **argv)
 
     px.n_workers = cfg->workers > 0 ? cfg->workers : 1;
     px.workers = calloc((size_t)px.n_workers, sizeof *px.workers);
-    int inherited[MX_UPGRADE_MAX_FDS], n_inherited = 0;
-    if (cfg->upgrade_socket)
-        n_inherited = upgrade_receive(cfg->upgrade_socket, inherited, MX_UPGRADE_MAX_FDS);
-    for (int i = n_inherited - 1; i >= px.n_workers; i--) {
+    struct mx_inherited inh = {.n_sql = 0, .health_fd = -1, .admin_fd = -1};
+    if (cfg->upgrade_socket) upgrade_receive(cfg->upgrade_socket, &inh);
+    char listen_addr[300];
+    snprintf(listen_addr, sizeof listen_addr, strchr(cfg->listen_host, ':') ? "[%s]:%d" : "%s:%d",
+             cfg->listen_host, cfg->listen_port);
+    if (inh.n_sql > 0 && !upgrade_fd_is(inh.sql[0], listen_addr)) {
+        log_warn("upgrade", "listen=%s msg=\"the inherited SQL listeners have another address; "
+                 "binding the configured one\"", listen_addr);
+        for (int i = 0; i < inh.n_sql; i++) close(inh.sql[i]);
+        inh.n_sql = 0;
+    }
+    for (int i = inh.n_sql - 1; i >= px.n_workers; i--) {
         /* more listeners than workers: their queues could not be served */
         log_warn("upgrade", "msg=\"closing an inherited listener: fewer workers than before\"");
-        close(inherited[i]);
+        close(inh.sql[i]);
+    }
+    if (inh.n_sql == 0) {
+        /* SO_REUSEPORT would let this process join another's listener and take
+         * half of its clients: only a process taking the sockets over may */
+        int rc = worker_listen_probe(cfg);
+        if (rc == UV_EADDRINUSE) {
+            log_error("listen_failed",
+                      "listen=%s err=\"address already in use\" msg=\"another process listens "
+                      "on this address; stop it, or take its sockets over with "
+                      "shutdown.upgrade_socket\"", listen_addr);
+            _exit(MX_EXIT_ADDR_IN_USE);
+        }
     }
     for (int i = 0; i < px.n_workers; i++) {
-        int rc = worker_start(&px.workers[i], &px, i, i < n_inherited ? inherited[i] : -1);
+        int rc = worker_start(&px.workers[i], &px, i, i < inh.n_sql ? inh.sql[i] : -1);
         if (rc < 0) {
-            log_error("listen_failed", "listen=%s:%d err=%s", cfg->listen_host, cfg->listen_port,
-                      uv_strerror(rc));
+            log_error("listen_failed", "listen=%s err=%s", listen_addr, uv_strerror(rc));
             _exit(1);
         }
     }
@@ -156,11 +178,11 @@ int main(int argc, char **argv)
              MYMUX_VERSION, cfg->listen_host, cfg->listen_port, px.n_workers, cfg->n_backends,
              px.server_version);
 
-    if (admin_start(&px) != 0) _exit(1);
+    if (admin_start(&px, inh.admin_fd) != 0) _exit(1);
 
     uv_loop_t *loop = uv_default_loop();
     uv_timer_init(loop, &exit_poll);
-    if (status_http_start(loop, &px) != 0) _exit(1);
+    if (status_http_start(loop, &px, inh.health_fd) != 0) _exit(1);
     if (upgrade_listen(loop, &px, begin_graceful_shutdown) != 0) _exit(1);
     uv_signal_t sig_term, sig_int, sig_hup;
     uv_signal_init(loop, &sig_term);

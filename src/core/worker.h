@@ -167,6 +167,12 @@ int worker_snapshot_sessions(struct mx_worker *w, struct mx_session_info *out, i
 
 /* listen_fd >= 0: a listening socket inherited from an upgraded process. */
 int worker_start(struct mx_worker *w, struct mx_proxy *px, int id, int listen_fd);
+/* Before the first worker of a fresh start (nothing inherited): 0 when nobody
+ * listens on cfg's address, UV_EADDRINUSE when a process does (SO_REUSEPORT
+ * would let this one share its port and split its clients), another negative
+ * errno otherwise. Checked, not held: two instances started at the same
+ * instant can both pass. */
+int worker_listen_probe(const struct mx_config *cfg);
 void worker_stop(struct mx_worker *w);
 /* Graceful shutdown: stop accepting; sessions finish their transactions; after
  * cfg->shutdown_grace_ms commands outside a transaction get "shutting down";
