@@ -29,6 +29,7 @@
 static struct mx_proxy px;
 static int signals_seen;
 static uv_timer_t exit_poll;
+static uv_timer_t accept_grace;
 
 static void usage(FILE *f)
 {
@@ -47,28 +48,72 @@ static void on_exit_poll(uv_timer_t *t)
 }
 
 /* Stop accepting, let sessions finish, exit when the last one is gone. */
-static void begin_graceful_shutdown(void)
+static void start_drain(void)
 {
-    if (atomic_exchange(&px.stopping, 1)) return;
-    upgrade_stop();
     for (int i = 0; i < px.n_workers; i++) worker_drain(&px.workers[i]);
     uv_timer_start(&exit_poll, on_exit_poll, 50, 50);
 }
 
+static void on_accept_grace_end(uv_timer_t *t)
+{
+    (void)t;
+    log_info("accept_grace_end", "msg=\"closing the listeners\"");
+    start_drain();
+}
+
+/* After a binary upgrade's handover: the new process accepts now. */
+static void handed_over(void)
+{
+    if (atomic_exchange(&px.stopping, 1)) return;
+    upgrade_stop();
+    start_drain();
+}
+
+/* SIGTERM/SIGINT: the health endpoint says 503 at once; the listeners stay
+ * open for shutdown.accept_grace, so that a load balancer that has not yet
+ * seen the 503 sends no client into a refused connection, then the drain. */
+static void begin_graceful_shutdown(void)
+{
+    if (atomic_exchange(&px.stopping, 1)) return;
+    upgrade_stop();
+    if (px.cfg->accept_grace_ms > 0) {
+        uv_timer_start(&accept_grace, on_accept_grace_end, (uint64_t)px.cfg->accept_grace_ms, 0);
+        return;
+    }
+    start_drain();
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
+    (void)h;
+    if (signum == SIGUSR1) { /* logrotate moved the file: write to a new one */
+        int rc = log_reopen();
+        if (rc != 0)
+            log_error("log_reopen_failed", "file=\"%s\" err=\"%s\" msg=\"lines go to the old file\"",
+                      px.cfg->log_file, uv_strerror(rc));
+        else
+            log_info("log_reopened", "file=\"%s\"", px.cfg->log_file ? px.cfg->log_file : "");
+        return;
+    }
     if (signum == SIGHUP) {
         char err[512];
-        if (reload_config(&px, err, sizeof err) != 0)
+        if (reload_config(&px, err, sizeof err) != 0) {
             log_error("reload_failed", "error=\"%s\" msg=\"the old configuration stays\"", err);
+            return;
+        }
+        /* the file named now (maybe another), opened again as after SIGUSR1 */
+        int rc = log_open(px.cfg->log_file);
+        if (rc != 0)
+            log_error("log_reopen_failed", "file=\"%s\" err=\"%s\" msg=\"lines go to the old file\"",
+                      px.cfg->log_file, uv_strerror(rc));
         return;
     }
     if (++signals_seen > 1) {
         log_info("shutdown", "signal=%d mode=immediate", signum);
         _exit(1);
     }
-    log_info("shutdown", "signal=%d mode=graceful grace_ms=%d", signum,
-             px.cfg->shutdown_grace_ms);
+    log_info("shutdown", "signal=%d mode=graceful grace_ms=%d accept_grace_ms=%d", signum,
+             px.cfg->shutdown_grace_ms, px.cfg->accept_grace_ms);
     begin_graceful_shutdown();
 }
 
@@ -95,6 +140,14 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    /* until the loop's handlers are installed, a logrotate SIGUSR1 or an early
+     * SIGHUP must not kill a process that is starting */
+    signal(SIGUSR1, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
+    if (log_init() != 0) {
+        fprintf(stderr, "mymux: cannot duplicate stderr for the log\n");
+        return 1;
+    }
     char err[512];
     struct mx_config *cfg;
     if (config_load(path, &cfg, err, sizeof err) != 0) {
@@ -107,6 +160,13 @@ int main(int argc, char **argv)
         return 0;
     }
     if (cfg->log_level) log_set_level(cfg->log_level);
+    if (cfg->log_file) {
+        int rc = log_open(cfg->log_file);
+        if (rc != 0) {
+            fprintf(stderr, "mymux: log.file %s: %s\n", cfg->log_file, uv_strerror(rc));
+            return 1;
+        }
+    }
     signal(SIGPIPE, SIG_IGN);
     if (auth_rsa_init() != 0) {
         log_error("startup", "msg=\"cannot generate the RSA key\"");
@@ -182,15 +242,18 @@ int main(int argc, char **argv)
 
     uv_loop_t *loop = uv_default_loop();
     uv_timer_init(loop, &exit_poll);
+    uv_timer_init(loop, &accept_grace);
     if (status_http_start(loop, &px, inh.health_fd) != 0) _exit(1);
-    if (upgrade_listen(loop, &px, begin_graceful_shutdown) != 0) _exit(1);
-    uv_signal_t sig_term, sig_int, sig_hup;
+    if (upgrade_listen(loop, &px, handed_over) != 0) _exit(1);
+    uv_signal_t sig_term, sig_int, sig_hup, sig_usr1;
     uv_signal_init(loop, &sig_term);
     uv_signal_init(loop, &sig_int);
     uv_signal_init(loop, &sig_hup);
+    uv_signal_init(loop, &sig_usr1);
     uv_signal_start(&sig_term, on_signal, SIGTERM);
     uv_signal_start(&sig_int, on_signal, SIGINT);
     uv_signal_start(&sig_hup, on_signal, SIGHUP);
+    uv_signal_start(&sig_usr1, on_signal, SIGUSR1);
     uv_run(loop, UV_RUN_DEFAULT);
 
     control_stop();
@@ -199,7 +262,9 @@ int main(int argc, char **argv)
     uv_close((uv_handle_t *)&sig_term, NULL);
     uv_close((uv_handle_t *)&sig_int, NULL);
     uv_close((uv_handle_t *)&sig_hup, NULL);
+    uv_close((uv_handle_t *)&sig_usr1, NULL);
     uv_close((uv_handle_t *)&exit_poll, NULL);
+    uv_close((uv_handle_t *)&accept_grace, NULL);
     status_http_stop();
     upgrade_stop();
     uv_run(loop, UV_RUN_DEFAULT);
@@ -213,5 +278,6 @@ int main(int argc, char **argv)
     for (int i = 0; i < px.n_old_cfgs; i++) config_free(px.old_cfgs[i]);
     config_free(px.cfg);
     log_info("stopped", "msg=bye");
+    log_close();
     return 0;
 }

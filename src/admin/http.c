@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -208,6 +209,18 @@ static char *http_read_file(const char *path)
     return s;
 }
 
+/* libmicrohttpd's own messages (bind failures, protocol errors) as mymux log
+ * lines, escaped like any other value, instead of raw lines on stderr. */
+static void http_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r' || msg[n - 1] == ' ')) msg[--n] = 0;
+    log_warn("admin_http", "msg=\"%s\"", msg);
+}
+
 /* Splits "host:port" / "[v6]:port" into a socket address. */
 static int http_parse_listen(const char *listen, struct sockaddr_storage *ss, bool *v6)
 {
@@ -275,6 +288,7 @@ int http_start(struct mx_proxy *px, int inherited_fd)
         {MHD_OPTION_END, 0, NULL}};
     http_daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, http_on_request, px, MHD_OPTION_ARRAY, where,
+        MHD_OPTION_EXTERNAL_LOGGER, http_log, NULL,
         MHD_OPTION_NOTIFY_COMPLETED, http_on_done, NULL, MHD_OPTION_CONNECTION_LIMIT, 64u,
         MHD_OPTION_CONNECTION_TIMEOUT, 30u,
         tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, http_cert,

@@ -1070,9 +1070,9 @@ static int config_parse_balance(struct config_ctx *c, const yaml_node_t *n)
 
 /* ---- shutdown ---- */
 
-enum { SD_GRACE, SD_HEALTH_LISTEN, SD_UPGRADE_SOCKET, SD_N };
+enum { SD_GRACE, SD_HEALTH_LISTEN, SD_UPGRADE_SOCKET, SD_ACCEPT_GRACE, SD_N };
 static const char *const config_shutdown_keys[SD_N] = {"grace_period", "health_listen",
-                                                       "upgrade_socket"};
+                                                       "upgrade_socket", "accept_grace"};
 
 static int config_parse_shutdown(struct config_ctx *c, const yaml_node_t *map)
 {
@@ -1082,6 +1082,8 @@ static int config_parse_shutdown(struct config_ctx *c, const yaml_node_t *map)
     if (config_fields(c, map, "shutdown", "in shutdown", config_shutdown_keys, SD_N, v) < 0 ||
         (v[SD_GRACE] &&
          config_get_duration(c, v[SD_GRACE], "grace_period", 0, &cfg->shutdown_grace_ms) < 0) ||
+        (v[SD_ACCEPT_GRACE] &&
+         config_get_duration(c, v[SD_ACCEPT_GRACE], "accept_grace", 0, &cfg->accept_grace_ms) < 0) ||
         (v[SD_HEALTH_LISTEN] &&
          config_get_addr_string(c, v[SD_HEALTH_LISTEN], "health_listen", &cfg->health_listen) < 0))
         return -1;
@@ -1280,8 +1282,8 @@ static int config_parse_admin(struct config_ctx *c, const yaml_node_t *map,
     return 0;
 }
 
-enum { LG_LEVEL, LG_SLOW_QUERY, LG_QUERY_TEXT, LG_N };
-static const char *const config_log_keys[LG_N] = {"level", "slow_query", "query_text"};
+enum { LG_LEVEL, LG_SLOW_QUERY, LG_QUERY_TEXT, LG_FILE, LG_N };
+static const char *const config_log_keys[LG_N] = {"level", "slow_query", "query_text", "file"};
 
 /* `log:`; LEGACY is the top-level log_level node (or NULL), the same setting. */
 static int config_parse_log(struct config_ctx *c, const yaml_node_t *map, const yaml_node_t *legacy)
@@ -1298,6 +1300,9 @@ static int config_parse_log(struct config_ctx *c, const yaml_node_t *map, const 
          config_get_duration(c, v[LG_SLOW_QUERY], "slow_query", 0, &cfg->slow_query_ms) < 0) ||
         (v[LG_QUERY_TEXT] &&
          config_get_bool(c, v[LG_QUERY_TEXT], "query_text", &cfg->log_queries) < 0))
+        return -1;
+    if (v[LG_FILE] && !config_is_null(v[LG_FILE]) &&
+        config_get_string(c, v[LG_FILE], "file", &cfg->log_file) < 0)
         return -1;
     return 0;
 }
@@ -1576,6 +1581,7 @@ void config_free(struct mx_config *cfg)
     free(cfg->balance);
     free(cfg->stick_on);
     free(cfg->health_listen);
+    free(cfg->log_file);
     free(cfg->upgrade_socket);
     free(cfg->tls_cert);
     free(cfg->tls_key);

@@ -85,6 +85,7 @@ struct mx_config {
 
     char *server_version; /* NULL = take from the backends */
     char *log_level;      /* "debug" | "info" | "warn" | "error"; default "info" */
+    char *log_file;       /* log.file: append lines here (reopened on SIGUSR1); NULL = stderr */
 
     struct mx_user *users;
     size_t n_users;
@@ -119,6 +120,9 @@ struct mx_config {
     /* shutdown and reload */
     int shutdown_grace_ms;       /* shutdown.grace_period: default 30s: sessions in a
                                     transaction get this long to finish */
+    int accept_grace_ms;         /* shutdown.accept_grace: default 0: after SIGTERM the
+                                    listeners keep accepting this long while the health
+                                    endpoint says 503, then the drain begins */
     char *health_listen;         /* shutdown.health_listen: host:port of an HTTP endpoint
                                     answering 200 while serving, 503 while draining; NULL off */
     char *upgrade_socket;        /* shutdown.upgrade_socket: unix socket path for handing
