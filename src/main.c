@@ -1,5 +1,13 @@
 /* mymux: command line, start-up (config, backend probe, workers) and signals. */
+#include <errno.h>
 #include <getopt.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <openssl/crypto.h>
+#include <yaml.h>
+#include <zlib.h>
+#include <zstd.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -30,6 +38,54 @@ static struct mx_proxy px;
 static int signals_seen;
 static uv_timer_t exit_poll;
 static uv_timer_t accept_grace;
+
+/* --check-config, beyond what loading checks: what only this machine can
+ * tell. The listen address must be one of its own (a bind to port 0 there
+ * works); a backend host name that does not resolve is a warning (DNS may
+ * know it by the time mymux starts). Prints each finding with file:line:col;
+ * returns the number of errors. */
+static int check_machine(const struct mx_config *cfg, const char *path)
+{
+    int errors = 0;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE}, *res = NULL;
+    int gai = getaddrinfo(cfg->listen_host, "0", &hints, &res);
+    if (gai != 0) {
+        fprintf(stderr, "mymux: %s:%d:%d: listen: cannot resolve '%s': %s\n", path, cfg->listen_line,
+               cfg->listen_col, cfg->listen_host, gai_strerror(gai));
+        errors++;
+    } else {
+        int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd >= 0 && bind(fd, res->ai_addr, res->ai_addrlen) != 0 && errno == EADDRNOTAVAIL) {
+            fprintf(stderr, "mymux: %s:%d:%d: listen: %s is not an address of this machine\n", path,
+                   cfg->listen_line, cfg->listen_col, cfg->listen_host);
+            errors++;
+        }
+        if (fd >= 0) close(fd);
+        freeaddrinfo(res);
+    }
+    for (size_t i = 0; i < cfg->n_backends; i++) {
+        const struct mx_backend_cfg *b = &cfg->backends[i];
+        struct addrinfo h2 = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *r2 = NULL;
+        gai = getaddrinfo(b->host, NULL, &h2, &r2);
+        if (gai != 0)
+            fprintf(stderr, "mymux: %s:%d:%d: warning: backend %s: cannot resolve '%s': %s\n", path, b->addr_line,
+                   b->addr_col, b->name, b->host, gai_strerror(gai));
+        else
+            freeaddrinfo(r2);
+    }
+    return errors;
+}
+
+static void print_version(void)
+{
+    printf("mymux %s\n", MYMUX_VERSION);
+    printf("  build: %s%s\n", MYMUX_BUILD_TYPE,
+           MYMUX_SANITIZED ? ", AddressSanitizer + UndefinedBehaviorSanitizer" : "");
+    printf("  libuv %s, %s, libyaml %s, zlib %s, zstd %s, libmicrohttpd %s, jansson %s\n",
+           uv_version_string(), OpenSSL_version(OPENSSL_VERSION), yaml_get_version_string(),
+           zlibVersion(), ZSTD_versionString(), MHD_get_version(), JANSSON_VERSION);
+}
 
 static void usage(FILE *f)
 {
@@ -131,10 +187,15 @@ int main(int argc, char **argv)
         switch (o) {
         case 'c': path = optarg; break;
         case 'k': check = true; break;
-        case 'v': printf("mymux %s\n", MYMUX_VERSION); return 0;
+        case 'v': print_version(); return 0;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "mymux: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return 2;
     }
     if (!path) {
         usage(stderr);
@@ -148,15 +209,22 @@ int main(int argc, char **argv)
         fprintf(stderr, "mymux: cannot duplicate stderr for the log\n");
         return 1;
     }
-    char err[512];
+    static char err[16384]; /* every error of the file, one per line */
     struct mx_config *cfg;
     if (config_load(path, &cfg, err, sizeof err) != 0) {
-        fprintf(stderr, "mymux: %s\n", err);
+        /* one line per error, each "mymux: file:line:col: message" */
+        for (char *line = err, *next; line && *line; line = next) {
+            next = strchr(line, '\n');
+            if (next) *next++ = 0;
+            fprintf(stderr, "mymux: %s\n", line);
+        }
         return 1;
     }
     if (check) {
-        printf("mymux: %s: configuration OK\n", path);
+        int errors = check_machine(cfg, path);
         config_free(cfg);
+        if (errors) return 1;
+        printf("mymux: %s: configuration OK\n", path);
         return 0;
     }
     if (cfg->log_level) log_set_level(cfg->log_level);

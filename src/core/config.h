@@ -63,6 +63,7 @@ struct mx_backend_cfg {
     char *name;
     char *host;   /* numeric IPv4/IPv6 or host name */
     int port;
+    int addr_line, addr_col; /* where `address` is in the file (for --check-config) */
     int weight;   /* default 1 */
     bool backup;  /* default false */
     int max_connections; /* 0 = pool.max_per_backend */
@@ -85,6 +86,7 @@ struct mx_config {
 
     char *server_version; /* NULL = take from the backends */
     char *log_level;      /* "debug" | "info" | "warn" | "error"; default "info" */
+    int listen_line, listen_col; /* where `listen` is in the file (for --check-config) */
     char *log_file;       /* log.file: append lines here (reopened on SIGUSR1); NULL = stderr */
 
     struct mx_user *users;
