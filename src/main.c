@@ -21,6 +21,7 @@
 #include "core/config.h"
 #include "core/control.h"
 #include "core/log.h"
+#include "core/notify.h"
 #include "core/probe.h"
 #include "core/reload.h"
 #include "core/status_http.h"
@@ -121,6 +122,8 @@ static void on_accept_grace_end(uv_timer_t *t)
 static void handed_over(void)
 {
     if (atomic_exchange(&px.stopping, 1)) return;
+    /* MAINPID: under systemd the new process is the service now */
+    notify_send("STOPPING=1\nSTATUS=handed over to a new process; draining");
     upgrade_stop();
     start_drain();
 }
@@ -153,10 +156,13 @@ static void on_signal(uv_signal_t *h, int signum)
     }
     if (signum == SIGHUP) {
         char err[512];
+        notify_send("RELOADING=1");
         if (reload_config(&px, err, sizeof err) != 0) {
             log_error("reload_failed", "error=\"%s\" msg=\"the old configuration stays\"", err);
+            notify_send("READY=1\nSTATUS=reload failed, the old configuration stays");
             return;
         }
+        notify_send("READY=1\nSTATUS=serving");
         /* the file named now (maybe another), opened again as after SIGUSR1 */
         int rc = log_open(px.cfg->log_file);
         if (rc != 0)
@@ -170,6 +176,7 @@ static void on_signal(uv_signal_t *h, int signum)
     }
     log_info("shutdown", "signal=%d mode=graceful grace_ms=%d accept_grace_ms=%d", signum,
              px.cfg->shutdown_grace_ms, px.cfg->accept_grace_ms);
+    notify_send("STOPPING=1\nSTATUS=draining");
     begin_graceful_shutdown();
 }
 
@@ -322,6 +329,11 @@ int main(int argc, char **argv)
     uv_signal_start(&sig_int, on_signal, SIGINT);
     uv_signal_start(&sig_hup, on_signal, SIGHUP);
     uv_signal_start(&sig_usr1, on_signal, SIGUSR1);
+    /* every listener is up (health and admin too): systemd may order the
+     * units that need mymux after this */
+    char ready[64];
+    snprintf(ready, sizeof ready, "READY=1\nMAINPID=%ld\nSTATUS=serving", (long)getpid());
+    if (notify_send(ready) < 0) log_warn("notify_failed", "msg=\"cannot reach NOTIFY_SOCKET\"");
     uv_run(loop, UV_RUN_DEFAULT);
 
     control_stop();
