@@ -52,14 +52,14 @@ static int check_machine(const struct mx_config *cfg, const char *path)
                              .ai_flags = AI_PASSIVE}, *res = NULL;
     int gai = getaddrinfo(cfg->listen_host, "0", &hints, &res);
     if (gai != 0) {
-        fprintf(stderr, "mymux: %s:%d:%d: listen: cannot resolve '%s': %s\n", path, cfg->listen_line,
-               cfg->listen_col, cfg->listen_host, gai_strerror(gai));
+        fprintf(stderr, "mymux: %s:%d:%d: listen: cannot resolve '%s': %s\n", path,
+                cfg->listen_line, cfg->listen_col, cfg->listen_host, gai_strerror(gai));
         errors++;
     } else {
         int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd >= 0 && bind(fd, res->ai_addr, res->ai_addrlen) != 0 && errno == EADDRNOTAVAIL) {
-            fprintf(stderr, "mymux: %s:%d:%d: listen: %s is not an address of this machine\n", path,
-                   cfg->listen_line, cfg->listen_col, cfg->listen_host);
+            fprintf(stderr, "mymux: %s:%d:%d: listen: %s is not an address of this machine\n",
+                    path, cfg->listen_line, cfg->listen_col, cfg->listen_host);
             errors++;
         }
         if (fd >= 0) close(fd);
@@ -70,8 +70,8 @@ static int check_machine(const struct mx_config *cfg, const char *path)
         struct addrinfo h2 = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *r2 = NULL;
         gai = getaddrinfo(b->host, NULL, &h2, &r2);
         if (gai != 0)
-            fprintf(stderr, "mymux: %s:%d:%d: warning: backend %s: cannot resolve '%s': %s\n", path, b->addr_line,
-                   b->addr_col, b->name, b->host, gai_strerror(gai));
+            fprintf(stderr, "mymux: %s:%d:%d: warning: backend %s: cannot resolve '%s': %s\n",
+                    path, b->addr_line, b->addr_col, b->name, b->host, gai_strerror(gai));
         else
             freeaddrinfo(r2);
     }
@@ -122,7 +122,8 @@ static void on_accept_grace_end(uv_timer_t *t)
 static void handed_over(void)
 {
     if (atomic_exchange(&px.stopping, 1)) return;
-    /* MAINPID: under systemd the new process is the service now */
+    /* under systemd this ends the service: see README (upgrades are not
+     * wired to systemd yet) */
     notify_send("STOPPING=1\nSTATUS=handed over to a new process; draining");
     upgrade_stop();
     start_drain();
@@ -145,10 +146,13 @@ static void begin_graceful_shutdown(void)
 static void on_signal(uv_signal_t *h, int signum)
 {
     (void)h;
-    if (signum == SIGUSR1) { /* logrotate moved the file: write to a new one */
-        int rc = log_reopen();
+    if (signum == SIGUSR1) {
+        /* logrotate moved the file: open the configured name again (a reload
+         * through the API may have changed it) */
+        int rc = log_open(px.cfg->log_file);
         if (rc != 0)
-            log_error("log_reopen_failed", "file=\"%s\" err=\"%s\" msg=\"lines go to the old file\"",
+            log_error("log_reopen_failed",
+                      "file=\"%s\" err=\"%s\" msg=\"lines go to the old file\"",
                       px.cfg->log_file, uv_strerror(rc));
         else
             log_info("log_reopened", "file=\"%s\"", px.cfg->log_file ? px.cfg->log_file : "");
@@ -166,7 +170,8 @@ static void on_signal(uv_signal_t *h, int signum)
         /* the file named now (maybe another), opened again as after SIGUSR1 */
         int rc = log_open(px.cfg->log_file);
         if (rc != 0)
-            log_error("log_reopen_failed", "file=\"%s\" err=\"%s\" msg=\"lines go to the old file\"",
+            log_error("log_reopen_failed",
+                      "file=\"%s\" err=\"%s\" msg=\"lines go to the old file\"",
                       px.cfg->log_file, uv_strerror(rc));
         return;
     }

@@ -1110,7 +1110,8 @@ static int config_parse_shutdown(struct config_ctx *c, const yaml_node_t *map)
         (v[SD_GRACE] &&
          config_get_duration(c, v[SD_GRACE], "grace_period", 0, &cfg->shutdown_grace_ms) < 0) ||
         (v[SD_ACCEPT_GRACE] &&
-         config_get_duration(c, v[SD_ACCEPT_GRACE], "accept_grace", 0, &cfg->accept_grace_ms) < 0) ||
+         config_get_duration(c, v[SD_ACCEPT_GRACE], "accept_grace", 0,
+                             &cfg->accept_grace_ms) < 0) ||
         (v[SD_HEALTH_LISTEN] &&
          config_get_addr_string(c, v[SD_HEALTH_LISTEN], "health_listen", &cfg->health_listen) < 0))
         return -1;

@@ -240,7 +240,8 @@ int worker_listen_probe(const struct mx_config *cfg)
      * count, a listening socket does, whoever owns it */
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    socklen_t sl = ss.ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+    socklen_t sl =
+        ss.ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
     int rc = bind(fd, (struct sockaddr *)&ss, sl) == 0 ? 0 : -errno;
     close(fd);
     return rc;
