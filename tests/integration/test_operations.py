@@ -173,6 +173,24 @@ def test_log_file_reopened_on_sigusr1_under_load(backends, mymux_factory, tmp_pa
     assert "event=connect " not in m.log()
 
 
+def test_reload_moves_the_log_to_the_file_it_names(backends, mymux_factory, tmp_path):
+    """SIGHUP keeps reloading the configuration (it is not a log reopen only): a new
+    log.file takes the lines from then on, the old file keeps what it had."""
+    first, second = str(tmp_path / "a.log"), str(tmp_path / "b.log")
+    m = mymux_factory({"log": {"file": first}})
+    testbed.wait_until(lambda: "event=started" in read(first), 10, what="the start line")
+    cfg = testbed.deep_merge(m.config, {"log": {"file": second}})
+    m.write_config(cfg)
+    m.send_signal(signal.SIGHUP)
+    testbed.wait_until(lambda: "event=reload" in read(first) + read(second), 10,
+                       what="the reload line")
+    one_query(m)
+    testbed.wait_until(lambda: 'user="app"' in read(second), 10, what="lines in the new file")
+    assert 'event=connect' not in read(first)
+    assert_well_formed(read(first), first)
+    assert_well_formed(read(second), second)
+
+
 def test_disconnect_line_says_how_long_how_much_and_where(backends, mymux_factory):
     m = mymux_factory({})
     c = m.connect(database="test")
