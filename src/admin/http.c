@@ -287,8 +287,9 @@ int http_start(struct mx_proxy *px, int inherited_fd)
             : (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &ss},
         {MHD_OPTION_END, 0, NULL}};
     http_daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, http_on_request, px, MHD_OPTION_ARRAY, where,
-        MHD_OPTION_EXTERNAL_LOGGER, http_log, NULL,
+        flags, 0, NULL, NULL, http_on_request, px,
+        /* first, or MHD prints the messages of the options before it itself */
+        MHD_OPTION_EXTERNAL_LOGGER, http_log, NULL, MHD_OPTION_ARRAY, where,
         MHD_OPTION_NOTIFY_COMPLETED, http_on_done, NULL, MHD_OPTION_CONNECTION_LIMIT, 64u,
         MHD_OPTION_CONNECTION_TIMEOUT, 30u,
         tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, http_cert,

@@ -664,8 +664,11 @@ def test_binary_upgrade_hands_over_admin_and_health(backends, mymux_factory):
         assert re.search(r"event=upgrade_handover listeners=2 health=1 admin=1", old.log())
         assert re.search(r"event=upgrade_received path=\S+ listeners=2 health=1 admin=1",
                          new.log()), new.log()
-        assert "event=admin_listen listen=127.0.0.1:%d tls=0 auth=0 inherited=1" % admin_port \
-            in new.log(), new.log()
+        # the admin side starts after the "started" line start_successor waits for
+        testbed.wait_until(lambda: "event=admin_listen listen=127.0.0.1:%d tls=0 auth=0 "
+                           "inherited=1" % admin_port in new.log(), 10,
+                           what="the new process's admin listener on the inherited socket")
+        assert "event=admin_http" not in new.log() + old.log()  # nothing MHD complains of
         rc = old.wait_exit(20)
         assert rc == 0, old.log()[-3000:]
         with lock:
