@@ -39,6 +39,30 @@ static struct mx_proxy px;
 static int signals_seen;
 static uv_timer_t exit_poll;
 static uv_timer_t accept_grace;
+static uv_timer_t watchdog;
+static uint64_t watchdog_ms;
+
+/* systemd's watchdog: WATCHDOG=1 at half its interval, only while the main
+ * loop runs (this timer) and every worker's loop has ticked within that half
+ * (at least 500 ms): a worker stuck in a callback stops the pings, and systemd
+ * restarts mymux. */
+static void on_watchdog(uv_timer_t *t)
+{
+    (void)t;
+    uint64_t now = mx_now_ms();
+    for (int i = 0; i < px.n_workers; i++) {
+        struct mx_worker *w = &px.workers[i];
+        if (atomic_load(&w->done)) continue; /* ended during a drain: not stuck */
+        /* its tick is every 100 ms: half a short interval would be too strict */
+        uint64_t limit = watchdog_ms / 2 > 500 ? watchdog_ms / 2 : 500;
+        if (now - atomic_load(&w->tick_ms) > limit) {
+            log_warn("watchdog", "worker=%d msg=\"its loop has not run for %llu ms; no ping\"",
+                     i, (unsigned long long)(now - atomic_load(&w->tick_ms)));
+            return;
+        }
+    }
+    notify_send("WATCHDOG=1");
+}
 
 /* --check-config, beyond what loading checks: what only this machine can
  * tell. The listen address must be one of its own (a bind to port 0 there
@@ -339,6 +363,12 @@ int main(int argc, char **argv)
     char ready[64];
     snprintf(ready, sizeof ready, "READY=1\nMAINPID=%ld\nSTATUS=serving", (long)getpid());
     if (notify_send(ready) < 0) log_warn("notify_failed", "msg=\"cannot reach NOTIFY_SOCKET\"");
+    uv_timer_init(loop, &watchdog);
+    watchdog_ms = notify_watchdog_ms();
+    if (watchdog_ms >= 2) {
+        for (int i = 0; i < px.n_workers; i++) atomic_store(&px.workers[i].tick_ms, mx_now_ms());
+        uv_timer_start(&watchdog, on_watchdog, watchdog_ms / 2, watchdog_ms / 2);
+    }
     uv_run(loop, UV_RUN_DEFAULT);
 
     control_stop();
@@ -350,6 +380,7 @@ int main(int argc, char **argv)
     uv_close((uv_handle_t *)&sig_usr1, NULL);
     uv_close((uv_handle_t *)&exit_poll, NULL);
     uv_close((uv_handle_t *)&accept_grace, NULL);
+    uv_close((uv_handle_t *)&watchdog, NULL);
     status_http_stop();
     upgrade_stop();
     uv_run(loop, UV_RUN_DEFAULT);

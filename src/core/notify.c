@@ -3,12 +3,22 @@
 #include "core/notify.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+uint64_t notify_watchdog_ms(void)
+{
+    const char *us = getenv("WATCHDOG_USEC"), *pid = getenv("WATCHDOG_PID");
+    if (!us || !*us) return 0;
+    if (pid && *pid && strtol(pid, NULL, 10) != (long)getpid()) return 0;
+    unsigned long long v = strtoull(us, NULL, 10);
+    return v / 1000;
+}
 
 int notify_send(const char *state)
 {

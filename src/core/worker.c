@@ -187,6 +187,7 @@ static void on_tick(uv_timer_t *t)
 {
     struct mx_worker *w = t->data;
     uint64_t now = mx_now_ms();
+    atomic_store(&w->tick_ms, now);
     for (size_t i = 0; i < w->px->cfg->n_backends; i++) pool_tick(&w->pools[i], now);
     guard_tick(w);
     if (atomic_load(&w->draining) == 2 && !atomic_load(&w->stopping)) drain_tick(w, now);

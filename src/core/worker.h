@@ -129,6 +129,7 @@ struct mx_worker {
     uint64_t drain_since_ms;
     bool shutting_down;        /* the grace period is over: idle sessions are refused */
     atomic_int done;           /* the loop has ended */
+    _Atomic uint64_t tick_ms;  /* the last 100 ms tick: the loop is alive (systemd watchdog) */
     struct cls_result cls;     /* scratch for the classifier (used synchronously) */
     struct mx_pcache pcache;   /* statement texts prepared through this worker */
     /* storm protection (guard.c) */

@@ -152,3 +152,24 @@ def test_readiness_reaches_notify_socket(backends, mymux_factory, monkeypatch, t
         assert m.wait_exit(20) == 0
     finally:
         s.close()
+
+
+def test_watchdog_pings_while_the_loops_run(backends, mymux_factory, monkeypatch, tmp_path):
+    """WatchdogSec=: WATCHDOG=1 at half the interval while every loop runs."""
+    path = str(tmp_path / "notify.sock")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind(path)
+    s.settimeout(20)
+    monkeypatch.setenv("NOTIFY_SOCKET", path)
+    monkeypatch.setenv("WATCHDOG_USEC", "1000000")
+    try:
+        m = mymux_factory({})
+        assert s.recv(4096).decode().startswith("READY=1\n")
+        pings = 0
+        while pings < 4:  # about two seconds of them
+            msg = s.recv(4096).decode()
+            assert msg == "WATCHDOG=1", msg
+            pings += 1
+        assert "event=watchdog" not in m.log()
+    finally:
+        s.close()
