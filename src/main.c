@@ -1,5 +1,13 @@
 /* mymux: command line, start-up (config, backend probe, workers) and signals. */
+#include <errno.h>
 #include <getopt.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <openssl/crypto.h>
+#include <yaml.h>
+#include <zlib.h>
+#include <zstd.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,6 +22,7 @@
 #include "core/config.h"
 #include "core/control.h"
 #include "core/log.h"
+#include "core/notify.h"
 #include "core/probe.h"
 #include "core/reload.h"
 #include "core/status_http.h"
@@ -23,9 +32,85 @@
 #include "protocol/auth.h"
 #include "protocol/handshake.h"
 
+/* Exit status when the listening address belongs to another process. */
+#define MX_EXIT_ADDR_IN_USE 3
+
 static struct mx_proxy px;
 static int signals_seen;
 static uv_timer_t exit_poll;
+static uv_timer_t accept_grace;
+static uv_timer_t watchdog;
+static uint64_t watchdog_ms;
+
+/* systemd's watchdog: WATCHDOG=1 at half its interval, only while the main
+ * loop runs (this timer) and every worker's loop has ticked within that half
+ * (at least 500 ms): a worker stuck in a callback stops the pings, and systemd
+ * restarts mymux. */
+static void on_watchdog(uv_timer_t *t)
+{
+    (void)t;
+    uint64_t now = mx_now_ms();
+    for (int i = 0; i < px.n_workers; i++) {
+        struct mx_worker *w = &px.workers[i];
+        if (atomic_load(&w->done)) continue; /* ended during a drain: not stuck */
+        /* its tick is every 100 ms: half a short interval would be too strict */
+        uint64_t limit = watchdog_ms / 2 > 500 ? watchdog_ms / 2 : 500;
+        if (now - atomic_load(&w->tick_ms) > limit) {
+            log_warn("watchdog", "worker=%d msg=\"its loop has not run for %llu ms; no ping\"",
+                     i, (unsigned long long)(now - atomic_load(&w->tick_ms)));
+            return;
+        }
+    }
+    notify_send("WATCHDOG=1");
+}
+
+/* --check-config, beyond what loading checks: what only this machine can
+ * tell. The listen address must be one of its own (a bind to port 0 there
+ * works); a backend host name that does not resolve is a warning (DNS may
+ * know it by the time mymux starts). Prints each finding with file:line:col;
+ * returns the number of errors. */
+static int check_machine(const struct mx_config *cfg, const char *path)
+{
+    int errors = 0;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE}, *res = NULL;
+    int gai = getaddrinfo(cfg->listen_host, "0", &hints, &res);
+    if (gai != 0) {
+        fprintf(stderr, "mymux: %s:%d:%d: listen: cannot resolve '%s': %s\n", path,
+                cfg->listen_line, cfg->listen_col, cfg->listen_host, gai_strerror(gai));
+        errors++;
+    } else {
+        int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd >= 0 && bind(fd, res->ai_addr, res->ai_addrlen) != 0 && errno == EADDRNOTAVAIL) {
+            fprintf(stderr, "mymux: %s:%d:%d: listen: %s is not an address of this machine\n",
+                    path, cfg->listen_line, cfg->listen_col, cfg->listen_host);
+            errors++;
+        }
+        if (fd >= 0) close(fd);
+        freeaddrinfo(res);
+    }
+    for (size_t i = 0; i < cfg->n_backends; i++) {
+        const struct mx_backend_cfg *b = &cfg->backends[i];
+        struct addrinfo h2 = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *r2 = NULL;
+        gai = getaddrinfo(b->host, NULL, &h2, &r2);
+        if (gai != 0)
+            fprintf(stderr, "mymux: %s:%d:%d: warning: backend %s: cannot resolve '%s': %s\n",
+                    path, b->addr_line, b->addr_col, b->name, b->host, gai_strerror(gai));
+        else
+            freeaddrinfo(r2);
+    }
+    return errors;
+}
+
+static void print_version(void)
+{
+    printf("mymux %s\n", MYMUX_VERSION);
+    printf("  build: %s%s\n", MYMUX_BUILD_TYPE,
+           MYMUX_SANITIZED ? ", AddressSanitizer + UndefinedBehaviorSanitizer" : "");
+    printf("  libuv %s, %s, libyaml %s, zlib %s, zstd %s, libmicrohttpd %s, jansson %s\n",
+           uv_version_string(), OpenSSL_version(OPENSSL_VERSION), yaml_get_version_string(),
+           zlibVersion(), ZSTD_versionString(), MHD_get_version(), JANSSON_VERSION);
+}
 
 static void usage(FILE *f)
 {
@@ -44,28 +129,83 @@ static void on_exit_poll(uv_timer_t *t)
 }
 
 /* Stop accepting, let sessions finish, exit when the last one is gone. */
-static void begin_graceful_shutdown(void)
+static void start_drain(void)
 {
-    if (atomic_exchange(&px.stopping, 1)) return;
-    upgrade_stop();
     for (int i = 0; i < px.n_workers; i++) worker_drain(&px.workers[i]);
     uv_timer_start(&exit_poll, on_exit_poll, 50, 50);
 }
 
+static void on_accept_grace_end(uv_timer_t *t)
+{
+    (void)t;
+    log_info("accept_grace_end", "msg=\"closing the listeners\"");
+    start_drain();
+}
+
+/* After a binary upgrade's handover: the new process accepts now. */
+static void handed_over(void)
+{
+    if (atomic_exchange(&px.stopping, 1)) return;
+    /* under systemd this ends the service: see README (upgrades are not
+     * wired to systemd yet) */
+    notify_send("STOPPING=1\nSTATUS=handed over to a new process; draining");
+    upgrade_stop();
+    start_drain();
+}
+
+/* SIGTERM/SIGINT: the health endpoint says 503 at once; the listeners stay
+ * open for shutdown.accept_grace, so that a load balancer that has not yet
+ * seen the 503 sends no client into a refused connection, then the drain. */
+static void begin_graceful_shutdown(void)
+{
+    if (atomic_exchange(&px.stopping, 1)) return;
+    upgrade_stop();
+    if (px.cfg->accept_grace_ms > 0) {
+        uv_timer_start(&accept_grace, on_accept_grace_end, (uint64_t)px.cfg->accept_grace_ms, 0);
+        return;
+    }
+    start_drain();
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
+    (void)h;
+    if (signum == SIGUSR1) {
+        /* logrotate moved the file: open the configured name again (a reload
+         * through the API may have changed it) */
+        int rc = log_open(px.cfg->log_file);
+        if (rc != 0)
+            log_error("log_reopen_failed",
+                      "file=\"%s\" err=\"%s\" msg=\"lines go to the old file\"",
+                      px.cfg->log_file, uv_strerror(rc));
+        else
+            log_info("log_reopened", "file=\"%s\"", px.cfg->log_file ? px.cfg->log_file : "");
+        return;
+    }
     if (signum == SIGHUP) {
         char err[512];
-        if (reload_config(&px, err, sizeof err) != 0)
+        notify_send("RELOADING=1");
+        if (reload_config(&px, err, sizeof err) != 0) {
             log_error("reload_failed", "error=\"%s\" msg=\"the old configuration stays\"", err);
+            notify_send("READY=1\nSTATUS=reload failed, the old configuration stays");
+            return;
+        }
+        notify_send("READY=1\nSTATUS=serving");
+        /* the file named now (maybe another), opened again as after SIGUSR1 */
+        int rc = log_open(px.cfg->log_file);
+        if (rc != 0)
+            log_error("log_reopen_failed",
+                      "file=\"%s\" err=\"%s\" msg=\"lines go to the old file\"",
+                      px.cfg->log_file, uv_strerror(rc));
         return;
     }
     if (++signals_seen > 1) {
         log_info("shutdown", "signal=%d mode=immediate", signum);
         _exit(1);
     }
-    log_info("shutdown", "signal=%d mode=graceful grace_ms=%d", signum,
-             px.cfg->shutdown_grace_ms);
+    log_info("shutdown", "signal=%d mode=graceful grace_ms=%d accept_grace_ms=%d", signum,
+             px.cfg->shutdown_grace_ms, px.cfg->accept_grace_ms);
+    notify_send("STOPPING=1\nSTATUS=draining");
     begin_graceful_shutdown();
 }
 
@@ -83,27 +223,54 @@ int main(int argc, char **argv)
         switch (o) {
         case 'c': path = optarg; break;
         case 'k': check = true; break;
-        case 'v': printf("mymux %s\n", MYMUX_VERSION); return 0;
+        case 'v': print_version(); return 0;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "mymux: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return 2;
     }
     if (!path) {
         usage(stderr);
         return 2;
     }
-    char err[512];
+    /* until the loop's handlers are installed, a logrotate SIGUSR1 or an early
+     * SIGHUP must not kill a process that is starting */
+    signal(SIGUSR1, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
+    if (log_init() != 0) {
+        fprintf(stderr, "mymux: cannot duplicate stderr for the log\n");
+        return 1;
+    }
+    static char err[16384]; /* every error of the file, one per line */
     struct mx_config *cfg;
     if (config_load(path, &cfg, err, sizeof err) != 0) {
-        fprintf(stderr, "mymux: %s\n", err);
+        /* one line per error, each "mymux: file:line:col: message" */
+        for (char *line = err, *next; line && *line; line = next) {
+            next = strchr(line, '\n');
+            if (next) *next++ = 0;
+            fprintf(stderr, "mymux: %s\n", line);
+        }
         return 1;
     }
     if (check) {
-        printf("mymux: %s: configuration OK\n", path);
+        int errors = check_machine(cfg, path);
         config_free(cfg);
+        if (errors) return 1;
+        printf("mymux: %s: configuration OK\n", path);
         return 0;
     }
     if (cfg->log_level) log_set_level(cfg->log_level);
+    if (cfg->log_file) {
+        int rc = log_open(cfg->log_file);
+        if (rc != 0) {
+            fprintf(stderr, "mymux: log.file %s: %s\n", cfg->log_file, uv_strerror(rc));
+            return 1;
+        }
+    }
     signal(SIGPIPE, SIG_IGN);
     if (auth_rsa_init() != 0) {
         log_error("startup", "msg=\"cannot generate the RSA key\"");
@@ -135,19 +302,38 @@ int main(int argc, char **argv)
 
     px.n_workers = cfg->workers > 0 ? cfg->workers : 1;
     px.workers = calloc((size_t)px.n_workers, sizeof *px.workers);
-    int inherited[MX_UPGRADE_MAX_FDS], n_inherited = 0;
-    if (cfg->upgrade_socket)
-        n_inherited = upgrade_receive(cfg->upgrade_socket, inherited, MX_UPGRADE_MAX_FDS);
-    for (int i = n_inherited - 1; i >= px.n_workers; i--) {
+    struct mx_inherited inh = {.n_sql = 0, .health_fd = -1, .admin_fd = -1};
+    if (cfg->upgrade_socket) upgrade_receive(cfg->upgrade_socket, &inh);
+    char listen_addr[300];
+    snprintf(listen_addr, sizeof listen_addr, strchr(cfg->listen_host, ':') ? "[%s]:%d" : "%s:%d",
+             cfg->listen_host, cfg->listen_port);
+    if (inh.n_sql > 0 && !upgrade_fd_is(inh.sql[0], listen_addr)) {
+        log_warn("upgrade", "listen=%s msg=\"the inherited SQL listeners have another address; "
+                 "binding the configured one\"", listen_addr);
+        for (int i = 0; i < inh.n_sql; i++) close(inh.sql[i]);
+        inh.n_sql = 0;
+    }
+    for (int i = inh.n_sql - 1; i >= px.n_workers; i--) {
         /* more listeners than workers: their queues could not be served */
         log_warn("upgrade", "msg=\"closing an inherited listener: fewer workers than before\"");
-        close(inherited[i]);
+        close(inh.sql[i]);
+    }
+    if (inh.n_sql == 0) {
+        /* SO_REUSEPORT would let this process join another's listener and take
+         * half of its clients: only a process taking the sockets over may */
+        int rc = worker_listen_probe(cfg);
+        if (rc == UV_EADDRINUSE) {
+            log_error("listen_failed",
+                      "listen=%s err=\"address already in use\" msg=\"another process listens "
+                      "on this address; stop it, or take its sockets over with "
+                      "shutdown.upgrade_socket\"", listen_addr);
+            _exit(MX_EXIT_ADDR_IN_USE);
+        }
     }
     for (int i = 0; i < px.n_workers; i++) {
-        int rc = worker_start(&px.workers[i], &px, i, i < n_inherited ? inherited[i] : -1);
+        int rc = worker_start(&px.workers[i], &px, i, i < inh.n_sql ? inh.sql[i] : -1);
         if (rc < 0) {
-            log_error("listen_failed", "listen=%s:%d err=%s", cfg->listen_host, cfg->listen_port,
-                      uv_strerror(rc));
+            log_error("listen_failed", "listen=%s err=%s", listen_addr, uv_strerror(rc));
             _exit(1);
         }
     }
@@ -156,19 +342,33 @@ int main(int argc, char **argv)
              MYMUX_VERSION, cfg->listen_host, cfg->listen_port, px.n_workers, cfg->n_backends,
              px.server_version);
 
-    if (admin_start(&px) != 0) _exit(1);
+    if (admin_start(&px, inh.admin_fd) != 0) _exit(1);
 
     uv_loop_t *loop = uv_default_loop();
     uv_timer_init(loop, &exit_poll);
-    if (status_http_start(loop, &px) != 0) _exit(1);
-    if (upgrade_listen(loop, &px, begin_graceful_shutdown) != 0) _exit(1);
-    uv_signal_t sig_term, sig_int, sig_hup;
+    uv_timer_init(loop, &accept_grace);
+    if (status_http_start(loop, &px, inh.health_fd) != 0) _exit(1);
+    if (upgrade_listen(loop, &px, handed_over) != 0) _exit(1);
+    uv_signal_t sig_term, sig_int, sig_hup, sig_usr1;
     uv_signal_init(loop, &sig_term);
     uv_signal_init(loop, &sig_int);
     uv_signal_init(loop, &sig_hup);
+    uv_signal_init(loop, &sig_usr1);
     uv_signal_start(&sig_term, on_signal, SIGTERM);
     uv_signal_start(&sig_int, on_signal, SIGINT);
     uv_signal_start(&sig_hup, on_signal, SIGHUP);
+    uv_signal_start(&sig_usr1, on_signal, SIGUSR1);
+    /* every listener is up (health and admin too): systemd may order the
+     * units that need mymux after this */
+    char ready[64];
+    snprintf(ready, sizeof ready, "READY=1\nMAINPID=%ld\nSTATUS=serving", (long)getpid());
+    if (notify_send(ready) < 0) log_warn("notify_failed", "msg=\"cannot reach NOTIFY_SOCKET\"");
+    uv_timer_init(loop, &watchdog);
+    watchdog_ms = notify_watchdog_ms();
+    if (watchdog_ms >= 2) {
+        for (int i = 0; i < px.n_workers; i++) atomic_store(&px.workers[i].tick_ms, mx_now_ms());
+        uv_timer_start(&watchdog, on_watchdog, watchdog_ms / 2, watchdog_ms / 2);
+    }
     uv_run(loop, UV_RUN_DEFAULT);
 
     control_stop();
@@ -177,7 +377,10 @@ int main(int argc, char **argv)
     uv_close((uv_handle_t *)&sig_term, NULL);
     uv_close((uv_handle_t *)&sig_int, NULL);
     uv_close((uv_handle_t *)&sig_hup, NULL);
+    uv_close((uv_handle_t *)&sig_usr1, NULL);
     uv_close((uv_handle_t *)&exit_poll, NULL);
+    uv_close((uv_handle_t *)&accept_grace, NULL);
+    uv_close((uv_handle_t *)&watchdog, NULL);
     status_http_stop();
     upgrade_stop();
     uv_run(loop, UV_RUN_DEFAULT);
@@ -191,5 +394,6 @@ int main(int argc, char **argv)
     for (int i = 0; i < px.n_old_cfgs; i++) config_free(px.old_cfgs[i]);
     config_free(px.cfg);
     log_info("stopped", "msg=bye");
+    log_close();
     return 0;
 }

@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "admin/admin_int.h"
 #include "core/log.h"
@@ -93,20 +94,33 @@ void adm_rates_get(struct adm_rates *out)
 
 /* ---- start and stop ---- */
 
-int admin_start(struct mx_proxy *px)
+int admin_start(struct mx_proxy *px, int inherited_fd)
 {
-    if (!px->cfg->admin_listen) return 0;
+    if (!px->cfg->admin_listen) {
+        if (inherited_fd >= 0) close(inherited_fd);
+        return 0;
+    }
     adm.stop = false;
     if (pthread_create(&adm.thread, NULL, adm_sampler, px) != 0) {
         log_error("admin_failed", "msg=\"cannot start the sampler thread\"");
         return -1;
     }
     adm.running = true;
-    if (http_start(px) != 0) {
+    if (http_start(px, inherited_fd) != 0) {
         admin_stop();
         return -1;
     }
     return 0;
+}
+
+int admin_listen_fd(void)
+{
+    return http_listen_fd();
+}
+
+void admin_quiesce(void)
+{
+    http_quiesce();
 }
 
 void admin_stop(void)

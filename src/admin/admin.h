@@ -10,10 +10,18 @@
 struct mx_proxy;
 struct mx_worker;
 
-/* Starts the admin listener when cfg->admin_listen is set (its own thread).
- * Returns 0, or -1 with the reason logged. */
-int admin_start(struct mx_proxy *px);
+/* Starts the admin listener when cfg->admin_listen is set (its own thread),
+ * on inherited_fd when a binary upgrade handed one over (-1: none; closed when
+ * the configuration no longer names its address). Returns 0, or -1 with the
+ * reason logged. */
+int admin_start(struct mx_proxy *px, int inherited_fd);
 void admin_stop(void);
+
+/* Binary upgrade: the admin listening socket (-1 when none), and stop
+ * accepting on it once a new process has its copy (requests in progress
+ * finish). */
+int admin_listen_fd(void);
+void admin_quiesce(void);
 
 /* Query digests, per worker (no lock on the query path). digest_begin is
  * called when a statement is about to run and returns a handle for

@@ -61,8 +61,10 @@ void page_handle(struct mx_proxy *px, const struct adm_request *q, struct adm_re
 void metrics_handle(struct mx_proxy *px, const struct adm_request *q, struct adm_reply *r);
 
 /* http.c */
-int http_start(struct mx_proxy *px);
+int http_start(struct mx_proxy *px, int inherited_fd);
 void http_stop(void);
+int http_listen_fd(void);
+void http_quiesce(void);
 
 /* Names shared by the API, the page and the metrics. */
 const char *adm_state_name(int state);     /* enum mx_srv_state */

@@ -7,15 +7,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "admin/admin_int.h"
 #include "core/log.h"
+#include "core/upgrade.h"
 #include "core/worker.h"
 
 #define HTTP_BODY_MAX (64 * 1024)
 
 static struct MHD_Daemon *http_daemon;
+static MHD_socket quiesced_fd = MHD_INVALID_SOCKET; /* given back by MHD_quiesce_daemon */
 static char *http_cert, *http_key; /* PEM contents; MHD keeps pointers to them */
 
 /* Body of one request, gathered across MHD's calls. */
@@ -204,6 +209,18 @@ static char *http_read_file(const char *path)
     return s;
 }
 
+/* libmicrohttpd's own messages (bind failures, protocol errors) as mymux log
+ * lines, escaped like any other value, instead of raw lines on stderr. */
+static void http_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r' || msg[n - 1] == ' ')) msg[--n] = 0;
+    log_warn("admin_http", "msg=\"%s\"", msg);
+}
+
 /* Splits "host:port" / "[v6]:port" into a socket address. */
 static int http_parse_listen(const char *listen, struct sockaddr_storage *ss, bool *v6)
 {
@@ -228,17 +245,26 @@ static int http_parse_listen(const char *listen, struct sockaddr_storage *ss, bo
     return 0;
 }
 
-int http_start(struct mx_proxy *px)
+int http_start(struct mx_proxy *px, int inherited_fd)
 {
     const struct mx_config *cfg = px->cfg;
     struct sockaddr_storage ss;
     bool v6 = false;
+    if (inherited_fd >= 0 && !upgrade_fd_is(inherited_fd, cfg->admin_listen)) {
+        log_warn("upgrade", "listen=%s msg=\"the inherited admin socket has another address; "
+                 "binding the configured one\"", cfg->admin_listen);
+        close(inherited_fd);
+        inherited_fd = -1;
+    }
     if (http_parse_listen(cfg->admin_listen, &ss, &v6) != 0) {
         log_error("admin_failed", "listen=%s msg=\"cannot resolve the admin address\"",
                   cfg->admin_listen);
         return -1;
     }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
+    /* MHD_USE_ITC: MHD_quiesce_daemon needs it to take the socket out of the
+     * polling thread (binary upgrade) */
+    unsigned flags =
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG | MHD_USE_ITC;
     if (v6) flags |= MHD_USE_IPv6;
     bool tls = cfg->admin_tls_cert && cfg->admin_tls_key;
     if (tls) {
@@ -254,8 +280,16 @@ int http_start(struct mx_proxy *px)
         }
         flags |= MHD_USE_TLS;
     }
+    /* an inherited socket is already bound and listening; MHD takes it as is */
+    struct MHD_OptionItem where[2] = {
+        inherited_fd >= 0
+            ? (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, inherited_fd, NULL}
+            : (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &ss},
+        {MHD_OPTION_END, 0, NULL}};
     http_daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, http_on_request, px, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        flags, 0, NULL, NULL, http_on_request, px,
+        /* first, or MHD prints the messages of the options before it itself */
+        MHD_OPTION_EXTERNAL_LOGGER, http_log, NULL, MHD_OPTION_ARRAY, where,
         MHD_OPTION_NOTIFY_COMPLETED, http_on_done, NULL, MHD_OPTION_CONNECTION_LIMIT, 64u,
         MHD_OPTION_CONNECTION_TIMEOUT, 30u,
         tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, http_cert,
@@ -265,8 +299,8 @@ int http_start(struct mx_proxy *px)
                   cfg->admin_listen);
         goto fail;
     }
-    log_info("admin_listen", "listen=%s tls=%d auth=%d", cfg->admin_listen, tls ? 1 : 0,
-             cfg->admin_user ? 1 : 0);
+    log_info("admin_listen", "listen=%s tls=%d auth=%d inherited=%d", cfg->admin_listen,
+             tls ? 1 : 0, cfg->admin_user ? 1 : 0, inherited_fd >= 0 ? 1 : 0);
     return 0;
 fail:
     free(http_cert);
@@ -275,11 +309,31 @@ fail:
     return -1;
 }
 
+int http_listen_fd(void)
+{
+    if (!http_daemon) return -1;
+    const union MHD_DaemonInfo *i = MHD_get_daemon_info(http_daemon, MHD_DAEMON_INFO_LISTEN_FD);
+    return i ? i->listen_fd : -1;
+}
+
+void http_quiesce(void)
+{
+    if (!http_daemon) return;
+    /* MHD gives the socket back and no longer accepts on it; the polling thread
+     * may still hold it until MHD_stop_daemon, which then leaves it alone, so
+     * it is closed only after that (http_stop). */
+    quiesced_fd = MHD_quiesce_daemon(http_daemon);
+}
+
 void http_stop(void)
 {
     if (http_daemon) {
         MHD_stop_daemon(http_daemon);
         http_daemon = NULL;
+    }
+    if (quiesced_fd != MHD_INVALID_SOCKET) {
+        close(quiesced_fd);
+        quiesced_fd = MHD_INVALID_SOCKET;
     }
     if (http_key) OPENSSL_cleanse(http_key, strlen(http_key));
     free(http_cert);

@@ -40,6 +40,8 @@ struct config_ctx {
     struct mx_config *cfg;
     char *err;
     size_t errlen;
+    int n_errors;     /* errors written to err so far, one per line */
+    const yaml_node_t *admin_listen_node, *health_listen_node; /* for the same-address check */
 };
 
 /* ---- errors ---- */
@@ -47,15 +49,22 @@ struct config_ctx {
 static int config_error_at(struct config_ctx *c, size_t line, size_t col, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/* Writes "NAME:LINE:COL: message" (LINE and COL 1-based) and returns -1. */
+/* Adds "NAME:LINE:COL: message" (LINE and COL 1-based) to the errors, one per
+ * line in err (as many as fit), and returns -1. The parse goes on with the next
+ * section or list item, so that one run reports every error it can. */
 static int config_error_at(struct config_ctx *c, size_t line, size_t col, const char *fmt, ...)
 {
+    c->n_errors++;
     if (c->err == NULL || c->errlen == 0) return -1;
-    int n = snprintf(c->err, c->errlen, "%s:%zu:%zu: ", c->name, line, col);
-    if (n >= 0 && (size_t)n < c->errlen) {
+    size_t used = c->n_errors > 1 ? strlen(c->err) : 0;
+    if (used + 2 >= c->errlen) return -1;
+    char *at = c->err + used;
+    size_t room = c->errlen - used;
+    int n = snprintf(at, room, "%s%s:%zu:%zu: ", used ? "\n" : "", c->name, line, col);
+    if (n >= 0 && (size_t)n < room) {
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(c->err + n, c->errlen - (size_t)n, fmt, ap);
+        vsnprintf(at + n, room - (size_t)n, fmt, ap);
         va_end(ap);
     }
     return -1;
@@ -327,6 +336,16 @@ static int config_split_hostport(const char *s, char **host, int *port, char *er
     if (hend == h) goto bad;
     for (const char *q = h; q < hend; q++)
         if (isspace((unsigned char)*q)) goto bad;
+    if (s[0] != '[' && strspn(h, "0123456789.") == (size_t)(hend - h)) {
+        /* digits and dots: an IPv4 address or nothing (no host name looks so) */
+        char v4[INET_ADDRSTRLEN + 1];
+        struct in_addr a;
+        size_t hl = (size_t)(hend - h);
+        if (hl >= sizeof v4) goto bad_v4;
+        memcpy(v4, h, hl);
+        v4[hl] = '\0';
+        if (inet_pton(AF_INET, v4, &a) != 1) goto bad_v4;
+    }
     uint64_t v;
     const char *pend = config_digits(p, 100000, &v);
     if (pend == NULL || *pend != '\0') goto bad;
@@ -341,6 +360,9 @@ static int config_split_hostport(const char *s, char **host, int *port, char *er
     }
     *port = (int)v;
     return 0;
+bad_v4:
+    snprintf(err, errlen, "expected an IPv4 address (four numbers from 0 to 255)");
+    return -1;
 bad:
     snprintf(err, errlen, "expected host:port");
     return -1;
@@ -796,6 +818,8 @@ static int config_parse_backend(struct config_ctx *c, const yaml_node_t *map,
         config_get_string(c, v[B_NAME], "name", &b->name) < 0 ||
         config_get_hostport(c, v[B_ADDRESS], "address", &b->host, &b->port) < 0)
         return -1;
+    b->addr_line = (int)v[B_ADDRESS]->start_mark.line + 1;
+    b->addr_col = (int)v[B_ADDRESS]->start_mark.column + 1;
     if (v[B_WEIGHT] && config_get_int(c, v[B_WEIGHT], "weight", 1, 1000000, &b->weight) < 0)
         return -1;
     if (v[B_BACKUP] && config_get_bool(c, v[B_BACKUP], "backup", &b->backup) < 0) return -1;
@@ -830,7 +854,8 @@ static int config_parse_backend(struct config_ctx *c, const yaml_node_t *map,
 static long config_find_dup(yaml_node_t **names, size_t i)
 {
     for (size_t j = 0; j < i; j++)
-        if (strcmp(config_scalar(names[j]), config_scalar(names[i])) == 0) return (long)j;
+        if (names[j] && strcmp(config_scalar(names[j]), config_scalar(names[i])) == 0)
+            return (long)j;
     return -1;
 }
 
@@ -855,22 +880,23 @@ static int config_parse_users(struct config_ctx *c, const yaml_node_t *seq)
         return config_error(c, seq, "out of memory");
     }
     cfg->n_users = n; /* zeroed entries free cleanly if we stop half-way */
+    bool bad = false;
     for (size_t i = 0; i < n; i++) {
         yaml_node_t *item = yaml_document_get_node(c->doc, seq->data.sequence.items.start[i]);
-        if (config_parse_user(c, item, &cfg->users[i]) < 0) goto fail;
+        if (config_parse_user(c, item, &cfg->users[i]) < 0) {
+            bad = true; /* the next items are still checked */
+            continue;
+        }
         names[i] = config_name_node(c, item);
         long d = config_find_dup(names, i);
         if (d >= 0) {
             config_error(c, names[i], "duplicate user name '" CONFIG_ECHO "' (first at line %zu)",
                          cfg->users[i].name, names[d]->start_mark.line + 1);
-            goto fail;
+            bad = true;
         }
     }
     free(names);
-    return 0;
-fail:
-    free(names);
-    return -1;
+    return bad ? -1 : 0;
 }
 
 static int config_parse_backends(struct config_ctx *c, const yaml_node_t *seq)
@@ -884,23 +910,24 @@ static int config_parse_backends(struct config_ctx *c, const yaml_node_t *seq)
         return config_error(c, seq, "out of memory");
     }
     cfg->n_backends = n;
+    bool bad = false;
     for (size_t i = 0; i < n; i++) {
         yaml_node_t *item = yaml_document_get_node(c->doc, seq->data.sequence.items.start[i]);
-        if (config_parse_backend(c, item, &cfg->backends[i]) < 0) goto fail;
+        if (config_parse_backend(c, item, &cfg->backends[i]) < 0) {
+            bad = true; /* the next items are still checked */
+            continue;
+        }
         names[i] = config_name_node(c, item);
         long d = config_find_dup(names, i);
         if (d >= 0) {
             config_error(c, names[i],
                          "duplicate backend name '" CONFIG_ECHO "' (first at line %zu)",
                          cfg->backends[i].name, names[d]->start_mark.line + 1);
-            goto fail;
+            bad = true;
         }
     }
     free(names);
-    return 0;
-fail:
-    free(names);
-    return -1;
+    return bad ? -1 : 0;
 }
 
 /* ---- pool and client limits ---- */
@@ -1070,9 +1097,9 @@ static int config_parse_balance(struct config_ctx *c, const yaml_node_t *n)
 
 /* ---- shutdown ---- */
 
-enum { SD_GRACE, SD_HEALTH_LISTEN, SD_UPGRADE_SOCKET, SD_N };
+enum { SD_GRACE, SD_HEALTH_LISTEN, SD_UPGRADE_SOCKET, SD_ACCEPT_GRACE, SD_N };
 static const char *const config_shutdown_keys[SD_N] = {"grace_period", "health_listen",
-                                                       "upgrade_socket"};
+                                                       "upgrade_socket", "accept_grace"};
 
 static int config_parse_shutdown(struct config_ctx *c, const yaml_node_t *map)
 {
@@ -1082,9 +1109,13 @@ static int config_parse_shutdown(struct config_ctx *c, const yaml_node_t *map)
     if (config_fields(c, map, "shutdown", "in shutdown", config_shutdown_keys, SD_N, v) < 0 ||
         (v[SD_GRACE] &&
          config_get_duration(c, v[SD_GRACE], "grace_period", 0, &cfg->shutdown_grace_ms) < 0) ||
+        (v[SD_ACCEPT_GRACE] &&
+         config_get_duration(c, v[SD_ACCEPT_GRACE], "accept_grace", 0,
+                             &cfg->accept_grace_ms) < 0) ||
         (v[SD_HEALTH_LISTEN] &&
          config_get_addr_string(c, v[SD_HEALTH_LISTEN], "health_listen", &cfg->health_listen) < 0))
         return -1;
+    if (cfg->health_listen) c->health_listen_node = v[SD_HEALTH_LISTEN];
     if (v[SD_UPGRADE_SOCKET] && !config_is_null(v[SD_UPGRADE_SOCKET])) {
         struct sockaddr_un sun;
         if (config_get_string(c, v[SD_UPGRADE_SOCKET], "upgrade_socket", &cfg->upgrade_socket) < 0)
@@ -1277,11 +1308,12 @@ static int config_parse_admin(struct config_ctx *c, const yaml_node_t *map,
         config_together(c, v[A_TLS_CERT], "tls_cert", cfg->admin_tls_cert, v[A_TLS_KEY], "tls_key",
                         cfg->admin_tls_key) < 0)
         return -1;
+    if (v[A_LISTEN] && cfg->admin_listen) c->admin_listen_node = v[A_LISTEN];
     return 0;
 }
 
-enum { LG_LEVEL, LG_SLOW_QUERY, LG_QUERY_TEXT, LG_N };
-static const char *const config_log_keys[LG_N] = {"level", "slow_query", "query_text"};
+enum { LG_LEVEL, LG_SLOW_QUERY, LG_QUERY_TEXT, LG_FILE, LG_N };
+static const char *const config_log_keys[LG_N] = {"level", "slow_query", "query_text", "file"};
 
 /* `log:`; LEGACY is the top-level log_level node (or NULL), the same setting. */
 static int config_parse_log(struct config_ctx *c, const yaml_node_t *map, const yaml_node_t *legacy)
@@ -1298,6 +1330,9 @@ static int config_parse_log(struct config_ctx *c, const yaml_node_t *map, const 
          config_get_duration(c, v[LG_SLOW_QUERY], "slow_query", 0, &cfg->slow_query_ms) < 0) ||
         (v[LG_QUERY_TEXT] &&
          config_get_bool(c, v[LG_QUERY_TEXT], "query_text", &cfg->log_queries) < 0))
+        return -1;
+    if (v[LG_FILE] && !config_is_null(v[LG_FILE]) &&
+        config_get_string(c, v[LG_FILE], "file", &cfg->log_file) < 0)
         return -1;
     return 0;
 }
@@ -1330,49 +1365,80 @@ static const char *const config_top_keys[K_N] = {
     "compression", "proxy_protocol", "admin",          "log",       "admin_listen",
 };
 
+static bool config_wildcard(const char *h)
+{
+    return strcmp(h, "0.0.0.0") == 0 || strcmp(h, "::") == 0 || strcmp(h, "*") == 0;
+}
+
+/* An HTTP listener on the SQL listener's address would fail at start-up (or,
+ * with a wildcard, take its port): refused here. */
+static void config_check_not_listen(struct config_ctx *c, const yaml_node_t *n, const char *addr,
+                                    const char *key)
+{
+    if (!n || !addr) return;
+    char *h = NULL, why[96];
+    int port;
+    if (config_split_hostport(addr, &h, &port, why, sizeof why) < 0) return;
+    const struct mx_config *cfg = c->cfg;
+    if (port == cfg->listen_port &&
+        (strcasecmp(h, cfg->listen_host) == 0 || config_wildcard(h) ||
+         config_wildcard(cfg->listen_host)))
+        config_error(c, n, "%s: '" CONFIG_ECHO "' is the SQL listen address (%s:%d); give it "
+                     "another port", key, addr, cfg->listen_host, cfg->listen_port);
+    free(h);
+}
+
+/* listen, then every section even after one failed, so that a run reports
+ * every error; a later check that needs an earlier value is skipped when that
+ * value did not parse. */
 static int config_parse_root(struct config_ctx *c, const yaml_node_t *root)
 {
     struct mx_config *cfg = c->cfg;
     yaml_node_t *v[K_N];
     const char *at = "at top level";
-    if (config_fields(c, root, "top level", at, config_top_keys, K_N, v) < 0 ||
-        config_require(c, root, at, "listen", v[K_LISTEN]) < 0 ||
-        config_require(c, root, at, "users", v[K_USERS]) < 0 ||
-        config_require(c, root, at, "backends", v[K_BACKENDS]) < 0 ||
-        config_get_hostport(c, v[K_LISTEN], "listen", &cfg->listen_host, &cfg->listen_port) < 0)
-        return -1;
-    if (v[K_WORKERS] &&
-        config_get_int(c, v[K_WORKERS], "workers", 0, CONFIG_MAX_WORKERS, &cfg->workers) < 0)
-        return -1;
-    if (v[K_SERVER_VERSION] &&
-        config_get_opt_string(c, v[K_SERVER_VERSION], "server_version", &cfg->server_version) < 0)
-        return -1;
-    if (v[K_LOG_LEVEL] && config_get_choice(c, v[K_LOG_LEVEL], "log_level", config_log_levels,
-                                            sizeof config_log_levels / sizeof config_log_levels[0],
-                                            &cfg->log_level) < 0)
-        return -1;
-    if (config_want_items(c, v[K_USERS], "users", "user") < 0 ||
-        config_parse_users(c, v[K_USERS]) < 0)
-        return -1;
+    if (config_fields(c, root, "top level", at, config_top_keys, K_N, v) < 0) return -1;
+    int errors = c->n_errors;
+    bool listen_ok = false;
+    if (config_require(c, root, at, "listen", v[K_LISTEN]) == 0 &&
+        config_get_hostport(c, v[K_LISTEN], "listen", &cfg->listen_host, &cfg->listen_port) == 0) {
+        listen_ok = true;
+        cfg->listen_line = (int)v[K_LISTEN]->start_mark.line + 1;
+        cfg->listen_col = (int)v[K_LISTEN]->start_mark.column + 1;
+    }
+    if (config_require(c, root, at, "users", v[K_USERS]) == 0 &&
+        config_want_items(c, v[K_USERS], "users", "user") == 0)
+        config_parse_users(c, v[K_USERS]);
+    if (v[K_WORKERS])
+        config_get_int(c, v[K_WORKERS], "workers", 0, CONFIG_MAX_WORKERS, &cfg->workers);
+    if (v[K_SERVER_VERSION])
+        config_get_opt_string(c, v[K_SERVER_VERSION], "server_version", &cfg->server_version);
+    if (v[K_LOG_LEVEL])
+        config_get_choice(c, v[K_LOG_LEVEL], "log_level", config_log_levels,
+                          sizeof config_log_levels / sizeof config_log_levels[0], &cfg->log_level);
     /* The global health section before the backends, which start from it. */
-    if (v[K_HEALTH] && config_parse_check(c, v[K_HEALTH], "in health", &cfg->health) < 0) return -1;
-    if (config_want_items(c, v[K_BACKENDS], "backends", "backend") < 0 ||
-        config_parse_backends(c, v[K_BACKENDS]) < 0)
-        return -1;
-    if ((v[K_POOL] && config_parse_pool(c, v[K_POOL]) < 0) ||
-        (v[K_LIMITS] && config_parse_limits(c, v[K_LIMITS]) < 0) ||
-        (v[K_BALANCE] && config_parse_balance(c, v[K_BALANCE]) < 0) ||
-        (v[K_SHUTDOWN] && config_parse_shutdown(c, v[K_SHUTDOWN]) < 0) ||
-        (v[K_TLS] && config_parse_tls(c, v[K_TLS]) < 0) ||
-        (v[K_COMPRESSION] && config_parse_compression(c, v[K_COMPRESSION]) < 0) ||
-        (v[K_PROXY_PROTOCOL] && config_parse_proxy_protocol(c, v[K_PROXY_PROTOCOL]) < 0))
-        return -1;
+    if (v[K_HEALTH]) config_parse_check(c, v[K_HEALTH], "in health", &cfg->health);
+    if (config_require(c, root, at, "backends", v[K_BACKENDS]) == 0 &&
+        config_want_items(c, v[K_BACKENDS], "backends", "backend") == 0)
+        config_parse_backends(c, v[K_BACKENDS]);
+    if (v[K_POOL]) config_parse_pool(c, v[K_POOL]);
+    if (v[K_LIMITS]) config_parse_limits(c, v[K_LIMITS]);
+    if (v[K_BALANCE]) config_parse_balance(c, v[K_BALANCE]);
+    if (v[K_SHUTDOWN]) config_parse_shutdown(c, v[K_SHUTDOWN]);
+    if (v[K_TLS]) config_parse_tls(c, v[K_TLS]);
+    if (v[K_COMPRESSION]) config_parse_compression(c, v[K_COMPRESSION]);
+    if (v[K_PROXY_PROTOCOL]) config_parse_proxy_protocol(c, v[K_PROXY_PROTOCOL]);
     if (v[K_ADMIN_LISTEN] &&
-        config_get_addr_string(c, v[K_ADMIN_LISTEN], "admin_listen", &cfg->admin_listen) < 0)
-        return -1;
-    if ((v[K_ADMIN] && config_parse_admin(c, v[K_ADMIN], v[K_ADMIN_LISTEN]) < 0) ||
-        (v[K_LOG] && config_parse_log(c, v[K_LOG], v[K_LOG_LEVEL]) < 0))
-        return -1;
+        config_get_addr_string(c, v[K_ADMIN_LISTEN], "admin_listen", &cfg->admin_listen) == 0 &&
+        cfg->admin_listen)
+        c->admin_listen_node = v[K_ADMIN_LISTEN];
+    if (v[K_ADMIN]) config_parse_admin(c, v[K_ADMIN], v[K_ADMIN_LISTEN]);
+    if (v[K_LOG]) config_parse_log(c, v[K_LOG], v[K_LOG_LEVEL]);
+    if (listen_ok) {
+        config_check_not_listen(c, c->admin_listen_node, cfg->admin_listen, "admin listen");
+        config_check_not_listen(c, c->health_listen_node, cfg->health_listen,
+                                "shutdown.health_listen");
+    }
+    if (c->n_errors > errors) return -1;
     if (cfg->accept_burst < 0) cfg->accept_burst = cfg->accept_rate;
     if (cfg->workers == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -1576,6 +1642,7 @@ void config_free(struct mx_config *cfg)
     free(cfg->balance);
     free(cfg->stick_on);
     free(cfg->health_listen);
+    free(cfg->log_file);
     free(cfg->upgrade_socket);
     free(cfg->tls_cert);
     free(cfg->tls_key);

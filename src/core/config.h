@@ -63,6 +63,7 @@ struct mx_backend_cfg {
     char *name;
     char *host;   /* numeric IPv4/IPv6 or host name */
     int port;
+    int addr_line, addr_col; /* where `address` is in the file (for --check-config) */
     int weight;   /* default 1 */
     bool backup;  /* default false */
     int max_connections; /* 0 = pool.max_per_backend */
@@ -85,6 +86,8 @@ struct mx_config {
 
     char *server_version; /* NULL = take from the backends */
     char *log_level;      /* "debug" | "info" | "warn" | "error"; default "info" */
+    int listen_line, listen_col; /* where `listen` is in the file (for --check-config) */
+    char *log_file;       /* log.file: append lines here (reopened on SIGUSR1); NULL = stderr */
 
     struct mx_user *users;
     size_t n_users;
@@ -119,6 +122,9 @@ struct mx_config {
     /* shutdown and reload */
     int shutdown_grace_ms;       /* shutdown.grace_period: default 30s: sessions in a
                                     transaction get this long to finish */
+    int accept_grace_ms;         /* shutdown.accept_grace: default 0: after SIGTERM the
+                                    listeners keep accepting this long while the health
+                                    endpoint says 503, then the drain begins */
     char *health_listen;         /* shutdown.health_listen: host:port of an HTTP endpoint
                                     answering 200 while serving, 503 while draining; NULL off */
     char *upgrade_socket;        /* shutdown.upgrade_socket: unix socket path for handing

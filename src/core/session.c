@@ -152,7 +152,7 @@ void session_drop_backend(struct mx_session *s)
 void session_close(struct mx_session *s, const char *why)
 {
     if (s->state == SS_CLOSING) return;
-    log_debug("disconnect", "conn_id=%u client=%s reason=%s", s->id, s->peer, why);
+    session_log_end(s, why);
     s->state = SS_CLOSING;
     uv_timer_stop(&s->timer);
     if (s->wait_pool) pool_cancel_wait(s->wait_pool, s);
@@ -1284,6 +1284,7 @@ static void forward_command(struct mx_session *s)
             STAT_ADD(s->w->px->stats.bytes_in, nbytes);
             STAT_ADD(s->w->px->servers[be->pool->server].bytes_to_backend, nbytes);
             if (s->ustats) STAT_ADD(s->ustats->bytes_in, nbytes);
+            s->log_bytes_in += nbytes;
             int rc = sock_write(&be->sock, b->data + b->rpos, b->ppos - b->rpos);
             if (rc < 0) {
                 session_backend_lost(s, be, rc);
@@ -1346,6 +1347,7 @@ static void finish_command(struct mx_session *s)
     STAT_ADD(px->stats.queries, 1);
     STAT_ADD(sv->queries, 1);
     if (s->ustats) STAT_ADD(s->ustats->queries, 1);
+    s->log_queries++;
     if (s->digest) digest_end(s->w, s->digest, us, r->rows ? r->rows : r->affected, r->error);
     s->digest = 0;
     if (r->error) {
@@ -1653,6 +1655,7 @@ static void relay_response(struct mx_session *s)
         STAT_ADD(s->w->px->stats.bytes_out, nbytes);
         STAT_ADD(s->w->px->servers[be->pool->server].bytes_from_backend, nbytes);
         if (s->ustats) STAT_ADD(s->ustats->bytes_out, nbytes);
+        s->log_bytes_out += nbytes;
         int rc = sock_write(&s->sock, b->data + b->rpos, b->ppos - b->rpos);
         if (rc < 0) {
             be->broken = true;

@@ -143,7 +143,13 @@ struct mx_session {
     bool exec_retried;               /* ...and were already sent again after ERR 1615 */
     bool exec_first;                 /* the EXECUTE's answer has not begun yet */
     uint32_t exec_pkt_len;
+
+    /* for the disconnect log line (session_log.c) */
+    uint64_t log_bytes_in, log_bytes_out, log_queries;
 };
+
+/* session_log.c: the `disconnect` line (info), called once by session_close. */
+void session_log_end(const struct mx_session *s, const char *why);
 
 /* Session pins beyond enum cls_pin (classify.h). */
 #define SESS_PIN_PREPARED (1u << 20) /* binary prepared statements (until mapped) */

@@ -5,8 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/log.h"
+#include "core/upgrade.h"
 #include "core/worker.h"
 
 struct hconn {
@@ -91,11 +93,34 @@ static void on_retry(uv_timer_t *t)
     uv_timer_stop(&retry);
 }
 
-int status_http_start(uv_loop_t *loop, struct mx_proxy *px)
+int status_http_start(uv_loop_t *loop, struct mx_proxy *px, int inherited_fd)
 {
     g_px = px;
     g_loop = loop;
-    if (!px->cfg->health_listen) return 0;
+    if (!px->cfg->health_listen) {
+        if (inherited_fd >= 0) close(inherited_fd);
+        return 0;
+    }
+    if (inherited_fd >= 0) {
+        if (!upgrade_fd_is(inherited_fd, px->cfg->health_listen)) {
+            log_warn("upgrade", "listen=%s msg=\"the inherited health socket has another "
+                     "address; binding the configured one\"", px->cfg->health_listen);
+            close(inherited_fd);
+        } else {
+            uv_tcp_init(loop, &listener);
+            int rc = uv_tcp_open(&listener, inherited_fd);
+            if (rc == 0) rc = uv_listen((uv_stream_t *)&listener, 128, on_conn);
+            if (rc == 0) {
+                listening = true;
+                log_info("health_listen", "listen=%s inherited=1", px->cfg->health_listen);
+                return 0;
+            }
+            log_error("health_listen_failed", "listen=%s inherited=1 err=%s",
+                      px->cfg->health_listen, uv_strerror(rc));
+            uv_close((uv_handle_t *)&listener, NULL);
+            return -1;
+        }
+    }
     int rc = try_listen();
     if (rc == UV_EADDRINUSE) {
         uv_timer_init(loop, &retry);
@@ -138,6 +163,13 @@ static int try_listen(void)
     listening = true;
     log_info("health_listen", "listen=%s", addr);
     return 0;
+}
+
+int status_http_fd(void)
+{
+    uv_os_fd_t fd;
+    if (!listening || uv_fileno((uv_handle_t *)&listener, &fd) != 0) return -1;
+    return fd;
 }
 
 void status_http_stop(void)

@@ -7,8 +7,12 @@
 
 struct mx_proxy;
 
-/* Listens on cfg->health_listen when set (on loop, the main thread's). */
-int status_http_start(uv_loop_t *loop, struct mx_proxy *px);
+/* Listens on cfg->health_listen when set (on loop, the main thread's), on
+ * inherited_fd when a binary upgrade handed one over (-1: none; closed when
+ * the configuration no longer names its address). */
+int status_http_start(uv_loop_t *loop, struct mx_proxy *px, int inherited_fd);
+/* The listening socket's fd, for a binary upgrade; -1 when not listening. */
+int status_http_fd(void);
 void status_http_stop(void);
 
 #endif

@@ -188,6 +188,7 @@ static void on_tick(uv_timer_t *t)
 {
     struct mx_worker *w = t->data;
     uint64_t now = mx_now_ms();
+    atomic_store(&w->tick_ms, now);
     for (size_t i = 0; i < w->px->cfg->n_backends; i++) pool_tick(&w->pools[i], now);
     guard_tick(w);
     if (atomic_load(&w->draining) == 2 && !atomic_load(&w->stopping)) drain_tick(w, now);
@@ -225,6 +226,26 @@ static int open_listener(struct mx_worker *w, const struct mx_config *cfg)
     w->listener.data = w;
     int rc = uv_tcp_open(&w->listener, fd);
     if (rc == 0) rc = uv_listen((uv_stream_t *)&w->listener, 4096, on_connection);
+    return rc;
+}
+
+int worker_listen_probe(const struct mx_config *cfg)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    if (uv_ip4_addr(cfg->listen_host, cfg->listen_port, (struct sockaddr_in *)&ss) != 0 &&
+        uv_ip6_addr(cfg->listen_host, cfg->listen_port, (struct sockaddr_in6 *)&ss) != 0)
+        return UV_EINVAL;
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    /* SO_REUSEADDR but not SO_REUSEPORT: connections in TIME_WAIT do not
+     * count, a listening socket does, whoever owns it */
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    socklen_t sl =
+        ss.ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+    int rc = bind(fd, (struct sockaddr *)&ss, sl) == 0 ? 0 : -errno;
+    close(fd);
     return rc;
 }
 

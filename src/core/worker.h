@@ -136,6 +136,7 @@ struct mx_worker {
     uint64_t drain_since_ms;
     bool shutting_down;        /* the grace period is over: idle sessions are refused */
     atomic_int done;           /* the loop has ended */
+    _Atomic uint64_t tick_ms;  /* the last 100 ms tick: the loop is alive (systemd watchdog) */
     struct cls_result cls;     /* scratch for the classifier (used synchronously) */
     struct mx_pcache pcache;   /* statement texts prepared through this worker */
     /* storm protection (guard.c) */
@@ -174,6 +175,12 @@ int worker_snapshot_sessions(struct mx_worker *w, struct mx_session_info *out, i
 
 /* listen_fd >= 0: a listening socket inherited from an upgraded process. */
 int worker_start(struct mx_worker *w, struct mx_proxy *px, int id, int listen_fd);
+/* Before the first worker of a fresh start (nothing inherited): 0 when nobody
+ * listens on cfg's address, UV_EADDRINUSE when a process does (SO_REUSEPORT
+ * would let this one share its port and split its clients), another negative
+ * errno otherwise. Checked, not held: two instances started at the same
+ * instant can both pass. */
+int worker_listen_probe(const struct mx_config *cfg);
 void worker_stop(struct mx_worker *w);
 /* Graceful shutdown: stop accepting; sessions finish their transactions; after
  * cfg->shutdown_grace_ms commands outside a transaction get "shutting down";

@@ -136,8 +136,10 @@ static void health_on_result(void *arg, const struct health_result *r)
                  r->detail);
     else
         snprintf(reason, sizeof reason, "shutting down gracefully: %s", r->detail);
-    log_info("backend_state", "backend=%s from=%s to=%s reason=\"%s\"", bc->name,
-             health_state_name(cur), health_state_name(next), reason);
+    /* a server lost is an operator's concern; one coming back is news */
+    log_event(next == SRV_DOWN ? MX_LOG_WARN : MX_LOG_INFO, "backend_state",
+              "backend=%s from=%s to=%s reason=\"%s\"", bc->name, health_state_name(cur),
+              health_state_name(next), reason);
 }
 
 static void health_on_tick(uv_timer_t *t)

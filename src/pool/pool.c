@@ -226,7 +226,7 @@ void pool_on_login(struct mx_backend *be, int err, const struct be_error *e)
         if (unreachable && cfg->backends[p->server].health.type != MX_CHECK_NONE) {
             int up = SRV_UP;
             if (atomic_compare_exchange_strong(&SRV(p)->state, &up, SRV_DOWN))
-                log_info("backend_state",
+                log_warn("backend_state",
                          "backend=%s from=up to=down reason=\"connection failed: %s\"",
                          cfg->backends[p->server].name, e->msg);
             if (s) {

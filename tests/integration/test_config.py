@@ -86,6 +86,96 @@ def test_config_errors_name_file_line_and_column(conf_file, text, lines):
     assert r.returncode != 0
 
 
+def test_check_config_reports_every_error_with_its_position(conf_file):
+    """Issue 12: --check-config stopped at the first error; an operator fixed one, ran it
+    again, found the next. Every error of the file now comes in one run, one line each."""
+    text = """listen: 300.1.1.1:6033
+users:
+  - name: app
+    password: apppass
+    bogus: 1
+  - name: other
+    pasword: x
+backends:
+  - name: db1
+    address: 127.0.0.1:99999
+  - name: db2
+    address: 127.0.0.1:3307
+pool:
+  max_per_backend: -5
+shutdown:
+  grace: 1s
+"""
+    path = conf_file(text)
+    r = run_mymux(["--check-config", "-c", path])
+    assert r.returncode == 1
+    errs = [ln for ln in r.stderr.splitlines() if ln.startswith("mymux: ")]
+    where = [ln.split(": ")[1] for ln in errs]
+    assert where == [f"{path}:1:9", f"{path}:5:5", f"{path}:7:5", f"{path}:10:14",
+                     f"{path}:14:20", f"{path}:16:3"], r.stderr
+    assert "expected an IPv4 address" in errs[0]
+    assert "unknown key 'bogus'" in errs[1]
+    assert "port must be between 1 and 65535" in errs[3]
+    assert "unknown key 'grace' in shutdown" in errs[5]
+
+
+@pytest.mark.parametrize("listen", ["300.1.1.1:6033", "1.2.3:6033", "127.0.0.1.5:6033",
+                                    "256.0.0.1:6033"])
+def test_invalid_ipv4_listen_refused(conf_file, listen):
+    path = conf_file(GOOD.replace("127.0.0.1:6033", listen))
+    r = run_mymux(["--check-config", "-c", path])
+    assert r.returncode == 1
+    assert f"{path}:1:9: listen: expected an IPv4 address" in r.stderr, r.stderr
+
+
+def test_listen_address_must_be_local(conf_file):
+    # TEST-NET-2 (RFC 5737): never an address of this machine
+    path = conf_file(GOOD.replace("127.0.0.1:6033", "198.51.100.7:6033"))
+    r = run_mymux(["--check-config", "-c", path])
+    assert r.returncode == 1
+    assert f"{path}:1:9: listen: 198.51.100.7 is not an address of this machine" in r.stderr, \
+        r.stderr
+    assert "configuration OK" not in r.stdout
+
+
+@pytest.mark.parametrize("extra, line", [
+    ("admin:\n  listen: 127.0.0.1:6033\n", 13),
+    ("admin_listen: 0.0.0.0:6033\n", 12),
+    ("shutdown:\n  health_listen: 127.0.0.1:6033\n", 13),
+], ids=["admin", "admin-wildcard", "health"])
+def test_http_listeners_may_not_take_the_sql_address(conf_file, extra, line):
+    path = conf_file(GOOD + extra)
+    r = run_mymux(["--check-config", "-c", path])
+    assert r.returncode == 1
+    assert f"{path}:{line}:" in r.stderr and "is the SQL listen address" in r.stderr, r.stderr
+
+
+def test_unresolvable_backend_is_a_warning(conf_file):
+    path = conf_file(GOOD.replace("127.0.0.1:3307", "no-such-host.invalid:3307"))
+    r = run_mymux(["--check-config", "-c", path])
+    assert r.returncode == 0, r.stderr  # DNS may know it by the time mymux starts
+    assert f"{path}:9:14: warning: backend db1: cannot resolve 'no-such-host.invalid'" in \
+        r.stderr, r.stderr
+    assert "configuration OK" in r.stdout
+
+
+def test_extra_arguments_are_errors(conf_file):
+    path = conf_file(GOOD)
+    r = run_mymux(["--check-config", "-c", path, "stray"])
+    assert r.returncode == 2
+    assert "unexpected argument 'stray'" in r.stderr
+    assert "configuration OK" not in r.stdout
+
+
+def test_version_names_libraries_and_build():
+    r = run_mymux(["--version"])
+    assert r.returncode == 0
+    for lib in ("libuv ", "OpenSSL ", "libyaml ", "zlib ", "zstd ", "libmicrohttpd ",
+                "jansson "):
+        assert lib in r.stdout, r.stdout
+    assert "build: " in r.stdout
+
+
 def test_missing_config_file():
     r = run_mymux(["-c", "/nonexistent/mymux.yaml"])
     assert r.returncode != 0

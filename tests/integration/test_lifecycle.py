@@ -597,6 +597,104 @@ def test_binary_upgrade_under_connection_storm(backends, mymux_factory):
     assert total >= LIMIT and st["after_exit"] >= 200, st
 
 
+def test_binary_upgrade_hands_over_admin_and_health(backends, mymux_factory):
+    """Issue 12: with admin.listen and shutdown.health_listen set, the new process used to
+    fail to bind the admin port the old one held and exit after the old one had handed the
+    SQL listeners over (a full outage). Every listener now goes over the unix socket: a
+    connect loop on the SQL, admin and health ports sees no refusal, and once the old
+    process is gone both HTTP ports answer from the new one."""
+    sockdir = tempfile.mkdtemp(prefix="mymux-upgrade-")
+    path = os.path.join(sockdir, "upgrade.sock")
+    admin_port, health_port = testbed.free_port(), testbed.free_port()
+    old = mymux_factory({"shutdown": {"grace_period": "3s", "upgrade_socket": path,
+                                      "health_listen": f"127.0.0.1:{health_port}"},
+                         "admin": {"listen": f"127.0.0.1:{admin_port}"}})
+    for p in (admin_port, health_port):
+        testbed.wait_until(lambda: testbed.port_accepts("127.0.0.1", p), 10, what="HTTP port")
+    lock = threading.Lock()
+    st = collections.Counter()
+    errors = []
+    stop = threading.Event()
+
+    def record(kind, e=None):
+        with lock:
+            st[kind] += 1
+            if e is not None:
+                errors.append(f"{kind}: {e!r}")
+
+    def sql_loop():
+        while not stop.is_set():
+            try:
+                c = testbed.connect_tcp("127.0.0.1", old.port, connect_timeout=5, read_timeout=10)
+                try:
+                    with c.cursor() as cur:
+                        cur.execute("SELECT 1")
+                        assert cur.fetchone() == (1,)
+                finally:
+                    c.close()
+                record("sql_ok")
+            except Exception as e:  # noqa: BLE001
+                record("sql_refused" if "refused" in str(e).lower() else "sql_failed", e)
+
+    def http_loop(port, name, want):
+        while not stop.is_set():
+            try:
+                status, _ = http_get(port, "/api/status" if name == "admin" else "/")
+                record(f"{name}_ok" if status in want else f"{name}_status_{status}")
+            except ConnectionRefusedError as e:
+                record(f"{name}_refused", e)
+            except Exception as e:  # noqa: BLE001
+                record(f"{name}_failed", e)
+
+    # the old process's health endpoint may answer 503 to a request it read after the
+    # handover began (it is draining); a refusal is the fault this test is about
+    threads = [threading.Thread(target=sql_loop, daemon=True) for _ in range(2)] + [
+        threading.Thread(target=http_loop, args=(admin_port, "admin", (200,)), daemon=True),
+        threading.Thread(target=http_loop, args=(health_port, "health", (200, 503)),
+                         daemon=True)]
+    new = None
+    try:
+        for t in threads:
+            t.start()
+        testbed.wait_until(lambda: st["sql_ok"] >= 50 and st["admin_ok"] >= 20 and
+                           st["health_ok"] >= 20, 20, what="the loops to get going")
+        new = old.start_successor(name="mymux-upgraded")
+        testbed.wait_until(lambda: "event=upgrade_handover" in old.log(), 10,
+                           what="the old process to hand over")
+        assert re.search(r"event=upgrade_handover listeners=2 health=1 admin=1", old.log())
+        assert re.search(r"event=upgrade_received path=\S+ listeners=2 health=1 admin=1",
+                         new.log()), new.log()
+        # the admin side starts after the "started" line start_successor waits for
+        testbed.wait_until(lambda: "event=admin_listen listen=127.0.0.1:%d tls=0 auth=0 "
+                           "inherited=1" % admin_port in new.log(), 10,
+                           what="the new process's admin listener on the inherited socket")
+        assert "event=admin_http" not in new.log() + old.log()  # nothing MHD complains of
+        rc = old.wait_exit(20)
+        assert rc == 0, old.log()[-3000:]
+        with lock:
+            at_exit = dict(st)
+        # the loops go on against the new process alone
+        testbed.wait_until(lambda: st["sql_ok"] >= at_exit.get("sql_ok", 0) + 50 and
+                           st["admin_ok"] >= at_exit.get("admin_ok", 0) + 20 and
+                           st["health_ok"] >= at_exit.get("health_ok", 0) + 20, 20,
+                           what="the loops to go on after the old process exited")
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+        shutil.rmtree(sockdir, ignore_errors=True)
+    assert new.alive(), new.log()[-3000:]
+    # only the new process holds the ports now: these answers are its own
+    assert http_get(health_port) == (200, "ready\n")
+    status, body = http_get(admin_port, "/api/status")
+    assert status == 200 and json.loads(body)["version"], body
+    assert port_of_new_client(new) in (b.port for b in backends)
+    bad = {k: v for k, v in st.items() if not k.endswith("_ok")}
+    assert bad == {}, (dict(st), errors[:5])
+    log = new.stop()
+    testbed.assert_clean_log(log, "upgraded mymux")
+
+
 # ------------------------------------------------------------- 4. a backend killed
 
 

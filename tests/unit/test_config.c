@@ -1055,13 +1055,16 @@ static void test_shutdown(void **state)
     struct mx_config *cfg = load_ok(BASE "shutdown:\n"
                                          "  grace_period: 1m\n"
                                          "  health_listen: 0.0.0.0:8081\n"
-                                         "  upgrade_socket: /run/mymux/upgrade.sock\n");
+                                         "  upgrade_socket: /run/mymux/upgrade.sock\n"
+                                         "  accept_grace: 5s\n");
     assert_int_equal(cfg->shutdown_grace_ms, 60000);
+    assert_int_equal(cfg->accept_grace_ms, 5000);
     assert_string_equal(cfg->health_listen, "0.0.0.0:8081");
     assert_string_equal(cfg->upgrade_socket, "/run/mymux/upgrade.sock");
     config_free(cfg);
     cfg = load_ok(BASE "shutdown: {grace_period: 0}\n");
     assert_int_equal(cfg->shutdown_grace_ms, 0);
+    assert_int_equal(cfg->accept_grace_ms, 0); /* the default: close at once, as before */
     config_free(cfg);
 
     expect_error(BASE "shutdown:\n  health_listen: nope\n",
@@ -1077,7 +1080,7 @@ static void test_shutdown(void **state)
                  "t.yaml:9:19: upgrade_socket: expected a non-empty string");
     expect_error(BASE "shutdown:\n  grace: 1s\n",
                  "t.yaml:9:3: unknown key 'grace' in shutdown (expected one of: grace_period, "
-                 "health_listen, upgrade_socket)");
+                 "health_listen, upgrade_socket, accept_grace)");
 }
 
 static void test_client_tls(void **state)
@@ -1296,7 +1299,8 @@ static void test_admin_and_log(void **state)
                   "log:\n"
                   "  level: warn\n"
                   "  slow_query: 250ms\n"
-                  "  query_text: yes\n",
+                  "  query_text: yes\n"
+                  "  file: /var/log/mymux/mymux.log\n",
              cert_path, key_path);
     struct mx_config *cfg = load_ok(buf);
     assert_string_equal(cfg->admin_listen, "127.0.0.1:8080");
@@ -1308,6 +1312,7 @@ static void test_admin_and_log(void **state)
     assert_string_equal(cfg->log_level, "warn");
     assert_int_equal(cfg->slow_query_ms, 250);
     assert_true(cfg->log_queries);
+    assert_string_equal(cfg->log_file, "/var/log/mymux/mymux.log");
     config_free(cfg);
 
     /* The top-level spellings still work, beside the sections' other keys. */
@@ -1317,6 +1322,7 @@ static void test_admin_and_log(void **state)
     assert_string_equal(cfg->log_level, "error");
     assert_int_equal(cfg->digest_max, 7);
     assert_int_equal(cfg->slow_query_ms, 0);
+    assert_null(cfg->log_file); /* stderr by default */
     config_free(cfg);
 
     expect_error(BASE "admin_listen: 127.0.0.1:8080\nadmin:\n  listen: 127.0.0.1:8081\n",
