@@ -2,10 +2,10 @@
  * Kept out of session.c so that the session code only counts and calls. */
 #include <inttypes.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/session.h"
 #include "core/worker.h"
-#include "pool/pool.h"
 
 void session_log_end(const struct mx_session *s, const char *why)
 {
