@@ -749,11 +749,12 @@ enum {
     U_REQUIRE_TLS,
     U_MAX_CONN,
     U_KILL_OTHERS,
+    U_QUERY_TIMEOUT,
     U_N
 };
 static const char *const config_user_keys[U_N] = {
     "name",        "password",        "backend_user", "backend_password",
-    "require_tls", "max_connections", "kill_others",
+    "require_tls", "max_connections", "kill_others",  "query_timeout",
 };
 
 static int config_parse_user(struct config_ctx *c, const yaml_node_t *map, struct mx_user *u)
@@ -780,6 +781,10 @@ static int config_parse_user(struct config_ctx *c, const yaml_node_t *map, struc
         return -1;
     if (v[U_MAX_CONN] &&
         config_get_int(c, v[U_MAX_CONN], "max_connections", 0, INT_MAX, &u->max_connections) < 0)
+        return -1;
+    u->query_timeout_ms = -1;
+    if (v[U_QUERY_TIMEOUT] && config_get_duration(c, v[U_QUERY_TIMEOUT], "query_timeout", 0,
+                                                  &u->query_timeout_ms) < 0)
         return -1;
     return 0;
 }
@@ -944,12 +949,13 @@ enum {
     P_CONNECT_RATE,
     P_MAX_CONNECTING,
     P_MAX_WAITING,
+    P_QUERY_TIMEOUT,
     P_N
 };
 static const char *const config_pool_keys[P_N] = {
     "max_per_backend", "min_idle",        "idle_timeout", "max_lifetime",
     "wait_timeout",    "connect_timeout", "multiplex",    "max_prepared",
-    "connect_rate",    "max_connecting",  "max_waiting",
+    "connect_rate",    "max_connecting",  "max_waiting",  "query_timeout",
 };
 
 static int config_parse_pool(struct config_ctx *c, const yaml_node_t *map)
@@ -979,7 +985,9 @@ static int config_parse_pool(struct config_ctx *c, const yaml_node_t *map)
         (v[P_MAX_CONNECTING] && config_get_int(c, v[P_MAX_CONNECTING], "max_connecting", 1, INT_MAX,
                                                &cfg->pool_max_connecting) < 0) ||
         (v[P_MAX_WAITING] && config_get_int(c, v[P_MAX_WAITING], "max_waiting", 0, INT_MAX,
-                                            &cfg->pool_max_waiting) < 0))
+                                            &cfg->pool_max_waiting) < 0) ||
+        (v[P_QUERY_TIMEOUT] && config_get_duration(c, v[P_QUERY_TIMEOUT], "query_timeout", 0,
+                                                   &cfg->pool_query_timeout_ms) < 0))
         return -1;
     if (cfg->pool_min_idle > cfg->pool_max_per_backend)
         return config_error(c, v[P_MIN_IDLE] ? v[P_MIN_IDLE] : map,
@@ -1462,6 +1470,7 @@ static struct mx_config *config_new(const char *name)
     cfg->pool_idle_timeout_ms = 60000;
     cfg->pool_max_lifetime_ms = 3600000;
     cfg->pool_wait_timeout_ms = 10000;
+    cfg->pool_query_timeout_ms = 3600000;
     cfg->pool_connect_timeout_ms = 5000;
     cfg->pool_multiplex = true;
     cfg->pool_max_prepared = 256;

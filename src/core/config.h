@@ -26,6 +26,7 @@ struct mx_user {
     bool kill_others;        /* may KILL sessions of other users that share its backend user
                                 (the backend cannot tell them apart); default false */
     int max_connections;     /* 0 = unlimited */
+    int query_timeout_ms;    /* -1 = pool.query_timeout; 0 = none */
 };
 
 /* Health check settings (global `health:` section, overridable per backend
@@ -100,6 +101,8 @@ struct mx_config {
     int pool_idle_timeout_ms;   /* default 60000 */
     int pool_max_lifetime_ms;   /* default 3600000 */
     int pool_wait_timeout_ms;   /* default 10000: how long a session waits for a connection */
+    int pool_query_timeout_ms;  /* default 3600000: how long a backend may take to answer a
+                                   client's command (0 = no limit) */
     int pool_connect_timeout_ms;/* default 5000 */
     bool pool_multiplex;        /* default true (issue 3) */
     int pool_max_prepared;      /* default 256: statements prepared per backend connection (LRU) */

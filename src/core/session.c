@@ -197,6 +197,7 @@ void session_close(struct mx_session *s, const char *why)
 /* ---- client input ---- */
 
 static void on_timer(uv_timer_t *t);
+static void query_timed_out(struct mx_session *s);
 uv_timer_cb session_deny_timer_cb(void)
 {
     return on_timer;
@@ -223,6 +224,11 @@ static void on_timer(uv_timer_t *t)
     }
     if (s->state == SS_KILL_WAIT) { /* the other worker's answer was lost: the kill is posted */
         session_kill_done(s);
+        return;
+    }
+    if (s->state == SS_FORWARD || s->state == SS_RESPONSE || s->state == SS_SYNC ||
+        s->state == SS_DIAG) {
+        query_timed_out(s);
         return;
     }
     if (s->state == SS_IDLE) {
@@ -656,6 +662,51 @@ static void handle_kill(struct mx_session *s, bool query, uint64_t id)
     if (s->state != SS_CLOSING && !s->sock.writing) s->state = SS_IDLE;
 }
 
+/* The backend has not finished answering within the query deadline: the
+ * statement fails, the connection is given up (the server sees it close), and
+ * the session goes on unless its state was on that connection. Three deadlines
+ * in a row take the server down until its health checks bring it back. */
+static void query_timed_out(struct mx_session *s)
+{
+    struct mx_backend *be = s->be;
+    int qt = s->query_timeout_ms >= 0 ? s->query_timeout_ms : s->w->px->cfg->pool_query_timeout_ms;
+    int server = be ? be->pool->server : s->server;
+    const char *name = server >= 0 && (size_t)server < s->w->px->cfg->n_backends
+                           ? s->w->px->cfg->backends[server].name
+                           : "?";
+    log_warn("query_timeout", "conn_id=%u backend=%s ms=%d state=%d", s->id, name, qt, s->state);
+    if (server >= 0) {
+        struct mx_server *sv = &s->w->px->servers[server];
+        STAT_ADD(sv->errors, 1);
+        if (atomic_fetch_add(&sv->timeouts_in_row, 1) + 1 == 3) {
+            int up = SRV_UP;
+            if (atomic_compare_exchange_strong(&sv->state, &up, SRV_DOWN))
+                log_warn("backend_state", "backend=%s from=up to=down reason=\"3 queries in a row "
+                         "timed out (pool.query_timeout %d ms)\"", name, qt);
+        }
+    }
+    char msg[200];
+    snprintf(msg, sizeof msg, "mymux: backend %s did not answer within query_timeout (%d ms)",
+             name, qt);
+    bool mid_answer = s->resp_started;
+    bool held_state = !sstate_is_clean(s) || (s->status & SERVER_STATUS_IN_TRANS);
+    if (be) {
+        be->broken = true;
+        detach_backend(s, true);
+    }
+    if (mid_answer) { /* part of the answer is out: no error packet fits in it */
+        session_close(s, "query_timeout");
+        return;
+    }
+    if (held_state) { /* the session's state went with the connection */
+        session_fail(s, 1969, "70100", msg);
+        return;
+    }
+    struct be_error e = {.code = 1969, .sqlstate = "70100"};
+    snprintf(e.msg, sizeof e.msg, "%s", msg);
+    fail_command(s, &e);
+}
+
 void session_kill_done(struct mx_session *s)
 {
     if (s->state != SS_KILL_WAIT) return;
@@ -671,6 +722,8 @@ void session_kill_done(struct mx_session *s)
 static void start_backend_command(struct mx_session *s)
 {
     s->cmd_started_us = mx_now_us();
+    int qt = s->query_timeout_ms >= 0 ? s->query_timeout_ms : s->w->px->cfg->pool_query_timeout_ms;
+    if (qt > 0) uv_timer_start(&s->timer, on_timer, (uint64_t)qt, 0);
     if (s->reg) atomic_store(&s->reg->busy, 1);
     need_backend(s);
 }
@@ -1190,6 +1243,8 @@ static void process_input(struct mx_session *s)
                 const struct mx_config *cfg = s->w->px->cfg;
                 if (cfg->client_idle_timeout_ms > 0)
                     uv_timer_start(&s->timer, on_timer, (uint64_t)cfg->client_idle_timeout_ms, 0);
+                else
+                    uv_timer_stop(&s->timer); /* the last command's deadline */
             }
             return;
         }
@@ -1350,6 +1405,8 @@ static void finish_command(struct mx_session *s)
     s->log_queries++;
     if (s->digest) digest_end(s->w, s->digest, us, r->rows ? r->rows : r->affected, r->error);
     s->digest = 0;
+    if (atomic_load_explicit(&sv->timeouts_in_row, memory_order_relaxed))
+        atomic_store_explicit(&sv->timeouts_in_row, 0, memory_order_relaxed);
     if (r->error) {
         STAT_ADD(px->stats.errors, 1);
         STAT_ADD(sv->errors, 1);

@@ -112,6 +112,7 @@ struct mx_session {
                                         on its connection: FOUND_ROWS() and ROW_COUNT() there
                                         are no longer the session's (answer them from above) */
     uint64_t cmd_started_us;
+    int query_timeout_ms;            /* the user's query_timeout (-1: pool.query_timeout) */
     uint64_t started_ms;             /* when the client connected */
     uint64_t digest;                 /* query digest handle of the statement in flight */
     char synthetic[64];              /* a command mymux sends instead of the client's */

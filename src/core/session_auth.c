@@ -273,6 +273,7 @@ static void accept_user(struct mx_session *s, const struct mx_user *u)
     if (s->reg) registry_remove(s->w->px, s->reg);
     s->reg = NULL;
     struct mx_reg_entry *e = &s->reg_entry;
+    s->query_timeout_ms = u->query_timeout_ms;
     e->id = s->id;
     e->worker = s->w->id;
     snprintf(e->user, sizeof e->user, "%s", u->name);

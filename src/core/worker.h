@@ -46,6 +46,7 @@ struct mx_server {
     atomic_bool mariadb;    /* ...and whether it is MariaDB */
     atomic_bool tidb;       /* ...or TiDB */
     atomic_int removed;     /* dropped from the configuration by a reload */
+    atomic_int timeouts_in_row; /* query deadlines missed since its last finished answer */
     /* its host name resolved off the worker loops (core/resolve.c) */
     pthread_mutex_t addr_lock;
     char addr_host[256];    /* the name addr was resolved for */

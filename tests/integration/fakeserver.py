@@ -41,7 +41,8 @@ enough of the protocol for a login and a few commands:
   `fault = (cmd, "text", action)` does `action` instead of answering the next command byte
   `cmd` whose argument contains text (b"" matches any), once: "close" (the connection drops),
   "garbage" (a well-framed packet that is no answer, then the connection stays open),
-  "err" (ERR 1105). A COM_QUERY containing "WARN" is answered with an OK carrying one
+  "err" (ERR 1105), "stall" (no answer at all), "stall_mid" (a column count and one
+  definition, then nothing). A COM_QUERY containing "WARN" is answered with an OK carrying one
   warning; SHOW WARNINGS and mymux's SELECT @@warning_count, ... answer as a server would
   after it (one warning).
   `fail_executes(times, skip=0, code=1615)` makes EXECUTEs fail: after `skip`
@@ -759,6 +760,14 @@ class FakeMySQL8:
                     self.faults_done.append((cmd, arg))
                 if f[2] == "close":
                     return
+                if f[2] == "stall":  # never answers; reads on until the peer hangs up
+                    conn.faulted = True
+                    continue
+                if f[2] == "stall_mid":  # the start of a result set, then nothing
+                    conn.write(lenenc_int(1))
+                    conn.write(self._coldef(b"x"))
+                    conn.faulted = True
+                    continue
                 if f[2] == "garbage":
                     conn.write(b"\x42 this is not an answer")
                     conn.faulted = True  # the peer must hang up now (not an error)

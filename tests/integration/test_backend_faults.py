@@ -9,6 +9,7 @@ import pymysql
 import pytest
 
 import fakeserver
+import testbed
 # the scripted server and a one-connection mymux in front of it, as test_reprepare has them
 from test_reprepare import fake, proxy  # noqa: F401 - fixtures used here
 
@@ -97,3 +98,98 @@ def test_fault_at_each_internal_command(proxy, fake, point, action):
     finally:
         a.close()
         b.close()
+
+
+@pytest.fixture
+def proxy_deadline(mymux_factory, fake):
+    """The fake behind mymux with a 1 s query deadline; a second user with its own 30 s."""
+    return mymux_factory({
+        "workers": 1,
+        "users": [{"name": "app", "password": "apppass"},
+                  {"name": "slow", "password": "apppass", "backend_user": "app",
+                   "backend_password": "apppass", "query_timeout": "30s"}],
+        "backends": [{"name": "fake8", "address": fake.address, "health": {"type": "none"}}],
+        "health": {"type": "none"},
+        "pool": {"max_per_backend": 2, "wait_timeout": "10s", "query_timeout": "1s"},
+    })
+
+
+def test_backend_that_never_answers_times_out(proxy_deadline, fake):
+    """Issue 14: a statement the backend never answers fails with 1969 after
+    pool.query_timeout, from any session; three in a row take the server down until its
+    health checks bring it back (a passive check)."""
+    import time
+    a = proxy_deadline.connect(autocommit=True)
+    other = proxy_deadline.connect(autocommit=True)
+    try:
+        assert one(a, "SELECT 1") == 1
+        for i in range(3):  # three in a row, nothing answered in between
+            fake.fault = (fakeserver.COM_QUERY, "STALL", "stall")
+            t0 = time.monotonic()
+            with pytest.raises(pymysql.MySQLError) as ei:
+                q(a if i != 1 else other, f"SELECT STALL {i}")
+            assert ei.value.args[0] == 1969, ei.value.args
+            assert "did not answer within query_timeout (1000 ms)" in ei.value.args[1]
+            assert time.monotonic() - t0 < 30  # generous upper bound: it does not hang
+        testbed.wait_until(lambda: "3 queries in a row timed out" in proxy_deadline.log(), 10,
+                           what="the server taken down")
+    finally:
+        a.close()
+        other.close()
+
+
+def test_backend_timeout_leaves_the_session_usable(proxy_deadline, fake):
+    a = proxy_deadline.connect(autocommit=True)
+    other = proxy_deadline.connect(autocommit=True)
+    try:
+        fake.fault = (fakeserver.COM_QUERY, "STALL", "stall")
+        with pytest.raises(pymysql.MySQLError) as ei:
+            q(a, "SELECT STALL")
+        assert ei.value.args[0] == 1969, ei.value.args
+        assert one(a, "SELECT 2") == 2  # on a new connection
+        assert one(other, "SELECT 3") == 3
+        assert "3 queries in a row" not in proxy_deadline.log()
+    finally:
+        a.close()
+        other.close()
+
+
+def test_backend_that_stalls_mid_answer_ends_the_session(proxy_deadline, fake):
+    """Part of the answer reached the client: no error packet fits in it any more, so the
+    session ends with the connection (the client sees it lost); another session goes on."""
+    a = proxy_deadline.connect(autocommit=True)
+    other = proxy_deadline.connect(autocommit=True)
+    try:
+        assert one(a, "SELECT 1") == 1
+        fake.fault = (fakeserver.COM_QUERY, "STALL", "stall_mid")
+        with pytest.raises(pymysql.MySQLError) as ei:
+            q(a, "SELECT STALL")
+        assert ei.value.args[0] in (2013, 1969), ei.value.args
+        assert one(other, "SELECT 3") == 3
+    finally:
+        a.close()
+        other.close()
+
+
+def test_user_query_timeout_overrides_the_pool(proxy_deadline, fake):
+    """users[].query_timeout: the slow user's statement is still waiting after the pool's
+    1 s (it is answered when the fake is told to go on), so it gets its own deadline."""
+    import threading
+    s = proxy_deadline.connect(user="slow", password="apppass", autocommit=True)
+    try:
+        fake.fault = (fakeserver.COM_QUERY, "STALL", "stall")
+        box = {}
+        t = threading.Thread(target=lambda: box.setdefault("r", _try(s, "SELECT STALL")))
+        t.start()
+        t.join(3)  # well past the pool's 1 s deadline
+        assert t.is_alive(), f"the slow user's statement ended early: {box}"
+    finally:
+        s.close()
+        t.join(40)
+
+
+def _try(conn, sql):
+    try:
+        return q(conn, sql)
+    except pymysql.MySQLError as e:
+        return e.args
