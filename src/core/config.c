@@ -917,12 +917,13 @@ enum {
     P_CONNECT_RATE,
     P_MAX_CONNECTING,
     P_MAX_WAITING,
+    P_PREPARED_UNUSED,
     P_N
 };
 static const char *const config_pool_keys[P_N] = {
     "max_per_backend", "min_idle",        "idle_timeout", "max_lifetime",
     "wait_timeout",    "connect_timeout", "multiplex",    "max_prepared",
-    "connect_rate",    "max_connecting",  "max_waiting",
+    "connect_rate",    "max_connecting",  "max_waiting",  "max_prepared_unused",
 };
 
 static int config_parse_pool(struct config_ctx *c, const yaml_node_t *map)
@@ -952,7 +953,10 @@ static int config_parse_pool(struct config_ctx *c, const yaml_node_t *map)
         (v[P_MAX_CONNECTING] && config_get_int(c, v[P_MAX_CONNECTING], "max_connecting", 1, INT_MAX,
                                                &cfg->pool_max_connecting) < 0) ||
         (v[P_MAX_WAITING] && config_get_int(c, v[P_MAX_WAITING], "max_waiting", 0, INT_MAX,
-                                            &cfg->pool_max_waiting) < 0))
+                                            &cfg->pool_max_waiting) < 0) ||
+        (v[P_PREPARED_UNUSED] &&
+         config_get_int(c, v[P_PREPARED_UNUSED], "max_prepared_unused", 0, 65535,
+                        &cfg->pool_max_prepared_unused) < 0))
         return -1;
     if (cfg->pool_min_idle > cfg->pool_max_per_backend)
         return config_error(c, v[P_MIN_IDLE] ? v[P_MIN_IDLE] : map,
@@ -1399,6 +1403,7 @@ static struct mx_config *config_new(const char *name)
     cfg->pool_connect_timeout_ms = 5000;
     cfg->pool_multiplex = true;
     cfg->pool_max_prepared = 256;
+    cfg->pool_max_prepared_unused = 16;
     cfg->max_client_connections = 10000;
     cfg->handshake_timeout_ms = 10000;
     cfg->client_idle_timeout_ms = 0;

@@ -460,6 +460,24 @@ void pool_tick(struct mx_pool *p, uint64_t now)
         idle_unlink(p, old);
         be_close(old);
     }
+    /* statements whose last client let go are closed on idle connections too
+     * (busy ones close theirs with their next write), so the server keeps at
+     * most pool.max_prepared_unused of them per connection */
+    struct mx_pcache *pc = &p->worker->pcache;
+    if (p->trim_seen != pc->released) {
+        uint64_t seen = pc->released;
+        bool more = false;
+        for (struct mx_backend *be = p->idle, *next; be; be = next) {
+            next = be->next;
+            int rc = be_trim_idle(be);
+            if (rc < 0) {
+                idle_unlink(p, be);
+                be_close(be);
+            }
+            more = more || rc > 0;
+        }
+        if (!more) p->trim_seen = seen;
+    }
     /* idle connections past their idle timeout or lifetime, or to a server that
      * is no longer up */
     bool gone = atomic_load(&SRV(p)->state) != SRV_UP;

@@ -110,8 +110,13 @@ void be_expect(struct mx_backend *be, uint8_t cmd, struct mx_pstmt *ps);
 int be_run_internal(struct mx_backend *be, int n, be_done_cb done);
 /* Server statements evicted from the map are closed with the next write. */
 void be_close_stmt_later(struct mx_backend *be, uint32_t backend_id);
-/* Appends the pending COM_STMT_CLOSE packets (no answers) to w. */
+/* Appends the pending COM_STMT_CLOSE packets (no answers) to w: statements
+ * evicted or dropped, and statements no client holds beyond the newest
+ * pool.max_prepared_unused of them (at most 64 of those per call). */
 int be_write_closes(struct mx_backend *be, struct pkt_wr *w);
+/* An idle connection sends the closes be_write_closes would: 0 done (or
+ * nothing to do), 1 more remain for a later call, -1 it must be closed instead. */
+int be_trim_idle(struct mx_backend *be);
 /* mymux's record of the connection after a COM_RESET_CONNECTION: the server
  * dropped its prepared statements, variables and trackers and went back to the
  * handshake's character set; the schema stays. */
