@@ -72,7 +72,8 @@ struct mx_session {
     uint8_t cmd;
     bool is_use;                     /* COM_QUERY that is a USE */
     bool infile_ok;                  /* the statement named a LOCAL file */
-    uint64_t infile_hash;
+    uint8_t n_infile;                /* LOCAL files the text names (a multi-statement: several) */
+    uint64_t infile_hash[8];
     uint64_t fwd_left;               /* bytes of the current packet still to forward */
     bool fwd_cont;                   /* another packet of the same command follows */
     uint64_t body_left;              /* bytes of the current response packet to pass */
