@@ -514,6 +514,15 @@ void sstate_reset(struct mx_session *s)
     s->last_found_rows = 0;
 }
 
+static void write_init_db(struct pkt_wr *w, struct mx_backend *be, const char *schema)
+{
+    size_t off = pkt_wr_begin(w);
+    pkt_wr_u8(w, COM_INIT_DB);
+    pkt_wr_bytes(w, schema, strlen(schema));
+    pkt_wr_end(w, off, 0);
+    be_expect(be, COM_INIT_DB, NULL);
+}
+
 int sstate_write_sync(struct mx_session *s, struct mx_backend *be)
 {
     struct mx_buf *o = sock_out(&be->sock);
@@ -555,12 +564,16 @@ int sstate_write_sync(struct mx_session *s, struct mx_backend *be)
     /* after a USE inside a multi-statement the pinned connection's schema is
      * the session's, wherever it went */
     if (s->schema_moved && !s->pending_schema[0]) want = "";
-    if (want[0] && (be->schema_unknown || strcmp(be->schema, want) != 0)) {
-        size_t off = pkt_wr_begin(&w);
-        pkt_wr_u8(&w, COM_INIT_DB);
-        pkt_wr_bytes(&w, want, strlen(want));
-        pkt_wr_end(&w, off, 0);
-        be_expect(be, COM_INIT_DB, NULL);
+    bool init_db = want[0] && (be->schema_unknown || strcmp(be->schema, want) != 0);
+    /* the server reads COM_INIT_DB's name in the connection's character set:
+     * a name with bytes >= 0x80 (the client's, in its own character set) goes
+     * after SET NAMES, so that `tést` from a latin1 client is not read in the
+     * pooled connection's utf8mb4 */
+    bool names_first = false;
+    for (const char *c = want; init_db && *c; c++)
+        if ((unsigned char)*c >= 0x80) names_first = true;
+    if (init_db && !names_first) {
+        write_init_db(&w, be, want);
         n++;
     }
     if (charset != s->charset) {
@@ -576,6 +589,10 @@ int sstate_write_sync(struct mx_session *s, struct mx_backend *be)
             be_expect(be, COM_QUERY, NULL);
             n++;
         }
+    }
+    if (init_db && names_first) {
+        write_init_db(&w, be, want);
+        n++;
     }
     if (need != SYNC_NONE) {
         int k = vars_write_sync(&be->vars, &s->vars, be->sync_reset, s->charset, &w);
