@@ -57,6 +57,7 @@ struct mx_session {
     uint8_t charset;                 /* collation id */
     char plugin[32];                 /* plugin of the auth exchange in progress */
     bool changing_user;              /* the exchange is a COM_CHANGE_USER */
+    uint8_t change_user_failures;    /* refused COM_CHANGE_USERs: after 3, all are refused */
     struct mx_cred *saved_cred;      /* identity before COM_CHANGE_USER */
     bool sha2_fast_failed;
     struct mx_cred cred;             /* user name and what we learned of the secret */
