@@ -44,6 +44,8 @@ struct mx_server {
     atomic_uint version;    /* from its last greeting: hs_version_number(), 0 unknown */
     atomic_bool mariadb;    /* ...and whether it is MariaDB */
     atomic_int removed;     /* dropped from the configuration by a reload */
+    atomic_uint recycle;    /* pool recycles asked (admin): connections opened before the
+                               last one are closed when idle (src/pool/pool.c) */
     /* last health check (control thread) */
     atomic_int check_ok;    /* 1 ok, 0 failed, -1 not run */
     atomic_uint check_latency_us;

@@ -592,6 +592,7 @@ struct mx_backend *be_open(struct mx_pool *pool, const struct mx_cred *cred, uin
     vars_init(&be->vars);
     be->done = done;
     be->created_ms = mx_now_ms();
+    be->recycle = atomic_load(&w->px->servers[pool->server].recycle);
     cred_copy(&be->cred, cred);
     snprintf(be->user, sizeof be->user, "%s", cred->user);
     uv_tcp_init(&w->loop, &be->sock.tcp);

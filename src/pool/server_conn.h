@@ -78,6 +78,7 @@ struct mx_backend {
     bool in_idle;                 /* on pool->idle */
     bool busy;                    /* counted in pool->n_busy */
     uint64_t created_ms, idle_since_ms;
+    unsigned recycle;             /* the server's recycle count when it was opened */
     struct mx_cred cred;          /* kept until login completes */
     uint8_t seq;                  /* login sequence */
     char plugin[64];
