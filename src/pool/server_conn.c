@@ -665,18 +665,25 @@ int be_write_closes(struct mx_backend *be, struct pkt_wr *w)
     for (int i = 0; i < be->n_close; i++) write_close(w, be->close_ids[i]);
     if (w->bad) return -1;
     be->n_close = 0;
-    /* statements no client holds any longer, beyond the connection's cache */
+    /* statements no client holds any longer, beyond the connection's cache;
+     * only a client letting go of one makes more, so the map is looked at
+     * only when the worker's count of those moved */
     struct mx_worker *wk = be->sock.worker;
+    uint64_t released = wk->pcache.released;
+    if (be->trim_seen == released) return 0;
     uint32_t keep = (uint32_t)wk->px->cfg->pool_max_prepared_unused, ids[BE_TRIM_BATCH];
     uint32_t n = bstmts_trim(&be->stmts, &wk->pcache, keep, ids, BE_TRIM_BATCH);
     for (uint32_t i = 0; i < n; i++) write_close(w, ids[i]);
+    if (n < BE_TRIM_BATCH) be->trim_seen = released; /* else more remain */
     return w->bad ? -1 : 0;
 }
 
 int be_trim_idle(struct mx_backend *be)
 {
     uint32_t keep = (uint32_t)be->sock.worker->px->cfg->pool_max_prepared_unused;
-    if (be->n_close == 0 && bstmts_unheld(&be->stmts) <= keep) return 0;
+    if (be->n_close == 0 &&
+        (be->trim_seen == be->sock.worker->pcache.released || bstmts_unheld(&be->stmts) <= keep))
+        return 0;
     if (be->state != BE_IDLE || be->sock.writing) return 1;
     struct mx_buf *o = sock_out(&be->sock);
     if (!o) return -1;

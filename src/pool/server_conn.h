@@ -94,6 +94,7 @@ struct mx_backend {
     struct mx_bstmts stmts;       /* statements prepared on this connection */
     uint32_t close_ids[16];       /* server statements to close with the next write */
     int n_close;
+    uint64_t trim_seen;           /* worker pcache.released when its map was last trimmed */
     be_done_cb done;              /* login / internal completion */
     struct be_error err;
     uv_timer_t timer;             /* connect/login timeout */
