@@ -573,7 +573,12 @@ static bool skip_dropped(struct mx_session *s)
 static void handle_kill(struct mx_session *s, bool query, uint64_t id)
 {
     struct mx_reg_entry t;
-    if (id > UINT32_MAX || registry_get(s->w->px, (uint32_t)id, &t) != 0) {
+    /* not a mymux id: a backend thread id from the process list, accepted for
+     * the requester's own sessions on the server it is on (mymux ids first) */
+    if (id <= UINT32_MAX && registry_get(s->w->px, (uint32_t)id, &t) != 0 && s->reg &&
+        registry_find_backend_thread(s->w->px, s->server, (uint32_t)id, s->reg->user, &t) == 0)
+        id = t.id;
+    else if (id > UINT32_MAX || registry_get(s->w->px, (uint32_t)id, &t) != 0) {
         char m[64];
         snprintf(m, sizeof m, "Unknown thread id: %llu", (unsigned long long)id);
         reply_local_err(s, 1094, "HY000", m);

@@ -202,5 +202,9 @@ int registry_add(struct mx_proxy *px, struct mx_reg_entry *e);
 void registry_remove(struct mx_proxy *px, struct mx_reg_entry *e);
 /* Copies the entry for id into *out; returns 0 or -1 when unknown. */
 int registry_get(struct mx_proxy *px, uint32_t id, struct mx_reg_entry *out);
+/* The session of mymux user `user` whose attached connection to server is backend
+ * thread tid (what SHOW PROCESSLIST shows); 0 and *out, or -1. A scan: KILL only. */
+int registry_find_backend_thread(struct mx_proxy *px, int server, uint32_t tid, const char *user,
+                                 struct mx_reg_entry *out);
 
 #endif
