@@ -62,6 +62,8 @@ struct mx_session {
     bool sha2_fast_failed;
     struct mx_cred cred;             /* user name and what we learned of the secret */
     char schema[192];                /* current schema ("" none): 64 characters of up to 3 bytes */
+    bool schema_utf8;                /* ...as the trackers reported it (utf8), else the
+                                        client's bytes in its character set */
     char pending_schema[192];        /* schema of the handshake / INIT_DB / USE in flight */
 
     /* backend */

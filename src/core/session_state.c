@@ -374,6 +374,7 @@ static void track_finish(struct mx_session *s, struct mx_backend *be, const stru
     bool doubt = be->track_doubt;
     be->track_doubt = r->error && !err_changes_nothing(r->err_code);
     if (s->trk_has_schema) {
+        s->schema_utf8 = true; /* the server's own form: character_set_system */
         snprintf(s->schema, sizeof s->schema, "%s", s->trk_schema);
         snprintf(be->schema, sizeof be->schema, "%s", s->trk_schema);
         be->schema_unknown = false;
@@ -420,6 +421,7 @@ void sstate_on_finish(struct mx_session *s, const struct mx_resp *r)
             if (strcmp(e->name, "sql_mode") == 0) sql_mode_set(s, e->value);
         }
     }
+    if (ok && (s->cmd == COM_INIT_DB || s->is_use)) s->schema_utf8 = false; /* the client's */
     if (be && be->track) track_finish(s, be, r);
     if (s->pending) {
         vars_free(s->pending);
@@ -514,6 +516,12 @@ void sstate_reset(struct mx_session *s)
     s->last_found_rows = 0;
 }
 
+static bool charset_is_utf8(uint16_t collation)
+{
+    const char *cs = charset_name_of(collation);
+    return cs && strncmp(cs, "utf8", 4) == 0;
+}
+
 static void write_init_db(struct pkt_wr *w, struct mx_backend *be, const char *schema)
 {
     size_t off = pkt_wr_begin(w);
@@ -572,6 +580,20 @@ int sstate_write_sync(struct mx_session *s, struct mx_backend *be)
     bool names_first = false;
     for (const char *c = want; init_db && *c; c++)
         if ((unsigned char)*c >= 0x80) names_first = true;
+    if (names_first && !s->pending_schema[0] && s->schema_utf8 && !charset_is_utf8(s->charset)) {
+        /* ...but a name the trackers reported is utf8: read in utf8 first */
+        names_first = false;
+        if (!charset_is_utf8(charset)) {
+            static const char q[] = "SET NAMES utf8mb4";
+            size_t off = pkt_wr_begin(&w);
+            pkt_wr_u8(&w, COM_QUERY);
+            pkt_wr_bytes(&w, q, sizeof q - 1);
+            pkt_wr_end(&w, off, 0);
+            be_expect(be, COM_QUERY, NULL);
+            n++;
+            charset = (uint8_t)charset_default_collation("utf8mb4");
+        }
+    }
     if (init_db && !names_first) {
         write_init_db(&w, be, want);
         n++;
@@ -632,6 +654,7 @@ int sstate_write_sync(struct mx_session *s, struct mx_backend *be)
 
 void sstate_synced(struct mx_session *s, struct mx_backend *be)
 {
+    if (s->state == SS_CONNECTING && s->pending_schema[0]) s->schema_utf8 = false; /* login */
     const char *want = s->pending_schema[0] ? s->pending_schema : s->schema;
     if (want[0]) {
         snprintf(be->schema, sizeof be->schema, "%s", want);

@@ -82,3 +82,36 @@ def test_cli_database_argument(one_conn, charset):
                          DB.encode(PY_CODEC.get(charset, charset)).decode("utf-8", "surrogateescape")])
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == DB.encode("utf-8").hex().upper()  # the server's utf8 name
+
+
+@pytest.fixture(scope="module", params=["auto", "off"])
+def one_conn_tracking(request, backends):
+    cfg = testbed.deep_merge(testbed.default_config(backends[:1], 0),
+                             {"workers": 1, "pool": {"max_per_backend": 1, "wait_timeout": "20s"}})
+    cfg["backends"][0]["session_tracking"] = request.param
+    m = testbed.Mymux(cfg, name=f"mymux-schema-{request.param}").start()
+    try:
+        yield m
+    finally:
+        testbed.assert_clean_log(m.stop())
+
+
+@pytest.mark.parametrize("charset,other", [("latin1", "utf8mb4"), ("utf8mb4", "latin1"),
+                                           ("cp1250", "latin1")])
+def test_schema_replayed_on_shared_connection(one_conn, one_conn_tracking, charset, other):
+    """A session that chose `tést` (COM_INIT_DB) gets it back after another session used the
+    shared connection in another character set. With trackers the server reports the name in
+    utf8, and that is how mymux replays it (read as latin1 it was 1049)."""
+    m = one_conn_tracking
+    a = login(m, charset, "test")
+    b = login(m, other, "test")
+    try:
+        a.select_db(DB)
+        with b.cursor() as cur:
+            cur.execute("USE test")  # the connection moves away from A's schema
+        assert current_db(a)[0] == DB
+        assert current_db(b)[0] == "test"
+        assert current_db(a)[0] == DB
+    finally:
+        a.close()
+        b.close()
