@@ -1,5 +1,5 @@
 /* Admin JSON API: the documents (status, backends, pools, sessions, users,
- * digests) and the actions (drain, enable, disable, weight, kill, reload). */
+ * digests) and the actions (drain, enable, disable, weight, recycle, kill, reload). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -302,7 +302,8 @@ static void api_backend_action(struct mx_proxy *px, const struct adm_request *q,
 {
     const char *slash = strchr(rest, '/');
     if (!slash || !slash[1]) {
-        adm_reply_error(r, 404, "expected /api/backends/<name>/{drain,enable,disable,weight}");
+        adm_reply_error(r, 404,
+                        "expected /api/backends/<name>/{drain,enable,disable,weight,recycle}");
         return;
     }
     long i = api_find_backend(px, rest, (size_t)(slash - rest));
@@ -317,6 +318,17 @@ static void api_backend_action(struct mx_proxy *px, const struct adm_request *q,
         api_set_state(px, (size_t)i, SRV_UP, r);
     } else if (strcmp(act, "disable") == 0) {
         api_set_state(px, (size_t)i, SRV_MAINT, r);
+    } else if (strcmp(act, "recycle") == 0) {
+        /* every worker's pool sees the count move: idle connections opened
+         * before it close on the next tick, busy ones when given back, and new
+         * ones take the server's current globals */
+        const char *name = px->cfg->backends[i].name;
+        unsigned gen = atomic_fetch_add(&px->servers[i].recycle, 1) + 1;
+        log_info("backend_recycle", "backend=%s recycle=%u reason=admin", name, gen);
+        adm_reply_json(r, 200, json_pack("{s:s, s:I, s:i, s:i}", "backend", name, "recycle",
+                                         (json_int_t)gen, "open",
+                                         atomic_load(&px->servers[i].open), "busy",
+                                         atomic_load(&px->servers[i].busy)));
     } else if (strcmp(act, "weight") == 0) {
         long v;
         char why[200];
@@ -336,8 +348,8 @@ static void api_backend_action(struct mx_proxy *px, const struct adm_request *q,
         adm_reply_json(r, 200, json_pack("{s:s, s:i, s:i}", "backend", bc->name, "from",
                                          old > 0 ? old : bc->weight, "to", eff));
     } else {
-        adm_reply_error(r, 404, "unknown backend action '%s' (drain, enable, disable, weight)",
-                        act);
+        adm_reply_error(r, 404,
+                        "unknown backend action '%s' (drain, enable, disable, weight, recycle)", act);
     }
 }
 
@@ -399,6 +411,7 @@ void api_handle(struct mx_proxy *px, const struct adm_request *q, struct adm_rep
                       "GET /api/digests?top=N", "POST /api/backends/<name>/drain",
                       "POST /api/backends/<name>/enable", "POST /api/backends/<name>/disable",
                       "POST /api/backends/<name>/weight?value=N",
+                      "POST /api/backends/<name>/recycle",
                       "POST /api/sessions/<id>/kill", "POST /api/reload"));
         return;
     }

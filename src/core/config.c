@@ -950,12 +950,14 @@ enum {
     P_MAX_CONNECTING,
     P_MAX_WAITING,
     P_QUERY_TIMEOUT,
+    P_PREPARED_UNUSED,
     P_N
 };
 static const char *const config_pool_keys[P_N] = {
     "max_per_backend", "min_idle",        "idle_timeout", "max_lifetime",
     "wait_timeout",    "connect_timeout", "multiplex",    "max_prepared",
     "connect_rate",    "max_connecting",  "max_waiting",  "query_timeout",
+    "max_prepared_unused",
 };
 
 static int config_parse_pool(struct config_ctx *c, const yaml_node_t *map)
@@ -987,7 +989,10 @@ static int config_parse_pool(struct config_ctx *c, const yaml_node_t *map)
         (v[P_MAX_WAITING] && config_get_int(c, v[P_MAX_WAITING], "max_waiting", 0, INT_MAX,
                                             &cfg->pool_max_waiting) < 0) ||
         (v[P_QUERY_TIMEOUT] && config_get_duration(c, v[P_QUERY_TIMEOUT], "query_timeout", 0,
-                                                   &cfg->pool_query_timeout_ms) < 0))
+                                                   &cfg->pool_query_timeout_ms) < 0) ||
+        (v[P_PREPARED_UNUSED] &&
+         config_get_int(c, v[P_PREPARED_UNUSED], "max_prepared_unused", 0, 65535,
+                        &cfg->pool_max_prepared_unused) < 0))
         return -1;
     if (cfg->pool_min_idle > cfg->pool_max_per_backend)
         return config_error(c, v[P_MIN_IDLE] ? v[P_MIN_IDLE] : map,
@@ -1474,6 +1479,7 @@ static struct mx_config *config_new(const char *name)
     cfg->pool_connect_timeout_ms = 5000;
     cfg->pool_multiplex = true;
     cfg->pool_max_prepared = 256;
+    cfg->pool_max_prepared_unused = 16;
     cfg->max_client_connections = 10000;
     cfg->handshake_timeout_ms = 10000;
     cfg->client_idle_timeout_ms = 0;

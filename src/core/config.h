@@ -106,6 +106,7 @@ struct mx_config {
     int pool_connect_timeout_ms;/* default 5000 */
     bool pool_multiplex;        /* default true (issue 3) */
     int pool_max_prepared;      /* default 256: statements prepared per backend connection (LRU) */
+    int pool_max_prepared_unused; /* default 16: of those, statements no client holds any more */
 
     /* client side limits (issue 5 extends) */
     int max_client_connections;   /* default 10000 */

@@ -104,6 +104,21 @@ int registry_get(struct mx_proxy *px, uint32_t id, struct mx_reg_entry *out)
     return rc;
 }
 
+int registry_find_backend_thread(struct mx_proxy *px, int server, uint32_t tid, const char *user,
+                                 struct mx_reg_entry *out)
+{
+    uint32_t id = 0;
+    pthread_mutex_lock(&px->reg_lock);
+    for (size_t k = 0; k < px->reg_cap && !id; k++) {
+        struct mx_reg_entry *e = px->reg[k];
+        if (e && atomic_load(&e->server) == server && atomic_load(&e->backend_tid) == tid &&
+            strcmp(e->user, user) == 0)
+            id = e->id;
+    }
+    pthread_mutex_unlock(&px->reg_lock);
+    return id ? registry_get(px, id, out) : -1;
+}
+
 /* Per-user counters live in a fixed table so that reloads can add users while
  * workers hold pointers into it. Lookups happen at login, not per query. */
 struct mx_user_stats *ustats_for(struct mx_proxy *px, const char *name)

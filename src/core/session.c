@@ -585,7 +585,12 @@ static bool skip_dropped(struct mx_session *s)
 static void handle_kill(struct mx_session *s, bool query, uint64_t id)
 {
     struct mx_reg_entry t;
-    if (id > UINT32_MAX || registry_get(s->w->px, (uint32_t)id, &t) != 0) {
+    /* not a mymux id: a backend thread id from the process list, accepted for
+     * the requester's own sessions on the server it is on (mymux ids first) */
+    if (id <= UINT32_MAX && registry_get(s->w->px, (uint32_t)id, &t) != 0 && s->reg &&
+        registry_find_backend_thread(s->w->px, s->server, (uint32_t)id, s->reg->user, &t) == 0)
+        id = t.id;
+    else if (id > UINT32_MAX || registry_get(s->w->px, (uint32_t)id, &t) != 0) {
         char m[64];
         snprintf(m, sizeof m, "Unknown thread id: %llu", (unsigned long long)id);
         reply_local_err(s, 1094, "HY000", m);
@@ -842,6 +847,48 @@ static uint32_t prepared_pins(struct mx_session *s, const char *sql, size_t n)
  * backend connection prepares it once whoever asks; a second server statement
  * made by this PREPARE is closed again. A text too long to read whole before
  * forwarding is not shared: the session stays on that connection. */
+/* The LOCAL files named by statements after the first of a multi-statement
+ * text (the classifier describes the first one): the text after each ';' that
+ * is followed by LOAD is classified on its own, under the session's reading.
+ * A ';' inside a string or comment can only add a name the client's own text
+ * holds, and the client reads its own files; the list guards against a server
+ * that asks for a file nobody named. */
+static int infile_names_later(struct mx_session *s, const char *sql, size_t n)
+{
+    static _Thread_local struct cls_result r; /* large; the worker's own is in use */
+    struct cls_lex lx;
+    int found = 0;
+    bool lexed = false;
+    for (size_t i = 0; i < n && s->n_infile < sizeof s->infile_hash / sizeof s->infile_hash[0];
+         i++) {
+        if (sql[i] != ';') continue;
+        size_t j = i + 1;
+        while (j < n && (sql[j] == ' ' || sql[j] == '\t' || sql[j] == '\n' || sql[j] == '\r')) j++;
+        if (n - j < 4 || strncasecmp(sql + j, "LOAD", 4) != 0) continue;
+        if (!lexed) sstate_lex(s, &lx);
+        lexed = true;
+        classify_lex(sql + j, n - j, &lx, &r);
+        if (r.kind != CLS_LOAD_DATA_LOCAL && r.kind != CLS_LOAD_XML_LOCAL) continue;
+        s->infile_hash[s->n_infile++] = fnv1a(r.arg, r.arg_len);
+        s->infile_ok = true;
+        found++;
+    }
+    return found;
+}
+
+/* LOAD ... LOCAL from a client that did not negotiate CLIENT_LOCAL_FILES: the
+ * error its server would give (MariaDB 10.11 answers 4166, MySQL 5.7 1148). */
+static bool infile_refuse_local(struct mx_session *s)
+{
+    struct cls_lex lx;
+    sstate_lex(s, &lx);
+    if (lx.mariadb)
+        return reply_local_err(s, 4166, "HY000",
+                               "The used command is not allowed because the MariaDB server or "
+                               "client has disabled the local infile capability");
+    return reply_local_err(s, 1148, "42000", "The used command is not allowed with this MySQL version");
+}
+
 static bool stmt_prepare(struct mx_session *s, const uint8_t *p, uint32_t len, uint32_t want)
 {
     struct mx_pcache *c = &s->w->pcache;
@@ -1112,6 +1159,7 @@ static bool handle_command(struct mx_session *s)
     s->is_use = false;
     s->trk_explainable = false;
     s->infile_ok = false;
+    s->n_infile = 0;
     s->synthetic_len = 0;
     s->kill_after = 0;
     s->digest = 0;
@@ -1190,11 +1238,18 @@ static bool handle_command(struct mx_session *s)
         if (c->kind == CLS_LOAD_DATA_LOCAL || c->kind == CLS_LOAD_XML_LOCAL) {
             if (!(s->caps & CLIENT_LOCAL_FILES)) {
                 drop_packet(s, len);
-                return reply_local_err(s, 1148, "42000",
-                                       "The used command is not allowed with this MariaDB version");
+                return infile_refuse_local(s);
             }
             s->infile_ok = true;
-            s->infile_hash = fnv1a(c->arg, c->arg_len);
+            s->n_infile = 0;
+            s->infile_hash[s->n_infile++] = fnv1a(c->arg, c->arg_len);
+        }
+        if (c->multi && len == want && infile_names_later(s, (const char *)p + 1, want - 1) &&
+            !(s->caps & CLIENT_LOCAL_FILES)) {
+            /* refused before anything runs (the server would run the statements
+             * before it first): the connection stays usable */
+            drop_packet(s, len);
+            return infile_refuse_local(s);
         }
         if (c->kind == CLS_USE && !c->multi && c->arg_len < sizeof s->pending_schema) {
             memcpy(s->pending_schema, c->arg, c->arg_len);
@@ -1574,11 +1629,15 @@ static void finish_release(struct mx_session *s)
     process_input(s);
 }
 
-/* LOCAL INFILE asked by the server: allowed only for the file the statement named. */
+/* LOCAL INFILE asked by the server: allowed only for a file a statement of the
+ * text named. */
 static bool infile_allowed(struct mx_session *s, const struct mx_resp *r)
 {
-    return s->infile_ok && (s->caps & CLIENT_LOCAL_FILES) &&
-           fnv1a(r->infile_name, r->infile_len) == s->infile_hash;
+    if (!s->infile_ok || !(s->caps & CLIENT_LOCAL_FILES)) return false;
+    uint64_t h = fnv1a(r->infile_name, r->infile_len);
+    for (int i = 0; i < s->n_infile; i++)
+        if (s->infile_hash[i] == h) return true;
+    return false;
 }
 
 /* Forgets the server statement of the EXECUTE in flight on be (closed with
@@ -1613,7 +1672,8 @@ static void relay_response(struct mx_session *s)
     struct mx_backend *be = s->be;
     if (!be || s->sock.writing) return;
     struct mx_buf *b = be->sock.in;
-    bool infile = false;
+    bool infile = false, refused = false;
+    uint8_t refused_seq = 0;
     while (b && !s->resp_done) {
         if (s->body_left) {
             uint64_t n = b->wpos - b->ppos;
@@ -1651,11 +1711,13 @@ static void relay_response(struct mx_session *s)
         }
         if (rc == RESP_INFILE) {
             if (!infile_allowed(s, &be->resp)) {
+                /* the packets before the request go out first; the error takes
+                 * the request's place and number */
                 log_warn("infile_refused", "conn_id=%u", s->id);
                 be->broken = true;
-                session_fail(s, 1148, "42000",
-                             "mymux: the server asked for a file the statement did not name");
-                return;
+                refused = true;
+                refused_seq = b->data[b->ppos + 3];
+                break;
             }
             infile = true;
         }
@@ -1721,6 +1783,7 @@ static void relay_response(struct mx_session *s)
         }
         if (rc == 1) {
             sock_read_stop(&be->sock); /* backpressure: the client is slow */
+            if (refused) goto refuse;
             if (infile) {
                 s->state = SS_INFILE;
                 be->state = BE_ATTACHED;
@@ -1729,6 +1792,7 @@ static void relay_response(struct mx_session *s)
         }
         b->rpos = b->ppos;
     }
+    if (refused) goto refuse;
     if (infile || s->state == SS_INFILE) {
         /* the client now sends the file, then an empty packet */
         s->state = SS_INFILE;
@@ -1755,6 +1819,12 @@ static void relay_response(struct mx_session *s)
         else if (buf_free_tail(b) < RESP_PEEK + PKT_HDR) buf_compact(b);
     }
     sock_read_start(&be->sock);
+    return;
+refuse:
+    /* the server waits for a file on a connection now broken; a server that
+     * asks for what nobody named is not trusted with the session either */
+    s->seq = (uint8_t)(refused_seq - 1);
+    session_fail(s, 1148, "42000", "mymux: the server asked for a file the statement did not name");
 }
 
 void session_on_backend_data(struct mx_session *s, struct mx_backend *be)

@@ -59,10 +59,13 @@ struct mx_session {
     uint8_t charset;                 /* collation id */
     char plugin[32];                 /* plugin of the auth exchange in progress */
     bool changing_user;              /* the exchange is a COM_CHANGE_USER */
+    uint8_t change_user_failures;    /* refused COM_CHANGE_USERs: after 3, all are refused */
     struct mx_cred *saved_cred;      /* identity before COM_CHANGE_USER */
     bool sha2_fast_failed;
     struct mx_cred cred;             /* user name and what we learned of the secret */
     char schema[192];                /* current schema ("" none): 64 characters of up to 3 bytes */
+    bool schema_utf8;                /* ...as the trackers reported it (utf8), else the
+                                        client's bytes in its character set */
     char pending_schema[192];        /* schema of the handshake / INIT_DB / USE in flight */
 
     /* backend */
@@ -74,7 +77,8 @@ struct mx_session {
     uint8_t cmd;
     bool is_use;                     /* COM_QUERY that is a USE */
     bool infile_ok;                  /* the statement named a LOCAL file */
-    uint64_t infile_hash;
+    uint8_t n_infile;                /* LOCAL files the text names (a multi-statement: several) */
+    uint64_t infile_hash[8];
     uint64_t fwd_left;               /* bytes of the current packet still to forward */
     bool fwd_cont;                   /* another packet of the same command follows */
     uint64_t body_left;              /* bytes of the current response packet to pass */

@@ -196,6 +196,9 @@ static void deny(struct mx_session *s, bool used_password)
     session_deny_now(s, used_password);
 }
 
+static void change_user_refused(struct mx_session *s, uint16_t code, const char *state,
+                                const char *msg);
+
 void session_deny_now(struct mx_session *s, bool used_password)
 {
     char ip[64];
@@ -210,18 +213,26 @@ void session_deny_now(struct mx_session *s, bool used_password)
         s->cred = *s->saved_cred;
         free(s->saved_cred);
         s->saved_cred = NULL;
-        /* the server resets the session even when the new user is refused:
-         * the old user keeps a fresh session with its schema */
-        session_drop_backend(s);
-        sstate_reset(s);
-        s->status = SERVER_STATUS_AUTOCOMMIT;
-        s->state = SS_LOCAL;
-        if (!session_reply_err(s, 1045, "28000", "%s", msg)) return;
-        if (!s->sock.writing) s->state = SS_IDLE;
-        sock_read_start(&s->sock);
+        change_user_refused(s, 1045, "28000", msg);
         return;
     }
     session_fail(s, 1045, "28000", msg);
+}
+
+/* A COM_CHANGE_USER refused: the server resets the session even then, so the
+ * old user keeps a fresh session with its schema. Counted as MariaDB counts
+ * them: a connection gets three tries. */
+static void change_user_refused(struct mx_session *s, uint16_t code, const char *state,
+                                const char *msg)
+{
+    if (s->change_user_failures < UINT8_MAX) s->change_user_failures++;
+    session_drop_backend(s);
+    sstate_reset(s);
+    s->status = SERVER_STATUS_AUTOCOMMIT;
+    s->state = SS_LOCAL;
+    if (!session_reply_err(s, code, state, "%s", msg)) return;
+    if (!s->sock.writing) s->state = SS_IDLE;
+    sock_read_start(&s->sock);
 }
 
 static void send_raw(struct mx_session *s, const uint8_t *p, size_t n)
@@ -301,7 +312,10 @@ static void accept_user(struct mx_session *s, const struct mx_user *u)
         atomic_fetch_add(&s->ustats->sessions, 1);
         STAT_ADD(s->ustats->connects, 1);
     }
-    {
+    if (!s->changing_user) {
+        /* a handshake login clears the address's failures; a COM_CHANGE_USER
+         * does not, or failures between successes on one connection would
+         * never add up */
         char ip[64];
         client_ip(s, ip, sizeof ip);
         guard_addr_succeeded(s->w->px, ip);
@@ -527,6 +541,18 @@ void session_auth_packet(struct mx_session *s, const uint8_t *p, size_t len, uin
 void session_change_user(struct mx_session *s, const uint8_t *p, size_t len)
 {
     struct hs_response r;
+    if (s->change_user_failures >= 3) {
+        /* as MariaDB: no fourth try on this connection (and a failure for the
+         * address's guard); the session is reset as by any refusal */
+        char ip[64];
+        client_ip(s, ip, sizeof ip);
+        log_info("auth_failed", "conn_id=%u client=%s change_user_tries=%u", s->id, s->peer,
+                 s->change_user_failures);
+        STAT_ADD(s->w->px->stats.auth_failures, 1);
+        guard_addr_failed(s->w->px, ip);
+        change_user_refused(s, 1047, "08S01", "Unknown command");
+        return;
+    }
     if (hs_parse_change_user(p, len, s->caps, &r) != 0) {
         session_fail(s, 1047, "08S01", "mymux: malformed COM_CHANGE_USER");
         return;

@@ -376,6 +376,7 @@ static void track_finish(struct mx_session *s, struct mx_backend *be, const stru
     bool doubt = be->track_doubt;
     be->track_doubt = r->error && !err_changes_nothing(r->err_code);
     if (s->trk_has_schema) {
+        s->schema_utf8 = true; /* the server's own form: character_set_system */
         snprintf(s->schema, sizeof s->schema, "%s", s->trk_schema);
         snprintf(be->schema, sizeof be->schema, "%s", s->trk_schema);
         be->schema_unknown = false;
@@ -422,6 +423,7 @@ void sstate_on_finish(struct mx_session *s, const struct mx_resp *r)
             if (strcmp(e->name, "sql_mode") == 0) sql_mode_set(s, e->value);
         }
     }
+    if (ok && (s->cmd == COM_INIT_DB || s->is_use)) s->schema_utf8 = false; /* the client's */
     if (be && be->track) track_finish(s, be, r);
     if (s->pending) {
         vars_free(s->pending);
@@ -517,6 +519,21 @@ void sstate_reset(struct mx_session *s)
     diag_clear(&s->diag);
 }
 
+static bool charset_is_utf8(uint16_t collation)
+{
+    const char *cs = charset_name_of(collation);
+    return cs && strncmp(cs, "utf8", 4) == 0;
+}
+
+static void write_init_db(struct pkt_wr *w, struct mx_backend *be, const char *schema)
+{
+    size_t off = pkt_wr_begin(w);
+    pkt_wr_u8(w, COM_INIT_DB);
+    pkt_wr_bytes(w, schema, strlen(schema));
+    pkt_wr_end(w, off, 0);
+    be_expect(be, COM_INIT_DB, NULL);
+}
+
 int sstate_write_sync(struct mx_session *s, struct mx_backend *be)
 {
     struct mx_buf *o = sock_out(&be->sock);
@@ -558,12 +575,30 @@ int sstate_write_sync(struct mx_session *s, struct mx_backend *be)
     /* after a USE inside a multi-statement the pinned connection's schema is
      * the session's, wherever it went */
     if (s->schema_moved && !s->pending_schema[0]) want = "";
-    if (want[0] && (be->schema_unknown || strcmp(be->schema, want) != 0)) {
-        size_t off = pkt_wr_begin(&w);
-        pkt_wr_u8(&w, COM_INIT_DB);
-        pkt_wr_bytes(&w, want, strlen(want));
-        pkt_wr_end(&w, off, 0);
-        be_expect(be, COM_INIT_DB, NULL);
+    bool init_db = want[0] && (be->schema_unknown || strcmp(be->schema, want) != 0);
+    /* the server reads COM_INIT_DB's name in the connection's character set:
+     * a name with bytes >= 0x80 (the client's, in its own character set) goes
+     * after SET NAMES, so that `tést` from a latin1 client is not read in the
+     * pooled connection's utf8mb4 */
+    bool names_first = false;
+    for (const char *c = want; init_db && *c; c++)
+        if ((unsigned char)*c >= 0x80) names_first = true;
+    if (names_first && !s->pending_schema[0] && s->schema_utf8 && !charset_is_utf8(s->charset)) {
+        /* ...but a name the trackers reported is utf8: read in utf8 first */
+        names_first = false;
+        if (!charset_is_utf8(charset)) {
+            static const char q[] = "SET NAMES utf8mb4";
+            size_t off = pkt_wr_begin(&w);
+            pkt_wr_u8(&w, COM_QUERY);
+            pkt_wr_bytes(&w, q, sizeof q - 1);
+            pkt_wr_end(&w, off, 0);
+            be_expect(be, COM_QUERY, NULL);
+            n++;
+            charset = (uint8_t)charset_default_collation("utf8mb4");
+        }
+    }
+    if (init_db && !names_first) {
+        write_init_db(&w, be, want);
         n++;
     }
     if (charset != s->charset) {
@@ -579,6 +614,10 @@ int sstate_write_sync(struct mx_session *s, struct mx_backend *be)
             be_expect(be, COM_QUERY, NULL);
             n++;
         }
+    }
+    if (init_db && names_first) {
+        write_init_db(&w, be, want);
+        n++;
     }
     if (need != SYNC_NONE) {
         int k = vars_write_sync(&be->vars, &s->vars, be->sync_reset, s->charset, &w);
@@ -618,6 +657,7 @@ int sstate_write_sync(struct mx_session *s, struct mx_backend *be)
 
 void sstate_synced(struct mx_session *s, struct mx_backend *be)
 {
+    if (s->state == SS_CONNECTING && s->pending_schema[0]) s->schema_utf8 = false; /* login */
     const char *want = s->pending_schema[0] ? s->pending_schema : s->schema;
     if (want[0]) {
         snprintf(be->schema, sizeof be->schema, "%s", want);

@@ -52,6 +52,8 @@ struct mx_server {
     char addr_host[256];    /* the name addr was resolved for */
     struct sockaddr_storage addr;
     bool addr_ok;
+    atomic_uint recycle;    /* pool recycles asked (admin): connections opened before the
+                               last one are closed when idle (src/pool/pool.c) */
     /* last health check (control thread) */
     atomic_int check_ok;    /* 1 ok, 0 failed, -1 not run */
     atomic_uint check_latency_us;
@@ -215,5 +217,9 @@ int registry_add(struct mx_proxy *px, struct mx_reg_entry *e);
 void registry_remove(struct mx_proxy *px, struct mx_reg_entry *e);
 /* Copies the entry for id into *out; returns 0 or -1 when unknown. */
 int registry_get(struct mx_proxy *px, uint32_t id, struct mx_reg_entry *out);
+/* The session of mymux user `user` whose attached connection to server is backend
+ * thread tid (what SHOW PROCESSLIST shows); 0 and *out, or -1. A scan: KILL only. */
+int registry_find_backend_thread(struct mx_proxy *px, int server, uint32_t tid, const char *user,
+                                 struct mx_reg_entry *out);
 
 #endif

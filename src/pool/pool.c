@@ -163,11 +163,18 @@ static bool key_matches(const struct mx_backend *be, const struct mx_session *s)
            (want_schema(s)[0] || (!be->schema[0] && !be->schema_unknown));
 }
 
+/* Opened before the operator's last recycle of its server: it may carry the
+ * server's old globals, so it is closed instead of reused. */
+static bool recycled(const struct mx_pool *p, const struct mx_backend *be)
+{
+    return be->recycle != atomic_load(&SRV(p)->recycle);
+}
+
 static struct mx_backend *idle_find(struct mx_pool *p, const struct mx_session *s)
 {
     struct mx_backend *best = NULL;
     for (struct mx_backend *be = p->idle; be; be = be->next) {
-        if (!key_matches(be, s)) continue;
+        if (!key_matches(be, s) || recycled(p, be)) continue; /* the tick closes those */
         if (strcmp(be->schema, want_schema(s)) == 0 && be->charset == s->charset &&
             vars_same(&be->vars, &s->vars))
             return be;
@@ -384,7 +391,7 @@ void pool_release(struct mx_backend *be)
     be->session = NULL;
     const struct mx_config *cfg = p->worker->px->cfg;
     if (be->broken || p->worker->stopping || atomic_load(&SRV(p)->state) != SRV_UP ||
-        mx_now_ms() - be->created_ms > (uint64_t)cfg->pool_max_lifetime_ms ||
+        mx_now_ms() - be->created_ms > (uint64_t)cfg->pool_max_lifetime_ms || recycled(p, be) ||
         over_share(p) || (owes_slots(p) && !p->wait_head)) {
         be_close(be);
         return;
@@ -455,14 +462,32 @@ void pool_tick(struct mx_pool *p, uint64_t now)
         idle_unlink(p, old);
         be_close(old);
     }
-    /* idle connections past their idle timeout or lifetime, or to a server that
-     * is no longer up */
+    /* statements whose last client let go are closed on idle connections too
+     * (busy ones close theirs with their next write), so the server keeps at
+     * most pool.max_prepared_unused of them per connection */
+    struct mx_pcache *pc = &p->worker->pcache;
+    if (p->trim_seen != pc->released) {
+        uint64_t seen = pc->released;
+        bool more = false;
+        for (struct mx_backend *be = p->idle, *next; be; be = next) {
+            next = be->next;
+            int rc = be_trim_idle(be);
+            if (rc < 0) {
+                idle_unlink(p, be);
+                be_close(be);
+            }
+            more = more || rc > 0;
+        }
+        if (!more) p->trim_seen = seen;
+    }
+    /* idle connections past their idle timeout or lifetime, opened before an
+     * operator's recycle, or to a server that is no longer up */
     bool gone = atomic_load(&SRV(p)->state) != SRV_UP;
     struct mx_backend *be = p->idle, *next;
     for (; be; be = next) {
         next = be->next;
         if (gone || now - be->idle_since_ms > (uint64_t)cfg->pool_idle_timeout_ms ||
-            now - be->created_ms > (uint64_t)cfg->pool_max_lifetime_ms) {
+            now - be->created_ms > (uint64_t)cfg->pool_max_lifetime_ms || recycled(p, be)) {
             idle_unlink(p, be);
             be_close(be);
         }

@@ -22,6 +22,7 @@ struct mx_pool {
     struct mx_backend *all;       /* every connection of this pool (anext) */
     struct mx_session *wait_head, *wait_tail; /* FIFO of waiting sessions */
     size_t n_wait;
+    uint64_t trim_seen;           /* worker pcache.released when idle maps were last trimmed */
     /* counters */
     uint64_t borrows, waits, wait_ms_total, opened, closed, resets, connect_errors;
 };

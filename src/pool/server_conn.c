@@ -619,6 +619,7 @@ struct mx_backend *be_open(struct mx_pool *pool, const struct mx_cred *cred, uin
     vars_init(&be->vars);
     be->done = done;
     be->created_ms = mx_now_ms();
+    be->recycle = atomic_load(&w->px->servers[pool->server].recycle);
     cred_copy(&be->cred, cred);
     snprintf(be->user, sizeof be->user, "%s", cred->user);
     uv_tcp_init(&w->loop, &be->sock.tcp);
@@ -689,17 +690,53 @@ void be_close_stmt_later(struct mx_backend *be, uint32_t backend_id)
         be->broken = true; /* too many to remember: drop the connection instead */
 }
 
+/* COM_STMT_CLOSE packets written at once at most: what a trim leaves waits for
+ * the next write (or the pool's tick), so that a sync never outgrows its buffer. */
+#define BE_TRIM_BATCH 64
+
+static void write_close(struct pkt_wr *w, uint32_t id)
+{
+    size_t off = pkt_wr_begin(w);
+    pkt_wr_u8(w, COM_STMT_CLOSE);
+    pkt_wr_u32(w, id);
+    pkt_wr_end(w, off, 0);
+}
+
 int be_write_closes(struct mx_backend *be, struct pkt_wr *w)
 {
-    for (int i = 0; i < be->n_close; i++) {
-        size_t off = pkt_wr_begin(w);
-        pkt_wr_u8(w, COM_STMT_CLOSE);
-        pkt_wr_u32(w, be->close_ids[i]);
-        pkt_wr_end(w, off, 0);
-    }
+    for (int i = 0; i < be->n_close; i++) write_close(w, be->close_ids[i]);
     if (w->bad) return -1;
     be->n_close = 0;
-    return 0;
+    /* statements no client holds any longer, beyond the connection's cache;
+     * only a client letting go of one makes more, so the map is looked at
+     * only when the worker's count of those moved */
+    struct mx_worker *wk = be->sock.worker;
+    uint64_t released = wk->pcache.released;
+    if (be->trim_seen == released) return 0;
+    uint32_t keep = (uint32_t)wk->px->cfg->pool_max_prepared_unused, ids[BE_TRIM_BATCH];
+    uint32_t n = bstmts_trim(&be->stmts, &wk->pcache, keep, ids, BE_TRIM_BATCH);
+    for (uint32_t i = 0; i < n; i++) write_close(w, ids[i]);
+    if (n < BE_TRIM_BATCH) be->trim_seen = released; /* else more remain */
+    return w->bad ? -1 : 0;
+}
+
+int be_trim_idle(struct mx_backend *be)
+{
+    uint32_t keep = (uint32_t)be->sock.worker->px->cfg->pool_max_prepared_unused;
+    if (be->n_close == 0 &&
+        (be->trim_seen == be->sock.worker->pcache.released || bstmts_unheld(&be->stmts) <= keep))
+        return 0;
+    if (be->state != BE_IDLE || be->sock.writing) return 1;
+    struct mx_buf *o = sock_out(&be->sock);
+    if (!o) return -1;
+    struct pkt_wr w;
+    pkt_wr_init(&w, o->data + o->wpos, o->cap - o->wpos);
+    if (be_write_closes(be, &w) != 0) return -1;
+    o->wpos += (uint32_t)w.pos;
+    /* an idle connection is lent only with nothing in flight (the closes have
+     * no answers; a server that does not take 600 bytes at once is let go) */
+    if (sock_flush_out(&be->sock) != 0) return -1;
+    return bstmts_unheld(&be->stmts) > keep ? 1 : 0;
 }
 
 static void on_internal_timeout(uv_timer_t *t)

@@ -78,6 +78,7 @@ struct mx_backend {
     bool in_idle;                 /* on pool->idle */
     bool busy;                    /* counted in pool->n_busy */
     uint64_t created_ms, idle_since_ms;
+    unsigned recycle;             /* the server's recycle count when it was opened */
     struct mx_cred cred;          /* kept until login completes */
     uint8_t seq;                  /* login sequence */
     char plugin[64];
@@ -94,6 +95,7 @@ struct mx_backend {
     struct mx_bstmts stmts;       /* statements prepared on this connection */
     uint32_t close_ids[16];       /* server statements to close with the next write */
     int n_close;
+    uint64_t trim_seen;           /* worker pcache.released when its map was last trimmed */
     be_done_cb done;              /* login / internal completion */
     /* rows of the answers to internal commands, for the one who asked (idx: the
      * command's place among them); cleared when all answers are in */
@@ -119,8 +121,13 @@ void be_expect_rows(struct mx_backend *be, uint8_t cols);
 int be_run_internal(struct mx_backend *be, int n, be_done_cb done);
 /* Server statements evicted from the map are closed with the next write. */
 void be_close_stmt_later(struct mx_backend *be, uint32_t backend_id);
-/* Appends the pending COM_STMT_CLOSE packets (no answers) to w. */
+/* Appends the pending COM_STMT_CLOSE packets (no answers) to w: statements
+ * evicted or dropped, and statements no client holds beyond the newest
+ * pool.max_prepared_unused of them (at most 64 of those per call). */
 int be_write_closes(struct mx_backend *be, struct pkt_wr *w);
+/* An idle connection sends the closes be_write_closes would: 0 done (or
+ * nothing to do), 1 more remain for a later call, -1 it must be closed instead. */
+int be_trim_idle(struct mx_backend *be);
 /* mymux's record of the connection after a COM_RESET_CONNECTION: the server
  * dropped its prepared statements, variables and trackers and went back to the
  * handshake's character set; the schema stays. */

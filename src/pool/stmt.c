@@ -35,6 +35,7 @@ void pcache_init(struct mx_pcache *c, size_t cap)
     c->tab = calloc(n, sizeof *c->tab);
     c->cap = c->tab ? n : 0;
     c->n = 0;
+    c->released = 0;
 }
 
 static void pstmt_free(struct mx_pstmt *ps)
@@ -138,6 +139,13 @@ void pstmt_unref(struct mx_pcache *c, struct mx_pstmt *ps)
     if (ps->refs == 0) pstmt_free(ps);
 }
 
+/* A client statement stops naming ps. */
+static void stmt_let_go(struct mx_pcache *c, struct mx_pstmt *ps)
+{
+    if (ps->clients && --ps->clients == 0) c->released++;
+    pstmt_unref(c, ps);
+}
+
 void stmts_init(struct mx_stmts *t)
 {
     memset(t, 0, sizeof *t);
@@ -148,7 +156,7 @@ void stmts_free(struct mx_stmts *t, struct mx_pcache *c)
     uint32_t next_id = t->next_id;
     for (uint32_t i = 0; i < t->n; i++) {
         if (!t->v[i].id) continue;
-        pstmt_unref(c, t->v[i].ps);
+        stmt_let_go(c, t->v[i].ps);
         free(t->v[i].types);
     }
     free(t->v);
@@ -180,6 +188,7 @@ struct mx_sstmt *stmts_add(struct mx_stmts *t, struct mx_pstmt *ps)
     if (!s->id) s->id = ++t->next_id;
     s->ps = ps;
     pstmt_ref(ps);
+    ps->clients++;
     return s;
 }
 
@@ -202,7 +211,7 @@ void stmts_del(struct mx_stmts *t, struct mx_pcache *c, uint32_t id)
 {
     struct mx_sstmt *s = stmts_get(t, id);
     if (!s) return;
-    pstmt_unref(c, s->ps);
+    stmt_let_go(c, s->ps);
     free(s->types);
     memset(s, 0, sizeof *s);
 }
@@ -212,6 +221,31 @@ void bstmts_free(struct mx_bstmts *m, struct mx_pcache *c)
     bstmts_clear(m, c);
     free(m->v);
     memset(m, 0, sizeof *m);
+}
+
+uint32_t bstmts_unheld(const struct mx_bstmts *m)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < m->n; i++) n += m->v[i].ps->clients == 0;
+    return n;
+}
+
+uint32_t bstmts_trim(struct mx_bstmts *m, struct mx_pcache *c, uint32_t keep, uint32_t *ids,
+                     uint32_t max_ids)
+{
+    uint32_t unheld = bstmts_unheld(m), n = 0;
+    /* the least recently used first; maps are small (pool.max_prepared) and
+     * this runs only when a statement lost its last client */
+    while (unheld > keep && n < max_ids) {
+        uint32_t lru = m->n;
+        for (uint32_t i = 0; i < m->n; i++)
+            if (m->v[i].ps->clients == 0 && (lru == m->n || m->v[i].used < m->v[lru].used)) lru = i;
+        ids[n++] = m->v[lru].backend_id;
+        pstmt_unref(c, m->v[lru].ps);
+        m->v[lru] = m->v[--m->n];
+        unheld--;
+    }
+    return n;
 }
 
 void bstmts_clear(struct mx_bstmts *m, struct mx_pcache *c)

@@ -16,6 +16,8 @@ struct mx_pstmt {
     uint32_t sql_len;
     uint16_t num_params, num_cols;
     uint32_t refs;           /* sessions' statements + backend maps + the cache */
+    uint32_t clients;        /* client statements (mx_sstmt) naming it; 0: a backend
+                                keeps it only as a cache entry (bstmts_trim) */
     struct mx_pstmt *hnext;  /* worker cache chain */
 };
 
@@ -23,6 +25,8 @@ struct mx_pstmt {
 struct mx_pcache {
     struct mx_pstmt **tab;
     size_t cap, n;
+    uint64_t released;       /* counts statements whose last client let go: backend
+                                maps compare it to know when to trim */
 };
 
 /* A client's prepared statement. */
@@ -89,6 +93,13 @@ struct mx_bstmt *bstmts_get(struct mx_bstmts *m, const struct mx_pstmt *ps);
 struct mx_bstmt *bstmts_add(struct mx_bstmts *m, struct mx_pcache *c, struct mx_pstmt *ps,
                             uint32_t backend_id, uint32_t limit, uint32_t *evicted);
 void bstmts_del(struct mx_bstmts *m, struct mx_pcache *c, struct mx_pstmt *ps);
+/* Forgets the statements no client holds beyond the `keep` most recently used
+ * of them, at most max_ids at a time (the rest stays for the next call), and
+ * stores their server ids in ids for COM_STMT_CLOSE. Returns how many. */
+uint32_t bstmts_trim(struct mx_bstmts *m, struct mx_pcache *c, uint32_t keep, uint32_t *ids,
+                     uint32_t max_ids);
+/* Statements of the map no client holds. */
+uint32_t bstmts_unheld(const struct mx_bstmts *m);
 /* Forgets everything (after a reset of the connection). */
 void bstmts_clear(struct mx_bstmts *m, struct mx_pcache *c);
 

@@ -320,7 +320,8 @@ static void test_unknown_keys(void **state)
     expect_error(BASE "pool:\n  max: 3\n",
                  "t.yaml:9:3: unknown key 'max' in pool (expected one of: max_per_backend, "
                  "min_idle, idle_timeout, max_lifetime, wait_timeout, connect_timeout, "
-                 "multiplex, max_prepared, connect_rate, max_connecting, max_waiting)");
+                 "multiplex, max_prepared, connect_rate, max_connecting, max_waiting, "
+                 "max_prepared_unused)");
     expect_error(BASE "limits: {max_packet: 3}\n",
                  "t.yaml:8:10: unknown key 'max_packet' in limits (expected one of: "
                  "max_client_connections, handshake_timeout, client_idle_timeout, "
