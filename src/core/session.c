@@ -714,7 +714,7 @@ static void stmt_finish(struct mx_session *s, const struct mx_resp *r)
     if (!st) return;
     switch (s->cmd) {
     case COM_STMT_EXECUTE:
-        st->cursor_open = !r->error && (r->status & SERVER_STATUS_CURSOR_EXISTS);
+        st->cursor_open = !r->error && r->cursor;
         st->long_data = false;
         break;
     case COM_STMT_FETCH:
@@ -900,6 +900,7 @@ static int stmt_route(struct mx_session *s, const uint8_t *p, uint32_t len, uint
         s->pins |= SESS_PIN_LONG_DATA;
         break;
     case COM_STMT_EXECUTE: {
+        s->exec_cursor = want > 5 && (p[5] & 0x07); /* CURSOR_TYPE_READ_ONLY and kin */
         s->soft_pin = s->soft_pin || (st->pins & SESS_SOFT_PINS);
         sstate_count_pins(s, st->pins & ~SESS_SOFT_PINS);
         s->pins |= st->pins & ~SESS_SOFT_PINS;
@@ -1176,6 +1177,7 @@ static void begin_response(struct mx_session *s)
     }
     resp_begin(&be->resp, s->cmd, (s->caps & CLIENT_DEPRECATE_EOF) != 0);
     be->resp.whole_ok = be->track;
+    be->resp.cursor_asked = s->cmd == COM_STMT_EXECUTE && s->exec_cursor;
     if (s->exec_retained && s->sock.in) /* sent, but kept until the answer begins */
         s->sock.in->rpos = s->sock.in->ppos - s->exec_pkt_len;
     s->exec_first = s->cmd == COM_STMT_EXECUTE && s->exec_ps;
@@ -1567,6 +1569,7 @@ void session_on_backend_data(struct mx_session *s, struct mx_backend *be)
         /* an early answer (e.g. packet too large): let the relay handle it */
         resp_begin(&be->resp, s->cmd, (s->caps & CLIENT_DEPRECATE_EOF) != 0);
         be->resp.whole_ok = be->track;
+        be->resp.cursor_asked = s->cmd == COM_STMT_EXECUTE && s->exec_cursor;
         be->state = BE_RELAY;
         s->state = SS_RESPONSE;
         s->fwd_left = 0;

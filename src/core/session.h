@@ -134,6 +134,7 @@ struct mx_session {
     bool exec_retained;              /* the EXECUTE's bytes stay until its answer begins */
     bool exec_retried;               /* ...and were already sent again after ERR 1615 */
     bool exec_first;                 /* the EXECUTE's answer has not begun yet */
+    bool exec_cursor;                /* the EXECUTE's flags ask for a cursor */
     uint32_t exec_pkt_len;
 };
 

@@ -27,6 +27,8 @@ SUBTESTS = [
     "multi_statements",
     "sp_text",
     "sp_binary",
+    "sp_cursor_text",
+    "sp_cursor_binary",
     "large_packet",
     "large_packet_boundary",
     "local_infile",
