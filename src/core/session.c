@@ -795,10 +795,12 @@ static bool stmt_prepare(struct mx_session *s, const uint8_t *p, uint32_t len, u
             drop_packet(s, len);
             return reply_local_err(s, 1105, "HY000", KILL_REFUSED);
         }
-        if (cr->has_connection_id) { /* the session's id, as in a text query */
-            struct cls_lex lx;
-            sstate_lex(s, &lx);
-            classify_rewrite_connection_id_lex(sql, n, &lx, s->id);
+        if (cr->has_connection_id && sstate_rewrite(s, cr, true)) {
+            /* the session's id, as in a text query: the packet may have grown and moved */
+            p = s->sock.in->data + s->sock.in->rpos + PKT_HDR;
+            sql = (char *)p + 1;
+            n = pkt_len(p - PKT_HDR) - 1;
+            len = (uint32_t)n + 1;
         }
         uint64_t key = pstmt_key(s->cred.user, s->schema, sql, n);
         struct mx_pstmt *shared = pcache_find(c, key, s->cred.user, s->schema, sql, n);
@@ -1070,6 +1072,7 @@ static bool handle_command(struct mx_session *s)
     case COM_STMT_PREPARE:
         if (!stmt_prepare(s, p, len, want)) return false;
         if (!s->prep_ps) return s->state == SS_IDLE;
+        len = pkt_len(b->data + b->rpos); /* a rewrite may have changed it */
         break;
     case COM_STMT_EXECUTE:
     case COM_STMT_SEND_LONG_DATA:
@@ -1113,15 +1116,13 @@ static bool handle_command(struct mx_session *s)
             s->pending_schema[c->arg_len] = 0;
             s->is_use = true;
         }
-        if (c->has_connection_id && len == want) {
-            struct cls_lex lx;
-            sstate_lex(s, &lx);
-            classify_rewrite_connection_id_lex((char *)p + 1, len - 1, &lx, s->id);
-        }
         sstate_on_query(s, c, (char *)p + 1, want - 1, len == want);
         s->diag_reader = c->prev_diagnostics;
         s->digest = digest_begin(s->w, (const char *)p + 1, want - 1,
                                  s->reg ? s->reg->user : s->cred.user, s->schema);
+        /* the text as the client wrote it is classified and digested; the backend
+         * gets the values mymux answers for (the packet may grow and move) */
+        if (len == want && sstate_rewrite(s, c, false)) len = pkt_len(b->data + b->rpos);
         break;
     }
     default:

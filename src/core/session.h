@@ -152,6 +152,14 @@ struct mx_session {
 void sstate_on_query(struct mx_session *s, const struct cls_result *c, char *sql, size_t len,
                      bool whole);
 /* Any other command about to run. */
+/* Rewrites the whole command packet at the client buffer's rpos (COM_QUERY, or
+ * COM_STMT_PREPARE with prepare: CONNECTION_ID() only) as classified in c:
+ * CONNECTION_ID() and the readers of the previous statement mymux answers get
+ * their values, with the column names and types the server would have given
+ * (classify_rewrite_named), or, when that cannot be built or does not fit the
+ * buffer, the values padded in place. Returns true if the packet changed
+ * length (and may have moved: the caller reads it again from rpos). */
+bool sstate_rewrite(struct mx_session *s, const struct cls_result *c, bool prepare);
 void sstate_on_command(struct mx_session *s, const uint8_t *payload, size_t len);
 /* The answer is complete. */
 void sstate_on_finish(struct mx_session *s, const struct mx_resp *r);

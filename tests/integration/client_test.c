@@ -1200,6 +1200,116 @@ fail:
     return rc;
 }
 
+/* One column's metadata as a real server gives it. */
+struct want_field {
+    const char *name;
+    enum enum_field_types type;
+    unsigned long length;
+    int is_unsigned;
+};
+
+static int check_fields(const char *what, MYSQL_FIELD *f, unsigned n, const struct want_field *w,
+                        unsigned nw)
+{
+    if (n != nw) {
+        snprintf(g_reason, sizeof g_reason, "%s: %u fields, want %u", what, n, nw);
+        return -1;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        int uns = (f[i].flags & UNSIGNED_FLAG) != 0;
+        if (strcmp(f[i].name, w[i].name) != 0 || f[i].type != w[i].type ||
+            f[i].length != w[i].length || uns != w[i].is_unsigned) {
+            snprintf(g_reason, sizeof g_reason,
+                     "%s: field %u is \"%s\" type %d length %lu unsigned %d, want \"%s\" %d %lu %d",
+                     what, i, f[i].name, f[i].type, f[i].length, uns, w[i].name, w[i].type,
+                     w[i].length, w[i].is_unsigned);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Functions mymux answers itself (CONNECTION_ID(), and LAST_INSERT_ID(),
+ * ROW_COUNT() on a connection that did not run the previous statement) keep
+ * the column names and types the server gives them: text and prepared. */
+static int t_rewrite_names(void)
+{
+    MYSQL *m = conn(0);
+    MYSQL_RES *r = NULL;
+    MYSQL_STMT *s = NULL;
+    MYSQL_ROW row;
+    int rc = -1;
+    char sql[512], want[32];
+
+    if (!m) goto fail;
+    QUERY(m, "DROP TABLE IF EXISTS %s_rn", g_tag);
+    QUERY(m, "CREATE TABLE %s_rn (id INT AUTO_INCREMENT PRIMARY KEY, v INT)", g_tag);
+    QUERY(m, "INSERT INTO %s_rn (v) VALUES (10), (20)", g_tag);
+    /* the first id of the INSERT, the rows it wrote */
+    QUERY(m, "SELECT LAST_INSERT_ID(), last_insert_id ( ) + 1, ROW_COUNT() AS rc, "
+             "CONNECTION_ID(), @@identity");
+    {
+        const struct want_field w[] = {{"LAST_INSERT_ID()", MYSQL_TYPE_LONGLONG, 21, 1},
+                                       {"last_insert_id ( ) + 1", MYSQL_TYPE_LONGLONG, 22, 1},
+                                       {"rc", MYSQL_TYPE_LONGLONG, 21, 0},
+                                       {"CONNECTION_ID()", MYSQL_TYPE_LONG, 10, 1},
+                                       {"@@identity", MYSQL_TYPE_LONGLONG, 21, 1}};
+        CHECK(r = mysql_store_result(m), "store_result: %u %s", MERR(m));
+        if (check_fields("text", mysql_fetch_fields(r), mysql_num_fields(r), w, 5)) goto fail;
+        CHECK((row = mysql_fetch_row(r)), "no row");
+        snprintf(want, sizeof want, "%lu", mysql_thread_id(m));
+        CHECK(strcmp(row[0], "1") == 0 && strcmp(row[1], "2") == 0 && strcmp(row[2], "2") == 0 &&
+                  strcmp(row[3], want) == 0 && strcmp(row[4], "1") == 0,
+              "values %s %s %s %s %s (thread id %s)", row[0], row[1], row[2], row[3], row[4], want);
+        mysql_free_result(r);
+        r = NULL;
+    }
+    /* in WHERE, and in a derived table, whose columns take the item's name */
+    QUERY(m, "SELECT v, d.`LAST_INSERT_ID()` FROM %s_rn, (SELECT LAST_INSERT_ID()) d "
+             "WHERE id = LAST_INSERT_ID()", g_tag);
+    {
+        const struct want_field w[] = {{"v", MYSQL_TYPE_LONG, 11, 0},
+                                       {"LAST_INSERT_ID()", MYSQL_TYPE_LONGLONG, 21, 1}};
+        CHECK(r = mysql_store_result(m), "store_result: %u %s", MERR(m));
+        if (check_fields("where", mysql_fetch_fields(r), mysql_num_fields(r), w, 2)) goto fail;
+        CHECK((row = mysql_fetch_row(r)) && strcmp(row[0], "10") == 0 && strcmp(row[1], "1") == 0,
+              "where: row %s", row ? row[0] : "none");
+        mysql_free_result(r);
+        r = NULL;
+    }
+    /* a prepared statement: the names come with the PREPARE answer */
+    snprintf(sql, sizeof sql, "SELECT CONNECTION_ID(), connection_id ()  +  0 AS x, "
+                              "CONNECTION_ID()  =  CONNECTION_ID()");
+    if (!(s = prepare(m, sql))) goto fail;
+    {
+        const struct want_field w[] = {{"CONNECTION_ID()", MYSQL_TYPE_LONG, 10, 1},
+                                       {"x", MYSQL_TYPE_LONGLONG, 11, 1},
+                                       {"CONNECTION_ID()  =  CONNECTION_ID()", MYSQL_TYPE_LONG, 1, 0}};
+        MYSQL_RES *md = mysql_stmt_result_metadata(s);
+        CHECK(md, "no metadata: %u %s", SERR(s));
+        int frc = check_fields("prepared", mysql_fetch_fields(md), mysql_num_fields(md), w, 3);
+        mysql_free_result(md);
+        if (frc) goto fail;
+        long long id = 0, x = 0;
+        int eq = 0;
+        MYSQL_BIND b[3];
+        bind_longlong(&b[0], &id);
+        bind_longlong(&b[1], &x);
+        bind_long(&b[2], &eq);
+        STMT_OK(s, mysql_stmt_execute(s));
+        STMT_OK(s, mysql_stmt_bind_result(s, b));
+        STMT_OK(s, mysql_stmt_fetch(s));
+        CHECK((unsigned long)id == mysql_thread_id(m) && x == id && eq == 1,
+              "prepared values %lld %lld %d, thread id %lu", id, x, eq, mysql_thread_id(m));
+    }
+    rc = 0;
+fail:
+    if (r) mysql_free_result(r);
+    if (s) mysql_stmt_close(s);
+    if (m) mysql_close(m);
+    return rc;
+}
+
 static int check_server_packet(MYSQL *m, unsigned long need)
 {
     char v[64];
@@ -2093,6 +2203,7 @@ static const struct ct_test {
     {"sp_binary", t_sp_binary},
     {"sp_cursor_text", t_sp_cursor_text},
     {"sp_cursor_binary", t_sp_cursor_binary},
+    {"rewrite_names", t_rewrite_names},
     {"large_packet", t_large_packet},
     {"large_packet_boundary", t_large_packet_boundary},
     {"local_infile", t_local_infile},

@@ -29,6 +29,7 @@ SUBTESTS = [
     "sp_binary",
     "sp_cursor_text",
     "sp_cursor_binary",
+    "rewrite_names",
     "large_packet",
     "large_packet_boundary",
     "local_infile",
