@@ -1973,21 +1973,28 @@ static void cls_item_tok(struct cls_item *it, const struct cls_tok *t)
 }
 
 /* An item can be named by an alias if its text holds no NUL byte and no byte
- * that could start a 4-byte UTF-8 character (MariaDB refuses those in names). */
-static bool cls_nameable(const char *p, size_t n)
+ * that could start a 4-byte UTF-8 character (MariaDB refuses those in names).
+ * Without high_ok, no byte >= 0x80 at all: in gbk, big5, sjis, cp932 and
+ * gb18030 a character's trail byte may be a backtick, which doubling would
+ * turn into the end of the alias, and the rest of it into SQL nobody classified;
+ * a character set mymux does not know may do the same. */
+static bool cls_nameable(const char *p, size_t n, bool high_ok)
 {
-    for (size_t i = 0; i < n; i++)
-        if (p[i] == 0 || (unsigned char)p[i] >= 0xf0)
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c == 0 || c >= 0xf0 || (c >= 0x80 && !high_ok))
             return false;
+    }
     return true;
 }
 
 /* Ends the item of it: records its alias if it holds a read and has none. */
-static int cls_item_end(struct cls_item *it, const char *sql, struct cls_edit *e, int *ne)
+static int cls_item_end(struct cls_item *it, const char *sql, bool high_ok, struct cls_edit *e,
+                        int *ne)
 {
     if (it->in_list && it->start && it->has_read && !cls_item_aliased(it)) {
         size_t from = (size_t)(it->start - sql), to = (size_t)(it->last.p + it->last.len - sql);
-        if (cls_nameable(it->start, to - from)) {
+        if (cls_nameable(it->start, to - from, high_ok)) {
             if (*ne >= CLS_MAX_EDITS)
                 return -1;
             e[(*ne)++] = (struct cls_edit){.at = to, .end = to, .from = from, .fn = CLS_FN_NONE};
@@ -2018,13 +2025,14 @@ static int cls_collect_edits(const char *sql, size_t len, const struct cls_lex *
         return -1;
     memset(lv, 0, sizeof(lv));
     cls_lex_init(&lx, sql, len, o, backend);
+    bool high_ok = lx.cs && !lx.mb; /* a character set whose trail bytes are not ASCII */
     memset(&sc, 0, sizeof(sc));
     sc.mariadb = backend != CLS_BK_MYSQL;
     for (;;) {
         cls_next(&lx, &t);
         if (t.type == TK_EOF || t.type == TK_SEMI) {
             for (; d >= 0; d--)
-                if (cls_item_end(&lv[d], sql, e, &ne) < 0)
+                if (cls_item_end(&lv[d], sql, high_ok, e, &ne) < 0)
                     return -1;
             memset(lv, 0, sizeof(lv));
             d = 0;
@@ -2042,21 +2050,21 @@ static int cls_collect_edits(const char *sql, size_t len, const struct cls_lex *
             memset(&lv[d], 0, sizeof(lv[d]));
         } else if (cls_punct(&t, ')')) {
             if (d > 0) {
-                if (cls_item_end(&lv[d], sql, e, &ne) < 0)
+                if (cls_item_end(&lv[d], sql, high_ok, e, &ne) < 0)
                     return -1;
                 d--;
             }
             cls_item_tok(&lv[d], &t);
         } else if (cls_kw(&t, "SELECT") || cls_kw(&t, "RETURNING")) {
-            if (cls_item_end(&lv[d], sql, e, &ne) < 0)
+            if (cls_item_end(&lv[d], sql, high_ok, e, &ne) < 0)
                 return -1;
             lv[d].in_list = lv[d].opts = true;
         } else if (lv[d].in_list && cls_punct(&t, ',')) {
-            if (cls_item_end(&lv[d], sql, e, &ne) < 0)
+            if (cls_item_end(&lv[d], sql, high_ok, e, &ne) < 0)
                 return -1;
             lv[d].opts = false;
         } else if (lv[d].in_list && cls_kw_in(&t, cls_list_ends)) {
-            if (cls_item_end(&lv[d], sql, e, &ne) < 0)
+            if (cls_item_end(&lv[d], sql, high_ok, e, &ne) < 0)
                 return -1;
             lv[d].in_list = false;
         } else if (!(lv[d].in_list && lv[d].opts && !lv[d].start &&

@@ -207,7 +207,8 @@ int classify_rewrite_connection_id_lex(char *sql, size_t len, const struct cls_l
  * holds one (of any SELECT at any depth, or a RETURNING list) and has no alias
  * gets its text as written as alias, AS `item` with backticks doubled, which
  * is the name MariaDB gives it. Items an alias could not name (a NUL byte, a
- * byte >= 0xf0) keep the rewritten text as their name. Returns the length
+ * byte >= 0xf0; any byte >= 0x80 in a character set whose trail bytes may be
+ * ASCII, or one mymux does not know) keep the rewritten text as their name. Returns the length
  * written, or -1 if the text holds an executable comment (the server names
  * items without its markers), nests more than 32 parentheses, has more than
  * 64 places to edit, or does not fit in cap: the caller then falls back to
