@@ -244,9 +244,9 @@ bool sstate_rewrite(struct mx_session *s, const struct cls_result *c, bool prepa
      * run it are answered from what mymux saw (a text query only) */
     struct cls_rewrite rw[4];
     int n = 0;
-    bool prev = !prepare && c->reads_prev && !s->be && !c->multi &&
-                (c->prev_found_rows || c->prev_row_count || c->prev_last_insert_id ||
-                 c->prev_identity);
+    bool prev =
+        !prepare && c->reads_prev && !s->be && !c->multi &&
+        (c->prev_found_rows || c->prev_row_count || c->prev_last_insert_id || c->prev_identity);
     if (prev) {
         rw[n++] = (struct cls_rewrite){"FOUND_ROWS", (int64_t)s->last_found_rows};
         rw[n++] = (struct cls_rewrite){"ROW_COUNT", s->last_row_count};
@@ -264,8 +264,8 @@ bool sstate_rewrite(struct mx_session *s, const struct cls_result *c, bool prepa
      * the old: one per worker thread, as large as a packet the buffer holds whole */
     static __thread char scratch[MX_BUF_SIZE];
     bool incomplete = false;
-    long nl = classify_rewrite_named(sql, len - 1, &lx, rw, n, scratch, sizeof scratch,
-                                     &incomplete);
+    long nl =
+        classify_rewrite_named(sql, len - 1, &lx, rw, n, scratch, sizeof scratch, &incomplete);
     if (nl >= 0 && resize_packet(b, scratch, (size_t)nl)) {
         if (incomplete) log_debug("rewrite_incomplete", "conn_id=%u", s->id);
         return true;

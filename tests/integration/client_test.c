@@ -1030,12 +1030,9 @@ static int t_sp_cursor_text(void)
     struct {
         const char *proc, *want;
     } cases[] = {
-        {"pc1", "[a]1;ok/w0"},
-        {"pc2", "[s]6;[a]1,2,3;ok/w0"},
-        {"pc3", "[a]7;ok/w0"},
-        {"psig", "[one]1;[h]handler;err1644 boom"},
-        {"pres", "err1051 resignalled"},
-        {"pwarn", "[two]2;ok/w1"},
+        {"pc1", "[a]1;ok/w0"},           {"pc2", "[s]6;[a]1,2,3;ok/w0"},
+        {"pc3", "[a]7;ok/w0"},           {"psig", "[one]1;[h]handler;err1644 boom"},
+        {"pres", "err1051 resignalled"}, {"pwarn", "[two]2;ok/w1"},
     };
 
     if (!m || create_cursor_procs(m)) goto fail;
@@ -1265,8 +1262,10 @@ static int t_rewrite_names(void)
         r = NULL;
     }
     /* in WHERE, and in a derived table, whose columns take the item's name */
-    QUERY(m, "SELECT v, d.`LAST_INSERT_ID()` FROM %s_rn, (SELECT LAST_INSERT_ID()) d "
-             "WHERE id = LAST_INSERT_ID()", g_tag);
+    QUERY(m,
+          "SELECT v, d.`LAST_INSERT_ID()` FROM %s_rn, (SELECT LAST_INSERT_ID()) d "
+          "WHERE id = LAST_INSERT_ID()",
+          g_tag);
     {
         const struct want_field w[] = {{"v", MYSQL_TYPE_LONG, 11, 0},
                                        {"LAST_INSERT_ID()", MYSQL_TYPE_LONGLONG, 21, 1}};
@@ -1278,13 +1277,15 @@ static int t_rewrite_names(void)
         r = NULL;
     }
     /* a prepared statement: the names come with the PREPARE answer */
-    snprintf(sql, sizeof sql, "SELECT CONNECTION_ID(), connection_id ()  +  0 AS x, "
-                              "CONNECTION_ID()  =  CONNECTION_ID()");
+    snprintf(sql, sizeof sql,
+             "SELECT CONNECTION_ID(), connection_id ()  +  0 AS x, "
+             "CONNECTION_ID()  =  CONNECTION_ID()");
     if (!(s = prepare(m, sql))) goto fail;
     {
-        const struct want_field w[] = {{"CONNECTION_ID()", MYSQL_TYPE_LONG, 10, 1},
-                                       {"x", MYSQL_TYPE_LONGLONG, 11, 1},
-                                       {"CONNECTION_ID()  =  CONNECTION_ID()", MYSQL_TYPE_LONG, 1, 0}};
+        const struct want_field w[] = {
+            {"CONNECTION_ID()", MYSQL_TYPE_LONG, 10, 1},
+            {"x", MYSQL_TYPE_LONGLONG, 11, 1},
+            {"CONNECTION_ID()  =  CONNECTION_ID()", MYSQL_TYPE_LONG, 1, 0}};
         MYSQL_RES *md = mysql_stmt_result_metadata(s);
         CHECK(md, "no metadata: %u %s", SERR(s));
         int frc = check_fields("prepared", mysql_fetch_fields(md), mysql_num_fields(md), w, 3);

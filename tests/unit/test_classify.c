@@ -526,7 +526,8 @@ static void test_rewrite_named(void **state)
     named_check("select last_insert_id ( )",
                 "select " LI "last_insert_id ( )) AS `last_insert_id ( )`");
     named_check("SELECT LAST_INSERT_ID() /*c*/ + 1 -- tail\n",
-                "SELECT " LI "LAST_INSERT_ID()) /*c*/ + 1 AS `LAST_INSERT_ID() /*c*/ + 1` -- tail\n");
+                "SELECT " LI
+                "LAST_INSERT_ID()) /*c*/ + 1 AS `LAST_INSERT_ID() /*c*/ + 1` -- tail\n");
     named_check("SELECT ROW_COUNT(), FOUND_ROWS()  ,CONNECTION_ID()",
                 "SELECT COALESCE(-1,ROW_COUNT()) AS `ROW_COUNT()`, COALESCE(3,FOUND_ROWS()) AS "
                 "`FOUND_ROWS()`  ,COALESCE(CAST(352 AS UNSIGNED),CONNECTION_ID()) AS "
@@ -584,7 +585,8 @@ static void test_rewrite_named(void **state)
     named_check("SELECT 'ROW_COUNT()', `FOUND_ROWS()` /* LAST_INSERT_ID() */ FROM t",
                 "SELECT 'ROW_COUNT()', `FOUND_ROWS()` /* LAST_INSERT_ID() */ FROM t");
     named_check("SELECT LAST_INSERT_ID(7)", "SELECT LAST_INSERT_ID(7)");
-    named_check("CREATE PROCEDURE p() SELECT ROW_COUNT()", "CREATE PROCEDURE p() SELECT ROW_COUNT()");
+    named_check("CREATE PROCEDURE p() SELECT ROW_COUNT()",
+                "CREATE PROCEDURE p() SELECT ROW_COUNT()");
     /* a name an alias cannot carry (NUL, a 4-byte UTF-8 lead byte): value only */
     named_check("SELECT CONCAT(ROW_COUNT(), '\xf0\x9f\x98\x80')",
                 "SELECT CONCAT(COALESCE(-1,ROW_COUNT()), '\xf0\x9f\x98\x80')");
@@ -613,9 +615,9 @@ static void test_rewrite_named(void **state)
         const struct cls_rewrite rw[] = {{"ROW_COUNT", -1}};
         char out[24];
         bool inc;
-        assert_int_equal(classify_rewrite_named("SELECT ROW_COUNT()", 18, NULL, rw, 1, out,
-                                                sizeof out, &inc),
-                         -1);
+        assert_int_equal(
+            classify_rewrite_named("SELECT ROW_COUNT()", 18, NULL, rw, 1, out, sizeof out, &inc),
+            -1);
         assert_int_equal(classify_rewrite_named("SELECT 1", 8, NULL, rw, 1, out, sizeof out, &inc),
                          8);
         assert_memory_equal(out, "SELECT 1", 8);
