@@ -5,9 +5,9 @@ The answers a CALL can give: a result set per SELECT the procedure runs and a fi
 SERVER_PS_OUT_PARAMS in the binary protocol), an ERR after result sets (a handler's
 RESIGNAL), a RESIGNALled warning (an OK with a warning count). MariaDB 10.11 also leaves
 SERVER_STATUS_CURSOR_EXISTS (and LAST_ROW_SENT) on the results a procedure sends after it
-used a cursor of its own, although the rows follow as usual; mymux took that for a cursor
-opened for the client, ended the answer there and lost the connection (2013) at the first
-row.
+used a cursor of its own (an anonymous BEGIN NOT ATOMIC block too), although the rows follow
+as usual; mymux took that for a cursor opened for the client, ended the answer there and lost
+the connection (2013) at the first row.
 
 Each shape runs through mymux with one worker and one backend connection, on both
 session-tracking paths, with PyMySQL (text protocol, compared with a direct connection)
@@ -66,6 +66,9 @@ CALLS = [
     ("SELECT @o AS o", [(["o"], [(5,)])]),
     ("SELECT 'x' AS before_call; CALL h15_cur1(); SELECT 'y' AS after_call",
      [(["before_call"], [("x",)]), (["a"], [(1,)]), "ok", (["after_call"], [("y",)])]),
+    # an anonymous block is answered as a CALL is, the flag left by its cursor included
+    ("BEGIN NOT ATOMIC DECLARE c CURSOR FOR SELECT 1; OPEN c; CLOSE c; SELECT 5 AS f; END",
+     [(["f"], [(5,)]), "ok"]),
 ]
 
 
