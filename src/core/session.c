@@ -1072,7 +1072,10 @@ static bool handle_command(struct mx_session *s)
     case COM_STMT_PREPARE:
         if (!stmt_prepare(s, p, len, want)) return false;
         if (!s->prep_ps) return s->state == SS_IDLE;
-        len = pkt_len(b->data + b->rpos); /* a rewrite may have changed it */
+        /* a rewrite may have changed its length and moved it */
+        h = b->data + b->rpos;
+        p = h + PKT_HDR;
+        len = want = pkt_len(h);
         break;
     case COM_STMT_EXECUTE:
     case COM_STMT_SEND_LONG_DATA:
@@ -1122,7 +1125,11 @@ static bool handle_command(struct mx_session *s)
                                  s->reg ? s->reg->user : s->cred.user, s->schema);
         /* the text as the client wrote it is classified and digested; the backend
          * gets the values mymux answers for (the packet may grow and move) */
-        if (len == want && sstate_rewrite(s, c, false)) len = pkt_len(b->data + b->rpos);
+        if (len == want && sstate_rewrite(s, c, false)) {
+            h = b->data + b->rpos;
+            p = h + PKT_HDR;
+            len = want = pkt_len(h);
+        }
         break;
     }
     default:

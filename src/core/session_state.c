@@ -214,15 +214,17 @@ void sstate_on_query(struct mx_session *s, const struct cls_result *c, char *sql
 
 /* Replaces the payload after the command byte of the packet at b->rpos (whole
  * in b) with text[0..n): the bytes behind the packet move, the buffer is
- * compacted if its free tail is too short. Returns false, b untouched, if
- * the result would not fit. */
-static bool resize_packet(struct mx_buf *b, const char *text, size_t n)
+ * compacted if its free tail is too short (*compacted). Returns false, b
+ * untouched, if the result would not fit. */
+static bool resize_packet(struct mx_buf *b, const char *text, size_t n, bool *compacted)
 {
     uint32_t len = pkt_len(b->data + b->rpos), nlen = (uint32_t)n + 1;
+    *compacted = false;
     if (n + 1 >= PKT_MAX_PAYLOAD) return false;
     if (nlen > len && buf_free_tail(b) < nlen - len) {
         if (b->wpos - b->rpos + (nlen - len) > b->cap) return false;
         buf_compact(b);
+        *compacted = true;
     }
     uint8_t *h = b->data + b->rpos;
     uint8_t *end = h + PKT_HDR + len;
@@ -266,7 +268,9 @@ bool sstate_rewrite(struct mx_session *s, const struct cls_result *c, bool prepa
     bool incomplete = false;
     long nl =
         classify_rewrite_named(sql, len - 1, &lx, rw, n, scratch, sizeof scratch, &incomplete);
-    if (nl >= 0 && resize_packet(b, scratch, (size_t)nl)) {
+    bool compacted;
+    if (nl >= 0 && resize_packet(b, scratch, (size_t)nl, &compacted)) {
+        if (compacted) log_debug("rewrite_compacted", "conn_id=%u", s->id);
         if (incomplete) log_debug("rewrite_incomplete", "conn_id=%u", s->id);
         return true;
     }

@@ -152,3 +152,101 @@ def test_libmariadb_rewrite_names(mux):
     assert r.returncode == 0 and "ok rewrite_names" in r.stdout.splitlines(), (
         f"client_test exited {r.returncode}:\n{r.stdout}{r.stderr}")
     assert mux.alive()
+
+
+def _lenenc(b, i):
+    c = b[i]
+    if c < 0xfb:
+        return c, i + 1
+    n = {0xfc: 2, 0xfd: 3, 0xfe: 8}[c]
+    return int.from_bytes(b[i + 1:i + 1 + n], "little"), i + 1 + n
+
+
+class _Raw:
+    """Packets on a logged-in PyMySQL connection's socket, read and written by hand."""
+
+    def __init__(self, conn):
+        self.sock = conn._sock
+        self.buf = b""
+
+    def packet(self):
+        while True:
+            if len(self.buf) >= 4:
+                n = int.from_bytes(self.buf[:3], "little")
+                if len(self.buf) >= 4 + n:
+                    p, self.buf = self.buf[4:4 + n], self.buf[4 + n:]
+                    return p
+            d = self.sock.recv(65536)
+            assert d, "connection closed"
+            self.buf += d
+
+    def coldef_name(self):
+        p, i = self.packet(), 0
+        for _ in range(4):  # catalog, schema, table, org_table
+            n, i = _lenenc(p, i)
+            i += n
+        n, i = _lenenc(p, i)
+        return p[i:i + n].decode()
+
+    def result(self):
+        """A text result set (no DEPRECATE_EOF): ([names], [first column of each row])."""
+        p = self.packet()
+        assert p[0] not in (0x00, 0xff), p
+        ncols, _ = _lenenc(p, 0)
+        names = [self.coldef_name() for _ in range(ncols)]
+        assert self.packet()[0] == 0xfe
+        rows = []
+        while (p := self.packet())[0] != 0xfe or len(p) >= 9:
+            n, i = _lenenc(p, 0)
+            rows.append(p[i:i + n].decode())
+        return names, rows
+
+    def prepared(self):
+        """A COM_STMT_PREPARE answer: (statement id, [column names])."""
+        p = self.packet()
+        assert p[0] == 0x00, p
+        sid = int.from_bytes(p[1:5], "little")
+        ncols, nparams = int.from_bytes(p[5:7], "little"), int.from_bytes(p[7:9], "little")
+        assert nparams == 0
+        names = [self.coldef_name() for _ in range(ncols)]
+        if ncols:
+            assert self.packet()[0] == 0xfe
+        return sid, names
+
+
+def _cmd(payload):
+    return len(payload).to_bytes(3, "little") + b"\x00" + payload
+
+
+def test_pipelined_commands_around_a_growing_statement(mux):
+    """Commands sent at once, 16 bytes short of the session's 16 KiB buffer: the statement
+    mymux rewrites sits behind 400 others, with 21 more behind it. When all have arrived
+    before its turn (as they usually do), the buffer's tail is shorter than the growth, so
+    the buffer is compacted first; either way the bytes behind it move, and the stream
+    fits the buffer, so the grown statement always does. Every answer comes back, in order,
+    and the grown statements carry the names: a text query and a PREPARE."""
+    c = connect(mux.host, mux.port)
+    try:
+        raw = _Raw(c)
+        head = b"".join(_cmd(b"\x03SELECT %d" % i) for i in range(400))
+        tail = _cmd(b"\x16SELECT connection_id ( ) + 0")
+        tail += b"".join(_cmd(b"\x03SELECT %d" % (1000 + i)) for i in range(20))
+
+        def target(n):
+            return _cmd(f"\x03SELECT CONNECTION_ID(), '{'x' * n}' AS pad".encode())
+
+        fixed = len(head) + len(target(0)) + len(tail)
+        stream = head + target(16384 - 16 - fixed) + tail
+        assert len(stream) == 16384 - 16
+        raw.sock.sendall(stream)
+        for i in range(400):
+            assert raw.result() == ([str(i)], [str(i)])
+        names, rows = raw.result()
+        assert names == ["CONNECTION_ID()", "pad"] and rows == [str(c.thread_id())]
+        _, pnames = raw.prepared()
+        assert pnames == ["connection_id ( ) + 0"]
+        for i in range(20):
+            assert raw.result() == ([str(1000 + i)], [str(1000 + i)])
+        assert mux.alive()
+    finally:
+        c.close()
