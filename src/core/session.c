@@ -780,7 +780,7 @@ static void stmt_finish(struct mx_session *s, const struct mx_resp *r)
     if (!st) return;
     switch (s->cmd) {
     case COM_STMT_EXECUTE:
-        st->cursor_open = !r->error && (r->status & SERVER_STATUS_CURSOR_EXISTS);
+        st->cursor_open = !r->error && r->cursor;
         st->long_data = false;
         break;
     case COM_STMT_FETCH:
@@ -907,10 +907,12 @@ static bool stmt_prepare(struct mx_session *s, const uint8_t *p, uint32_t len, u
             drop_packet(s, len);
             return reply_local_err(s, 1105, "HY000", KILL_REFUSED);
         }
-        if (cr->has_connection_id) { /* the session's id, as in a text query */
-            struct cls_lex lx;
-            sstate_lex(s, &lx);
-            classify_rewrite_connection_id_lex(sql, n, &lx, s->id);
+        if (cr->has_connection_id && sstate_rewrite(s, cr, true)) {
+            /* the session's id, as in a text query: the packet may have grown and moved */
+            p = s->sock.in->data + s->sock.in->rpos + PKT_HDR;
+            sql = (char *)p + 1;
+            n = pkt_len(p - PKT_HDR) - 1;
+            len = (uint32_t)n + 1;
         }
         uint64_t key = pstmt_key(s->cred.user, s->schema, sql, n);
         struct mx_pstmt *shared = pcache_find(c, key, s->cred.user, s->schema, sql, n);
@@ -1030,6 +1032,7 @@ static int stmt_route(struct mx_session *s, const uint8_t *p, uint32_t len, uint
             if (rc != 0) return rc > 0 ? 0 : -1;
         }
         s->clears_diag = st->clears_diag;
+        s->exec_cursor = want > 5 && (p[5] & 0x07); /* CURSOR_TYPE_READ_ONLY and kin */
         s->soft_pin = s->soft_pin || (st->pins & SESS_SOFT_PINS);
         sstate_count_pins(s, st->pins & ~SESS_SOFT_PINS);
         s->pins |= st->pins & ~SESS_SOFT_PINS;
@@ -1202,6 +1205,10 @@ static bool handle_command(struct mx_session *s)
         if (!stmt_prepare(s, p, len, want)) return false;
         if (!s->prep_ps) return s->state == SS_IDLE;
         s->clears_diag = s->prep_clears_diag; /* preparing opens the tables (test_bug36004) */
+        /* a rewrite may have changed its length and moved it */
+        h = b->data + b->rpos;
+        p = h + PKT_HDR;
+        len = want = pkt_len(h);
         break;
     case COM_STMT_EXECUTE:
     case COM_STMT_SEND_LONG_DATA:
@@ -1256,11 +1263,6 @@ static bool handle_command(struct mx_session *s)
             s->pending_schema[c->arg_len] = 0;
             s->is_use = true;
         }
-        if (c->has_connection_id && len == want) {
-            struct cls_lex lx;
-            sstate_lex(s, &lx);
-            classify_rewrite_connection_id_lex((char *)p + 1, len - 1, &lx, s->id);
-        }
         sstate_on_query(s, c, (char *)p + 1, want - 1, len == want);
         if (!c->prev_diagnostics) {
             const struct mx_server *sv = s->server >= 0 ? &s->w->px->servers[s->server] : NULL;
@@ -1268,6 +1270,14 @@ static bool handle_command(struct mx_session *s)
         }
         s->digest = digest_begin(s->w, (const char *)p + 1, want - 1,
                                  s->reg ? s->reg->user : s->cred.user, s->schema);
+        /* the text as the client wrote it is classified and digested; the backend
+         * gets the values mymux answers for (the packet may grow and move) */
+        if (len == want && sstate_rewrite(s, c, false)) {
+            h = b->data + b->rpos;
+            p = h + PKT_HDR;
+            len = want = pkt_len(h);
+        }
+        s->prev_overwritten = false; /* this statement is the connection's last one now */
         break;
     }
     default:
@@ -1325,6 +1335,7 @@ static void begin_response(struct mx_session *s)
     }
     resp_begin(&be->resp, s->cmd, (s->caps & CLIENT_DEPRECATE_EOF) != 0);
     be->resp.whole_ok = be->track;
+    be->resp.cursor_asked = s->cmd == COM_STMT_EXECUTE && s->exec_cursor;
     if (s->exec_retained && s->sock.in) /* sent, but kept until the answer begins */
         s->sock.in->rpos = s->sock.in->ppos - s->exec_pkt_len;
     s->exec_first = s->cmd == COM_STMT_EXECUTE && s->exec_ps;
@@ -1840,6 +1851,7 @@ void session_on_backend_data(struct mx_session *s, struct mx_backend *be)
         /* an early answer (e.g. packet too large): let the relay handle it */
         resp_begin(&be->resp, s->cmd, (s->caps & CLIENT_DEPRECATE_EOF) != 0);
         be->resp.whole_ok = be->track;
+        be->resp.cursor_asked = s->cmd == COM_STMT_EXECUTE && s->exec_cursor;
         be->state = BE_RELAY;
         s->state = SS_RESPONSE;
         s->fwd_left = 0;

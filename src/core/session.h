@@ -147,6 +147,7 @@ struct mx_session {
     bool exec_retained;              /* the EXECUTE's bytes stay until its answer begins */
     bool exec_retried;               /* ...and were already sent again after ERR 1615 */
     bool exec_first;                 /* the EXECUTE's answer has not begun yet */
+    bool exec_cursor;                /* the EXECUTE's flags ask for a cursor */
     uint32_t exec_pkt_len;
 
     /* for the disconnect log line (session_log.c) */
@@ -170,6 +171,14 @@ void session_log_end(const struct mx_session *s, const char *why);
 void sstate_on_query(struct mx_session *s, const struct cls_result *c, char *sql, size_t len,
                      bool whole);
 /* Any other command about to run. */
+/* Rewrites the whole command packet at the client buffer's rpos (COM_QUERY, or
+ * COM_STMT_PREPARE with prepare: CONNECTION_ID() only) as classified in c:
+ * CONNECTION_ID() and the readers of the previous statement mymux answers get
+ * their values, with the column names and types the server would have given
+ * (classify_rewrite_named), or, when that cannot be built or does not fit the
+ * buffer, the values padded in place. Returns true if the packet changed
+ * length (and may have moved: the caller reads it again from rpos). */
+bool sstate_rewrite(struct mx_session *s, const struct cls_result *c, bool prepare);
 void sstate_on_command(struct mx_session *s, const uint8_t *payload, size_t len);
 /* The answer is complete. */
 void sstate_on_finish(struct mx_session *s, const struct mx_resp *r);

@@ -210,22 +210,76 @@ void sstate_on_query(struct mx_session *s, const struct cls_result *c, char *sql
     s->soft_pin = s->soft_pin || (pins & SESS_SOFT_PINS);
     sstate_count_pins(s, pins & ~SESS_SOFT_PINS);
     s->pins |= pins & ~SESS_SOFT_PINS;
+}
 
-    /* Readers of the previous statement on a connection that did not run it:
-     * answer from what mymux saw. (A read the rewrite cannot reach, e.g. a
-     * comment inside the parentheses, runs as written.) */
-    bool overwritten = s->prev_overwritten;
-    s->prev_overwritten = false; /* this statement is the connection's last one now */
-    if (c->reads_prev && (!s->be || overwritten) && whole && !c->multi &&
-        (c->prev_found_rows || c->prev_row_count || c->prev_last_insert_id || c->prev_identity)) {
-        struct cls_rewrite rw[3] = {{"FOUND_ROWS", (int64_t)s->last_found_rows},
-                                    {"ROW_COUNT", s->last_row_count},
-                                    {"LAST_INSERT_ID", (int64_t)s->last_insert_id}};
-        struct cls_lex lx;
-        sstate_lex(s, &lx);
-        if (classify_rewrite_calls_lex(sql, len, &lx, rw, 3) < 0)
-            log_debug("rewrite_incomplete", "conn_id=%u", s->id);
+/* Replaces the payload after the command byte of the packet at b->rpos (whole
+ * in b) with text[0..n): the bytes behind the packet move, the buffer is
+ * compacted if its free tail is too short (*compacted). Returns false, b
+ * untouched, if the result would not fit. */
+static bool resize_packet(struct mx_buf *b, const char *text, size_t n, bool *compacted)
+{
+    uint32_t len = pkt_len(b->data + b->rpos), nlen = (uint32_t)n + 1;
+    *compacted = false;
+    if (n + 1 >= PKT_MAX_PAYLOAD) return false;
+    if (nlen > len && buf_free_tail(b) < nlen - len) {
+        if (b->wpos - b->rpos + (nlen - len) > b->cap) return false;
+        buf_compact(b);
+        *compacted = true;
     }
+    uint8_t *h = b->data + b->rpos;
+    uint8_t *end = h + PKT_HDR + len;
+    size_t behind = (size_t)(b->data + b->wpos - end);
+    if (b->ppos > (uint32_t)(end - b->data)) b->ppos = b->ppos + nlen - len;
+    memmove(h + PKT_HDR + nlen, end, behind);
+    b->wpos = b->wpos + nlen - len;
+    memcpy(h + PKT_HDR + 1, text, n);
+    h[0] = (uint8_t)nlen;
+    h[1] = (uint8_t)(nlen >> 8);
+    h[2] = (uint8_t)(nlen >> 16);
+    return true;
+}
+
+bool sstate_rewrite(struct mx_session *s, const struct cls_result *c, bool prepare)
+{
+    /* where each function's value comes from: CONNECTION_ID() is the session's id
+     * everywhere; readers of the previous statement on a connection that did not
+     * run it are answered from what mymux saw (a text query only) */
+    struct cls_rewrite rw[4];
+    int n = 0;
+    bool prev =
+        !prepare && c->reads_prev && (!s->be || s->prev_overwritten) && !c->multi &&
+        (c->prev_found_rows || c->prev_row_count || c->prev_last_insert_id || c->prev_identity);
+    if (prev) {
+        rw[n++] = (struct cls_rewrite){"FOUND_ROWS", (int64_t)s->last_found_rows};
+        rw[n++] = (struct cls_rewrite){"ROW_COUNT", s->last_row_count};
+        rw[n++] = (struct cls_rewrite){"LAST_INSERT_ID", (int64_t)s->last_insert_id};
+    }
+    if (c->has_connection_id) rw[n++] = (struct cls_rewrite){"CONNECTION_ID", (int64_t)s->id};
+    if (n == 0) return false;
+
+    struct mx_buf *b = s->sock.in;
+    uint32_t len = pkt_len(b->data + b->rpos);
+    char *sql = (char *)b->data + b->rpos + PKT_HDR + 1;
+    struct cls_lex lx;
+    sstate_lex(s, &lx);
+    /* the new text is built here, then put in the client's buffer in place of
+     * the old: one per worker thread, as large as a packet the buffer holds whole */
+    static __thread char scratch[MX_BUF_SIZE];
+    bool incomplete = false;
+    long nl =
+        classify_rewrite_named(sql, len - 1, &lx, rw, n, scratch, sizeof scratch, &incomplete);
+    bool compacted;
+    if (nl >= 0 && resize_packet(b, scratch, (size_t)nl, &compacted)) {
+        if (compacted) log_debug("rewrite_compacted", "conn_id=%u", s->id);
+        if (incomplete) log_debug("rewrite_incomplete", "conn_id=%u", s->id);
+        return true;
+    }
+    /* the same values at the same length: the columns are named after them */
+    log_debug("rewrite_unnamed", "conn_id=%u", s->id);
+    if (prev && classify_rewrite_calls_lex(sql, len - 1, &lx, rw, 3) < 0)
+        log_debug("rewrite_incomplete", "conn_id=%u", s->id);
+    if (c->has_connection_id) classify_rewrite_connection_id_lex(sql, len - 1, &lx, s->id);
+    return false;
 }
 
 void sstate_on_command(struct mx_session *s, const uint8_t *p, size_t len)

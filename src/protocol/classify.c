@@ -1891,3 +1891,320 @@ int classify_rewrite_connection_id_mode(char *sql, size_t len, bool ansi_quotes,
     struct cls_lex lx = {0, ansi_quotes, no_backslash_escapes, 0, false};
     return cls_rewrite_connection_id(sql, len, &lx, CLS_BK_UNKNOWN, id);
 }
+
+/* ---- rewriting reads with their names and types kept --------------------
+ * MariaDB names a select-list item without an alias by its text as written
+ * (from its first token to its last, comments between them included), and
+ * types FUNC() by the function. A read answered by mymux becomes
+ * COALESCE(value, FUNC()) — the type of the pair is the function's (BIGINT(21)
+ * UNSIGNED for LAST_INSERT_ID(), INT(10) UNSIGNED for CONNECTION_ID(), ...),
+ * and COALESCE stops at the value, so the function is not evaluated — and
+ * every select-list item holding one, unless it has an alias, is given its
+ * text as written as alias (AS `text`, backticks doubled). @@identity, whose
+ * metadata says it may be NULL, becomes IF(1, value, @@identity). */
+
+#define CLS_NAME_DEPTH 32 /* parenthesis levels whose select lists are followed */
+#define CLS_MAX_EDITS 64
+
+/* One select list's current item, per parenthesis level. */
+struct cls_item {
+    bool in_list;         /* inside a SELECT (or RETURNING) list at this level */
+    bool opts;            /* no item yet: SELECT options may come */
+    const char *start;    /* first token of the item (NULL: none yet) */
+    struct cls_tok last, prev; /* its last two tokens at this level (a group counts as its ')') */
+    int ntok;
+    bool has_read, saw_interval, saw_case;
+};
+
+struct cls_edit {
+    size_t at, end;       /* replace [at, end) (an alias: end == at, inserted at at) */
+    size_t from;          /* an alias: the item's text is [from, at) */
+    enum cls_fn fn;       /* a value: which function (CLS_FN_NONE: an alias) */
+};
+
+static bool cls_kw_in(const struct cls_tok *t, const char *const *words)
+{
+    for (; *words; words++)
+        if (cls_kw(t, *words))
+            return true;
+    return false;
+}
+
+static const char *const cls_select_opts[] = {
+    "ALL", "DISTINCT", "DISTINCTROW", "HIGH_PRIORITY", "STRAIGHT_JOIN", "SQL_SMALL_RESULT",
+    "SQL_BIG_RESULT", "SQL_BUFFER_RESULT", "SQL_CACHE", "SQL_NO_CACHE", "SQL_CALC_FOUND_ROWS",
+    NULL};
+/* Words that end a select list at its own level. */
+static const char *const cls_list_ends[] = {
+    "FROM", "INTO", "WHERE", "GROUP", "HAVING", "ORDER", "LIMIT", "WINDOW", "UNION", "EXCEPT",
+    "INTERSECT", "FOR", "LOCK", "PROCEDURE", "OFFSET", "FETCH", "ON", NULL};
+/* Words after which the next word or string continues the expression. */
+static const char *const cls_operator_words[] = {
+    "AND", "OR", "XOR", "NOT", "IS", "LIKE", "RLIKE", "REGEXP", "BETWEEN", "IN", "DIV", "MOD",
+    "COLLATE", "BINARY", "INTERVAL", "CASE", "WHEN", "THEN", "ELSE", "ESCAPE", "SOUNDS", "ANY",
+    "SOME", "EXISTS", "DATE", "TIME", "TIMESTAMP", "ROW", "SELECT", "DISTINCT", "ALL", NULL};
+static const char *const cls_interval_units[] = {
+    "MICROSECOND", "SECOND", "MINUTE", "HOUR", "DAY", "WEEK", "MONTH", "QUARTER", "YEAR",
+    "SECOND_MICROSECOND", "MINUTE_MICROSECOND", "MINUTE_SECOND", "HOUR_MICROSECOND",
+    "HOUR_SECOND", "HOUR_MINUTE", "DAY_MICROSECOND", "DAY_SECOND", "DAY_MINUTE", "DAY_HOUR",
+    "YEAR_MONTH", NULL};
+
+/* Whether the item ends with an alias (AS name, or a bare name or string after
+ * an operand). In doubt it says yes: the item then keeps the rewritten text as
+ * its name, where a second alias would be a syntax error. */
+static bool cls_item_aliased(const struct cls_item *it)
+{
+    const struct cls_tok *l = &it->last, *p = &it->prev;
+    if (it->ntok < 2)
+        return false;
+    if (l->type != TK_WORD && l->type != TK_QIDENT && l->type != TK_STRING)
+        return false;
+    if (cls_kw(p, "AS"))
+        return true;
+    if (l->type == TK_WORD) {
+        if (cls_kw(l, "NULL") || cls_kw(l, "TRUE") || cls_kw(l, "FALSE"))
+            return false;
+        if (cls_kw(l, "UNKNOWN") && (cls_kw(p, "IS") || cls_kw(p, "NOT")))
+            return false;
+        /* INTERVAL 1 DAY, CASE ... END; but INTERVAL 1 DAY day names it day */
+        if (it->saw_interval && cls_kw_in(l, cls_interval_units) &&
+            !cls_kw_in(p, cls_interval_units))
+            return false;
+        if (it->saw_case && cls_kw(l, "END") && !cls_kw(p, "END"))
+            return false;
+    }
+    if (l->type == TK_STRING &&
+        (p->type == TK_STRING || (p->type == TK_WORD && p->len > 1 && p->p[0] == '_')))
+        return false; /* 'a' 'b' is one string; _utf8mb4'a' an introducer */
+    switch (p->type) {
+    case TK_PUNCT:
+        return p->len == 1 && p->p[0] == ')';
+    case TK_NUMBER:
+    case TK_STRING:
+    case TK_QIDENT:
+    case TK_USERVAR:
+    case TK_SYSVAR:
+        return true;
+    case TK_WORD:
+        return !cls_kw_in(p, cls_operator_words);
+    default:
+        return false;
+    }
+}
+
+static void cls_item_tok(struct cls_item *it, const struct cls_tok *t)
+{
+    if (!it->in_list)
+        return;
+    if (!it->start)
+        it->start = t->p;
+    it->opts = false;
+    it->prev = it->last;
+    it->last = *t;
+    it->ntok++;
+    if (cls_kw(t, "INTERVAL"))
+        it->saw_interval = true;
+    if (cls_kw(t, "CASE"))
+        it->saw_case = true;
+}
+
+/* An item can be named by an alias if its text holds no NUL byte and no byte
+ * that could start a 4-byte UTF-8 character (MariaDB refuses those in names).
+ * Without high_ok, no byte >= 0x80 at all: in gbk, big5, sjis, cp932 and
+ * gb18030 a character's trail byte may be a backtick, which doubling would
+ * turn into the end of the alias, and the rest of it into SQL nobody classified;
+ * a character set mymux does not know may do the same. */
+static bool cls_nameable(const char *p, size_t n, bool high_ok)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c == 0 || c >= 0xf0 || (c >= 0x80 && !high_ok))
+            return false;
+    }
+    return true;
+}
+
+/* Ends the item of it: records its alias if it holds a read and has none. */
+static int cls_item_end(struct cls_item *it, const char *sql, bool high_ok, struct cls_edit *e,
+                        int *ne)
+{
+    if (it->in_list && it->start && it->has_read && !cls_item_aliased(it)) {
+        size_t from = (size_t)(it->start - sql), to = (size_t)(it->last.p + it->last.len - sql);
+        if (cls_nameable(it->start, to - from, high_ok)) {
+            if (*ne >= CLS_MAX_EDITS)
+                return -1;
+            e[(*ne)++] = (struct cls_edit){.at = to, .end = to, .from = from, .fn = CLS_FN_NONE};
+        }
+    }
+    bool in_list = it->in_list;
+    memset(it, 0, sizeof(*it));
+    it->in_list = in_list;
+    return 0;
+}
+
+/* Collects the edits: the reads of functions in v to replace, the aliases to
+ * add. Returns the number, or -1 if there are too many, the text nests deeper
+ * than followed, or it holds an executable comment (the server names an item
+ * without the comment's markers). *incomplete: some read could not be replaced. */
+static int cls_collect_edits(const char *sql, size_t len, const struct cls_lex *o,
+                             enum cls_backend backend, const struct cls_values *v,
+                             struct cls_edit *e, bool *incomplete)
+{
+    static __thread struct cls_item lv[CLS_NAME_DEPTH];
+    struct cls_lexer lx;
+    struct cls_scan sc;
+    struct cls_tok t;
+    int ne = 0, d = 0;
+
+    *incomplete = false;
+    if (cls_has_exec_comment(sql, len))
+        return -1;
+    memset(lv, 0, sizeof(lv));
+    cls_lex_init(&lx, sql, len, o, backend);
+    bool high_ok = lx.cs && !lx.mb; /* a character set whose trail bytes are not ASCII */
+    memset(&sc, 0, sizeof(sc));
+    sc.mariadb = backend != CLS_BK_MYSQL;
+    for (;;) {
+        cls_next(&lx, &t);
+        if (t.type == TK_EOF || t.type == TK_SEMI) {
+            for (; d >= 0; d--)
+                if (cls_item_end(&lv[d], sql, high_ok, e, &ne) < 0)
+                    return -1;
+            memset(lv, 0, sizeof(lv));
+            d = 0;
+            if (t.type == TK_EOF)
+                break;
+            if (sc.block <= 0) {
+                memset(&sc, 0, sizeof(sc));
+                sc.mariadb = backend != CLS_BK_MYSQL;
+                continue;
+            }
+        } else if (cls_punct(&t, '(')) {
+            cls_item_tok(&lv[d], &t);
+            if (++d >= CLS_NAME_DEPTH)
+                return -1;
+            memset(&lv[d], 0, sizeof(lv[d]));
+        } else if (cls_punct(&t, ')')) {
+            if (d > 0) {
+                if (cls_item_end(&lv[d], sql, high_ok, e, &ne) < 0)
+                    return -1;
+                d--;
+            }
+            cls_item_tok(&lv[d], &t);
+        } else if (cls_kw(&t, "SELECT") || cls_kw(&t, "RETURNING")) {
+            if (cls_item_end(&lv[d], sql, high_ok, e, &ne) < 0)
+                return -1;
+            lv[d].in_list = lv[d].opts = true;
+        } else if (lv[d].in_list && cls_punct(&t, ',')) {
+            if (cls_item_end(&lv[d], sql, high_ok, e, &ne) < 0)
+                return -1;
+            lv[d].opts = false;
+        } else if (lv[d].in_list && cls_kw_in(&t, cls_list_ends)) {
+            if (cls_item_end(&lv[d], sql, high_ok, e, &ne) < 0)
+                return -1;
+            lv[d].in_list = false;
+        } else if (!(lv[d].in_list && lv[d].opts && !lv[d].start &&
+                     cls_kw_in(&t, cls_select_opts))) {
+            cls_item_tok(&lv[d], &t);
+        }
+        cls_scan_tok(&sc, &t);
+        if (sc.ev_fn == CLS_FN_NONE || v->len[sc.ev_fn] < 0)
+            continue;
+        size_t at = (size_t)(sc.ev_start - sql), end = (size_t)(sc.ev_end - sql);
+        bool glued_before = at > 0 && cls_isident((unsigned char)sql[at - 1]);
+        if (glued_before || !(sc.ev_ok || cls_call_plain(sc.ev_start, sc.ev_end))) {
+            *incomplete = true;
+            continue;
+        }
+        if (ne >= CLS_MAX_EDITS)
+            return -1;
+        e[ne++] = (struct cls_edit){.at = at, .end = end, .fn = sc.ev_fn};
+        for (int k = 0; k <= d; k++)
+            if (lv[k].in_list && lv[k].start)
+                lv[k].has_read = true;
+    }
+    if (lx.doubt_key != 0 || lx.doubt_mixed)
+        *incomplete = true;
+    return ne;
+}
+
+/* The literal a read is answered with, typed as the function's result is. */
+static int cls_value_literal(char *out, size_t cap, enum cls_fn fn, int64_t value)
+{
+    if (fn == CLS_FN_LAST_INSERT_ID || fn == CLS_FN_CONNECTION_ID)
+        return snprintf(out, cap, "CAST(%llu AS UNSIGNED)", (unsigned long long)value);
+    return snprintf(out, cap, "%lld", (long long)value);
+}
+
+long classify_rewrite_named(const char *sql, size_t len, const struct cls_lex *lx,
+                            const struct cls_rewrite *rw, int n_rw, char *out, size_t cap,
+                            bool *incomplete)
+{
+    struct cls_values v;
+    int64_t val[CLS_FN_COUNT] = {0};
+    static __thread struct cls_edit e[CLS_MAX_EDITS];
+
+    *incomplete = false;
+    if (!lx)
+        lx = &cls_lex_default;
+    for (int f = 0; f < CLS_FN_COUNT; f++)
+        v.len[f] = -1;
+    for (int i = 0; i < n_rw; i++) {
+        enum cls_fn f = rw[i].func ? cls_fn_of(rw[i].func, strlen(rw[i].func)) : CLS_FN_NONE;
+        if (f == CLS_FN_NONE)
+            return -1;
+        if (v.len[f] < 0) {
+            v.len[f] = 0;
+            val[f] = rw[i].value;
+        }
+    }
+    int ne = cls_collect_edits(sql, len, lx, lx->mariadb ? CLS_BK_MARIADB : CLS_BK_MYSQL, &v, e,
+                               incomplete);
+    if (ne < 0)
+        return -1;
+    size_t pos = 0, o = 0;
+    for (int i = 0; i < ne; i++) {
+        /* edits come in text order: a value's span ends before the alias of its item */
+        if (e[i].at < pos || o + (e[i].at - pos) > cap)
+            return -1;
+        memcpy(out + o, sql + pos, e[i].at - pos);
+        o += e[i].at - pos;
+        if (e[i].fn != CLS_FN_NONE) {
+            char lit[48];
+            int n = cls_value_literal(lit, sizeof(lit), e[i].fn, val[e[i].fn]);
+            size_t span = e[i].end - e[i].at;
+            /* @@identity may be NULL as far as the metadata says: IF(1, ...) keeps that */
+            const char *head = sql[e[i].at] == '@' ? "IF(1," : "COALESCE(";
+            size_t hl = strlen(head);
+            if (o + hl + (size_t)n + 1 + span + 1 > cap)
+                return -1;
+            memcpy(out + o, head, hl);
+            memcpy(out + o + hl, lit, (size_t)n);
+            out[o + hl + (size_t)n] = ',';
+            memcpy(out + o + hl + 1 + (size_t)n, sql + e[i].at, span);
+            out[o + hl + 1 + (size_t)n + span] = ')';
+            o += hl + 2 + (size_t)n + span;
+            pos = e[i].end;
+        } else {
+            if (o + 5 > cap)
+                return -1;
+            memcpy(out + o, " AS `", 5);
+            o += 5;
+            for (size_t k = e[i].from; k < e[i].at; k++) {
+                if (o + 2 > cap)
+                    return -1;
+                if (sql[k] == '`')
+                    out[o++] = '`';
+                out[o++] = sql[k];
+            }
+            if (o + 1 > cap)
+                return -1;
+            out[o++] = '`';
+            pos = e[i].at;
+        }
+    }
+    if (o + (len - pos) > cap)
+        return -1;
+    memcpy(out + o, sql + pos, len - pos);
+    return (long)(o + len - pos);
+}

@@ -203,6 +203,26 @@ int classify_rewrite_connection_id(char *sql, size_t len, uint64_t id);
 int classify_rewrite_connection_id_lex(char *sql, size_t len, const struct cls_lex *lx,
                                        uint64_t id);
 
+/* Writes into out[0..cap) the text sql[0..len) (read under lx, NULL: utf8mb4,
+ * default sql_mode) with every read classify_rewrite_calls_lex() would replace
+ * answered with the value of rw, keeping what the server would have told the
+ * client about it: each read FUNC() becomes COALESCE(value, FUNC()), which has
+ * the function's type and never evaluates it (@@identity: IF(1, value,
+ * @@identity), which keeps its nullable metadata), and every select-list item that
+ * holds one (of any SELECT at any depth, or a RETURNING list) and has no alias
+ * gets its text as written as alias, AS `item` with backticks doubled, which
+ * is the name MariaDB gives it. Items an alias could not name (a NUL byte, a
+ * byte >= 0xf0; any byte >= 0x80 in a character set whose trail bytes may be
+ * ASCII, or one mymux does not know) keep the rewritten text as their name. Returns the length
+ * written, or -1 if the text holds an executable comment (the server names
+ * items without its markers), nests more than 32 parentheses, has more than
+ * 64 places to edit, or does not fit in cap: the caller then falls back to
+ * classify_rewrite_calls_lex(). *incomplete as a -1 of that function: some
+ * read could not be replaced and runs as written. */
+long classify_rewrite_named(const char *sql, size_t len, const struct cls_lex *lx,
+                            const struct cls_rewrite *rw, int n_rw, char *out, size_t cap,
+                            bool *incomplete) __attribute__((warn_unused_result));
+
 /* classify_rewrite_connection_id_lex() with utf8mb4 and a MariaDB of unknown version. */
 int classify_rewrite_connection_id_mode(char *sql, size_t len, bool ansi_quotes,
                                         bool no_backslash_escapes, uint64_t id);

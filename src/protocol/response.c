@@ -182,7 +182,15 @@ int resp_feed(struct mx_resp *r, uint32_t len, const uint8_t *p, size_t avail, s
         r->term = term_kind(p, len);
         r->status = ok.status;
         r->has_status = true;
-        if (ok.status & SERVER_STATUS_CURSOR_EXISTS) { /* cursor opened: rows come by FETCH */
+        /* A cursor opened: rows come by FETCH. Only an EXECUTE that asked for one
+         * opens one, and a cursor is the whole answer. MariaDB 10.11 also leaves
+         * the flag set on the results a stored procedure sends after using a cursor
+         * of its own (CALL, text or binary, cursor asked or not): those carry
+         * MORE_RESULTS (the CALL's final OK follows) and their rows come inline. */
+        if ((ok.status & SERVER_STATUS_CURSOR_EXISTS) &&
+            !(ok.status & SERVER_MORE_RESULTS_EXISTS) && r->cmd == COM_STMT_EXECUTE &&
+            r->cursor_asked) {
+            r->cursor = true;
             r->results++;
             r->state = RS_IDLE;
             return RESP_DONE;

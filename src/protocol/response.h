@@ -47,6 +47,8 @@ struct mx_resp {
     uint8_t cmd;
     bool deprecate_eof;
     bool whole_ok;   /* set by the caller: OK-format packets are asked for whole (RESP_NEED) */
+    bool cursor_asked; /* set by the caller: a COM_STMT_EXECUTE whose flags ask for a cursor */
+    bool cursor;     /* the answer ended with a cursor opened (rows come by COM_STMT_FETCH) */
     uint8_t term;    /* enum resp_term of the packet just fed */
     bool cont;       /* the next packet continues a 16 MiB one */
     uint64_t left;   /* definitions left in this block */

@@ -914,6 +914,403 @@ fail:
     return rc;
 }
 
+/* Procedures whose answers MariaDB shapes unusually: after a cursor of the
+ * procedure's own, the results it sends carry SERVER_STATUS_CURSOR_EXISTS
+ * (and LAST_ROW_SENT) although their rows follow as usual; a handler's
+ * RESIGNAL ends a CALL with ERR after result sets; a RESIGNALled warning
+ * is an OK with a warning count. */
+static int create_cursor_procs(MYSQL *m)
+{
+    QUERY(m, "DROP TABLE IF EXISTS %s_spc", g_tag);
+    QUERY(m, "CREATE TABLE %s_spc (a INT)", g_tag);
+    QUERY(m, "INSERT INTO %s_spc VALUES (1), (2), (3)", g_tag);
+    QUERY(m, "DROP PROCEDURE IF EXISTS %s_pc1", g_tag);
+    QUERY(m,
+          "CREATE PROCEDURE %s_pc1() BEGIN DECLARE a INT; DECLARE c CURSOR FOR SELECT 1; "
+          "OPEN c; FETCH c INTO a; CLOSE c; SELECT a; END",
+          g_tag);
+    QUERY(m, "DROP PROCEDURE IF EXISTS %s_pc2", g_tag);
+    QUERY(m,
+          "CREATE PROCEDURE %s_pc2() BEGIN DECLARE done INT DEFAULT 0; DECLARE x, s INT "
+          "DEFAULT 0; DECLARE c CURSOR FOR SELECT a FROM %s_spc; DECLARE CONTINUE HANDLER FOR "
+          "NOT FOUND SET done = 1; OPEN c; l: LOOP FETCH c INTO x; IF done THEN LEAVE l; END IF; "
+          "SET s = s + x; END LOOP; CLOSE c; SELECT s; SELECT a FROM %s_spc ORDER BY a; END",
+          g_tag, g_tag, g_tag);
+    QUERY(m, "DROP PROCEDURE IF EXISTS %s_pc3", g_tag);
+    QUERY(m,
+          "CREATE PROCEDURE %s_pc3() BEGIN DECLARE a INT; DECLARE c CURSOR FOR SELECT 7; "
+          "OPEN c; FETCH c INTO a; SELECT a; CLOSE c; END",
+          g_tag);
+    QUERY(m, "DROP PROCEDURE IF EXISTS %s_psig", g_tag);
+    QUERY(m,
+          "CREATE PROCEDURE %s_psig() BEGIN DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN "
+          "SELECT 'handler' AS h; RESIGNAL; END; SELECT 1 AS one; "
+          "SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'boom'; END",
+          g_tag);
+    QUERY(m, "DROP PROCEDURE IF EXISTS %s_pres", g_tag);
+    QUERY(m,
+          "CREATE PROCEDURE %s_pres() BEGIN DECLARE EXIT HANDLER FOR SQLEXCEPTION "
+          "RESIGNAL SET MESSAGE_TEXT = 'resignalled'; DROP TABLE %s_no_such_table; END",
+          g_tag, g_tag);
+    QUERY(m, "DROP PROCEDURE IF EXISTS %s_pwarn", g_tag);
+    QUERY(m,
+          "CREATE PROCEDURE %s_pwarn() BEGIN DECLARE CONTINUE HANDLER FOR SQLWARNING BEGIN "
+          "RESIGNAL; END; SIGNAL SQLSTATE '01000' SET MESSAGE_TEXT = 'a warning'; "
+          "SELECT 2 AS two; END",
+          g_tag);
+    QUERY(m, "DROP PROCEDURE IF EXISTS %s_pcout", g_tag);
+    QUERY(m,
+          "CREATE PROCEDURE %s_pcout(OUT o INT) BEGIN DECLARE c CURSOR FOR SELECT 5; "
+          "OPEN c; FETCH c INTO o; CLOSE c; SELECT o AS got; END",
+          g_tag);
+    return 0;
+fail:
+    return -1;
+}
+
+/* Appends to out, bounded. */
+static void cat(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void cat(char *out, size_t cap, const char *fmt, ...)
+{
+    size_t n = strlen(out);
+    va_list ap;
+    if (n >= cap - 1) return;
+    va_start(ap, fmt);
+    vsnprintf(out + n, cap - n, fmt, ap);
+    va_end(ap);
+}
+
+/* Runs a text statement and describes every answer it got, e.g.
+ * "[a]1;[s]6;[a]1,2,3;ok/w0" or "[one]1;err1644 boom". Returns 0, or -1 when
+ * the connection broke (g_reason set). */
+static int text_answers(MYSQL *m, const char *sql, char *out, size_t cap)
+{
+    int nrc = 0;
+    out[0] = '\0';
+    if (mysql_real_query(m, sql, strlen(sql))) {
+        cat(out, cap, "err%u %s", MERR(m));
+        goto end;
+    }
+    do {
+        if (out[0]) cat(out, cap, ";");
+        if (mysql_field_count(m) == 0) {
+            cat(out, cap, "ok/w%u", mysql_warning_count(m));
+            continue;
+        }
+        MYSQL_RES *r = mysql_store_result(m);
+        if (!r) {
+            cat(out, cap, "store err%u", mysql_errno(m));
+            goto end;
+        }
+        MYSQL_FIELD *f = mysql_fetch_fields(r);
+        cat(out, cap, "[");
+        for (unsigned i = 0; i < mysql_num_fields(r); i++)
+            cat(out, cap, "%s%s", i ? "," : "", f[i].name);
+        cat(out, cap, "]");
+        MYSQL_ROW row;
+        for (int k = 0; (row = mysql_fetch_row(r)); k++)
+            for (unsigned i = 0; i < mysql_num_fields(r); i++)
+                cat(out, cap, "%s%s", k || i ? "," : "", row[i] ? row[i] : "NULL");
+        mysql_free_result(r);
+    } while ((nrc = mysql_next_result(m)) == 0);
+    if (nrc > 0) cat(out, cap, ";err%u %s", MERR(m));
+end:
+    if (mysql_errno(m) == CR_SERVER_LOST || mysql_errno(m) == CR_SERVER_GONE_ERROR) {
+        snprintf(g_reason, sizeof g_reason, "%s: connection lost: %s", sql, out);
+        return -1;
+    }
+    return 0;
+}
+
+static int t_sp_cursor_text(void)
+{
+    MYSQL *m = conn(CLIENT_MULTI_RESULTS | CLIENT_MULTI_STATEMENTS);
+    char got[512], sql[128];
+    int rc = -1;
+    struct {
+        const char *proc, *want;
+    } cases[] = {
+        {"pc1", "[a]1;ok/w0"},           {"pc2", "[s]6;[a]1,2,3;ok/w0"},
+        {"pc3", "[a]7;ok/w0"},           {"psig", "[one]1;[h]handler;err1644 boom"},
+        {"pres", "err1051 resignalled"}, {"pwarn", "[two]2;ok/w1"},
+    };
+
+    if (!m || create_cursor_procs(m)) goto fail;
+    for (int round = 0; round < 2; round++)
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            snprintf(sql, sizeof sql, "CALL %s_%s()", g_tag, cases[i].proc);
+            if (text_answers(m, sql, got, sizeof got)) goto fail;
+            CHECK(strcmp(got, cases[i].want) == 0, "%s: got \"%s\", want \"%s\"", sql, got,
+                  cases[i].want);
+            QEXPECT(m, "1", "SELECT 1");
+        }
+    /* OUT parameter of a text CALL, set through a cursor, read back in a user variable */
+    snprintf(sql, sizeof sql, "CALL %s_pcout(@o)", g_tag);
+    if (text_answers(m, sql, got, sizeof got)) goto fail;
+    CHECK(strcmp(got, "[got]5;ok/w0") == 0, "%s: got \"%s\"", sql, got);
+    QEXPECT(m, "5", "SELECT @o");
+    /* several statements in one text, a CALL with a cursor in the middle */
+    QUERY(m, "SELECT 'x' AS before_call; CALL %s_pc1(); SELECT 'y' AS after_call", g_tag);
+    {
+        /* the first result was read by mysql_real_query; describe the rest */
+        char tail[512] = "";
+        int nrc;
+        MYSQL_RES *r = mysql_store_result(m);
+        CHECK(r, "multi: store_result %u %s", MERR(m));
+        mysql_free_result(r);
+        while ((nrc = mysql_next_result(m)) == 0) {
+            if (mysql_field_count(m) == 0) {
+                cat(tail, sizeof tail, "ok;");
+                continue;
+            }
+            r = mysql_store_result(m);
+            CHECK(r, "multi: store_result %u %s", MERR(m));
+            MYSQL_ROW row = mysql_fetch_row(r);
+            cat(tail, sizeof tail, "%s=%s;", mysql_fetch_fields(r)[0].name, row ? row[0] : "-");
+            mysql_free_result(r);
+        }
+        CHECK(nrc == -1, "multi: next_result %d %u %s", nrc, MERR(m));
+        CHECK(strcmp(tail, "a=1;ok;after_call=y;") == 0, "multi: got \"%s\"", tail);
+    }
+    QEXPECT(m, "1", "SELECT 1");
+    rc = 0;
+fail:
+    if (m) mysql_close(m);
+    return rc;
+}
+
+/* Executes a prepared CALL and describes its answers as text_answers does;
+ * with `cursor`, the statement asks for a read-only cursor. */
+static int binary_answers(MYSQL *m, MYSQL_STMT *s, int cursor, char *out, size_t cap)
+{
+    unsigned long type = cursor ? CURSOR_TYPE_READ_ONLY : CURSOR_TYPE_NO_CURSOR;
+    int nrc = 0;
+    out[0] = '\0';
+    if (mysql_stmt_attr_set(s, STMT_ATTR_CURSOR_TYPE, &type)) {
+        snprintf(g_reason, sizeof g_reason, "attr_set: %u %s", SERR(s));
+        return -1;
+    }
+    if (mysql_stmt_execute(s)) {
+        cat(out, cap, "err%u %s", SERR(s));
+        goto end;
+    }
+    do {
+        unsigned nf = mysql_stmt_field_count(s);
+        if (out[0]) cat(out, cap, ";");
+        if (nf == 0) {
+            cat(out, cap, "ok/w%u", mysql_warning_count(m));
+            continue;
+        }
+        char vals[8][64];
+        unsigned long lens[8];
+        my_bool nulls[8];
+        MYSQL_BIND b[8];
+        if (nf > 8) nf = 8;
+        memset(b, 0, sizeof b);
+        for (unsigned i = 0; i < nf; i++) {
+            b[i].buffer_type = MYSQL_TYPE_STRING;
+            b[i].buffer = vals[i];
+            b[i].buffer_length = sizeof vals[i] - 1;
+            b[i].length = &lens[i];
+            b[i].is_null = &nulls[i];
+        }
+        MYSQL_RES *md = mysql_stmt_result_metadata(s);
+        cat(out, cap, "%s[", (m->server_status & SERVER_PS_OUT_PARAMS) ? "out" : "");
+        for (unsigned i = 0; md && i < nf; i++)
+            cat(out, cap, "%s%s", i ? "," : "", mysql_fetch_fields(md)[i].name);
+        cat(out, cap, "]");
+        if (md) mysql_free_result(md);
+        if (mysql_stmt_bind_result(s, b)) {
+            cat(out, cap, "bind err%u", mysql_stmt_errno(s));
+            goto end;
+        }
+        int frc, k = 0;
+        while ((frc = mysql_stmt_fetch(s)) == 0 || frc == MYSQL_DATA_TRUNCATED) {
+            for (unsigned i = 0; i < nf; i++)
+                cat(out, cap, "%s%.*s", k || i ? "," : "", nulls[i] ? 4 : (int)lens[i],
+                    nulls[i] ? "NULL" : vals[i]);
+            k++;
+        }
+        if (frc != MYSQL_NO_DATA) {
+            cat(out, cap, "fetch err%u %s", SERR(s));
+            goto end;
+        }
+    } while ((nrc = mysql_stmt_next_result(s)) == 0);
+    if (nrc > 0) cat(out, cap, ";err%u %s", SERR(s));
+end:
+    if (mysql_errno(m) == CR_SERVER_LOST || mysql_errno(m) == CR_SERVER_GONE_ERROR ||
+        mysql_stmt_errno(s) == CR_SERVER_LOST) {
+        snprintf(g_reason, sizeof g_reason, "connection lost: %s", out);
+        return -1;
+    }
+    return 0;
+}
+
+static int t_sp_cursor_binary(void)
+{
+    MYSQL *m = conn(CLIENT_MULTI_RESULTS);
+    MYSQL_STMT *s = NULL;
+    char got[512], sql[128];
+    int rc = -1;
+    /* own_cursor: the procedure uses a cursor, so its results carry CURSOR_EXISTS;
+     * libmariadb then takes them for a cursor of its own and fails with 2014 on a
+     * direct connection too if the statement asked for one: those run without. */
+    struct {
+        const char *call, *want;
+        int own_cursor;
+    } cases[] = {
+        {"pc1()", "[a]1;ok/w0", 1},
+        {"pc2()", "[s]6;[a]1,2,3;ok/w0", 1},
+        {"pc3()", "[a]7;ok/w0", 1},
+        {"psig()", "[one]1;[h]handler;err1644 boom", 0},
+        {"pres()", "err1051 resignalled", 0},
+        {"pwarn()", "[two]2;ok/w1", 0},
+        {"pcout(?)", "[got]5;out[o]5;ok/w0", 1},
+        {"p2(?)", "[first]3;[second,third]4,x,5,y;ok/w0", 0},
+    };
+
+    if (!m || create_cursor_procs(m) || create_procs(m)) goto fail;
+    for (int cursor = 0; cursor < 2; cursor++)
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            if (cursor && cases[i].own_cursor) continue;
+            snprintf(sql, sizeof sql, "CALL %s_%s", g_tag, cases[i].call);
+            if (!(s = prepare(m, sql))) goto fail;
+            MYSQL_BIND p[3];
+            int three = 3;
+            unsigned long n = mysql_stmt_param_count(s);
+            for (unsigned long k = 0; k < n && k < 3; k++)
+                bind_long(&p[k], &three);
+            if (n) STMT_OK(s, mysql_stmt_bind_param(s, p));
+            for (int round = 0; round < 2; round++) {
+                if (binary_answers(m, s, cursor, got, sizeof got)) goto fail;
+                CHECK(strcmp(got, cases[i].want) == 0, "%s (cursor %d): got \"%s\", want \"%s\"",
+                      sql, cursor, got, cases[i].want);
+            }
+            mysql_stmt_close(s);
+            s = NULL;
+            QEXPECT(m, "1", "SELECT 1");
+        }
+    rc = 0;
+fail:
+    if (s) mysql_stmt_close(s);
+    if (m) mysql_close(m);
+    return rc;
+}
+
+/* One column's metadata as a real server gives it. */
+struct want_field {
+    const char *name;
+    enum enum_field_types type;
+    unsigned long length;
+    int is_unsigned;
+};
+
+static int check_fields(const char *what, MYSQL_FIELD *f, unsigned n, const struct want_field *w,
+                        unsigned nw)
+{
+    if (n != nw) {
+        snprintf(g_reason, sizeof g_reason, "%s: %u fields, want %u", what, n, nw);
+        return -1;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        int uns = (f[i].flags & UNSIGNED_FLAG) != 0;
+        if (strcmp(f[i].name, w[i].name) != 0 || f[i].type != w[i].type ||
+            f[i].length != w[i].length || uns != w[i].is_unsigned) {
+            snprintf(g_reason, sizeof g_reason,
+                     "%s: field %u is \"%s\" type %d length %lu unsigned %d, want \"%s\" %d %lu %d",
+                     what, i, f[i].name, f[i].type, f[i].length, uns, w[i].name, w[i].type,
+                     w[i].length, w[i].is_unsigned);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Functions mymux answers itself (CONNECTION_ID(), and LAST_INSERT_ID(),
+ * ROW_COUNT() on a connection that did not run the previous statement) keep
+ * the column names and types the server gives them: text and prepared. */
+static int t_rewrite_names(void)
+{
+    MYSQL *m = conn(0);
+    MYSQL_RES *r = NULL;
+    MYSQL_STMT *s = NULL;
+    MYSQL_ROW row;
+    int rc = -1;
+    char sql[512], want[32];
+
+    if (!m) goto fail;
+    QUERY(m, "DROP TABLE IF EXISTS %s_rn", g_tag);
+    QUERY(m, "CREATE TABLE %s_rn (id INT AUTO_INCREMENT PRIMARY KEY, v INT)", g_tag);
+    QUERY(m, "INSERT INTO %s_rn (v) VALUES (10), (20)", g_tag);
+    /* the first id of the INSERT, the rows it wrote */
+    QUERY(m, "SELECT LAST_INSERT_ID(), last_insert_id ( ) + 1, ROW_COUNT() AS rc, "
+             "CONNECTION_ID(), @@identity");
+    {
+        const struct want_field w[] = {{"LAST_INSERT_ID()", MYSQL_TYPE_LONGLONG, 21, 1},
+                                       {"last_insert_id ( ) + 1", MYSQL_TYPE_LONGLONG, 22, 1},
+                                       {"rc", MYSQL_TYPE_LONGLONG, 21, 0},
+                                       {"CONNECTION_ID()", MYSQL_TYPE_LONG, 10, 1},
+                                       {"@@identity", MYSQL_TYPE_LONGLONG, 21, 1}};
+        CHECK(r = mysql_store_result(m), "store_result: %u %s", MERR(m));
+        if (check_fields("text", mysql_fetch_fields(r), mysql_num_fields(r), w, 5)) goto fail;
+        CHECK((row = mysql_fetch_row(r)), "no row");
+        snprintf(want, sizeof want, "%lu", mysql_thread_id(m));
+        CHECK(strcmp(row[0], "1") == 0 && strcmp(row[1], "2") == 0 && strcmp(row[2], "2") == 0 &&
+                  strcmp(row[3], want) == 0 && strcmp(row[4], "1") == 0,
+              "values %s %s %s %s %s (thread id %s)", row[0], row[1], row[2], row[3], row[4], want);
+        mysql_free_result(r);
+        r = NULL;
+    }
+    /* in WHERE, and in a derived table, whose columns take the item's name */
+    QUERY(m,
+          "SELECT v, d.`LAST_INSERT_ID()` FROM %s_rn, (SELECT LAST_INSERT_ID()) d "
+          "WHERE id = LAST_INSERT_ID()",
+          g_tag);
+    {
+        const struct want_field w[] = {{"v", MYSQL_TYPE_LONG, 11, 0},
+                                       {"LAST_INSERT_ID()", MYSQL_TYPE_LONGLONG, 21, 1}};
+        CHECK(r = mysql_store_result(m), "store_result: %u %s", MERR(m));
+        if (check_fields("where", mysql_fetch_fields(r), mysql_num_fields(r), w, 2)) goto fail;
+        CHECK((row = mysql_fetch_row(r)) && strcmp(row[0], "10") == 0 && strcmp(row[1], "1") == 0,
+              "where: row %s", row ? row[0] : "none");
+        mysql_free_result(r);
+        r = NULL;
+    }
+    /* a prepared statement: the names come with the PREPARE answer */
+    snprintf(sql, sizeof sql,
+             "SELECT CONNECTION_ID(), connection_id ()  +  0 AS x, "
+             "CONNECTION_ID()  =  CONNECTION_ID()");
+    if (!(s = prepare(m, sql))) goto fail;
+    {
+        const struct want_field w[] = {
+            {"CONNECTION_ID()", MYSQL_TYPE_LONG, 10, 1},
+            {"x", MYSQL_TYPE_LONGLONG, 11, 1},
+            {"CONNECTION_ID()  =  CONNECTION_ID()", MYSQL_TYPE_LONG, 1, 0}};
+        MYSQL_RES *md = mysql_stmt_result_metadata(s);
+        CHECK(md, "no metadata: %u %s", SERR(s));
+        int frc = check_fields("prepared", mysql_fetch_fields(md), mysql_num_fields(md), w, 3);
+        mysql_free_result(md);
+        if (frc) goto fail;
+        long long id = 0, x = 0;
+        int eq = 0;
+        MYSQL_BIND b[3];
+        bind_longlong(&b[0], &id);
+        bind_longlong(&b[1], &x);
+        bind_long(&b[2], &eq);
+        STMT_OK(s, mysql_stmt_execute(s));
+        STMT_OK(s, mysql_stmt_bind_result(s, b));
+        STMT_OK(s, mysql_stmt_fetch(s));
+        CHECK((unsigned long)id == mysql_thread_id(m) && x == id && eq == 1,
+              "prepared values %lld %lld %d, thread id %lu", id, x, eq, mysql_thread_id(m));
+    }
+    rc = 0;
+fail:
+    if (r) mysql_free_result(r);
+    if (s) mysql_stmt_close(s);
+    if (m) mysql_close(m);
+    return rc;
+}
+
 static int check_server_packet(MYSQL *m, unsigned long need)
 {
     char v[64];
@@ -1805,6 +2202,9 @@ static const struct ct_test {
     {"multi_statements", t_multi_statements},
     {"sp_text", t_sp_text},
     {"sp_binary", t_sp_binary},
+    {"sp_cursor_text", t_sp_cursor_text},
+    {"sp_cursor_binary", t_sp_cursor_binary},
+    {"rewrite_names", t_rewrite_names},
     {"large_packet", t_large_packet},
     {"large_packet_boundary", t_large_packet_boundary},
     {"local_infile", t_local_infile},

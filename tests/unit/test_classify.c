@@ -497,6 +497,134 @@ static void rewrite_check(const char *sql, const struct cls_rewrite *rw, int n_r
     assert_int_equal(strlen(buf), strlen(sql));
 }
 
+/* classify_rewrite_named(): the expected texts keep what MariaDB 10.11 tells a
+ * client about each column (checked by running the original and the rewritten
+ * text on the server and comparing names, types, lengths and flags). */
+static void named_check(const char *sql, const char *expect)
+{
+    const struct cls_rewrite rw[] = {
+        {"FOUND_ROWS", 3}, {"ROW_COUNT", -1}, {"LAST_INSERT_ID", 5}, {"CONNECTION_ID", 352}};
+    char out[1024];
+    bool incomplete = true;
+    long n = classify_rewrite_named(sql, strlen(sql), NULL, rw, 4, out, sizeof out, &incomplete);
+    if (!expect) {
+        if (n != -1) fail_msg("%s: became [%.*s], expected -1", sql, (int)(n > 0 ? n : 0), out);
+        return;
+    }
+    if (n < 0) fail_msg("%s: returned %ld", sql, n);
+    if ((size_t)n != strlen(expect) || memcmp(out, expect, (size_t)n) != 0)
+        fail_msg("%s: became [%.*s], expected [%s]", sql, (int)n, out, expect);
+    assert_false(incomplete);
+}
+
+#define LI "COALESCE(CAST(5 AS UNSIGNED),"
+static void test_rewrite_named(void **state)
+{
+    (void)state;
+    /* an item is named by its text as written: case, spaces, comments inside */
+    named_check("SELECT LAST_INSERT_ID()", "SELECT " LI "LAST_INSERT_ID()) AS `LAST_INSERT_ID()`");
+    named_check("select last_insert_id ( )",
+                "select " LI "last_insert_id ( )) AS `last_insert_id ( )`");
+    named_check("SELECT LAST_INSERT_ID() /*c*/ + 1 -- tail\n",
+                "SELECT " LI
+                "LAST_INSERT_ID()) /*c*/ + 1 AS `LAST_INSERT_ID() /*c*/ + 1` -- tail\n");
+    named_check("SELECT ROW_COUNT(), FOUND_ROWS()  ,CONNECTION_ID()",
+                "SELECT COALESCE(-1,ROW_COUNT()) AS `ROW_COUNT()`, COALESCE(3,FOUND_ROWS()) AS "
+                "`FOUND_ROWS()`  ,COALESCE(CAST(352 AS UNSIGNED),CONNECTION_ID()) AS "
+                "`CONNECTION_ID()`");
+    named_check("SELECT `LAST_INSERT_ID`()",
+                "SELECT " LI "`LAST_INSERT_ID`()) AS ```LAST_INSERT_ID``()`");
+    named_check("SELECT CONCAT('`', ROW_COUNT())",
+                "SELECT CONCAT('`', COALESCE(-1,ROW_COUNT())) AS `CONCAT('``', ROW_COUNT())`");
+    /* @@identity keeps its nullable metadata */
+    named_check("SELECT @@identity, @@session.last_insert_id",
+                "SELECT IF(1,CAST(5 AS UNSIGNED),@@identity) AS `@@identity`, "
+                "IF(1,CAST(5 AS UNSIGNED),@@session.last_insert_id) AS `@@session.last_insert_id`");
+    /* items with an alias keep it; no alias outside select lists */
+    named_check("SELECT LAST_INSERT_ID() AS x, ROW_COUNT() y, FOUND_ROWS() 'z', "
+                "LAST_INSERT_ID() + 1 `w`",
+                "SELECT " LI "LAST_INSERT_ID()) AS x, COALESCE(-1,ROW_COUNT()) y, "
+                "COALESCE(3,FOUND_ROWS()) 'z', " LI "LAST_INSERT_ID()) + 1 `w`");
+    named_check("SELECT a FROM t WHERE id = LAST_INSERT_ID() ORDER BY ROW_COUNT()",
+                "SELECT a FROM t WHERE id = " LI "LAST_INSERT_ID()) ORDER BY "
+                "COALESCE(-1,ROW_COUNT())");
+    named_check("INSERT INTO t VALUES (LAST_INSERT_ID())",
+                "INSERT INTO t VALUES (" LI "LAST_INSERT_ID()))");
+    named_check("DO ROW_COUNT()", "DO COALESCE(-1,ROW_COUNT())");
+    /* expressions that end in a word or a string are no alias */
+    named_check("SELECT LAST_INSERT_ID() IS NULL",
+                "SELECT " LI "LAST_INSERT_ID()) IS NULL AS `LAST_INSERT_ID() IS NULL`");
+    named_check("SELECT NOW() + INTERVAL ROW_COUNT() DAY",
+                "SELECT NOW() + INTERVAL COALESCE(-1,ROW_COUNT()) DAY AS "
+                "`NOW() + INTERVAL ROW_COUNT() DAY`");
+    named_check("SELECT CASE WHEN ROW_COUNT() THEN 1 END",
+                "SELECT CASE WHEN COALESCE(-1,ROW_COUNT()) THEN 1 END AS "
+                "`CASE WHEN ROW_COUNT() THEN 1 END`");
+    named_check("SELECT ROW_COUNT() = _latin1'x'",
+                "SELECT COALESCE(-1,ROW_COUNT()) = _latin1'x' AS `ROW_COUNT() = _latin1'x'`");
+    named_check("SELECT ROW_COUNT() BETWEEN a AND b FROM t",
+                "SELECT COALESCE(-1,ROW_COUNT()) BETWEEN a AND b AS "
+                "`ROW_COUNT() BETWEEN a AND b` FROM t");
+    /* nested: each SELECT's items, and the outer item by its text */
+    named_check("SELECT (SELECT ROW_COUNT()) FROM t WHERE x IN (SELECT FOUND_ROWS())",
+                "SELECT (SELECT COALESCE(-1,ROW_COUNT()) AS `ROW_COUNT()`) AS "
+                "`(SELECT ROW_COUNT())` FROM t WHERE x IN (SELECT COALESCE(3,FOUND_ROWS()) AS "
+                "`FOUND_ROWS()`)");
+    named_check("SELECT DISTINCT SQL_NO_CACHE ROW_COUNT() UNION SELECT FOUND_ROWS()",
+                "SELECT DISTINCT SQL_NO_CACHE COALESCE(-1,ROW_COUNT()) AS `ROW_COUNT()` UNION "
+                "SELECT COALESCE(3,FOUND_ROWS()) AS `FOUND_ROWS()`");
+    named_check("INSERT INTO t SELECT ROW_COUNT() ON DUPLICATE KEY UPDATE a = FOUND_ROWS()",
+                "INSERT INTO t SELECT COALESCE(-1,ROW_COUNT()) AS `ROW_COUNT()` ON DUPLICATE KEY "
+                "UPDATE a = COALESCE(3,FOUND_ROWS())");
+    named_check("DELETE FROM t RETURNING ROW_COUNT()",
+                "DELETE FROM t RETURNING COALESCE(-1,ROW_COUNT()) AS `ROW_COUNT()`");
+    named_check("SELECT ROW_COUNT(); SELECT 1, FOUND_ROWS()",
+                "SELECT COALESCE(-1,ROW_COUNT()) AS `ROW_COUNT()`; SELECT 1, "
+                "COALESCE(3,FOUND_ROWS()) AS `FOUND_ROWS()`");
+    /* not calls: strings, comments, quoted names, arguments, routine bodies */
+    named_check("SELECT 'ROW_COUNT()', `FOUND_ROWS()` /* LAST_INSERT_ID() */ FROM t",
+                "SELECT 'ROW_COUNT()', `FOUND_ROWS()` /* LAST_INSERT_ID() */ FROM t");
+    named_check("SELECT LAST_INSERT_ID(7)", "SELECT LAST_INSERT_ID(7)");
+    named_check("CREATE PROCEDURE p() SELECT ROW_COUNT()",
+                "CREATE PROCEDURE p() SELECT ROW_COUNT()");
+    /* a name an alias cannot carry (NUL, a 4-byte UTF-8 lead byte): value only */
+    named_check("SELECT CONCAT(ROW_COUNT(), '\xf0\x9f\x98\x80')",
+                "SELECT CONCAT(COALESCE(-1,ROW_COUNT()), '\xf0\x9f\x98\x80')");
+    /* in gbk, 0x81 0x60 is one character whose trail byte is a backtick: doubling it
+     * would end the alias there, so no alias (the value is still written) */
+    {
+        const struct cls_rewrite rw[] = {{"ROW_COUNT", -1}};
+        const struct cls_lex gbk = {.charset = 28, .mariadb = true};
+        const char *sql = "SELECT CONCAT(ROW_COUNT(), '\x81`, 1 AS x')";
+        const char *want = "SELECT CONCAT(COALESCE(-1,ROW_COUNT()), '\x81`, 1 AS x')";
+        char out[256];
+        bool inc;
+        long n = classify_rewrite_named(sql, strlen(sql), &gbk, rw, 1, out, sizeof out, &inc);
+        assert_int_equal(n, (long)strlen(want));
+        assert_memory_equal(out, want, strlen(want));
+        /* in utf8mb4 the same bytes are no character at all, but é is named */
+        named_check("SELECT CONCAT(ROW_COUNT(), '\xc3\xa9')",
+                    "SELECT CONCAT(COALESCE(-1,ROW_COUNT()), '\xc3\xa9') AS "
+                    "`CONCAT(ROW_COUNT(), '\xc3\xa9')`");
+    }
+    /* the server would drop an executable comment's markers from the name */
+    named_check("SELECT ROW_COUNT() /*!+1*/", NULL);
+    named_check("SELECT 1 /*M!100000 , ROW_COUNT() */", NULL);
+    /* too small an output */
+    {
+        const struct cls_rewrite rw[] = {{"ROW_COUNT", -1}};
+        char out[24];
+        bool inc;
+        assert_int_equal(
+            classify_rewrite_named("SELECT ROW_COUNT()", 18, NULL, rw, 1, out, sizeof out, &inc),
+            -1);
+        assert_int_equal(classify_rewrite_named("SELECT 1", 8, NULL, rw, 1, out, sizeof out, &inc),
+                         8);
+        assert_memory_equal(out, "SELECT 1", 8);
+    }
+}
+#undef LI
+
 static void test_rewrite_calls(void **state)
 {
     (void)state;
@@ -1581,6 +1709,7 @@ int main(void)
         cmocka_unit_test(test_rewrite_connection_id),
         cmocka_unit_test(test_prev_flags),
         cmocka_unit_test(test_rewrite_calls),
+        cmocka_unit_test(test_rewrite_named),
         cmocka_unit_test(test_use),
         cmocka_unit_test(test_kill),
         cmocka_unit_test(test_load_data),
