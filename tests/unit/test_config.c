@@ -316,11 +316,11 @@ static void test_unknown_keys(void **state)
                  "  - name: app\n"
                  "    pasword: x\n" BASE_BACKENDS,
                  "t.yaml:4:5: unknown key 'pasword' in user (expected one of: name, password, "
-                 "backend_user, backend_password, require_tls, max_connections, kill_others)");
+                 "backend_user, backend_password, require_tls, max_connections, kill_others, query_timeout)");
     expect_error(BASE "pool:\n  max: 3\n",
                  "t.yaml:9:3: unknown key 'max' in pool (expected one of: max_per_backend, "
                  "min_idle, idle_timeout, max_lifetime, wait_timeout, connect_timeout, "
-                 "multiplex, max_prepared, connect_rate, max_connecting, max_waiting, "
+                 "multiplex, max_prepared, connect_rate, max_connecting, max_waiting, query_timeout, "
                  "max_prepared_unused)");
     expect_error(BASE "limits: {max_packet: 3}\n",
                  "t.yaml:8:10: unknown key 'max_packet' in limits (expected one of: "
