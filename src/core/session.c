@@ -384,6 +384,18 @@ static void discard_done(struct mx_session *s)
 
 static void sync_done(struct mx_backend *be, int err, const struct be_error *e);
 
+/* The connection died under mymux's own commands: it is closed after the
+ * caller returns, so the session lets go of it now. State only it held is gone
+ * with it, and so is the session: false then (the session is failing). */
+static bool drop_dead_backend(struct mx_session *s)
+{
+    bool held_state = !sstate_is_clean(s);
+    detach_backend(s, true);
+    if (!held_state) return true;
+    session_fail(s, 2013, "HY000", "Lost connection to the backend, and the session's state with it");
+    return false;
+}
+
 static void sync_done(struct mx_backend *be, int err, const struct be_error *e)
 {
     struct mx_session *s = be->session;
@@ -396,18 +408,7 @@ static void sync_done(struct mx_backend *be, int err, const struct be_error *e)
             session_fail(s, e->code, e->sqlstate, e->msg);
             return;
         }
-        if (be->broken) {
-            /* the connection died under mymux's own commands: it is closed after
-             * this returns, so the session lets go of it now; state only it held
-             * is gone with it, and so is the session */
-            bool held_state = !sstate_is_clean(s);
-            detach_backend(s, true);
-            if (held_state) {
-                session_fail(s, 2013, "HY000", "Lost connection to the backend, and the "
-                                               "session's state with it");
-                return;
-            }
-        }
+        if (be->broken && !drop_dead_backend(s)) return;
         fail_command(s, e);
         return;
     }
@@ -1531,13 +1532,7 @@ static void diag_done(struct mx_backend *be, int err, const struct be_error *e)
     }
     if (err && be->broken) {
         /* the statement's answer is with the client; its conditions are lost */
-        bool held_state = !sstate_is_clean(s);
-        detach_backend(s, true);
-        if (held_state) {
-            session_fail(s, 2013, "HY000", "Lost connection to the backend, and the "
-                                           "session's state with it");
-            return;
-        }
+        if (!drop_dead_backend(s)) return;
         s->state = SS_IDLE;
         process_input(s);
         return;
