@@ -191,5 +191,5 @@ def test_user_query_timeout_overrides_the_pool(proxy_deadline, fake):
 def _try(conn, sql):
     try:
         return q(conn, sql)
-    except pymysql.MySQLError as e:
-        return e.args
+    except Exception as e:  # noqa: BLE001 - closed under it by the test: any error will do
+        return repr(e)
