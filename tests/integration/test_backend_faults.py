@@ -102,12 +102,12 @@ def test_fault_at_each_internal_command(proxy, fake, point, action):
 
 @pytest.fixture
 def proxy_deadline(mymux_factory, fake):
-    """The fake behind mymux with a 1 s query deadline; a second user with its own 30 s."""
+    """The fake behind mymux with a 1 s query deadline; a second user with its own 4 s."""
     return mymux_factory({
         "workers": 1,
         "users": [{"name": "app", "password": "apppass"},
                   {"name": "slow", "password": "apppass", "backend_user": "app",
-                   "backend_password": "apppass", "query_timeout": "30s"}],
+                   "backend_password": "apppass", "query_timeout": "4s"}],
         "backends": [{"name": "fake8", "address": fake.address, "health": {"type": "none"}}],
         "health": {"type": "none"},
         "pool": {"max_per_backend": 2, "wait_timeout": "10s", "query_timeout": "1s"},
@@ -172,8 +172,8 @@ def test_backend_that_stalls_mid_answer_ends_the_session(proxy_deadline, fake):
 
 
 def test_user_query_timeout_overrides_the_pool(proxy_deadline, fake):
-    """users[].query_timeout: the slow user's statement is still waiting after the pool's
-    1 s (it is answered when the fake is told to go on), so it gets its own deadline."""
+    """users[].query_timeout: the slow user's stalled statement is still waiting well after
+    the pool's 1 s, and ends with its own 4 s deadline."""
     import threading
     s = proxy_deadline.connect(user="slow", password="apppass", autocommit=True)
     try:
@@ -181,11 +181,13 @@ def test_user_query_timeout_overrides_the_pool(proxy_deadline, fake):
         box = {}
         t = threading.Thread(target=lambda: box.setdefault("r", _try(s, "SELECT STALL")))
         t.start()
-        t.join(3)  # well past the pool's 1 s deadline
+        t.join(2.5)  # past the pool's 1 s deadline (a lower bound: slowness cannot fail it)
         assert t.is_alive(), f"the slow user's statement ended early: {box}"
+        t.join(60)
+        assert not t.is_alive()
+        assert "1969" in box["r"] and "within query_timeout (4000 ms)" in box["r"], box
     finally:
         s.close()
-        t.join(40)
 
 
 def _try(conn, sql):
