@@ -1,6 +1,7 @@
 /* The HTML stats page: one self-refreshing page, no script, rendered from the
  * same JSON documents the API serves (so both always say the same). Cells
- * carry data-k="section.name.field" so tests and scrapers can find values. */
+ * carry data-k="section.name.field" so tests and scrapers can find values;
+ * those shown in units (bytes, uptime) carry the exact integer in data-v. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
