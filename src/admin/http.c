@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -18,6 +19,13 @@
 #include "core/worker.h"
 
 #define HTTP_BODY_MAX (64 * 1024)
+/* Bounds on clients that open connections and say little or nothing: each
+ * one holds a slot until it sends a byte at least every HTTP_IDLE_S seconds,
+ * and one address holds at most HTTP_PER_IP of the HTTP_CONNS slots, so a
+ * flood of half-open requests from one host cannot lock out another. */
+#define HTTP_CONNS 256u
+#define HTTP_PER_IP 16u
+#define HTTP_IDLE_S 10u
 
 static struct MHD_Daemon *http_daemon;
 static MHD_socket quiesced_fd = MHD_INVALID_SOCKET; /* given back by MHD_quiesce_daemon */
@@ -47,7 +55,10 @@ void adm_reply_take(struct adm_reply *r, int status, const char *ctype, char *bo
 
 void adm_reply_json(struct adm_reply *r, int status, json_t *j)
 {
-    char *s = j ? json_dumps(j, JSON_INDENT(1) | JSON_PRESERVE_ORDER) : NULL;
+    /* 15 significant digits: every double prints as the shortest decimal a
+     * person would write for it (3.513, not 3.5129999999999999) */
+    char *s = j ? json_dumps(j, JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15))
+                : NULL;
     json_decref(j);
     if (!s) {
         static const char oom[] = "{\"error\": \"out of memory\"}";
@@ -86,6 +97,66 @@ static bool http_authorized(struct mx_proxy *px, struct MHD_Connection *c)
     }
     if (user) MHD_free(user);
     return ok;
+}
+
+/* The Host header names this listener: an IP literal (what a rebinding
+ * attack cannot put there, since it needs a name it controls), localhost, or
+ * one of admin.allowed_hosts; a port, if any, is digits. A request without
+ * Host (HTTP/1.0) does not come from a browser and is let through. */
+static bool http_host_ok(const struct mx_config *cfg, const char *host)
+{
+    if (!host) return true;
+    char name[256];
+    const char *port;
+    size_t n;
+    if (host[0] == '[') {
+        const char *end = strchr(host, ']');
+        if (!end) return false;
+        n = (size_t)(end - host - 1);
+        port = end + 1;
+        if (n >= sizeof name) return false;
+        memcpy(name, host + 1, n);
+        name[n] = 0;
+        struct in6_addr a6;
+        if (inet_pton(AF_INET6, name, &a6) != 1) return false;
+    } else {
+        const char *colon = strchr(host, ':');
+        n = colon ? (size_t)(colon - host) : strlen(host);
+        port = host + n;
+        if (n == 0 || n >= sizeof name) return false;
+        memcpy(name, host, n);
+        name[n] = 0;
+    }
+    if (*port) {
+        if (*port++ != ':' || !*port || strlen(port) > 5) return false;
+        for (const char *p = port; *p; p++)
+            if (*p < '0' || *p > '9') return false;
+    }
+    if (host[0] == '[') return true;
+    struct in_addr a4;
+    if (inet_pton(AF_INET, name, &a4) == 1 || strcasecmp(name, "localhost") == 0) return true;
+    for (char **h = cfg->admin_allowed_hosts; h && *h; h++)
+        if (strcasecmp(name, *h) == 0) return true;
+    return false;
+}
+
+/* A request that changes something comes from this listener's own pages, or
+ * from a client that is no browser: a browser says where a request comes from
+ * in Sec-Fetch-Site and Origin (every cross-origin POST carries Origin), and
+ * anything but our own origin is refused, so a page elsewhere cannot drive
+ * the API with the operator's credentials. Returns NULL or the reason. */
+static const char *http_cross_site(struct MHD_Connection *c, bool tls, const char *host)
+{
+    const char *site = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-Fetch-Site");
+    if (site && strcasecmp(site, "same-origin") != 0 && strcasecmp(site, "none") != 0)
+        return "Sec-Fetch-Site is not same-origin";
+    const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+    if (!origin) return NULL;
+    const char *scheme = tls ? "https://" : "http://";
+    size_t sl = strlen(scheme);
+    if (!host || strncasecmp(origin, scheme, sl) != 0 || strcasecmp(origin + sl, host) != 0)
+        return "Origin is not this listener";
+    return NULL;
 }
 
 static enum MHD_Result http_send(struct MHD_Connection *c, struct adm_reply *r)
@@ -135,6 +206,17 @@ static enum MHD_Result http_on_request(void *cls, struct MHD_Connection *c, cons
         return MHD_YES;
     }
     struct adm_reply r = {0};
+    const struct mx_config *cfg = px->cfg;
+    const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+    bool safe = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+    const char *why = !http_host_ok(cfg, host) ? "Host is not an address of this listener"
+                      : safe                   ? NULL
+                                               : http_cross_site(c, http_cert != NULL, host);
+    if (why) {
+        log_warn("admin_refused", "method=%s url=%s reason=\"%s\"", method, url, why);
+        adm_reply_error(&r, 403, "refused: %s", why);
+        return http_send(c, &r);
+    }
     if (!http_authorized(px, c)) {
         static const char denied[] = "{\"error\": \"authentication required\", \"status\": 401}";
         struct MHD_Response *resp = MHD_create_response_from_buffer(
@@ -290,8 +372,8 @@ int http_start(struct mx_proxy *px, int inherited_fd)
         flags, 0, NULL, NULL, http_on_request, px,
         /* first, or MHD prints the messages of the options before it itself */
         MHD_OPTION_EXTERNAL_LOGGER, http_log, NULL, MHD_OPTION_ARRAY, where,
-        MHD_OPTION_NOTIFY_COMPLETED, http_on_done, NULL, MHD_OPTION_CONNECTION_LIMIT, 64u,
-        MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+        MHD_OPTION_NOTIFY_COMPLETED, http_on_done, NULL, MHD_OPTION_CONNECTION_LIMIT, HTTP_CONNS,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, HTTP_PER_IP, MHD_OPTION_CONNECTION_TIMEOUT, HTTP_IDLE_S,
         tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, http_cert,
         MHD_OPTION_HTTPS_MEM_KEY, http_key, MHD_OPTION_END);
     if (!http_daemon) {

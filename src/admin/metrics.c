@@ -33,7 +33,7 @@ static void m_head(FILE *f, const char *name, const char *type, const char *help
 static void m_one(FILE *f, const char *name, const char *type, const char *help, double v)
 {
     m_head(f, name, type, help);
-    fprintf(f, "%s %.17g\n", name, v);
+    fprintf(f, "%s %.15g\n", name, v);
 }
 
 /* name{key="val"} v */
@@ -41,7 +41,7 @@ static void m_lab(FILE *f, const char *name, const char *key, const char *val, d
 {
     fprintf(f, "%s{%s=\"", name, key);
     m_label(f, val);
-    fprintf(f, "\"} %.17g\n", v);
+    fprintf(f, "\"} %.15g\n", v);
 }
 
 /* Per-backend series: value of field for each server. */
@@ -136,7 +136,7 @@ static void m_histogram(FILE *f, struct mx_proxy *px)
     }
     cum += STAT_GET(px->stats.query_hist[DG_N_BUCKETS]);
     fprintf(f, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)cum);
-    fprintf(f, "%s_sum %.17g\n", name, STAT_GET(px->stats.query_hist[DG_HIST_SUM]) / 1e6);
+    fprintf(f, "%s_sum %.15g\n", name, STAT_GET(px->stats.query_hist[DG_HIST_SUM]) / 1e6);
     fprintf(f, "%s_count %llu\n", name, (unsigned long long)cum);
 }
 

@@ -1,6 +1,8 @@
 /* The HTML stats page: one self-refreshing page, no script, rendered from the
  * same JSON documents the API serves (so both always say the same). Cells
- * carry data-k="section.name.field" so tests and scrapers can find values. */
+ * carry data-k="section.name.field" so tests and scrapers can find values;
+ * those shown in units (bytes, uptime) carry the exact integer in data-v. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +42,48 @@ static void h_val(FILE *f, const json_t *j)
     }
 }
 
+/* Byte counts and durations the way an operator reads them (1.5 MiB,
+ * 2d 03h), for fields whose names say they are such; the exact integer goes
+ * to data-v. Returns false for anything else (printed by h_val). */
+static bool h_human(FILE *f, const char *field, const json_t *v)
+{
+    if (!json_is_integer(v) || json_integer_value(v) < 0) return false;
+    unsigned long long n = (unsigned long long)json_integer_value(v);
+    if (strncmp(field, "bytes", 5) == 0) {
+        static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+        double d = (double)n;
+        int u = 0;
+        while (d >= 1024.0 && u < 5) {
+            d /= 1024.0;
+            u++;
+        }
+        if (u == 0)
+            fprintf(f, "%llu B", n);
+        else
+            fprintf(f, "%.1f %s", d, unit[u]);
+        return true;
+    }
+    if (strcmp(field, "uptime_s") == 0) {
+        unsigned long long dd = n / 86400, hh = n / 3600 % 24, mm = n / 60 % 60, ss = n % 60;
+        if (dd)
+            fprintf(f, "%llud %02lluh", dd, hh);
+        else if (hh)
+            fprintf(f, "%lluh %02llum", hh, mm);
+        else if (mm)
+            fprintf(f, "%llum %02llus", mm, ss);
+        else
+            fprintf(f, "%llus", ss);
+        return true;
+    }
+    return false;
+}
+
+static void h_data_v(FILE *f, const char *field, const json_t *v)
+{
+    if (json_is_integer(v) && (strncmp(field, "bytes", 5) == 0 || strcmp(field, "uptime_s") == 0))
+        fprintf(f, " data-v=\"%lld\"", (long long)json_integer_value(v));
+}
+
 /* <td data-k="sec.key.field" class=cls>value</td> */
 static void h_td(FILE *f, const char *sec, const char *key, const char *field, const json_t *v,
                  const char *cls)
@@ -51,9 +95,10 @@ static void h_td(FILE *f, const char *sec, const char *key, const char *field, c
     fputc('.', f);
     h_esc(f, field);
     fputc('"', f);
+    h_data_v(f, field, v);
     if (cls) fprintf(f, " class=\"%s\"", cls);
     fputc('>', f);
-    h_val(f, v);
+    if (!h_human(f, field, v)) h_val(f, v);
     fputs("</td>", f);
 }
 
@@ -72,7 +117,7 @@ static const char h_style[] =
 static void h_summary(FILE *f, json_t *st)
 {
     static const struct { const char *k, *label; } items[] = {
-        {"uptime_s", "uptime (s)"},   {"config_generation", "config generation"},
+        {"uptime_s", "uptime"},         {"config_generation", "config generation"},
         {"workers", "workers"},       {"sessions", "client sessions"},
         {"qps", "queries/s"},         {"queries", "queries"},
         {"errors", "errors"},         {"accepted", "connections accepted"},
@@ -81,8 +126,11 @@ static void h_summary(FILE *f, json_t *st)
     };
     fputs("<table class=sum><tr>", f);
     for (size_t i = 0; i < sizeof items / sizeof items[0]; i++) {
-        fprintf(f, "<td>%s<br><b data-k=\"status.%s\">", items[i].label, items[i].k);
-        h_val(f, json_object_get(st, items[i].k));
+        const json_t *v = json_object_get(st, items[i].k);
+        fprintf(f, "<td>%s<br><b data-k=\"status.%s\"", items[i].label, items[i].k);
+        h_data_v(f, items[i].k, v);
+        fputc('>', f);
+        if (!h_human(f, items[i].k, v)) h_val(f, v);
         fputs("</b></td>", f);
     }
     fputs("</tr></table>\n", f);

@@ -1293,10 +1293,64 @@ static int config_parse_proxy_protocol(struct config_ctx *c, const yaml_node_t *
 
 /* ---- admin and logging ---- */
 
-enum { A_LISTEN, A_USER, A_PASSWORD, A_TLS_CERT, A_TLS_KEY, A_DIGEST_MAX, A_N };
-static const char *const config_admin_keys[A_N] = {
-    "listen", "user", "password", "tls_cert", "tls_key", "digest_max",
+enum {
+    A_LISTEN,
+    A_USER,
+    A_PASSWORD,
+    A_TLS_CERT,
+    A_TLS_KEY,
+    A_DIGEST_MAX,
+    A_ALLOWED_HOSTS,
+    A_ALLOW_UNAUTH,
+    A_N
 };
+static const char *const config_admin_keys[A_N] = {
+    "listen", "user", "password", "tls_cert", "tls_key", "digest_max", "allowed_hosts",
+    "allow_unauthenticated",
+};
+
+/* `admin.allowed_hosts:` a sequence of host names (no port) that the Host
+ * header may carry; IP literals and localhost are always accepted. */
+static int config_parse_allowed_hosts(struct config_ctx *c, const yaml_node_t *seq)
+{
+    struct mx_config *cfg = c->cfg;
+    if (config_is_null(seq)) return 0;
+    if (seq->type != YAML_SEQUENCE_NODE)
+        return config_error(c, seq, "allowed_hosts: expected a sequence of host names, got %s",
+                            config_node_kind(seq));
+    size_t n = (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
+    if (n == 0) return 0;
+    cfg->admin_allowed_hosts = calloc(n + 1, sizeof *cfg->admin_allowed_hosts);
+    if (cfg->admin_allowed_hosts == NULL) return config_error(c, seq, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_t *item = yaml_document_get_node(c->doc, seq->data.sequence.items.start[i]);
+        if (config_want_scalar(c, item, "allowed_hosts") < 0) return -1;
+        const char *h = config_scalar(item);
+        if (!*h || strpbrk(h, ":/ \t[]@")) /* a name, not host:port or a URL */
+            return config_error(c, item,
+                                "allowed_hosts: expected a host name without port, got '" CONFIG_ECHO
+                                "'",
+                                h);
+        cfg->admin_allowed_hosts[i] = strdup(h);
+        if (cfg->admin_allowed_hosts[i] == NULL) return config_error(c, item, "out of memory");
+    }
+    return 0;
+}
+
+/* A listen address only this machine can reach: 127.0.0.0/8, ::1, localhost. */
+static bool config_loopback_listen(const char *addr)
+{
+    char *h = NULL, why[96];
+    int port;
+    if (config_split_hostport(addr, &h, &port, why, sizeof why) < 0) return false;
+    struct in_addr a4;
+    struct in6_addr a6;
+    bool lo = strcasecmp(h, "localhost") == 0 ||
+              (inet_pton(AF_INET, h, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127) ||
+              (inet_pton(AF_INET6, h, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6));
+    free(h);
+    return lo;
+}
 
 /* `admin:`; LEGACY is the top-level admin_listen node (or NULL), the same setting. */
 static int config_parse_admin(struct config_ctx *c, const yaml_node_t *map,
@@ -1319,10 +1373,28 @@ static int config_parse_admin(struct config_ctx *c, const yaml_node_t *map,
         config_together(c, v[A_USER], "user", cfg->admin_user, v[A_PASSWORD], "password",
                         cfg->admin_password) < 0 ||
         config_together(c, v[A_TLS_CERT], "tls_cert", cfg->admin_tls_cert, v[A_TLS_KEY], "tls_key",
-                        cfg->admin_tls_key) < 0)
+                        cfg->admin_tls_key) < 0 ||
+        (v[A_ALLOWED_HOSTS] && config_parse_allowed_hosts(c, v[A_ALLOWED_HOSTS]) < 0) ||
+        (v[A_ALLOW_UNAUTH] && config_get_bool(c, v[A_ALLOW_UNAUTH], "allow_unauthenticated",
+                                              &cfg->admin_allow_unauthenticated) < 0))
         return -1;
     if (v[A_LISTEN] && cfg->admin_listen) c->admin_listen_node = v[A_LISTEN];
     return 0;
+}
+
+/* The admin API changes servers and kills sessions: on an address other
+ * machines reach it needs credentials, unless the operator says otherwise. */
+static void config_check_admin_exposure(struct config_ctx *c)
+{
+    const struct mx_config *cfg = c->cfg;
+    if (!c->admin_listen_node || !cfg->admin_listen || cfg->admin_user ||
+        cfg->admin_allow_unauthenticated || config_loopback_listen(cfg->admin_listen))
+        return;
+    config_error(c, c->admin_listen_node,
+                 "admin listen: '" CONFIG_ECHO "' is reachable from other machines and admin.user/"
+                 "password are not set; set them, listen on 127.0.0.1, or set "
+                 "admin.allow_unauthenticated: true",
+                 cfg->admin_listen);
 }
 
 enum { LG_LEVEL, LG_SLOW_QUERY, LG_QUERY_TEXT, LG_FILE, LG_N };
@@ -1370,12 +1442,14 @@ enum {
     K_ADMIN,
     K_LOG,
     K_ADMIN_LISTEN,
+    K_INSTANCE_ID,
     K_N
 };
 static const char *const config_top_keys[K_N] = {
     "listen",      "workers",        "server_version", "log_level", "users",        "backends",
     "health",      "pool",           "limits",         "balance",   "shutdown",     "tls",
     "compression", "proxy_protocol", "admin",          "log",       "admin_listen",
+    "instance_id",
 };
 
 static bool config_wildcard(const char *h)
@@ -1446,6 +1520,9 @@ static int config_parse_root(struct config_ctx *c, const yaml_node_t *root)
         c->admin_listen_node = v[K_ADMIN_LISTEN];
     if (v[K_ADMIN]) config_parse_admin(c, v[K_ADMIN], v[K_ADMIN_LISTEN]);
     if (v[K_LOG]) config_parse_log(c, v[K_LOG], v[K_LOG_LEVEL]);
+    if (v[K_INSTANCE_ID])
+        config_get_int(c, v[K_INSTANCE_ID], "instance_id", 0, 255, &cfg->instance_id);
+    config_check_admin_exposure(c);
     if (listen_ok) {
         config_check_not_listen(c, c->admin_listen_node, cfg->admin_listen, "admin listen");
         config_check_not_listen(c, c->health_listen_node, cfg->health_listen,
@@ -1677,6 +1754,9 @@ void config_free(struct mx_config *cfg)
     free(cfg->admin_password);
     free(cfg->admin_tls_cert);
     free(cfg->admin_tls_key);
+    if (cfg->admin_allowed_hosts != NULL)
+        for (char **p = cfg->admin_allowed_hosts; *p != NULL; p++) free(*p);
+    free(cfg->admin_allowed_hosts);
     free(cfg);
 }
 

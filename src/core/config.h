@@ -167,6 +167,12 @@ struct mx_config {
     char *admin_user, *admin_password; /* basic auth; NULL = none */
     char *admin_tls_cert, *admin_tls_key;
     int digest_max;              /* admin.digest_max: query digests kept (default 5000) */
+    char **admin_allowed_hosts;  /* admin.allowed_hosts: names accepted in Host besides IP
+                                    literals and localhost; NULL-terminated; NULL = none */
+    bool admin_allow_unauthenticated; /* admin.allow_unauthenticated: a non-loopback listen
+                                         without user/password starts (default false) */
+    int instance_id;             /* instance_id: 0-255, the high 8 bits of every client
+                                    connection id (default 0) */
     int slow_query_ms;           /* log.slow_query: default 1000 (0 = off) */
     bool log_queries;            /* log.query_text: literals in logs (default false) */
 

@@ -45,6 +45,20 @@ static int grow(struct mx_proxy *px)
     return 0;
 }
 
+uint32_t registry_next_id(struct mx_proxy *px)
+{
+    uint32_t high = (uint32_t)atomic_load(&px->cfg)->instance_id << 24;
+    for (;;) {
+        uint32_t n = atomic_fetch_add(&px->next_conn_id, 1);
+        uint32_t id = high | (n & 0xffffffu);
+        if ((n & 0xffffffu) == 0) continue;
+        /* before the first wrap no id can be in use; after it, fewer sessions
+         * live than there are ids, so the search ends */
+        struct mx_reg_entry e;
+        if (n <= 0xffffffu || registry_get(px, id, &e) != 0) return id;
+    }
+}
+
 int registry_add(struct mx_proxy *px, struct mx_reg_entry *e)
 {
     int rc = 0;

@@ -1932,7 +1932,7 @@ void session_accept(struct mx_worker *w, uv_stream_t *listener)
         }
     }
     snprintf(s->peer, sizeof s->peer, "%s:%d", ip, port);
-    s->id = atomic_fetch_add(&w->px->next_conn_id, 1);
+    s->id = registry_next_id(w->px);
     s->next = w->sessions;
     if (w->sessions) w->sessions->prev = s;
     w->sessions = s;

@@ -212,6 +212,11 @@ struct mx_reg_entry {
 struct mx_user_stats *ustats_for(struct mx_proxy *px, const char *name);
 
 int registry_init(struct mx_proxy *px, size_t cap);
+/* A new client connection id: cfg->instance_id in the high 8 bits (so that
+ * instances behind one load balancer hand out disjoint ids, as TiDB's global
+ * connection ids carry their server id), a counter in the low 24 that skips 0
+ * and, once it has wrapped, the ids still registered. */
+uint32_t registry_next_id(struct mx_proxy *px);
 /* e is owned by the caller (a session) and must stay valid until registry_remove. */
 int registry_add(struct mx_proxy *px, struct mx_reg_entry *e);
 void registry_remove(struct mx_proxy *px, struct mx_reg_entry *e);

@@ -39,6 +39,7 @@ class Cells(html.parser.HTMLParser):
     def __init__(self):
         super().__init__()
         self.values = {}
+        self.text = {}  # what the cell shows, where data-v carries the exact value
         self.stack = []
         self.external = []
 
@@ -49,13 +50,14 @@ class Cells(html.parser.HTMLParser):
                 self.external.append(a[k])
         if tag == "script":
             self.external.append("script")
-        self.stack.append((tag, a.get("data-k"), []))
+        self.stack.append((tag, a.get("data-k"), [], a.get("data-v")))
 
     def handle_endtag(self, tag):
         while self.stack:
-            t, key, text = self.stack.pop()
+            t, key, text, exact = self.stack.pop()
             if key is not None:
-                self.values[key] = "".join(text).strip()
+                self.text[key] = "".join(text).strip()
+                self.values[key] = exact if exact is not None else self.text[key]
             if self.stack:
                 self.stack[-1][2].extend(text)
             if t == tag:
@@ -69,6 +71,28 @@ class Cells(html.parser.HTMLParser):
 def api(port, path):
     with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
         return json.loads(r.read())
+
+
+def human_bytes(n):
+    if n < 1024:
+        return f"{n} B"
+    d, u = float(n), 0
+    while d >= 1024 and u < 5:
+        d, u = d / 1024, u + 1
+    return f"{d:.1f} {['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'][u]}"
+
+
+def human_uptime(s):
+    d, h, m, sec = s // 86400, s // 3600 % 24, s // 60 % 60, s % 60
+    return (f"{d}d {h:02d}h" if d else f"{h}h {m:02d}m" if h else f"{m}m {sec:02d}s" if m
+            else f"{sec}s")
+
+
+def test_human_units_format():
+    assert human_bytes(0) == "0 B" and human_bytes(1023) == "1023 B"
+    assert human_bytes(1536) == "1.5 KiB" and human_bytes(5 * 1024 ** 3) == "5.0 GiB"
+    assert human_uptime(59) == "59s" and human_uptime(61) == "1m 01s"
+    assert human_uptime(3 * 3600 + 120) == "3h 02m" and human_uptime(2 * 86400 + 3600) == "2d 01h"
 
 
 def shown(v):
@@ -120,6 +144,14 @@ def test_page_in_headless_chromium(backends, mymux_factory):
     for k in ("config_generation", "workers", "sessions", "queries", "errors", "accepted",
               "bytes_in", "bytes_out"):
         assert v[f"status.{k}"] == shown(status[k]), k
+    # byte counts and the uptime read as units; the exact number stays in data-v
+    bytes_cells = [k for k in p.text if k.rsplit(".", 1)[-1].startswith("bytes")]
+    assert len(bytes_cells) >= 2 + 2 * len(backends_api) + 2 * len(users_api), bytes_cells
+    for k in bytes_cells:
+        assert p.text[k] == human_bytes(int(v[k])), (k, p.text[k], v[k])
+    up = int(v["status.uptime_s"])
+    assert abs(up - status["uptime_s"]) <= 2
+    assert p.text["status.uptime_s"] == human_uptime(up)
     for b in backends_api:
         n = b["name"]
         assert v[f"backends.{n}.state"] == b["state"]

@@ -310,7 +310,7 @@ static void test_unknown_keys(void **state)
                  "t.yaml:8:1: unknown key 'listn' at top level (expected one of: listen, "
                  "workers, server_version, log_level, users, backends, health, pool, limits, "
                  "balance, shutdown, tls, compression, proxy_protocol, admin, log, "
-                 "admin_listen)");
+                 "admin_listen, instance_id)");
     expect_error("listen: 127.0.0.1:6033\n"
                  "users:\n"
                  "  - name: app\n"
@@ -1324,7 +1324,28 @@ static void test_admin_and_log(void **state)
     assert_int_equal(cfg->digest_max, 7);
     assert_int_equal(cfg->slow_query_ms, 0);
     assert_null(cfg->log_file); /* stderr by default */
+    assert_int_equal(cfg->instance_id, 0);
+    assert_null(cfg->admin_allowed_hosts);
+    assert_false(cfg->admin_allow_unauthenticated);
     config_free(cfg);
+
+    /* issue 12: instance_id, allowed Host names, an exposed listener allowed explicitly */
+    cfg = load_ok(BASE "instance_id: 255\nadmin:\n  listen: 0.0.0.0:8080\n"
+                       "  allowed_hosts: [a.example, B.example]\n  allow_unauthenticated: true\n");
+    assert_int_equal(cfg->instance_id, 255);
+    assert_string_equal(cfg->admin_allowed_hosts[0], "a.example");
+    assert_string_equal(cfg->admin_allowed_hosts[1], "B.example");
+    assert_null(cfg->admin_allowed_hosts[2]);
+    assert_true(cfg->admin_allow_unauthenticated);
+    config_free(cfg);
+    cfg = load_ok(BASE "admin:\n  listen: 0.0.0.0:8080\n  user: ops\n  password: pw\n");
+    config_free(cfg);
+    expect_error(BASE "admin:\n  listen: 0.0.0.0:8080\n",
+                 "t.yaml:9:11: admin listen: '0.0.0.0:8080' is reachable from other machines and "
+                 "admin.user/password are not set; set them, listen on 127.0.0.1, or set "
+                 "admin.allow_unauthenticated: true");
+    expect_error(BASE "instance_id: 256\n",
+                 "t.yaml:8:14: instance_id: expected an integer between 0 and 255, got '256'");
 
     expect_error(BASE "admin_listen: 127.0.0.1:8080\nadmin:\n  listen: 127.0.0.1:8081\n",
                  "t.yaml:10:11: admin.listen: same setting as admin_listen (line 8); give only "
@@ -1360,7 +1381,8 @@ static void test_admin_and_log(void **state)
                  "'sometimes'");
     expect_error(BASE "admin:\n  port: 1\n",
                  "t.yaml:9:3: unknown key 'port' in admin (expected one of: listen, user, "
-                 "password, tls_cert, tls_key, digest_max)");
+                 "password, tls_cert, tls_key, digest_max, allowed_hosts, "
+                 "allow_unauthenticated)");
 }
 
 int main(void)
