@@ -131,6 +131,7 @@ struct mx_session {
     struct mx_session *guard_next;   /* worker's queue of sessions waiting for a greeting */
     bool guard_queued;
     bool in_handshake;               /* counted in worker->handshaking */
+    bool hs_addr_counted;            /* ...and in its address's share (guard.c) */
     bool deny_pending;               /* a refusal is delayed (repeated failures) */
     bool deny_used_password;
 

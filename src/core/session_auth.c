@@ -173,7 +173,10 @@ static void client_ip(const struct mx_session *s, char *out, size_t cap)
     if (colon) *colon = 0;
 }
 
-static void deny(struct mx_session *s, bool used_password)
+/* A password check failed (counted by the guard since guard_auth_begin). An
+ * address or user name that keeps failing is answered slowly, then the
+ * address is refused for a while (limits.auth_failures). */
+static void auth_failed(struct mx_session *s, bool used_password)
 {
     char ip[64];
     client_ip(s, ip, sizeof ip);
@@ -183,10 +186,7 @@ static void deny(struct mx_session *s, bool used_password)
         struct mx_user_stats *us = ustats_for(s->w->px, s->cred.user);
         if (us) STAT_ADD(us->auth_failures, 1);
     }
-    /* An address that keeps failing is answered slowly, then refused for a while
-     * (limits.auth_failures). */
-    guard_addr_failed(s->w->px, ip);
-    if (guard_addr_check(s->w->px, ip) != GUARD_OK) {
+    if (guard_auth_end(s->w->px, ip, s->cred.user, GUARD_FAILED) != GUARD_OK) {
         s->deny_pending = true;
         s->deny_used_password = used_password;
         sock_read_stop(&s->sock);
@@ -196,8 +196,50 @@ static void deny(struct mx_session *s, bool used_password)
     session_deny_now(s, used_password);
 }
 
+static void restore_cred(struct mx_session *s);
 static void change_user_refused(struct mx_session *s, uint16_t code, const char *state,
                                 const char *msg);
+
+/* Before any password check, at handshake and at COM_CHANGE_USER alike: the
+ * guard takes a failure in advance. False when the attempt was answered
+ * without a check: the address is blocked (1129, whatever the password), or
+ * the name failed too often and so did this address (a failure, 1045). */
+static bool auth_gate(struct mx_session *s, bool used_password)
+{
+    char ip[64];
+    client_ip(s, ip, sizeof ip);
+    enum guard_verdict v = guard_auth_begin(s->w->px, ip, s->cred.user);
+    if (v == GUARD_HELD) {
+        auth_failed(s, used_password);
+        return false;
+    }
+    if (v != GUARD_BLOCKED) return true;
+    log_info("client_refused", "conn_id=%u client=%s user=\"%s\" reason=blocked", s->id,
+             s->peer, s->cred.user);
+    char m[128];
+    snprintf(m, sizeof m, "Host '%s' is blocked because of many connection errors", ip);
+    if (s->changing_user) {
+        restore_cred(s);
+        change_user_refused(s, 1129, "HY000", m);
+        return false;
+    }
+    session_fail(s, 1129, "HY000", m);
+    return false;
+}
+
+/* The check ended without a failure (passed, or another exchange follows). */
+static void auth_gate_end(struct mx_session *s, enum guard_outcome o)
+{
+    char ip[64];
+    client_ip(s, ip, sizeof ip);
+    (void)guard_auth_end(s->w->px, ip, s->cred.user, o);
+}
+
+/* A failure found before a check could run (a malformed full-auth answer). */
+static void auth_failed_unchecked(struct mx_session *s)
+{
+    if (auth_gate(s, true)) auth_failed(s, true);
+}
 
 void session_deny_now(struct mx_session *s, bool used_password)
 {
@@ -207,16 +249,21 @@ void session_deny_now(struct mx_session *s, bool used_password)
     snprintf(msg, sizeof msg, "Access denied for user '%s'@'%s' (using password: %s)",
              s->cred.user, ip, used_password ? "YES" : "NO");
     if (s->changing_user) {
-        /* the session stays as it was before COM_CHANGE_USER */
-        s->changing_user = false;
-        cred_clear(&s->cred);
-        s->cred = *s->saved_cred;
-        free(s->saved_cred);
-        s->saved_cred = NULL;
+        restore_cred(s);
         change_user_refused(s, 1045, "28000", msg);
         return;
     }
     session_fail(s, 1045, "28000", msg);
+}
+
+/* A refused COM_CHANGE_USER: the session stays as it was before it. */
+static void restore_cred(struct mx_session *s)
+{
+    s->changing_user = false;
+    cred_clear(&s->cred);
+    s->cred = *s->saved_cred;
+    free(s->saved_cred);
+    s->saved_cred = NULL;
 }
 
 /* A COM_CHANGE_USER refused: the server resets the session even then, so the
@@ -312,14 +359,6 @@ static void accept_user(struct mx_session *s, const struct mx_user *u)
         atomic_fetch_add(&s->ustats->sessions, 1);
         STAT_ADD(s->ustats->connects, 1);
     }
-    if (!s->changing_user) {
-        /* a handshake login clears the address's failures; a COM_CHANGE_USER
-         * does not, or failures between successes on one connection would
-         * never add up */
-        char ip[64];
-        client_ip(s, ip, sizeof ip);
-        guard_addr_succeeded(s->w->px, ip);
-    }
     log_info("connect", "conn_id=%u client=%s user=\"%s\" db=\"%s\"", s->id, s->peer, u->name,
              s->pending_schema);
     if (s->changing_user) {
@@ -337,10 +376,57 @@ static void accept_user(struct mx_session *s, const struct mx_user *u)
     session_authenticated(s);
 }
 
+/* Secrets no password matches, checked for a user name that is not
+ * configured, so that it costs what a configured one costs: a random
+ * SHA1(SHA1()) and SHA256(SHA256()), and a caching_sha2 string with a random
+ * salt and digest whose round count is that of the first configured
+ * caching_sha2 user (the crypt is what takes time). Made once per process. */
+static struct {
+    uint8_t native2[20], sha2[32];
+    char crypt_tail[20 + 43];
+} dummy;
+static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
+
+static void dummy_init(void)
+{
+    static const char b64[] = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    uint8_t r[AUTH_NONCE_LEN];
+    auth_make_nonce(r);
+    memcpy(dummy.native2, r, 20);
+    memcpy(dummy.crypt_tail, r, 20); /* printable, no '$': a valid salt */
+    auth_make_nonce(r);
+    memcpy(dummy.sha2, r, 20);
+    auth_make_nonce(r);
+    memcpy(dummy.sha2 + 20, r, 12);
+    for (int i = 0; i < 43; i++) {
+        if (i % AUTH_NONCE_LEN == 0) auth_make_nonce(r);
+        dummy.crypt_tail[20 + i] = b64[r[i % AUTH_NONCE_LEN] % 64];
+    }
+}
+
+static void dummy_crypt(const struct mx_config *cfg, char out[71])
+{
+    const char *prefix = "$A$005$";
+    for (size_t i = 0; i < cfg->n_users; i++) {
+        const char *h = cfg->users[i].sha2_hash;
+        if (cfg->users[i].pw_kind == MX_PW_SHA2 && h && strlen(h) == 70) {
+            prefix = h;
+            break;
+        }
+    }
+    memcpy(out, prefix, 7);
+    memcpy(out + 7, dummy.crypt_tail, sizeof dummy.crypt_tail);
+    out[70] = 0;
+}
+
 static bool verify_native(struct mx_session *s, const struct mx_user *u, const uint8_t *tok,
                           size_t len)
 {
-    if (!u || u->pw_kind == MX_PW_SHA2) return false;
+    if (!u) { /* the work of a wrong password, against a secret nobody has */
+        (void)auth_native_verify(dummy.native2, false, s->nonce, tok, len, NULL);
+        return false;
+    }
+    if (u->pw_kind == MX_PW_SHA2) return false;
     bool empty = u->pw_kind == MX_PW_PLAIN && u->password[0] == 0;
     uint8_t stage1[20];
     if (!auth_native_verify(u->native_stage2, empty, s->nonce, tok, len, stage1)) return false;
@@ -355,8 +441,16 @@ static bool verify_sha2_fast(struct mx_session *s, const struct mx_user *u, cons
                              size_t len, bool *need_full)
 {
     *need_full = false;
-    if (!u) { /* look like a caching_sha2 user with a cold cache */
+    if (!u) {
+        /* look like a caching_sha2 user with a cold cache when there are
+         * such users (then full auth decides, against the dummy crypt), else
+         * like a plaintext user */
         *need_full = sha2_users_exist(s->w->px->cfg);
+        if (!*need_full) {
+            uint8_t st2[32];
+            auth_sha2_stage2((const char *)dummy.sha2, sizeof dummy.sha2, st2);
+            (void)auth_sha2_verify(st2, s->nonce, tok, len, NULL);
+        }
         return false;
     }
     uint8_t stage2[32];
@@ -385,24 +479,33 @@ static bool verify_sha2_fast(struct mx_session *s, const struct mx_user *u, cons
 static void check_token(struct mx_session *s, const struct mx_user *u, const uint8_t *tok,
                         size_t len)
 {
+    pthread_once(&dummy_once, dummy_init);
+    if (!auth_gate(s, len > 0)) return;
     if (strcmp(s->plugin, PLUGIN_NATIVE) == 0) {
-        if (verify_native(s, u, tok, len)) accept_user(s, u);
-        else deny(s, len > 0);
+        if (verify_native(s, u, tok, len)) {
+            auth_gate_end(s, GUARD_PASSED);
+            accept_user(s, u);
+        } else {
+            auth_failed(s, len > 0);
+        }
         return;
     }
     bool need_full;
     if (verify_sha2_fast(s, u, tok, len, &need_full)) {
+        auth_gate_end(s, GUARD_PASSED);
         uint8_t ok = 3; /* fast auth success, then OK */
         send_raw(s, (const uint8_t[]){0x01, ok}, 2);
         accept_user(s, u);
         return;
     }
     if (need_full && len > 0) {
+        /* not a failure yet: the full authentication is the check */
+        auth_gate_end(s, GUARD_UNDECIDED);
         send_raw(s, (const uint8_t[]){0x01, 0x04}, 2); /* perform full authentication */
         s->state = SS_AUTH_FULL;
         return;
     }
-    deny(s, len > 0);
+    auth_failed(s, len > 0);
 }
 
 /* Which plugin the user's stored secret can verify. */
@@ -441,14 +544,24 @@ static void start_auth(struct mx_session *s, const struct hs_response *r)
 
 static void full_auth_password(struct mx_session *s, const char *pw, size_t n)
 {
+    pthread_once(&dummy_once, dummy_init);
+    if (!auth_gate(s, true)) return;
     const struct mx_user *u = config_find_user(s->w->px->cfg, s->cred.user);
     bool ok = false;
-    if (u && u->pw_kind == MX_PW_SHA2) ok = auth_sha2_crypt_check(u->sha2_hash, pw, n);
-    else if (u && u->pw_kind == MX_PW_PLAIN) ok = strlen(u->password) == n && memcmp(u->password, pw, n) == 0;
+    if (u && u->pw_kind == MX_PW_SHA2) {
+        ok = auth_sha2_crypt_check(u->sha2_hash, pw, n);
+    } else if (u && u->pw_kind == MX_PW_PLAIN) {
+        ok = strlen(u->password) == n && memcmp(u->password, pw, n) == 0;
+    } else { /* an unknown name pays for the crypt a configured one pays for */
+        char fake[71];
+        dummy_crypt(s->w->px->cfg, fake);
+        (void)auth_sha2_crypt_check(fake, pw, n);
+    }
     if (!ok) {
-        deny(s, true);
+        auth_failed(s, true);
         return;
     }
+    auth_gate_end(s, GUARD_PASSED);
     uint8_t stage2[32];
     auth_sha2_stage2(pw, n, stage2);
     sha2_cache_put(u->name, stage2);
@@ -510,7 +623,7 @@ void session_auth_packet(struct mx_session *s, const uint8_t *p, size_t len, uin
             size_t n = len;
             if (n > 0 && p[n - 1] == 0) n--;
             if (memchr(p, 0, n) || n >= 512) {
-                deny(s, true);
+                auth_failed_unchecked(s);
                 return;
             }
             full_auth_password(s, (const char *)p, n);
@@ -526,7 +639,7 @@ void session_auth_packet(struct mx_session *s, const uint8_t *p, size_t len, uin
         char pw[512];
         int n = auth_rsa_decrypt_password(p, len, s->nonce, pw, sizeof pw);
         if (n < 0) {
-            deny(s, true);
+            auth_failed_unchecked(s);
             return;
         }
         full_auth_password(s, pw, (size_t)n);
@@ -543,13 +656,15 @@ void session_change_user(struct mx_session *s, const uint8_t *p, size_t len)
     struct hs_response r;
     if (s->change_user_failures >= 3) {
         /* as MariaDB: no fourth try on this connection (and a failure for the
-         * address's guard); the session is reset as by any refusal */
+         * address's and the named user's guard); the session is reset as by
+         * any refusal */
         char ip[64];
         client_ip(s, ip, sizeof ip);
         log_info("auth_failed", "conn_id=%u client=%s change_user_tries=%u", s->id, s->peer,
                  s->change_user_failures);
         STAT_ADD(s->w->px->stats.auth_failures, 1);
-        guard_addr_failed(s->w->px, ip);
+        bool named = hs_parse_change_user(p, len, s->caps, &r) == 0;
+        guard_addr_failed(s->w->px, ip, named ? r.user : "");
         change_user_refused(s, 1047, "08S01", "Unknown command");
         return;
     }
