@@ -115,6 +115,8 @@ static void free_session_cb(uv_handle_t *h)
 static void on_sock_closed(struct mx_sock *sock)
 {
     struct mx_session *s = sock->owner;
+    if (s->fd_counted) atomic_fetch_sub(&s->w->px->client_fds, 1);
+    s->fd_counted = false;
     uv_close((uv_handle_t *)&s->timer, free_session_cb);
 }
 
@@ -1922,6 +1924,8 @@ void session_accept(struct mx_worker *w, uv_stream_t *listener)
         sock_close(&s->sock);
         return;
     }
+    s->fd_counted = true;
+    int fds = atomic_fetch_add(&w->px->client_fds, 1) + 1;
     uv_tcp_nodelay(&s->sock.tcp, 1);
     struct sockaddr_storage ss;
     int sl = sizeof ss;
@@ -1943,6 +1947,16 @@ void session_accept(struct mx_worker *w, uv_stream_t *listener)
     w->sessions = s;
     w->n_sessions++;
     STAT_ADD(w->px->stats.accepted, 1);
+    if (!worker_fd_room(w->px, fds)) {
+        /* refused before the descriptors kept for backends and health checks
+         * are touched, as a server answers when it is full */
+        STAT_ADD(w->px->stats.refused, 1);
+        s->seq = 0xff; /* the ERR goes out with sequence 0 */
+        log_warn("too_many_connections", "client=%s reason=descriptors open=%d limit=%d",
+                 s->peer, fds, atomic_load(&w->px->fd_limit));
+        session_fail(s, 1040, "08004", "Too many connections");
+        return;
+    }
     if (session_proxy_expected(s)) return; /* admitted once the PROXY header is read */
     session_accept_admit(s);
 }

@@ -122,6 +122,7 @@ struct mx_session {
     char synthetic[64];              /* a command mymux sends instead of the client's */
     uint16_t synthetic_len;
     bool counted;                    /* counted in px->sessions_total */
+    bool fd_counted;                 /* its socket counted in px->client_fds */
     bool proxy_wait;                 /* a trusted load balancer's PROXY header is awaited */
     bool discard;                    /* the command's packets are dropped, not sent */
     struct be_error *defer_err;      /* ...and this error answers it */
