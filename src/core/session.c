@@ -497,6 +497,32 @@ void session_backend_failed(struct mx_session *s, const struct be_error *e)
     fail_command(s, e);
 }
 
+/* The login's first connection to s->server failed before the client sent a
+ * command (refused, lost, a bad greeting, a server that is full or blocks
+ * mymux's address): the client has said nothing that cannot go elsewhere, so
+ * another eligible server gets the login, each server once. False when the
+ * error is not of that kind or no server is left; the caller fails the login. */
+bool session_login_retry(struct mx_session *s, const struct be_error *e)
+{
+    if (s->state != SS_CONNECTING || e->local || s->server < 0 || s->server >= MX_MAX_SERVERS)
+        return false;
+    if (e->code != 2003 && e->code != 2013 && e->code != 2027 && e->code != 1040 &&
+        e->code != 1129)
+        return false;
+    s->wait_pool = NULL;
+    s->be = NULL;
+    s->login_avoid |= 1ull << s->server;
+    int from = s->server, srv = balance_pick(s->w, s);
+    if (srv < 0) return false;
+    const struct mx_config *cfg = s->w->px->cfg;
+    log_info("login_retry", "conn_id=%u from=%s to=%s code=%u", s->id,
+             (size_t)from < cfg->n_backends ? cfg->backends[from].name : "?",
+             (size_t)srv < cfg->n_backends ? cfg->backends[srv].name : "?", e->code);
+    s->server = srv;
+    pool_acquire(&s->w->pools[srv], s);
+    return true;
+}
+
 /* Borrows a connection to the chosen server (or uses the one held). */
 static void need_backend(struct mx_session *s)
 {

@@ -242,6 +242,7 @@ void pool_on_login(struct mx_backend *be, int err, const struct be_error *e)
                 return;
             }
         }
+        if (s && session_login_retry(s, e)) return;
         if (s) session_backend_failed(s, e);
         return;
     }
