@@ -13,6 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <limits.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
@@ -100,6 +103,40 @@ static int check_machine(const struct mx_config *cfg, const char *path)
             freeaddrinfo(r2);
     }
     return errors;
+}
+
+/* RLIMIT_NOFILE's soft limit up to the hard one (a soft 1024 is common and
+ * thousands of clients need more); both are logged. Returns the soft limit in
+ * force, or 0 when it cannot be read. */
+static int raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
+    rlim_t was = rl.rlim_cur;
+    if (rl.rlim_cur != rl.rlim_max) {
+        struct rlimit want = {.rlim_cur = rl.rlim_max, .rlim_max = rl.rlim_max};
+        /* an unlimited hard limit still stops at the kernel's fs.nr_open */
+        if (setrlimit(RLIMIT_NOFILE, &want) != 0 && rl.rlim_max == RLIM_INFINITY) {
+            want.rlim_cur = 1048576;
+            if (want.rlim_cur > was) (void)setrlimit(RLIMIT_NOFILE, &want);
+        }
+        if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
+    }
+    log_info("fd_limit", "soft=%llu hard=%llu was=%llu", (unsigned long long)rl.rlim_cur,
+             (unsigned long long)rl.rlim_max, (unsigned long long)was);
+    return rl.rlim_cur > INT_MAX ? INT_MAX : (int)rl.rlim_cur;
+}
+
+/* Descriptors open now (listeners, loops, log, admin), for the client budget. */
+static int count_open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d) return 64; /* a guess that errs on the safe side */
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        if (e->d_name[0] != '.') n++;
+    closedir(d);
+    return n - 1; /* the directory's own descriptor */
 }
 
 static void print_version(void)
@@ -272,6 +309,7 @@ int main(int argc, char **argv)
         }
     }
     signal(SIGPIPE, SIG_IGN);
+    int fd_limit = raise_fd_limit();
     if (auth_rsa_init() != 0) {
         log_error("startup", "msg=\"cannot generate the RSA key\"");
         return 1;
@@ -368,6 +406,21 @@ int main(int argc, char **argv)
     if (watchdog_ms >= 2) {
         for (int i = 0; i < px.n_workers; i++) atomic_store(&px.workers[i].tick_ms, mx_now_ms());
         uv_timer_start(&watchdog, on_watchdog, watchdog_ms / 2, watchdog_ms / 2);
+    }
+    /* from here clients are refused before they touch the descriptors kept
+     * for backends and health checks (worker_fd_room) */
+    atomic_store(&px.fd_base, count_open_fds() - atomic_load(&px.client_fds));
+    atomic_store(&px.fd_limit, fd_limit);
+    if (fd_limit > 0) {
+        int base = atomic_load(&px.fd_base);
+        int reserve = worker_fd_reserve(cfg), room = fd_limit - base - reserve;
+        if (room < (fd_limit - base) / 2)
+            log_warn("fd_limit", "soft=%d at_start=%d reserve=%d msg=\"the reserve for backend "
+                     "connections does not fit; clients get half of what is left\"", fd_limit,
+                     base, reserve);
+        else
+            log_info("fd_budget", "limit=%d at_start=%d reserve=%d clients=%d", fd_limit,
+                     base, reserve, room);
     }
     uv_run(loop, UV_RUN_DEFAULT);
 

@@ -115,6 +115,8 @@ static void free_session_cb(uv_handle_t *h)
 static void on_sock_closed(struct mx_sock *sock)
 {
     struct mx_session *s = sock->owner;
+    if (s->fd_counted) atomic_fetch_sub(&s->w->px->client_fds, 1);
+    s->fd_counted = false;
     uv_close((uv_handle_t *)&s->timer, free_session_cb);
 }
 
@@ -494,6 +496,32 @@ void session_backend_failed(struct mx_session *s, const struct be_error *e)
         return;
     }
     fail_command(s, e);
+}
+
+/* The login's first connection to s->server failed before the client sent a
+ * command (refused, lost, a bad greeting, a server that is full or blocks
+ * mymux's address): the client has said nothing that cannot go elsewhere, so
+ * another eligible server gets the login, each server once. False when the
+ * error is not of that kind or no server is left; the caller fails the login. */
+bool session_login_retry(struct mx_session *s, const struct be_error *e)
+{
+    if (s->state != SS_CONNECTING || e->local || s->server < 0 || s->server >= MX_MAX_SERVERS)
+        return false;
+    if (e->code != 2003 && e->code != 2013 && e->code != 2027 && e->code != 1040 &&
+        e->code != 1129)
+        return false;
+    s->wait_pool = NULL;
+    s->be = NULL;
+    s->login_avoid |= 1ull << s->server;
+    int from = s->server, srv = balance_pick(s->w, s);
+    if (srv < 0) return false;
+    const struct mx_config *cfg = s->w->px->cfg;
+    log_info("login_retry", "conn_id=%u from=%s to=%s code=%u", s->id,
+             (size_t)from < cfg->n_backends ? cfg->backends[from].name : "?",
+             (size_t)srv < cfg->n_backends ? cfg->backends[srv].name : "?", e->code);
+    s->server = srv;
+    pool_acquire(&s->w->pools[srv], s);
+    return true;
 }
 
 /* Borrows a connection to the chosen server (or uses the one held). */
@@ -1917,6 +1945,8 @@ void session_accept(struct mx_worker *w, uv_stream_t *listener)
         sock_close(&s->sock);
         return;
     }
+    s->fd_counted = true;
+    int fds = atomic_fetch_add(&w->px->client_fds, 1) + 1;
     uv_tcp_nodelay(&s->sock.tcp, 1);
     struct sockaddr_storage ss;
     int sl = sizeof ss;
@@ -1938,6 +1968,16 @@ void session_accept(struct mx_worker *w, uv_stream_t *listener)
     w->sessions = s;
     w->n_sessions++;
     STAT_ADD(w->px->stats.accepted, 1);
+    if (!worker_fd_room(w->px, fds)) {
+        /* refused before the descriptors kept for backends and health checks
+         * are touched, as a server answers when it is full */
+        STAT_ADD(w->px->stats.refused, 1);
+        s->seq = 0xff; /* the ERR goes out with sequence 0 */
+        log_warn("too_many_connections", "client=%s reason=descriptors open=%d limit=%d",
+                 s->peer, fds, atomic_load(&w->px->fd_limit));
+        session_fail(s, 1040, "08004", "Too many connections");
+        return;
+    }
     if (session_proxy_expected(s)) return; /* admitted once the PROXY header is read */
     session_accept_admit(s);
 }

@@ -122,6 +122,8 @@ struct mx_session {
     char synthetic[64];              /* a command mymux sends instead of the client's */
     uint16_t synthetic_len;
     bool counted;                    /* counted in px->sessions_total */
+    bool fd_counted;                 /* its socket counted in px->client_fds */
+    uint64_t login_avoid;            /* servers whose first connection failed this login */
     bool proxy_wait;                 /* a trusted load balancer's PROXY header is awaited */
     bool discard;                    /* the command's packets are dropped, not sent */
     struct be_error *defer_err;      /* ...and this error answers it */
@@ -212,6 +214,8 @@ void session_accept(struct mx_worker *w, uv_stream_t *listener);
 /* From the pool. */
 void session_backend_ready(struct mx_session *s, struct mx_backend *be);
 void session_backend_failed(struct mx_session *s, const struct be_error *e);
+/* A login's first backend connection failed: true when another server took it. */
+bool session_login_retry(struct mx_session *s, const struct be_error *e);
 /* Gives the backend connection back to be reset first (COM_CHANGE_USER). */
 void session_drop_backend(struct mx_session *s);
 /* The server it waited for went away: borrow from another one. */

@@ -249,6 +249,28 @@ int worker_listen_probe(const struct mx_config *cfg)
     return rc;
 }
 
+int worker_fd_reserve(const struct mx_config *cfg)
+{
+    int reserve = 32; /* admin connections come and go, the resolver, a log reopen */
+    for (size_t i = 0; i < cfg->n_backends; i++) {
+        int cap = cfg->backends[i].max_connections > 0 ? cfg->backends[i].max_connections
+                                                       : cfg->pool_max_per_backend;
+        reserve += (cap > 0 ? cap : 64) + 1; /* + its health check in flight */
+    }
+    return reserve;
+}
+
+bool worker_fd_room(const struct mx_proxy *px, int clients)
+{
+    int limit = atomic_load(&px->fd_limit); /* set last, once the base is known */
+    if (limit <= 0) return true;
+    int usable = limit - atomic_load(&px->fd_base);
+    int room = usable - worker_fd_reserve(px->cfg);
+    /* a limit too small for the reserve (main.c warns): clients get half */
+    if (room < usable / 2) room = usable / 2;
+    return clients <= room;
+}
+
 int worker_start(struct mx_worker *w, struct mx_proxy *px, int id, int listen_fd)
 {
     const struct mx_config *cfg = px->cfg;

@@ -102,6 +102,10 @@ struct mx_proxy {
     uint64_t started_ms;
     atomic_uint rr;            /* round-robin cursor */
     atomic_int sessions_total; /* client sessions, all workers */
+    /* descriptors (worker_fd_room): the RLIMIT_NOFILE soft limit (0 = not
+     * enforced), what mymux held before serving, client sockets open now */
+    atomic_int fd_limit, fd_base;
+    atomic_int client_fds;
     atomic_int stopping;       /* graceful shutdown in progress (health endpoint says so) */
     /* connection-id registry for KILL: guarded by reg_lock (not on the query path) */
     pthread_mutex_t reg_lock;
@@ -184,6 +188,12 @@ int worker_start(struct mx_worker *w, struct mx_proxy *px, int id, int listen_fd
  * errno otherwise. Checked, not held: two instances started at the same
  * instant can both pass. */
 int worker_listen_probe(const struct mx_config *cfg);
+/* Descriptors kept for backend connections and health checks: every backend's
+ * connection cap (max_connections, else pool.max_per_backend), one check per
+ * backend, and a margin for the admin side, the resolver and logs. */
+int worker_fd_reserve(const struct mx_config *cfg);
+/* Whether `clients` open client sockets leave the reserve untouched. */
+bool worker_fd_room(const struct mx_proxy *px, int clients);
 void worker_stop(struct mx_worker *w);
 /* Graceful shutdown: stop accepting; sessions finish their transactions; after
  * cfg->shutdown_grace_ms commands outside a transaction get "shutting down";

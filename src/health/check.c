@@ -105,7 +105,7 @@ static void check_on_timeout(uv_timer_t *t)
 static void check_on_early_fail(uv_timer_t *t)
 {
     struct check_conn *c = t->data;
-    check_finish(c, HC_FAIL, 0, "%s", c->phase);
+    check_finish(c, c->local_fail ? HC_SKIP : HC_FAIL, 0, "%s", c->phase);
 }
 
 static void check_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
@@ -174,6 +174,7 @@ void check_connect(struct check_conn *c, const char *host, int port)
         c->creq.data = c;
         rc = uv_tcp_connect(&c->creq, &c->tcp, (struct sockaddr *)&ss, check_on_connect);
         if (rc < 0) c->phase = check_err_word(rc);
+        c->local_fail = rc == UV_EMFILE || rc == UV_ENFILE;
     } else {
         c->phase = "cannot resolve host";
     }

@@ -63,6 +63,7 @@ struct check_conn {
     uint64_t t0_ns; /* connect started (uv_hrtime) */
     int handles;    /* open handles; freed when it reaches 0 */
     bool connected, finished;
+    bool local_fail; /* the connect failed for want of descriptors (HC_SKIP) */
     const char *phase; /* for the timeout's detail */
     uint8_t in[CHECK_IN_CAP];
     size_t in_len;

@@ -52,6 +52,7 @@ int health_next_state(struct health_track *t, int cur, enum health_outcome o, in
 {
     if (rise < 1) rise = 1;
     if (fall < 1) fall = 1;
+    if (o == HC_SKIP) return cur;
     /* A drain this machine did not set is an operator's (or the flag is stale). */
     if (cur != SRV_DRAINING) t->drain_by_check = false;
     switch (o) {
@@ -67,6 +68,8 @@ int health_next_state(struct health_track *t, int cur, enum health_outcome o, in
         /* Alive and answering, so not a failure; but not a success either. */
         t->ok_run = 0;
         t->fail_run = 0;
+        break;
+    case HC_SKIP:
         break;
     }
     switch (cur) {
@@ -107,6 +110,13 @@ static void health_on_result(void *arg, const struct health_result *r)
     if (hs->idx >= cfg->n_backends || cfg->backends[hs->idx].health.type == MX_CHECK_NONE)
         return; /* removed, or its checks switched off, by a reload meanwhile */
     const struct mx_backend_cfg *bc = &cfg->backends[hs->idx];
+    if (r->outcome == HC_SKIP) { /* the server's state and counters stay as they are */
+        if (hs->last_outcome != (int)HC_SKIP)
+            log_warn("check_skipped", "backend=%s detail=\"%s\" msg=\"mymux is out of "
+                     "descriptors; the check is not counted\"", bc->name, r->detail);
+        hs->last_outcome = (int)HC_SKIP;
+        return;
+    }
     atomic_store(&s->check_ok, r->outcome == HC_OK ? 1 : 0);
     atomic_store(&s->check_latency_us, r->latency_us);
     snprintf(s->check_detail, sizeof s->check_detail, "%s", r->detail);

@@ -13,6 +13,7 @@ enum health_outcome {
     HC_OK,    /* the server answered as a healthy one */
     HC_FAIL,  /* no answer, refused, timeout, error, or a server that refuses work */
     HC_DRAIN, /* alive but shutting down gracefully (TiDB status port answered non-200) */
+    HC_SKIP,  /* not run: mymux is out of descriptors; says nothing about the server */
 };
 
 /* Counters of one server's state machine (control thread only). */
@@ -29,7 +30,8 @@ struct health_track {
  * - HC_OK: DOWN, or DRAINING set by a check, becomes UP after `rise` in a row;
  * - HC_FAIL: UP, or DRAINING set by a check, becomes DOWN after `fall` in a row;
  * - HC_DRAIN: UP becomes DRAINING at once (one authoritative answer, and draining
- *   costs no client an error); a DOWN server stays down. */
+ *   costs no client an error); a DOWN server stays down;
+ * - HC_SKIP changes nothing, counters included. */
 int health_next_state(struct health_track *t, int cur, enum health_outcome o, int rise, int fall);
 
 /* Name of an enum mx_srv_state ("up", "down", "draining", "maint"). */

@@ -229,7 +229,8 @@ void pool_on_login(struct mx_backend *be, int err, const struct be_error *e)
         /* The server did not even accept a connection: with health checks on, it
          * is taken down now (the checks bring it back) and the session, which
          * sent nothing yet, tries another server. */
-        bool unreachable = e->code == 2003 || e->code == 2013;
+        /* mymux's own descriptors running out says nothing about the server */
+        bool unreachable = !e->local && (e->code == 2003 || e->code == 2013);
         if (unreachable && cfg->backends[p->server].health.type != MX_CHECK_NONE) {
             int up = SRV_UP;
             if (atomic_compare_exchange_strong(&SRV(p)->state, &up, SRV_DOWN))
@@ -241,6 +242,7 @@ void pool_on_login(struct mx_backend *be, int err, const struct be_error *e)
                 return;
             }
         }
+        if (s && session_login_retry(s, e)) return;
         if (s) session_backend_failed(s, e);
         return;
     }

@@ -546,6 +546,15 @@ static void on_drain(struct mx_sock *s)
 static void on_timeout(uv_timer_t *t)
 {
     struct mx_backend *be = t->data;
+    if (be->connect_rc == UV_EMFILE || be->connect_rc == UV_ENFILE) {
+        /* mymux's limit, not the server's fault: nothing takes the server down */
+        be->err.local = true;
+        log_warn("out_of_descriptors", "backend=%s err=\"%s\"", be_name(be),
+                 uv_strerror(be->connect_rc));
+        be_fail(be, 1040, "08004", "mymux: out of file descriptors connecting to backend %s",
+                be_name(be));
+        return;
+    }
     be_fail(be, 2013, "HY000", "timeout while connecting to backend %s",
             be->pool->worker->px->cfg->backends[be->pool->server].name);
 }
@@ -652,6 +661,7 @@ struct mx_backend *be_open(struct mx_pool *pool, const struct mx_cred *cred, uin
     }
     if (rc < 0) {
         free(req);
+        be->connect_rc = rc;
         uv_timer_start(&be->timer, on_timeout, 0, 0);
         return be;
     }

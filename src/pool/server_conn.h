@@ -45,6 +45,7 @@ struct be_error {
     uint16_t code;
     char sqlstate[6];
     char msg[256];
+    bool local; /* mymux ran out of descriptors: says nothing about the server */
 };
 typedef void (*be_done_cb)(struct mx_backend *be, int err, const struct be_error *e);
 
@@ -103,6 +104,7 @@ struct mx_backend {
     void *row_arg;
     struct be_error err;
     uv_timer_t timer;             /* connect/login timeout */
+    int connect_rc;               /* uv_tcp_connect's own failure, reported by the timer */
 };
 
 /* Opens a connection to the pool's server logged in with cred; done is called

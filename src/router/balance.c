@@ -434,10 +434,13 @@ int balance_pick(struct mx_worker *w, struct mx_session *s)
     size_t n = st->n;
     int last = s->server >= 0 && (size_t)s->server < n ? s->server : -1;
 
+    /* servers whose first connection failed during this login are no candidates */
+    uint64_t avoid = s->state == SS_CONNECTING ? s->login_avoid : 0;
     /* the tier: primaries if any is up, else backups */
     bool primary_up = false;
     for (size_t i = 0; i < n; i++)
-        if (!cfg->backends[i].backup && atomic_load(&px->servers[i].state) == SRV_UP)
+        if (!cfg->backends[i].backup && atomic_load(&px->servers[i].state) == SRV_UP &&
+            !(i < 64 && (avoid >> i & 1)))
             primary_up = true;
     /* a command mymux aims at one server (KILL QUERY) goes there */
     if (s->synthetic_len && last >= 0 && atomic_load(&px->servers[last].state) == SRV_UP)
@@ -447,7 +450,8 @@ int balance_pick(struct mx_worker *w, struct mx_session *s)
     size_t n_tier = 0, n_room = 0;
     for (size_t i = 0; i < n; i++) {
         struct mx_server *sv = &px->servers[i];
-        st->tier[i] = atomic_load(&sv->state) == SRV_UP && cfg->backends[i].backup != primary_up;
+        st->tier[i] = atomic_load(&sv->state) == SRV_UP && cfg->backends[i].backup != primary_up &&
+                      !(i < 64 && (avoid >> i & 1));
         st->ew[i] = 0;
         if (!st->tier[i]) {
             st->cur[i] = 0; /* back from down: no burst of saved-up credit */

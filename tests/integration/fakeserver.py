@@ -20,6 +20,9 @@ enough of the protocol for a login and a few commands:
     "garbage_pkt"   a well-framed packet that is not a greeting, then close
     "silent"        accept the TCP connection and never send anything
     "close"         accept and close at once
+    "full_1040"     ERR 1040 "Too many connections" instead of a greeting, then close (a
+                    server at max_connections)
+    "blocked_1129"  ERR 1129 "Host ... is blocked" instead of a greeting, then close
   `mode` may be changed while the server runs; it applies to later connections.
 - after login: COM_QUERY answers a one-column, one-row text result set for
   SELECT statements (the value is the text after SELECT when it is a number,
@@ -140,7 +143,8 @@ ER_WRONG_ARGUMENTS = 1210
 SHA2 = "caching_sha2_password"
 NATIVE = "mysql_native_password"
 
-MODES = ("fast", "full", "switch_native", "deny", "garbage", "garbage_pkt", "silent", "close")
+MODES = ("fast", "full", "switch_native", "deny", "garbage", "garbage_pkt", "silent", "close",
+         "full_1040", "blocked_1129")
 
 
 # ----------------------------------------------------------------- scrambles
@@ -418,6 +422,14 @@ class FakeMySQL8:
                 return
             if mode == "garbage_pkt":
                 conn.write(b"\x07this is not a greeting")
+                return
+            if mode == "full_1040":
+                conn.write(self._err(1040, "08004", "Too many connections"))
+                return
+            if mode == "blocked_1129":
+                conn.write(self._err(1129, "HY000", "Host '127.0.0.1' is blocked because of "
+                                     "many connection errors; unblock with 'mariadb-admin "
+                                     "flush-hosts'"))
                 return
             caps = self._login(conn, conn_id, mode)
             if caps is not None:

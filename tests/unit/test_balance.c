@@ -651,6 +651,37 @@ static void test_sticky_user(void **state)
     }
 }
 
+/* A login whose first connection to a server failed: that server is no candidate
+ * for the same login again (whatever the algorithm would say), a login that
+ * avoided every server gets none, and the mask means nothing after the login. */
+static void test_login_avoids_failed_servers(void **unused)
+{
+    (void)unused;
+    static const char *const algos[] = {"roundrobin", "leastconn", "first", "source", "user"};
+    for (size_t a = 0; a < sizeof algos / sizeof algos[0]; a++) {
+        setup_world(3, algos[a]);
+        for (int k = 0; k < 30; k++) {
+            char peer[32];
+            snprintf(peer, sizeof peer, "10.0.%d.1:4000", k);
+            struct mx_session *s = new_session(peer, NULL);
+            s->state = SS_CONNECTING;
+            int first = borrow(s);
+            assert_true(first >= 0 && first < 3);
+            s->login_avoid |= 1ull << first;
+            int second = borrow(s);
+            assert_true(second >= 0 && second < 3 && second != first);
+            s->login_avoid |= 1ull << second;
+            int third = borrow(s);
+            assert_true(third >= 0 && third < 3 && third != first && third != second);
+            s->login_avoid |= 1ull << third;
+            assert_int_equal(balance_pick(&w, s), -1);
+            s->state = SS_IDLE; /* logged in: the mask is history */
+            assert_true(borrow(s) >= 0);
+            end_session(s);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -672,6 +703,7 @@ int main(void)
         cmocka_unit_test_teardown(test_sticky_table, teardown),
         cmocka_unit_test_teardown(test_sticky_src, teardown),
         cmocka_unit_test_teardown(test_sticky_user, teardown),
+        cmocka_unit_test_teardown(test_login_avoids_failed_servers, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -150,6 +150,22 @@ static void test_up_after_operator_enables_counts_afresh(void **unused)
     assert_int_equal(feed(&t, &st, HC_FAIL), SRV_DOWN); /* the run kept counting */
 }
 
+/* A check mymux could not run (out of descriptors) is neither a failure nor a
+ * success: many of them in a row change no state, and the runs go on across them. */
+static void test_skipped_checks_change_nothing(void **unused)
+{
+    struct health_track t = {0};
+    int st = SRV_UP;
+    feed(&t, &st, HC_FAIL);
+    feed(&t, &st, HC_FAIL);
+    for (int i = 0; i < 10; i++) assert_int_equal(feed(&t, &st, HC_SKIP), SRV_UP);
+    assert_int_equal(feed(&t, &st, HC_FAIL), SRV_DOWN); /* the third failure in a row */
+    for (int i = 0; i < 10; i++) assert_int_equal(feed(&t, &st, HC_SKIP), SRV_DOWN);
+    feed(&t, &st, HC_OK);
+    assert_int_equal(feed(&t, &st, HC_SKIP), SRV_DOWN);
+    assert_int_equal(feed(&t, &st, HC_OK), SRV_UP);
+}
+
 static void test_state_names(void **unused)
 {
     assert_string_equal(health_state_name(SRV_UP), "up");
@@ -172,6 +188,7 @@ int main(void)
         cmocka_unit_test(test_operator_drain_is_never_turned_up_or_down),
         cmocka_unit_test(test_operator_change_clears_the_check_drain),
         cmocka_unit_test(test_up_after_operator_enables_counts_afresh),
+        cmocka_unit_test(test_skipped_checks_change_nothing),
         cmocka_unit_test(test_state_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
