@@ -1078,9 +1078,12 @@ static int stmt_route(struct mx_session *s, const uint8_t *p, uint32_t len, uint
     s->exec_ps = st->ps;
     pstmt_ref(st->ps);
     s->exec_id = id;
-    if (cmd == COM_STMT_EXECUTE)
-        s->digest = digest_begin(s->w, st->ps->sql, st->ps->sql_len,
+    if (cmd == COM_STMT_EXECUTE) {
+        struct cls_lex lx;
+        sstate_lex(s, &lx);
+        s->digest = digest_begin(s->w, st->ps->sql, st->ps->sql_len, &lx,
                                  s->reg ? s->reg->user : s->cred.user, s->schema);
+    }
     return 1;
 }
 
@@ -1268,7 +1271,9 @@ static bool handle_command(struct mx_session *s)
             const struct mx_server *sv = s->server >= 0 ? &s->w->px->servers[s->server] : NULL;
             s->clears_diag = c->uses_tables || (sv && atomic_load(&sv->tidb));
         }
-        s->digest = digest_begin(s->w, (const char *)p + 1, want - 1,
+        struct cls_lex lx;
+        sstate_lex(s, &lx); /* the classifier's reading, also for the digest */
+        s->digest = digest_begin(s->w, (const char *)p + 1, want - 1, &lx,
                                  s->reg ? s->reg->user : s->cred.user, s->schema);
         /* the text as the client wrote it is classified and digested; the backend
          * gets the values mymux answers for (the packet may grow and move) */
