@@ -268,6 +268,14 @@ static void auth_input(struct mx_session *s)
 static void on_client_read(struct mx_sock *sock, ssize_t status)
 {
     struct mx_session *s = sock->owner;
+    if (status == UV_EPROTO && sock->z && sock->z->bad_frame && !sock->writing &&
+        (s->state == SS_IDLE || s->state == SS_FORWARD)) {
+        /* the frames in are unreadable, the way out still works: the client is told
+         * why, as a server tells it (the command in flight never ran whole) */
+        if (s->be && s->state == SS_FORWARD) s->be->broken = true;
+        session_fail(s, 1157, "08S01", "Couldn't uncompress communication packet");
+        return;
+    }
     if (status < 0) {
         if (s->state == SS_RESPONSE || s->state == SS_FORWARD || s->state == SS_INFILE) {
             /* the client left mid-command: the backend connection is in an
