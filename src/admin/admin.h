@@ -24,10 +24,12 @@ int admin_listen_fd(void);
 void admin_quiesce(void);
 
 /* Query digests, per worker (no lock on the query path). digest_begin is
- * called when a statement is about to run and returns a handle for
- * digest_end, which records its outcome; 0 means "not tracked". */
-uint64_t digest_begin(struct mx_worker *w, const char *sql, size_t len, const char *user,
-                      const char *schema);
+ * called when a statement is about to run (lx: how the session's server reads
+ * its text, see digest_normalize()) and returns a handle for digest_end, which
+ * records its outcome; 0 means "not tracked". */
+struct cls_lex;
+uint64_t digest_begin(struct mx_worker *w, const char *sql, size_t len, const struct cls_lex *lx,
+                      const char *user, const char *schema);
 void digest_end(struct mx_worker *w, uint64_t handle, uint64_t us, uint64_t rows, bool error);
 
 #endif

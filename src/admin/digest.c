@@ -13,6 +13,7 @@
 #include "admin/admin.h"
 #include "core/log.h"
 #include "core/worker.h"
+#include "protocol/classify.h"
 
 _Static_assert(sizeof(((struct mx_stats *)0)->query_hist) ==
                    (DG_N_BUCKETS + 2) * sizeof(mx_counter),
@@ -42,22 +43,12 @@ static bool dg_put(struct dg_out *o, const char *s, size_t n)
     return true;
 }
 
-static bool is_ident(unsigned char c)
-{
-    return isalnum(c) || c == '_' || c == '$' || c >= 0x80;
-}
-
-static bool is_space(unsigned char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
-
 /* Is the word that ends just before out[pos] (spaces skipped) `w`? */
 static bool dg_word_before(const struct dg_out *o, size_t pos, const char *w)
 {
     while (pos > 0 && o->p[pos - 1] == ' ') pos--;
     size_t end = pos;
-    while (pos > 0 && is_ident((unsigned char)o->p[pos - 1])) pos--;
+    while (pos > 0 && (isalnum((unsigned char)o->p[pos - 1]) || o->p[pos - 1] == '_')) pos--;
     size_t n = strlen(w);
     return end - pos == n && strncasecmp(o->p + pos, w, n) == 0;
 }
@@ -74,174 +65,164 @@ static size_t dg_after_row(const struct dg_out *o, size_t pos)
     return 0;
 }
 
-/* Scans a number at s[i]; returns the index after it. */
-static size_t dg_number_end(const char *s, size_t n, size_t i)
-{
-    if (i + 1 < n && s[i] == '0' && (s[i + 1] == 'x' || s[i + 1] == 'X')) {
-        i += 2;
-        while (i < n && isxdigit((unsigned char)s[i])) i++;
-        return i;
-    }
-    if (i + 1 < n && s[i] == '0' && (s[i + 1] == 'b' || s[i + 1] == 'B') && i + 2 < n &&
-        (s[i + 2] == '0' || s[i + 2] == '1')) {
-        i += 2;
-        while (i < n && (s[i] == '0' || s[i] == '1')) i++;
-        return i;
-    }
-    while (i < n && isdigit((unsigned char)s[i])) i++;
-    if (i < n && s[i] == '.') {
-        i++;
-        while (i < n && isdigit((unsigned char)s[i])) i++;
-    }
-    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-        size_t j = i + 1;
-        if (j < n && (s[j] == '+' || s[j] == '-')) j++;
-        if (j < n && isdigit((unsigned char)s[j])) {
-            while (j < n && isdigit((unsigned char)s[j])) j++;
-            i = j;
-        }
-    }
-    return i;
-}
-
-/* Skips a quoted string starting at s[i] (the quote); returns the index after
- * the closing quote (or n). Backslash escapes and doubled quotes are inside. */
-static size_t dg_quoted_end(const char *s, size_t n, size_t i)
-{
-    char q = s[i++];
-    while (i < n) {
-        if (s[i] == '\\' && q != '`') {
-            i += 2;
-        } else if (s[i] == q) {
-            if (i + 1 < n && s[i + 1] == q) {
-                i += 2;
-            } else {
-                return i + 1;
-            }
-        } else {
-            i++;
-        }
-    }
-    return n;
-}
-
 #define DG_DEPTH 64
 
-size_t digest_normalize(const char *s, size_t n, char *out, size_t cap)
+/* The normaliser reads the classifier's tokens (classify_tokens()), so a
+ * string ends where the server ends it whatever the sql_mode and character
+ * set: no literal can pass for a name. */
+struct dg_norm {
+    struct dg_out o;
+    size_t open_pos[DG_DEPTH];
+    bool lit_only[DG_DEPTH]; /* the parenthesis holds literals only so far */
+    int depth;               /* parentheses open (tracked up to DG_DEPTH) */
+    bool space;              /* a space is due before the next token (after a comma) */
+    bool sign_held;          /* a '-' or '+' that a number right after it makes a literal */
+    struct cls_token sign;
+    bool intro;              /* the last token was a word like _utf8mb4 (an introducer) */
+    size_t intro_at;         /* where it starts in the output */
+    bool intro_lit_only;     /* lit_only of its parenthesis before it */
+    bool last_semi;          /* the last token was ';' */
+    size_t tokens;
+    size_t first_word;       /* output length of a leading keyword (0: none) */
+};
+
+static bool *dg_lit_only(struct dg_norm *n)
+{
+    return n->depth > 0 && n->depth <= DG_DEPTH ? &n->lit_only[n->depth - 1] : NULL;
+}
+
+/* Writes one token (a literal as ?), with the spacing and list folding rules. */
+static void dg_emit(struct dg_norm *n, const char *p, size_t len, bool gap, bool lit)
+{
+    struct dg_out *o = &n->o;
+    char c = p[0];
+    bool one = len == 1 && !lit;
+    char prev = o->len ? o->p[o->len - 1] : 0;
+    bool close = one && c == ')', comma = one && c == ',', qmark = one && c == '?';
+    if ((gap || n->space) && o->len && prev != '(' && prev != ' ' && !close && !comma)
+        dg_put(o, " ", 1);
+    n->space = false;
+    bool *lo;
+    if (lit || qmark) {
+        dg_put(o, "?", 1);
+    } else if (close) {
+        lo = dg_lit_only(n);
+        if (lo && *lo) {
+            size_t at = n->open_pos[n->depth - 1], row;
+            if ((row = dg_after_row(o, at)) != 0) {
+                o->len = row; /* a repeated row of literals: keep one */
+            } else if (dg_word_before(o, at, "IN") || dg_word_before(o, at, "VALUES") ||
+                       dg_word_before(o, at, "VALUE")) {
+                o->len = at;
+                dg_put(o, "(...)", 5);
+            } else {
+                dg_put(o, ")", 1);
+            }
+        } else {
+            dg_put(o, ")", 1);
+        }
+        if (n->depth > 0) n->depth--;
+        if ((lo = dg_lit_only(n)) != NULL) *lo = false;
+        return;
+    } else {
+        dg_put(o, p, len);
+    }
+    if (one && c == '(') {
+        if ((lo = dg_lit_only(n)) != NULL) *lo = false;
+        if (n->depth < DG_DEPTH) {
+            n->open_pos[n->depth] = o->len - 1;
+            n->lit_only[n->depth] = true;
+        }
+        n->depth++;
+        return;
+    }
+    if (comma) n->space = true;
+    if (!lit && !comma && !qmark && (lo = dg_lit_only(n)) != NULL) *lo = false;
+}
+
+static bool dg_token(const struct cls_token *t, void *arg)
+{
+    struct dg_norm *n = arg;
+    if (n->o.full) return false;
+    bool intro = n->intro;
+    n->intro = false;
+    n->last_semi = t->kind == CLS_T_SEMI;
+    if (n->tokens++ == 0 && t->kind == CLS_T_WORD) {
+        size_t k = 0;
+        while (k < t->len && isalpha((unsigned char)t->p[k])) k++;
+        if (k == t->len) n->first_word = t->len;
+    }
+    if (n->sign_held) {
+        n->sign_held = false;
+        if (t->kind == CLS_T_NUMBER && !t->gap) { /* a signed literal */
+            dg_emit(n, "?", 1, n->sign.gap, true);
+            return true;
+        }
+        dg_emit(n, n->sign.p, 1, n->sign.gap, false);
+    }
+    switch (t->kind) {
+    case CLS_T_STRING:
+    case CLS_T_NUMBER:
+        if (intro) { /* _utf8mb4'x' and _binary 0x41 are one literal */
+            bool *lo;
+            n->o.len = n->intro_at;
+            if ((lo = dg_lit_only(n)) != NULL) *lo = n->intro_lit_only;
+            dg_emit(n, "?", 1, false, true);
+        } else {
+            dg_emit(n, t->p, t->len, t->gap, true);
+        }
+        return true;
+    case CLS_T_PUNCT:
+        if (t->len == 1 && (t->p[0] == '-' || t->p[0] == '+')) {
+            char prev = n->o.len ? n->o.p[n->o.len - 1] : 0;
+            if (prev == 0 || strchr("(,=<>+-*/%", prev) != NULL) {
+                n->sign_held = true;
+                n->sign = *t;
+                return true;
+            }
+        }
+        break;
+    case CLS_T_WORD:
+        if (t->len > 1 && t->p[0] == '_') {
+            bool *lo = dg_lit_only(n);
+            n->intro_lit_only = lo && *lo;
+            dg_emit(n, t->p, t->len, t->gap, false);
+            n->intro = !n->o.full;
+            n->intro_at = n->o.len - t->len;
+            return true;
+        }
+        break;
+    default:
+        break;
+    }
+    dg_emit(n, t->p, t->len, t->gap, false);
+    return true;
+}
+
+size_t digest_normalize(const char *s, size_t len, const struct cls_lex *lx, char *out,
+                        size_t cap)
 {
     if (cap == 0) return 0;
-    struct dg_out o = {out, 0, cap - 1, false};
-    size_t open_pos[DG_DEPTH];
-    bool lit_only[DG_DEPTH];
-    int depth = 0;   /* parentheses open (tracked up to DG_DEPTH) */
-    bool space = false;
-    size_t i = 0;
-    while (i < n && !o.full) {
-        unsigned char c = (unsigned char)s[i];
-        if (is_space(c)) {
-            space = true;
-            i++;
-            continue;
-        }
-        if (c == '#' || (c == '-' && i + 1 < n && s[i + 1] == '-' &&
-                         (i + 2 >= n || is_space((unsigned char)s[i + 2])))) {
-            while (i < n && s[i] != '\n') i++;
-            space = true;
-            continue;
-        }
-        if (c == '/' && i + 1 < n && s[i + 1] == '*') {
-            i += 2;
-            while (i + 1 < n && !(s[i] == '*' && s[i + 1] == '/')) i++;
-            i = i + 2 < n ? i + 2 : n;
-            space = true;
-            continue;
-        }
-        /* the token: [tok, tok + tlen) of s, or a literal (?) */
-        bool lit = false;
-        size_t start = i;
-        char prev = o.len ? o.p[o.len - 1] : 0;
-        if (c == '\'' || c == '"') {
-            i = dg_quoted_end(s, n, i);
-            lit = true;
-        } else if (c == '`') {
-            i = dg_quoted_end(s, n, i);
-        } else if (isdigit(c) || (c == '.' && i + 1 < n && isdigit((unsigned char)s[i + 1]) &&
-                                  !is_ident((unsigned char)prev) && prev != '`' && prev != ')')) {
-            size_t e = dg_number_end(s, n, i);
-            if (e < n && is_ident((unsigned char)s[e])) { /* 1abc: an identifier */
-                while (e < n && is_ident((unsigned char)s[e])) e++;
-            } else {
-                lit = true;
-            }
-            i = e;
-        } else if ((c == '-' || c == '+') && i + 1 < n &&
-                   (isdigit((unsigned char)s[i + 1]) ||
-                    (s[i + 1] == '.' && i + 2 < n && isdigit((unsigned char)s[i + 2]))) &&
-                   (prev == 0 || strchr("(,=<>+-*/%", prev) != NULL)) {
-            i = dg_number_end(s, n, i + 1); /* a signed literal */
-            lit = true;
-        } else if (is_ident(c)) {
-            size_t e = i;
-            while (e < n && is_ident((unsigned char)s[e])) e++;
-            /* x'..', b'..', n'..', _charset'..' */
-            if (e < n && s[e] == '\'' &&
-                ((e - i == 1 && strchr("xXbBnN", c)) || c == '_')) {
-                e = dg_quoted_end(s, n, e);
-                lit = true;
-            }
-            i = e;
-        } else {
-            i++;
-        }
-        if (!lit && i - start == 1 && c == ';') {
-            /* a trailing statement separator is not part of the digest */
-            size_t j = i;
-            while (j < n && is_space((unsigned char)s[j])) j++;
-            if (j == n) break;
-        }
-        bool close = !lit && i - start == 1 && c == ')';
-        bool comma = !lit && i - start == 1 && c == ',';
-        if (space && o.len && prev != '(' && prev != ' ' && !close && !comma) dg_put(&o, " ", 1);
-        space = false;
-        if (lit || (i - start == 1 && c == '?')) {
-            dg_put(&o, "?", 1);
-        } else if (close) {
-            if (depth > 0 && depth <= DG_DEPTH && lit_only[depth - 1]) {
-                size_t at = open_pos[depth - 1], row;
-                if ((row = dg_after_row(&o, at)) != 0) {
-                    o.len = row; /* a repeated row of literals: keep one */
-                } else if (dg_word_before(&o, at, "IN") || dg_word_before(&o, at, "VALUES") ||
-                           dg_word_before(&o, at, "VALUE")) {
-                    o.len = at;
-                    dg_put(&o, "(...)", 5);
-                } else {
-                    dg_put(&o, ")", 1);
-                }
-            } else {
-                dg_put(&o, ")", 1);
-            }
-            if (depth > 0) depth--;
-            if (depth > 0 && depth <= DG_DEPTH) lit_only[depth - 1] = false;
-            continue;
-        } else {
-            dg_put(&o, s + start, i - start);
-        }
-        if (c == '(' && !lit && i - start == 1) {
-            if (depth > 0 && depth <= DG_DEPTH) lit_only[depth - 1] = false;
-            if (depth < DG_DEPTH) {
-                open_pos[depth] = o.len - 1;
-                lit_only[depth] = true;
-            }
-            depth++;
-            continue;
-        }
-        if (comma) space = true;
-        if (depth > 0 && depth <= DG_DEPTH && !lit && !comma && !(i - start == 1 && c == '?'))
-            lit_only[depth - 1] = false;
+    struct dg_norm n;
+    memset(&n, 0, sizeof n);
+    n.o = (struct dg_out){out, 0, cap - 1, false};
+    bool sure = classify_tokens(s, len, lx, dg_token, &n);
+    if (n.sign_held && !n.o.full) dg_emit(&n, n.sign.p, 1, n.sign.gap, false);
+    struct dg_out *o = &n.o;
+    if (!sure) {
+        /* the server may read the text otherwise: nothing of it but a leading
+         * keyword is kept, since a literal could pass for anything */
+        o->full = false;
+        o->len = n.first_word <= o->len ? n.first_word : 0;
+        dg_put(o, o->len ? " ?" : "?", o->len ? 2 : 1);
     }
-    while (o.len && o.p[o.len - 1] == ' ') o.len--;
-    out[o.len] = 0;
-    return o.len;
+    while (o->len && o->p[o->len - 1] == ' ') o->len--;
+    if (sure && n.last_semi && o->len && o->p[o->len - 1] == ';') {
+        o->len--; /* a trailing statement separator is not part of the digest */
+        while (o->len && o->p[o->len - 1] == ' ') o->len--;
+    }
+    out[o->len] = 0;
+    return o->len;
 }
 
 /* ---- per-worker tables ---- */
@@ -351,14 +332,14 @@ static uint32_t dg_take_slot(struct dg_table *t)
  * handle whose low half is 0 counts in the histogram only. */
 #define DG_UNTRACKED ((uint64_t)UINT32_MAX << 32)
 
-uint64_t digest_begin(struct mx_worker *w, const char *sql, size_t len, const char *user,
-                      const char *schema)
+uint64_t digest_begin(struct mx_worker *w, const char *sql, size_t len, const struct cls_lex *lx,
+                      const char *user, const char *schema)
 {
     struct dg_table *t = dg_table_of(w);
     if (!t) return DG_UNTRACKED;
     if (!user) user = "";
     if (!schema) schema = "";
-    size_t tl = digest_normalize(sql, len, t->scratch, sizeof t->scratch);
+    size_t tl = digest_normalize(sql, len, lx, t->scratch, sizeof t->scratch);
     size_t ul = strnlen(user, DG_NAME_MAX - 1), sl = strnlen(schema, DG_NAME_MAX - 1);
     uint64_t h = dg_fnv(0xcbf29ce484222325ULL, t->scratch, tl + 1);
     h = dg_fnv(h, user, ul);

@@ -19,12 +19,19 @@ struct mx_proxy;
 #define DG_HIST_SUM (DG_N_BUCKETS + 1)
 extern const uint64_t dg_buckets_us[DG_N_BUCKETS];
 
-/* Writes the digest text of sql[0, len) into out (NUL-terminated, at most cap
- * bytes with the NUL): comments dropped, whitespace folded to one space,
- * literals (strings, numbers, hex and bit values, introducers) replaced by ?,
- * lists of literals after IN / VALUES collapsed to (...) and repeated
- * VALUES rows to one. Returns the length written. Pure; no allocation. */
-size_t digest_normalize(const char *sql, size_t len, char *out, size_t cap);
+struct cls_lex;
+
+/* Writes the digest text of sql[0, len), read as the server reads it under lx
+ * (the session's character set and sql_mode; NULL: utf8mb4, default mode), into
+ * out (NUL-terminated, at most cap bytes with the NUL): comments dropped,
+ * whitespace folded to one space, literals (strings, numbers, hex and bit
+ * values, introducers) replaced by ?, lists of literals after IN / VALUES
+ * collapsed to (...) and repeated VALUES rows to one. Text the classifier
+ * cannot read for certain (a byte >= 0x80 in a character set mymux does not
+ * know, an executable comment of doubtful fate) keeps only its leading
+ * keyword: "SELECT ?". Returns the length written. Pure; no allocation. */
+size_t digest_normalize(const char *sql, size_t len, const struct cls_lex *lx, char *out,
+                        size_t cap);
 
 /* One digest, merged across workers. */
 struct dg_row {

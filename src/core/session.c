@@ -228,6 +228,11 @@ static void on_timer(uv_timer_t *t)
         session_kill_done(s);
         return;
     }
+    if (s->state == SS_FORWARD && s->discard) { /* the client stopped mid-command */
+        log_info("idle_timeout", "conn_id=%u client=%s", s->id, s->peer);
+        session_close(s, "idle_timeout");
+        return;
+    }
     if (s->state == SS_FORWARD || s->state == SS_RESPONSE || s->state == SS_SYNC ||
         s->state == SS_DIAG) {
         query_timed_out(s);
@@ -265,6 +270,14 @@ static void auth_input(struct mx_session *s)
 static void on_client_read(struct mx_sock *sock, ssize_t status)
 {
     struct mx_session *s = sock->owner;
+    if (status == UV_EPROTO && sock->z && sock->z->bad_frame && !sock->writing &&
+        (s->state == SS_IDLE || s->state == SS_FORWARD)) {
+        /* the frames in are unreadable, the way out still works: the client is told
+         * why, as a server tells it (the command in flight never ran whole) */
+        if (s->be && s->state == SS_FORWARD) s->be->broken = true;
+        session_fail(s, 1157, "08S01", "Couldn't uncompress communication packet");
+        return;
+    }
     if (status < 0) {
         if (s->state == SS_RESPONSE || s->state == SS_FORWARD || s->state == SS_INFILE) {
             /* the client left mid-command: the backend connection is in an
@@ -345,14 +358,17 @@ static void on_sock_drain(struct mx_sock *sock)
 
 /* ---- a command that cannot run ---- */
 
-/* The command in flight fails before reaching the backend: the rest of its
- * packets are read and dropped, then the error goes to the client. */
-static void fail_command(struct mx_session *s, const struct be_error *e)
+/* Puts the session into discard mode for the command in flight (its
+ * fwd_left / fwd_cont say what is left of it): forward_command() reads and
+ * drops the rest, then discard_done() answers e. The client gets
+ * client_idle_timeout to send the rest. Returns false when the session failed
+ * instead (out of memory). */
+static bool discard_begin(struct mx_session *s, const struct be_error *e)
 {
     if (!s->defer_err) s->defer_err = malloc(sizeof *s->defer_err);
     if (!s->defer_err) {
         session_fail(s, e->code, e->sqlstate, e->msg);
-        return;
+        return false;
     }
     *s->defer_err = *e;
     sstate_abort(s);
@@ -363,7 +379,55 @@ static void fail_command(struct mx_session *s, const struct be_error *e)
     if (s->reg) atomic_store(&s->reg->busy, 0);
     s->state = SS_FORWARD;
     s->discard = true;
-    forward_command(s);
+    int idle = s->w->px->cfg->client_idle_timeout_ms;
+    if (idle > 0) uv_timer_start(&s->timer, on_timer, (uint64_t)idle, 0);
+    else uv_timer_stop(&s->timer);
+    return true;
+}
+
+/* The command in flight fails before reaching the backend: the rest of its
+ * packets are read and dropped, then the error goes to the client. */
+static void fail_command(struct mx_session *s, const struct be_error *e)
+{
+    if (discard_begin(s, e)) forward_command(s);
+}
+
+static const struct be_error err_too_large = {
+    .code = 1153, .sqlstate = "08S01",
+    .msg = "Got a packet bigger than 'max_allowed_packet' bytes"};
+
+/* Refuses the command whose first packet (payload len) is at rpos before any
+ * of it is forwarded: all its packets are read and dropped first, because a
+ * client still writing does not read the answer, and a close with its bytes
+ * unread is a reset, not an error it can report. close: the session ends
+ * after the error (the protocol leaves no way on), else it goes on. */
+static void refuse_command(struct mx_session *s, uint32_t len, const struct be_error *e,
+                           bool close)
+{
+    struct mx_buf *b = s->sock.in;
+    b->ppos = b->rpos;
+    s->fwd_left = (uint64_t)len + PKT_HDR;
+    s->fwd_cont = len == PKT_MAX_PAYLOAD;
+    if (close) s->close_after_write = true;
+    fail_command(s, e);
+}
+
+/* The command in flight reached limits.max_packet_size after part of it went
+ * to the backend. That connection holds half a command, so it is closed (the
+ * server runs no command it has not read whole); the rest is dropped as it
+ * arrives and the client gets 1153. A session whose state lived on that
+ * connection ends after the error. Returns false when the session failed. */
+static bool command_too_large(struct mx_session *s)
+{
+    /* what classifying it pinned (any text longer than the buffer is unsure) is void */
+    s->pins = s->cmd_pins_before;
+    s->soft_pin = s->cmd_soft_before;
+    bool clean = sstate_is_clean(s) && !(s->status & SERVER_STATUS_IN_TRANS);
+    log_info("packet_too_large", "conn_id=%u bytes=%llu limit=%d", s->id,
+             (unsigned long long)s->cmd_bytes, s->w->px->cfg->max_packet_size);
+    if (s->be) detach_backend(s, true);
+    if (!clean) s->close_after_write = true;
+    return discard_begin(s, &err_too_large);
 }
 
 /* The dropped command's packets are all consumed: send its error. */
@@ -376,6 +440,10 @@ static void discard_done(struct mx_session *s)
     bool alive = session_reply_err(s, e->code, e->sqlstate, "%s", e->msg);
     free(e);
     if (!alive) return;
+    if (s->close_after_write && !s->sock.writing) {
+        session_close(s, "error_sent");
+        return;
+    }
     if (!s->sock.writing) {
         s->state = SS_IDLE;
         process_input(s);
@@ -1107,9 +1175,12 @@ static int stmt_route(struct mx_session *s, const uint8_t *p, uint32_t len, uint
     s->exec_ps = st->ps;
     pstmt_ref(st->ps);
     s->exec_id = id;
-    if (cmd == COM_STMT_EXECUTE)
-        s->digest = digest_begin(s->w, st->ps->sql, st->ps->sql_len,
+    if (cmd == COM_STMT_EXECUTE) {
+        struct cls_lex lx;
+        sstate_lex(s, &lx);
+        s->digest = digest_begin(s->w, st->ps->sql, st->ps->sql_len, &lx,
                                  s->reg ? s->reg->user : s->cred.user, s->schema);
+    }
     return 1;
 }
 
@@ -1174,13 +1245,21 @@ static bool handle_command(struct mx_session *s)
         return false;
     }
     const struct mx_config *cfg = s->w->px->cfg;
-    if ((uint64_t)len >= (uint64_t)cfg->max_packet_size && len != PKT_MAX_PAYLOAD) {
-        session_fail(s, 1153, "08S01", "Got a packet bigger than 'max_allowed_packet' bytes");
-        return false;
-    }
     uint8_t *p = h + PKT_HDR;
     s->seq = h[3];
     s->cmd = p[0];
+    s->cmd_bytes = len;
+    s->cmd_pins_before = s->pins;
+    s->cmd_soft_before = s->soft_pin;
+    /* the whole command counts, as the server counts it: a first packet of
+     * 16 MiB - 1 at or above the limit is refused here, a command that grows
+     * past it by its continuation packets in forward_command() */
+    if ((uint64_t)len >= (uint64_t)cfg->max_packet_size) {
+        log_info("packet_too_large", "conn_id=%u bytes=%u limit=%d", s->id, len,
+                 cfg->max_packet_size);
+        refuse_command(s, len, &err_too_large, false);
+        return false;
+    }
     if (s->w->shutting_down && !(s->status & SERVER_STATUS_IN_TRANS) && p[0] != COM_QUIT) {
         drop_packet(s, len);
         s->close_after_write = true;
@@ -1216,7 +1295,9 @@ static bool handle_command(struct mx_session *s)
         return true;
     case COM_CHANGE_USER:
         if (len > want) {
-            session_fail(s, 1047, "08S01", "mymux: COM_CHANGE_USER too large");
+            static const struct be_error e = {.code = 1047, .sqlstate = "08S01",
+                                              .msg = "mymux: COM_CHANGE_USER too large"};
+            refuse_command(s, len, &e, true);
             return false;
         }
         drop_packet(s, len);
@@ -1297,7 +1378,9 @@ static bool handle_command(struct mx_session *s)
             const struct mx_server *sv = s->server >= 0 ? &s->w->px->servers[s->server] : NULL;
             s->clears_diag = c->uses_tables || (sv && atomic_load(&sv->tidb));
         }
-        s->digest = digest_begin(s->w, (const char *)p + 1, want - 1,
+        struct cls_lex lx;
+        sstate_lex(s, &lx); /* the classifier's reading, also for the digest */
+        s->digest = digest_begin(s->w, (const char *)p + 1, want - 1, &lx,
                                  s->reg ? s->reg->user : s->cred.user, s->schema);
         /* the text as the client wrote it is classified and digested; the backend
          * gets the values mymux answers for (the packet may grow and move) */
@@ -1421,7 +1504,16 @@ static void forward_command(struct mx_session *s)
             s->fwd_left -= n;
         }
         if (s->fwd_left == 0 && s->fwd_cont && b->wpos - b->ppos >= PKT_HDR) {
-            uint32_t len = pkt_len(b->data + b->ppos);
+            const uint8_t *hdr = b->data + b->ppos;
+            uint32_t len = pkt_len(hdr);
+            if (s->state != SS_INFILE) { /* LOCAL INFILE data is no command packet */
+                s->cmd_bytes += len;
+                if (!s->discard &&
+                    s->cmd_bytes >= (uint64_t)s->w->px->cfg->max_packet_size &&
+                    !command_too_large(s))
+                    return;
+                if (s->discard) s->seq = hdr[3]; /* the error follows the last packet */
+            }
             s->fwd_left = (uint64_t)len + PKT_HDR;
             if (s->state == SS_INFILE) s->fwd_cont = len != 0;
             else s->fwd_cont = len == PKT_MAX_PAYLOAD;

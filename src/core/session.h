@@ -81,6 +81,7 @@ struct mx_session {
     uint64_t infile_hash[8];
     uint64_t fwd_left;               /* bytes of the current packet still to forward */
     bool fwd_cont;                   /* another packet of the same command follows */
+    uint64_t cmd_bytes;              /* payload bytes of the command's packets so far */
     uint64_t body_left;              /* bytes of the current response packet to pass */
     bool resp_done;                  /* the answer is complete (bytes may still be in flight) */
     bool last_pkt_done;
@@ -90,6 +91,8 @@ struct mx_session {
     bool close_after_write;
     uint32_t pins;                   /* why the session keeps its connection (cls_pin and SESS_PIN bits) */
     bool soft_pin;                   /* keep the connection for the next command only */
+    uint32_t cmd_pins_before;        /* pins and soft_pin as the command in flight found them */
+    bool cmd_soft_before;            /* (a command refused half-sent never ran: its pins go) */
     struct mx_diag diag;             /* the conditions the last statement that raised any left,
                                         read from the server before the connection went back */
     bool clears_diag;                /* the statement in flight empties them on the server even

@@ -596,6 +596,7 @@ static ssize_t z_decode_some(struct mx_sock *s)
         if (rc < 0) {
             log_info("compress_error", "msg=\"%s\"",
                      rc == ZS_ESEQ ? "frame out of sequence" : "bad compressed frame");
+            z->bad_frame = true;
             return UV_EPROTO;
         }
         if (zi) zi->rpos += (uint32_t)used;

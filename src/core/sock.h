@@ -27,6 +27,7 @@ struct mx_zsock {
     bool busy;                  /* an owner write goes through the encoder */
     bool dec_more;              /* the decoder may hold output */
     bool pump_on;
+    bool bad_frame;             /* the decoder refused the peer's input: writing still works */
     bool client_role;           /* towards a server: each command restarts the ids */
     struct mx_buf *plain_out;   /* `out` queued before compression: sent as is */
     uv_idle_t pump;             /* delivers decoded input that raised no read event */

@@ -191,6 +191,10 @@ static void on_tick(uv_timer_t *t)
     atomic_store(&w->tick_ms, now);
     for (size_t i = 0; i < w->px->cfg->n_backends; i++) pool_tick(&w->pools[i], now);
     guard_tick(w);
+    size_t freed = bufpool_trim(&w->bufs, now);
+    if (freed)
+        log_info("buffers_trimmed", "worker=%d freed=%zu kept=%zu out=%zu", w->id, freed,
+                 w->bufs.n_free, w->bufs.n_out);
     if (atomic_load(&w->draining) == 2 && !atomic_load(&w->stopping)) drain_tick(w, now);
 }
 

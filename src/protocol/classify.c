@@ -1697,6 +1697,32 @@ void classify_lex(const char *sql, size_t len, const struct cls_lex *lx, struct 
     cls_classify(sql, len, lx, lx->mariadb ? CLS_BK_MARIADB : CLS_BK_MYSQL, out);
 }
 
+bool classify_tokens(const char *sql, size_t len, const struct cls_lex *o,
+                     bool (*cb)(const struct cls_token *t, void *arg), void *arg)
+{
+    static const enum cls_token_kind kinds[] = {
+        [TK_WORD] = CLS_T_WORD,     [TK_QIDENT] = CLS_T_QNAME, [TK_STRING] = CLS_T_STRING,
+        [TK_NUMBER] = CLS_T_NUMBER, [TK_USERVAR] = CLS_T_VAR,  [TK_SYSVAR] = CLS_T_VAR,
+        [TK_PUNCT] = CLS_T_PUNCT,   [TK_SEMI] = CLS_T_SEMI,
+    };
+    if (!o)
+        o = &cls_lex_default;
+    if (!sql)
+        return true;
+    struct cls_lexer lx;
+    cls_lex_init(&lx, sql, len, o, o->mariadb ? CLS_BK_MARIADB : CLS_BK_MYSQL);
+    struct cls_tok t;
+    for (;;) {
+        cls_next(&lx, &t);
+        if (t.type == TK_EOF)
+            break;
+        struct cls_token ct = {kinds[t.type], t.p, t.len, !t.adjacent};
+        if (!cb(&ct, arg))
+            break;
+    }
+    return !(lx.doubt_key != 0 || lx.doubt_mixed || (!lx.cs && cls_has_high_byte(sql, len)));
+}
+
 void classify(const char *sql, size_t len, bool ansi_quotes, bool no_backslash_escapes,
               struct cls_result *out)
 {

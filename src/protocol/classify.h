@@ -143,6 +143,34 @@ struct cls_lex {
  * classifies differently with it run and skipped. */
 void classify_lex(const char *sql, size_t len, const struct cls_lex *lx, struct cls_result *out);
 
+/* The classifier's tokens, for callers that must read text exactly as it
+ * does (query digests). Comments the server skips are no tokens; an
+ * executable comment the server runs gives its content's tokens. */
+enum cls_token_kind {
+    CLS_T_WORD,   /* unquoted identifier or keyword (also 1abc) */
+    CLS_T_QNAME,  /* `name`, or "name" under ANSI_QUOTES */
+    CLS_T_STRING, /* 'x', "x", X'..', B'..', N'..' (quotes included; unterminated: to the end) */
+    CLS_T_NUMBER, /* 12, 1.5e3, .5, 0x1F, 0b101 (no sign) */
+    CLS_T_VAR,    /* @name, @'name', @@[scope.]name */
+    CLS_T_PUNCT,  /* one character, or ":=" */
+    CLS_T_SEMI,   /* ; */
+};
+
+struct cls_token {
+    enum cls_token_kind kind;
+    const char *p; /* in the text */
+    size_t len;
+    bool gap;      /* whitespace or a comment separates it from the token before */
+};
+
+/* Calls cb for each token of sql[0..len) read under lx (NULL: utf8mb4, default
+ * sql_mode, MariaDB of unknown version) until the end or until cb returns
+ * false. Returns true if the reading is the server's for certain; false if it
+ * may not be: a byte >= 0x80 in a character set mymux does not know, or an
+ * executable comment whose fate the version does not decide (read as run). */
+bool classify_tokens(const char *sql, size_t len, const struct cls_lex *lx,
+                     bool (*cb)(const struct cls_token *t, void *arg), void *arg);
+
 /* classify_lex() with utf8mb4 and a MariaDB of unknown version (the old
  * interface, for callers that do not know the session's character set). */
 void classify(const char *sql, size_t len, bool ansi_quotes, bool no_backslash_escapes,

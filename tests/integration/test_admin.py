@@ -175,6 +175,36 @@ def test_digests_normalised_per_user_and_schema(adm):
     assert st == 400 and "top" in json.loads(body)["error"]
 
 
+def test_digests_read_as_the_server_reads(adm):
+    """Digests go through the classifier's lexer with the session's sql_mode and character
+    set: a string that ends where the default reading sees an escaped quote (NO_BACKSLASH_ESCAPES,
+    a gbk character whose trail byte is 0x5c) leaves no literal in the API's text."""
+    c = adm.m.connect()
+    try:
+        cur = c.cursor()
+        cur.execute("SET SESSION sql_mode = 'NO_BACKSLASH_ESCAPES'")
+        cur.execute("SELECT 'x\\', 'nbe_secret' FROM dual")
+        assert cur.fetchone() == ("x\\", "nbe_secret")
+        cur.execute("SET SESSION sql_mode = 'ANSI_QUOTES'")
+        cur.execute("SELECT 'ansi_secret' AS \"col\" FROM dual")
+        assert cur.fetchone() == ("ansi_secret",)
+    finally:
+        c.close()
+    c = adm.m.connect(charset="gbk")
+    try:
+        # b"\xbf\x5c" is one gbk character: the string ends at the quote after it
+        assert c.query(b"SELECT '\xbf\\', 'gbk_secret' FROM dual") == 1
+        assert c._result.rows[0][1] == "gbk_secret"
+    finally:
+        c.close()
+    ds = adm.get("/api/digests?top=100")
+    texts = [d["text"] for d in ds]
+    assert "SELECT ?, ? FROM dual" in texts, texts
+    assert 'SELECT ? AS "col" FROM dual' in texts, texts
+    for t in texts:
+        assert "secret" not in t, t
+
+
 def test_sessions_list_and_kill(adm):
     victim = adm.m.connect(database="test")
     other = adm.m.connect(user="other", password="otherpass")

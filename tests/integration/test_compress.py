@@ -142,3 +142,45 @@ def test_backend_compression_state_sync(backends, mymux_factory):
         cur.execute("SHOW SESSION STATUS LIKE 'Compression'")
         assert cur.fetchone()[1] == "ON"
         c.close()
+
+
+def test_bad_compressed_frame_gets_error_packet(mymux):
+    """A frame the decoder refuses is answered with ERR 1157 (compressed, as the client now
+    reads) before the session closes, not with a bare close."""
+    import struct
+    import zlib
+
+    import pymysql
+    from pymysql.constants import CLIENT
+
+    c = pymysql.connect(host=mymux.host, port=mymux.port, user="app", password="apppass",
+                        client_flag=CLIENT.COMPRESS, autocommit=None, connect_timeout=10)
+    sock = c._sock
+    c._sock = None  # from here on the test speaks the compressed protocol itself
+    try:
+        # a frame announcing 100 bytes once inflated, whose 10 bytes are no zlib stream
+        sock.sendall(struct.pack("<I", 10)[:3] + b"\x00" + struct.pack("<I", 100)[:3]
+                     + b"\x13" * 10)
+        sock.settimeout(10)
+
+        def recv_exact(n):
+            b = b""
+            while len(b) < n:
+                chunk = sock.recv(n - len(b))
+                assert chunk, "closed without an error packet"
+                b += chunk
+            return b
+
+        hdr = recv_exact(7)
+        clen = int.from_bytes(hdr[:3], "little")
+        ulen = int.from_bytes(hdr[4:7], "little")
+        body = recv_exact(clen)
+        if ulen:
+            body = zlib.decompress(body)
+        n = int.from_bytes(body[:3], "little")
+        pkt = body[4:4 + n]
+        assert pkt[0] == 0xFF and struct.unpack("<H", pkt[1:3])[0] == 1157, pkt
+        assert sock.recv(1) == b""  # then the session ends
+    finally:
+        sock.close()
+    assert "event=compress_error" in mymux.log()

@@ -380,12 +380,14 @@ def test_backend_closes_the_session_connection(mymux):
 
 @pytest.mark.proxy_only
 def test_oversized_packet_refused(mymux_factory):
-    """A client packet above limits.max_packet_size ends that session with an error."""
+    """A client packet above limits.max_packet_size is answered with 1153 (the session goes
+    on: test_packet_limit.py)."""
     m = mymux_factory({"limits": {"max_packet_size": "1m"}})
     c = m.connect(max_allowed_packet=64 * 1024 * 1024)
     try:
-        with pytest.raises(pymysql.err.MySQLError):
+        with pytest.raises(pymysql.err.OperationalError) as ei:
             q1(c, "SELECT LENGTH('" + "o" * (2 * 1024 * 1024) + "')")
+        assert ei.value.args[0] == 1153
     finally:
         c._sock and vanish(c)
     # Below the limit all is well, on a new session.

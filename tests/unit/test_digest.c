@@ -14,11 +14,12 @@
 #include "admin/digest.h"
 #include "core/config.h"
 #include "core/worker.h"
+#include "protocol/classify.h"
 
 static void norm_is(const char *sql, const char *want)
 {
     char out[DG_TEXT_MAX];
-    size_t n = digest_normalize(sql, strlen(sql), out, sizeof out);
+    size_t n = digest_normalize(sql, strlen(sql), NULL, out, sizeof out);
     if (strcmp(out, want) != 0) fail_msg("normalize(%s)\n  got  [%s]\n  want [%s]", sql, out, want);
     assert_int_equal(n, strlen(want));
 }
@@ -64,6 +65,63 @@ static void test_lists(void **state)
     norm_is("SELECT f(1, 2)", "SELECT f(?, ?)");
 }
 
+static void norm_lex_is(const struct cls_lex *lx, const char *sql, const char *want)
+{
+    char out[DG_TEXT_MAX];
+    size_t n = digest_normalize(sql, strlen(sql), lx, out, sizeof out);
+    if (strcmp(out, want) != 0) fail_msg("normalize(%s)\n  got  [%s]\n  want [%s]", sql, out, want);
+    assert_int_equal(n, strlen(want));
+}
+
+/* The digest reads strings where the server ends them: a literal the default
+ * reading would take for names must not survive into the text. */
+static void test_sql_mode(void **state)
+{
+    const struct cls_lex nobs = {.no_backslash_escapes = true, .mariadb = true};
+    const struct cls_lex ansi = {.ansi_quotes = true, .mariadb = true};
+    /* 'x\' ends at the second quote under NO_BACKSLASH_ESCAPES: secret is a literal */
+    norm_lex_is(&nobs, "SELECT 'x\\', 'secret' FROM t", "SELECT ?, ? FROM t");
+    norm_lex_is(&nobs, "SELECT 'a\\' secret_word 'b'", "SELECT ? secret_word ?");
+    norm_is("SELECT 'a\\' secret_word 'b'", "SELECT ??"); /* by default: a string, then b'' */
+    norm_lex_is(&nobs, "SELECT * FROM t WHERE a IN ('\\', 'p4ss')", "SELECT * FROM t WHERE a IN (...)");
+    /* ANSI_QUOTES: "x" is a name, kept; 'x' still a literal */
+    norm_lex_is(&ansi, "SELECT \"col\" FROM \"t\" WHERE a = 'v'", "SELECT \"col\" FROM \"t\" WHERE a = ?");
+    norm_is("SELECT \"col\" FROM t", "SELECT ? FROM t");
+    /* a backtick inside a string ends nothing */
+    norm_lex_is(&ansi, "SELECT 'it`s', `a'b` FROM t", "SELECT ?, `a'b` FROM t");
+}
+
+static void test_multibyte(void **state)
+{
+    const struct cls_lex gbk = {.charset = 28, .mariadb = true};   /* gbk_chinese_ci */
+    const struct cls_lex sjis = {.charset = 13, .mariadb = true};  /* sjis_japanese_ci */
+    /* 0xbf 0x5c is one gbk character: the 0x5c escapes nothing, the string ends at the
+     * quote after it, and what follows is a second literal */
+    norm_lex_is(&gbk, "SELECT '\xbf\\', 'secret'", "SELECT ?, ?");
+    norm_lex_is(&gbk, "SELECT * FROM t WHERE a = '\xbf\\' OR b = 'p4ss'",
+                "SELECT * FROM t WHERE a = ? OR b = ?");
+    /* 0x95 0x5c in sjis likewise */
+    norm_lex_is(&sjis, "SELECT '\x95\\', 'secret'", "SELECT ?, ?");
+    /* a multi-byte name keeps its bytes, a string of them is a literal */
+    norm_lex_is(&gbk, "SELECT \xc4\xe3 FROM t WHERE x = '\xc4\xe3'", "SELECT \xc4\xe3 FROM t WHERE x = ?");
+    /* a character set mymux does not know, with a high byte: only the keyword stays */
+    const struct cls_lex unknown = {.charset = 4000, .mariadb = true}; /* no such id */
+    norm_lex_is(&unknown, "SELECT '\xbf\\', 'secret'", "SELECT ?");
+    norm_lex_is(&unknown, "SELECT 'plain'", "SELECT ?");
+}
+
+static void test_executable_comments(void **state)
+{
+    /* run by MariaDB: its literals are replaced like any other */
+    norm_is("SELECT /*! 'secret' */ 1", "SELECT ? ?");
+    norm_is("SELECT /*M!100100 'secret', */ 1", "SELECT ?, ?");
+    /* skipped by every server: gone */
+    norm_is("SELECT /*T![x] 'secret', */ 1", "SELECT ?");
+    /* a comment whose fate is unknown can change where strings are: keyword only */
+    const struct cls_lex my = {.mariadb = false, .version = 0};
+    norm_lex_is(&my, "SELECT /*!99999 ' */ 'secret' -- '", "SELECT ?");
+}
+
 static void test_bounds(void **state)
 {
     /* output is cut, never overflowed */
@@ -71,7 +129,7 @@ static void test_bounds(void **state)
     memset(big, 'a', sizeof big - 1);
     big[sizeof big - 1] = 0;
     char out[16];
-    size_t n = digest_normalize(big, strlen(big), out, sizeof out);
+    size_t n = digest_normalize(big, strlen(big), NULL, out, sizeof out);
     assert_true(n < sizeof out);
     assert_int_equal(strlen(out), n);
     /* deep nesting does not overflow the parenthesis stack */
@@ -81,9 +139,9 @@ static void test_bounds(void **state)
     deep[k++] = '1';
     for (int i = 0; i < 150; i++) deep[k++] = ')';
     char o2[DG_TEXT_MAX];
-    digest_normalize(deep, k, o2, sizeof o2);
+    digest_normalize(deep, k, NULL, o2, sizeof o2);
     assert_non_null(strchr(o2, '?'));
-    assert_int_equal(digest_normalize("x", 1, out, 0), 0);
+    assert_int_equal(digest_normalize("x", 1, NULL, out, 0), 0);
 }
 
 /* A proxy with n workers and a digest bound. */
@@ -111,7 +169,7 @@ static struct fake *fake_new(int digest_max, int id_base)
 static void run(struct mx_worker *w, const char *sql, const char *user, const char *schema,
                 uint64_t us, uint64_t rows, bool err)
 {
-    uint64_t h = digest_begin(w, sql, strlen(sql), user, schema);
+    uint64_t h = digest_begin(w, sql, strlen(sql), NULL, user, schema);
     assert_true(h != 0);
     digest_end(w, h, us, rows, err);
 }
@@ -166,7 +224,7 @@ static void test_table_bound_and_stale_handle(void **state)
     struct fake *f = fake_new(8, 10);
     struct mx_worker *w = &f->w[0];
     char sql[64];
-    uint64_t first = digest_begin(w, "SELECT a FROM t0", 16, "u", "s");
+    uint64_t first = digest_begin(w, "SELECT a FROM t0", 16, NULL, "u", "s");
     for (int i = 1; i < 40; i++) {
         snprintf(sql, sizeof sql, "SELECT a FROM t%d", i);
         run(w, sql, "u", "s", 10, 0, false);
@@ -196,7 +254,7 @@ static void test_table_bound_and_stale_handle(void **state)
 static void test_untracked_worker(void **state)
 {
     struct fake *f = fake_new(10, DG_MAX_WORKERS); /* id out of range: no table */
-    uint64_t h = digest_begin(&f->w[0], "SELECT 1", 8, "u", "");
+    uint64_t h = digest_begin(&f->w[0], "SELECT 1", 8, NULL, "u", "");
     assert_true(h != 0);                              /* still counted in the histogram */
     digest_end(&f->w[0], h, 20000000, 0, false);      /* over the last bucket */
     assert_int_equal(STAT_GET(f->px.stats.query_hist[DG_N_BUCKETS]), 1);
@@ -209,6 +267,9 @@ int main(void)
         cmocka_unit_test(test_literals),
         cmocka_unit_test(test_space_and_comments),
         cmocka_unit_test(test_lists),
+        cmocka_unit_test(test_sql_mode),
+        cmocka_unit_test(test_multibyte),
+        cmocka_unit_test(test_executable_comments),
         cmocka_unit_test(test_bounds),
         cmocka_unit_test(test_table_merge),
         cmocka_unit_test(test_table_bound_and_stale_handle),
