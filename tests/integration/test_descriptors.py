@@ -185,9 +185,14 @@ def test_out_of_descriptors_never_takes_a_backend_down(limited, backends):
     try:
         conns, refusal = fill_until_refused(m)
         assert refusal.args[0] == 1040, refusal.args
-        # the admin side accepts up to 64 connections: more than what is left
-        for _ in range(64):
-            admin.append(socket.create_connection(("127.0.0.1", admin_port), timeout=5))
+        # the admin side accepts up to 16 connections per client address: 64 from four
+        # loopback addresses are more than what is left
+        for i in range(64):
+            a = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            a.settimeout(5)
+            a.bind((f"127.0.0.{2 + i % 4}", 0))
+            a.connect(("127.0.0.1", admin_port))
+            admin.append(a)
         testbed.wait_until(lambda: open_fds(m.proc.pid) >= 118, 10,
                            what="mymux to hold (nearly) all of its 120 descriptors")
         # each transaction holds its own backend connection: soon there is none to open
