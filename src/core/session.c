@@ -28,6 +28,20 @@ static int answer_diagnostics(struct mx_session *s, const char *sql, size_t n, u
 static void forward_command(struct mx_session *s);
 static void relay_response(struct mx_session *s);
 static void start_backend_command(struct mx_session *s);
+
+/* The session's query deadline in ms: its user's, else the pool's (0: none). */
+static int query_timeout_of(const struct mx_session *s)
+{
+    return s->query_timeout_ms >= 0 ? s->query_timeout_ms : s->w->px->cfg->pool_query_timeout_ms;
+}
+
+/* Whether the server empties its diagnostics area before statement c even if
+ * c raises nothing: MariaDB and MySQL when it uses tables, TiDB always. */
+static bool clears_diagnostics(const struct mx_session *s, const struct cls_result *c)
+{
+    const struct mx_server *sv = s->server >= 0 ? &s->w->px->servers[s->server] : NULL;
+    return c->uses_tables || (sv && atomic_load(&sv->tidb));
+}
 static void stmt_forget_command(struct mx_session *s);
 static int stmt_bind_to_backend(struct mx_session *s, struct mx_backend *be);
 
@@ -771,7 +785,7 @@ static void handle_kill(struct mx_session *s, bool query, uint64_t id)
 static void query_timed_out(struct mx_session *s)
 {
     struct mx_backend *be = s->be;
-    int qt = s->query_timeout_ms >= 0 ? s->query_timeout_ms : s->w->px->cfg->pool_query_timeout_ms;
+    int qt = query_timeout_of(s);
     int server = be ? be->pool->server : s->server;
     const char *name = server >= 0 && (size_t)server < s->w->px->cfg->n_backends
                            ? s->w->px->cfg->backends[server].name
@@ -824,7 +838,7 @@ void session_kill_done(struct mx_session *s)
 static void start_backend_command(struct mx_session *s)
 {
     s->cmd_started_us = mx_now_us();
-    int qt = s->query_timeout_ms >= 0 ? s->query_timeout_ms : s->w->px->cfg->pool_query_timeout_ms;
+    int qt = query_timeout_of(s);
     if (qt > 0) uv_timer_start(&s->timer, on_timer, (uint64_t)qt, 0);
     if (s->reg) atomic_store(&s->reg->busy, 1);
     need_backend(s);
@@ -930,9 +944,7 @@ static uint32_t prepared_pins(struct mx_session *s, const char *sql, size_t n)
     struct cls_result *c = &s->w->cls;
     classify_session(s, sql, n, c);
     uint32_t pins = c->pins;
-    const struct mx_server *sv = s->server >= 0 ? &s->w->px->servers[s->server] : NULL;
-    s->prep_clears_diag =
-        !c->prev_diagnostics && (c->uses_tables || (sv && atomic_load(&sv->tidb)));
+    s->prep_clears_diag = !c->prev_diagnostics && clears_diagnostics(s, c);
     if (c->multi || c->kind == CLS_SET || c->kind == CLS_USE || c->sets_last_insert_id)
         pins |= CLS_PIN_SESSION_VAR;
     return pins;
@@ -1374,10 +1386,7 @@ static bool handle_command(struct mx_session *s)
             s->is_use = true;
         }
         sstate_on_query(s, c, (char *)p + 1, want - 1, len == want);
-        if (!c->prev_diagnostics) {
-            const struct mx_server *sv = s->server >= 0 ? &s->w->px->servers[s->server] : NULL;
-            s->clears_diag = c->uses_tables || (sv && atomic_load(&sv->tidb));
-        }
+        if (!c->prev_diagnostics) s->clears_diag = clears_diagnostics(s, c);
         struct cls_lex lx;
         sstate_lex(s, &lx); /* the classifier's reading, also for the digest */
         s->digest = digest_begin(s->w, (const char *)p + 1, want - 1, &lx,
