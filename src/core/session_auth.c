@@ -314,6 +314,24 @@ static void auth_switch(struct mx_session *s, const char *plugin)
     session_flush(s);
 }
 
+/* COM_CHANGE_USER accepted: the server resets the session before it answers,
+ * so the old identity's locks and temporary tables are gone when the client
+ * reads the OK (bug31418 of MariaDB's client tests takes a lock, changes user
+ * and asks IS_FREE_LOCK at once). A connection the new identity may use stays
+ * and is reset within the login's sync, before the OK; any other goes back to
+ * the pool, which resets it there (or closes it, when a reset cannot clear
+ * what it holds). */
+static void keep_for_reset(struct mx_session *s)
+{
+    struct mx_backend *be = s->be;
+    if (be && be->state == BE_ATTACHED && !be->broken && !s->schema_moved &&
+        !(s->pins & (CLS_PIN_PROFILING | CLS_PIN_ROLE)) && pool_fits(be, s)) {
+        be->must_reset = true;
+        return;
+    }
+    session_drop_backend(s);
+}
+
 /* The user's secret is proven: record what the backend login needs. */
 static void accept_user(struct mx_session *s, const struct mx_user *u)
 {
@@ -367,9 +385,9 @@ static void accept_user(struct mx_session *s, const struct mx_user *u)
         cred_clear(s->saved_cred);
         free(s->saved_cred);
         s->saved_cred = NULL;
-        session_drop_backend(s);
         s->schema[0] = 0;
         s->status = SERVER_STATUS_AUTOCOMMIT;
+        keep_for_reset(s);
     }
     s->hs_charset = s->charset;
     sstate_reset(s);

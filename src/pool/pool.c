@@ -170,6 +170,11 @@ static bool recycled(const struct mx_pool *p, const struct mx_backend *be)
     return be->recycle != atomic_load(&SRV(p)->recycle);
 }
 
+bool pool_fits(const struct mx_backend *be, const struct mx_session *s)
+{
+    return key_matches(be, s) && !recycled(be->pool, be);
+}
+
 static struct mx_backend *idle_find(struct mx_pool *p, const struct mx_session *s)
 {
     struct mx_backend *best = NULL;

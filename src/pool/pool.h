@@ -38,6 +38,9 @@ void pool_shutdown(struct mx_pool *p);
 void pool_acquire(struct mx_pool *p, struct mx_session *s);
 /* The session no longer waits (it closed). */
 void pool_cancel_wait(struct mx_pool *p, struct mx_session *s);
+/* Whether the session may use this connection (its user, capabilities, schema
+ * and PROXY-header client), as a borrow from the idle list would check. */
+bool pool_fits(const struct mx_backend *be, const struct mx_session *s);
 /* The session gives its connection back: reset if dirty, then idle. */
 void pool_release(struct mx_backend *be);
 /* Called by be_close when a connection is gone. */

@@ -70,6 +70,7 @@ struct mx_backend {
     char schema[256];             /* current schema ("" none) */
     bool schema_unknown;
     bool dirty;                   /* holds state no other session may see: reset first */
+    bool must_reset;              /* the next sync starts with COM_RESET_CONNECTION */
     bool diag_dirty;              /* its diagnostics area may hold warnings or errors */
     bool broken;                  /* must not be reused */
     bool track;                   /* the server's session trackers report its state */

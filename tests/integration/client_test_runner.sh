@@ -46,7 +46,6 @@ declare -A EXCLUDED=(
     [test_bug13001491]="$RUNTIME_USER (mysqltest_u1)"
     [test_progress_reporting]="needs progress report packets (MARIADB_CLIENT_PROGRESS), a MariaDB extended capability mymux deliberately does not offer"
     [test_connect_autocommit]="changes GLOBAL autocommit and expects the next new connection to start with it; mymux hands a new client a pooled backend connection whose session values were taken from the globals when that connection was opened (documented in README: SET GLOBAL reaches pooled connections when they are reset or reopened)"
-    [test_bug20023]="changes GLOBAL max_join_size and expects sessions after COM_CHANGE_USER to start from it; mymux gives them a pooled backend connection whose session values were taken when it was opened (see test_connect_autocommit)"
     [test_ps_query_cache]="counts the server's query-cache hits across statements; with multiplexing each statement may run on another backend connection (and another character set), so the server's cache sees different hits than on a direct connection"
     [test_cache_metadata]="needs result-set metadata caching (MARIADB_CLIENT_CACHE_METADATA), a MariaDB extended capability mymux deliberately does not offer"
     [test_bulk_autoinc]="$BULK"

@@ -118,3 +118,38 @@ def test_refused_fourth_try_counts(mymux_factory, ps_bin):
     with pytest.raises(Exception) as ei:
         m.connect().close()
     assert ei.value.args[0] == 1129, ei.value.args
+
+
+def test_change_user_frees_locks_before_it_answers(target, ps_bin, backends):
+    """The server resets the session before it answers COM_CHANGE_USER, so the old identity's
+    named lock is free when the client reads the OK: MariaDB's own test_bug31418 takes a lock,
+    changes user and asks IS_FREE_LOCK at once. mymux gave the locked connection back to be
+    reset there, took another and answered before the reset had run (CI saw the test fail
+    once). Asked from a direct root connection the moment each OK arrives, with other idle
+    connections in the pool, ten times over."""
+    root = backends[0].root_conn()
+    others = [Client(ps_bin, target.host, target.port) for _ in range(3)]
+    c = Client(ps_bin, target.host, target.port)
+    try:
+        # open transactions at once, so the pool holds several connections when they end
+        for o in others:
+            assert o.cmd("q", "BEGIN") == ["ok"]
+            assert o.cmd("q", "SELECT COUNT(*) FROM information_schema.TABLES "
+                              "WHERE TABLE_SCHEMA = 'mysql'")[0] == "ok"
+        for o in others:
+            assert o.cmd("q", "COMMIT") == ["ok"]
+        assert c.first == "ready"
+        for i in range(10):
+            assert c.cmd("q", "SELECT GET_LOCK('cu_lock', 0)") == ["ok", "1"]
+            assert c.cmd("q", "CREATE TEMPORARY TABLE cu_tmp (a INT)") == ["ok"]
+            assert c.cmd("change_user", "app", "apppass", "test") == ["ok"]
+            with root.cursor() as cur:
+                cur.execute("SELECT IS_FREE_LOCK('cu_lock')")
+                assert cur.fetchone()[0] == 1, f"round {i}: the lock outlived COM_CHANGE_USER"
+            assert c.cmd("q", "SELECT COUNT(*) FROM cu_tmp")[:2] == ["err", "1146"]
+            assert c.cmd("q", "SELECT IS_FREE_LOCK('cu_lock')") == ["ok", "1"]
+    finally:
+        c.close()
+        for o in others:
+            o.close()
+        root.close()
