@@ -326,7 +326,7 @@ static void keep_for_reset(struct mx_session *s)
     struct mx_backend *be = s->be;
     if (be && be->state == BE_ATTACHED && !be->broken && !s->schema_moved &&
         !(s->pins & (CLS_PIN_PROFILING | CLS_PIN_ROLE)) && pool_fits(be, s)) {
-        be->must_reset = true;
+        be->dirty = true; /* reset by the login's sync, or by the pool if it ends first */
         return;
     }
     session_drop_backend(s);

@@ -597,7 +597,7 @@ int sstate_write_sync(struct mx_session *s, struct mx_backend *be)
     int n = 0;
     if (be_write_closes(be, &w) != 0) return -1;
     enum sync_need need = vars_plan(&be->vars, &s->vars);
-    if (be->must_reset) need = SYNC_RESET_FIRST; /* and every variable is written again */
+    if (be->dirty) need = SYNC_RESET_FIRST; /* and every variable is written again */
     be->sync_reset = need == SYNC_RESET_FIRST;
     uint8_t charset = be->charset;
     if (be->sync_reset) {
@@ -720,9 +720,6 @@ void sstate_synced(struct mx_session *s, struct mx_backend *be)
     }
     if (charset_name_of(s->charset)) be->charset = s->charset;
     if (!vars_same(&be->vars, &s->vars)) vars_copy(&be->vars, &s->vars);
-    if (be->sync_reset) {
-        be->must_reset = false;
-        be->diag_dirty = false;
-    }
+    if (be->sync_reset) be->dirty = false;
     be->sync_reset = 0;
 }

@@ -179,7 +179,7 @@ static struct mx_backend *idle_find(struct mx_pool *p, const struct mx_session *
 {
     struct mx_backend *best = NULL;
     for (struct mx_backend *be = p->idle; be; be = be->next) {
-        if (!key_matches(be, s) || recycled(p, be)) continue; /* the tick closes those */
+        if (!pool_fits(be, s)) continue; /* the tick closes those that are recycled */
         if (strcmp(be->schema, want_schema(s)) == 0 && be->charset == s->charset &&
             vars_same(&be->vars, &s->vars))
             return be;

@@ -69,8 +69,8 @@ struct mx_backend {
     int sync_reset;               /* the sync in flight starts with a reset */
     char schema[256];             /* current schema ("" none) */
     bool schema_unknown;
-    bool dirty;                   /* holds state no other session may see: reset first */
-    bool must_reset;              /* the next sync starts with COM_RESET_CONNECTION */
+    bool dirty;                   /* holds state no other session may see: reset first
+                                   * (at release, or by the holder's next sync) */
     bool diag_dirty;              /* its diagnostics area may hold warnings or errors */
     bool broken;                  /* must not be reused */
     bool track;                   /* the server's session trackers report its state */
