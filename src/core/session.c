@@ -27,6 +27,7 @@ static int answer_diagnostics(struct mx_session *s, const char *sql, size_t n, u
                               bool binary);
 static void forward_command(struct mx_session *s);
 static void relay_response(struct mx_session *s);
+static void fail_answer(struct mx_session *s, const struct be_error *e, const char *why);
 static void start_backend_command(struct mx_session *s);
 
 /* The session's query deadline in ms: its user's, else the pool's (0: none). */
@@ -804,23 +805,9 @@ static void query_timed_out(struct mx_session *s)
     char msg[200];
     snprintf(msg, sizeof msg, "mymux: backend %s did not answer within query_timeout (%d ms)",
              name, qt);
-    bool mid_answer = s->resp_started;
-    bool held_state = !sstate_is_clean(s) || (s->status & SERVER_STATUS_IN_TRANS);
-    if (be) {
-        be->broken = true;
-        detach_backend(s, true);
-    }
-    if (mid_answer) { /* part of the answer is out: no error packet fits in it */
-        session_close(s, "query_timeout");
-        return;
-    }
-    if (held_state) { /* the session's state went with the connection */
-        session_fail(s, 1969, "70100", msg);
-        return;
-    }
     struct be_error e = {.code = 1969, .sqlstate = "70100"};
     snprintf(e.msg, sizeof e.msg, "%s", msg);
-    fail_command(s, &e);
+    fail_answer(s, &e, "query_timeout");
 }
 
 void session_kill_done(struct mx_session *s)
@@ -1807,7 +1794,7 @@ static void relay_response(struct mx_session *s)
     struct mx_backend *be = s->be;
     if (!be || s->sock.writing) return;
     struct mx_buf *b = be->sock.in;
-    bool infile = false, refused = false;
+    bool infile = false, refused = false, bad = false;
     uint8_t refused_seq = 0;
     while (b && !s->resp_done) {
         if (s->body_left) {
@@ -1833,16 +1820,9 @@ static void relay_response(struct mx_session *s)
             }
             break;
         }
-        if (rc == RESP_BAD) {
-            log_warn("backend_protocol_error", "conn_id=%u backend_thread=%u cmd=%u", s->id,
-                     be->thread_id, s->cmd);
-            be->broken = true;
-            if (s->resp_started || b->ppos > b->rpos) {
-                session_close(s, "backend_protocol_error");
-            } else {
-                session_fail(s, 2027, "HY000", "mymux: malformed packet from the backend");
-            }
-            return;
+        if (rc == RESP_BAD) { /* what was accepted goes out first, then the error */
+            bad = true;
+            break;
         }
         if (rc == RESP_INFILE) {
             if (!infile_allowed(s, &be->resp)) {
@@ -1896,6 +1876,8 @@ static void relay_response(struct mx_session *s)
         if (s->prep_ps && !s->prep_patched && be->resp.cmd == COM_STMT_PREPARE &&
             be->resp.stmt_id && got >= 5)
             stmt_prepared(s, be, b->data + b->ppos + PKT_HDR);
+        s->resp_seq = b->data[b->ppos + 3];
+        s->resp_cont = len == PKT_MAX_PAYLOAD;
         b->ppos += PKT_HDR + got;
         s->body_left = len - got;
         /* the answer ends with this packet, once its body has passed too */
@@ -1918,6 +1900,7 @@ static void relay_response(struct mx_session *s)
         }
         if (rc == 1) {
             sock_read_stop(&be->sock); /* backpressure: the client is slow */
+            if (bad) goto bad;
             if (refused) goto refuse;
             if (infile) {
                 s->state = SS_INFILE;
@@ -1927,6 +1910,7 @@ static void relay_response(struct mx_session *s)
         }
         b->rpos = b->ppos;
     }
+    if (bad) goto bad;
     if (refused) goto refuse;
     if (infile || s->state == SS_INFILE) {
         /* the client now sends the file, then an empty packet */
@@ -1954,6 +1938,16 @@ static void relay_response(struct mx_session *s)
         else if (buf_free_tail(b) < RESP_PEEK + PKT_HDR) buf_compact(b);
     }
     sock_read_start(&be->sock);
+    return;
+bad:
+    log_warn("backend_protocol_error", "conn_id=%u backend_thread=%u cmd=%u", s->id,
+             be->thread_id, s->cmd);
+    be->broken = true;
+    {
+        struct be_error e = {.code = 1105, .sqlstate = "HY000"};
+        snprintf(e.msg, sizeof e.msg, "mymux: malformed answer from the backend server");
+        fail_answer(s, &e, "backend_protocol_error");
+    }
     return;
 refuse:
     /* the server waits for a file on a connection now broken; a server that
@@ -1988,6 +1982,74 @@ void session_on_backend_data(struct mx_session *s, struct mx_backend *be)
     sock_read_stop(&be->sock);
 }
 
+/* The answer to the command in flight cannot be completed: the backend was
+ * lost, missed the deadline or broke the protocol, and its connection is given
+ * up. Before any of the answer reached the client, the statement fails with e
+ * and a session that held nothing on that connection goes on (the next
+ * statement borrows elsewhere); one that held state ends after the error.
+ * After part of it, the session ends, but first gets e in place of the next
+ * packet where the client is between packets, as a server stopping a query
+ * mid-result (KILL QUERY, max_statement_time) sends it: libmariadb, PyMySQL
+ * and the other drivers read an ERR wherever a definition or row is due. */
+/* Where a column definition is due, an error cannot come yet: PyMySQL parses
+ * whatever packet comes there as a definition. The definitions still due are
+ * sent (nameless, of type NULL) with the EOF after them, so that the error takes
+ * the place of the first row, where every client reads a server's. False when
+ * they do not fit in the output buffer with room left for the error. */
+static bool pad_definitions(struct mx_session *s, const struct mx_resp *r)
+{
+    if (r->state != RS_COLDEFS && r->state != RS_COLDEF_EOF) return true;
+    struct mx_buf *o = sock_out(&s->sock);
+    if (!o || o->cap - o->wpos < 1024) return false;
+    struct pkt_wr w;
+    pkt_wr_init(&w, o->data + o->wpos, o->cap - o->wpos - 1024);
+    uint8_t seq = s->resp_seq;
+    for (uint64_t i = r->state == RS_COLDEFS ? r->left : 0; i > 0 && !w.bad; i--)
+        pkt_coldef(&w, ++seq, "?", 1, 63 /* binary */, 0, 6 /* NULL */, 0, 0);
+    if (!r->deprecate_eof)
+        pkt_eof(&w, ++seq, 0, (uint16_t)(s->status & ~SERVER_MORE_RESULTS_EXISTS));
+    if (w.bad) return false;
+    o->wpos += (uint32_t)w.pos;
+    s->resp_seq = seq;
+    return true;
+}
+
+static void fail_answer(struct mx_session *s, const struct be_error *e, const char *why)
+{
+    struct mx_backend *be = s->be;
+    if (be) be->broken = true;
+    if (s->exec_retained) { /* an EXECUTE kept for a second try: it is answered now */
+        s->exec_retained = false;
+        if (s->sock.in) s->sock.in->rpos = s->sock.in->ppos;
+    }
+    if (s->state == SS_DIAG) { /* the client has the whole answer: nothing more fits */
+        detach_backend(s, true);
+        session_close(s, why);
+        return;
+    }
+    bool held = !sstate_is_clean(s) || (s->status & SERVER_STATUS_IN_TRANS) ||
+                s->state == SS_INFILE;
+    if (!(s->resp_started && s->state == SS_RESPONSE)) {
+        detach_backend(s, true);
+        if (held) {
+            session_fail(s, e->code, e->sqlstate, e->msg); /* its server state is gone */
+            return;
+        }
+        fail_command(s, e);
+        return;
+    }
+    /* inside a packet no error fits in the stream */
+    if (s->body_left || s->resp_cont || !be || !pad_definitions(s, &be->resp)) {
+        session_close(s, why);
+        return;
+    }
+    /* a relay write still in flight reads the connection's buffer: the session
+     * lets go of the connection when it closes, after the write and the error */
+    if (!s->sock.writing) detach_backend(s, true);
+    s->seq = s->resp_seq;
+    session_fail(s, e->code, e->sqlstate, e->msg);
+}
+
 void session_backend_lost(struct mx_session *s, struct mx_backend *be, int status)
 {
     if (!s) {
@@ -1997,30 +2059,21 @@ void session_backend_lost(struct mx_session *s, struct mx_backend *be, int statu
     log_warn("backend_lost", "conn_id=%u backend_thread=%u state=%d err=%s", s->id, be->thread_id,
              s->state, uv_strerror(status));
     be->broken = true;
-    bool mid = s->resp_started && s->state == SS_RESPONSE;
-    /* A session that held nothing on that connection but the statement in
-     * flight goes on: the statement fails, the next one borrows elsewhere. */
-    bool clean = sstate_is_clean(s) && !(s->status & SERVER_STATUS_IN_TRANS) &&
-                 s->state != SS_INFILE;
-    detach_backend(s, true);
-    if (mid) {
-        session_close(s, "backend_lost");
-        return;
-    }
     if (s->state == SS_IDLE) {
+        bool clean = sstate_is_clean(s) && !(s->status & SERVER_STATUS_IN_TRANS);
+        detach_backend(s, true);
         if (!clean) session_close(s, "backend_lost"); /* its server state is gone */
         return;
     }
-    if (!clean) {
-        session_fail(s, 2013, "HY000", "mymux: lost connection to the backend server during query");
-        return;
-    }
-    struct be_error e = {.code = 1105, .sqlstate = "HY000"};
-    snprintf(e.msg, sizeof e.msg,
-             "mymux: lost connection to the backend server during query; the session goes on");
+    bool held = !sstate_is_clean(s) || (s->status & SERVER_STATUS_IN_TRANS) ||
+                s->state == SS_INFILE || s->resp_started;
+    struct be_error e = {.code = 2013, .sqlstate = "HY000"};
+    snprintf(e.msg, sizeof e.msg, "mymux: lost connection to the backend server during query%s",
+             held ? "" : "; the session goes on");
+    /* what the client still sends of a command being forwarded is dropped */
     s->fwd_cont = s->fwd_cont && s->state == SS_FORWARD;
     if (s->state != SS_FORWARD) s->fwd_left = 0;
-    fail_command(s, &e);
+    fail_answer(s, &e, "backend_lost");
 }
 
 /* ---- accept ---- */

@@ -84,10 +84,12 @@ struct mx_session {
     uint64_t cmd_bytes;              /* payload bytes of the command's packets so far */
     uint64_t body_left;              /* bytes of the current response packet to pass */
     bool resp_done;                  /* the answer is complete (bytes may still be in flight) */
-    bool last_pkt_done;
+    bool last_pkt_done;              /* the packet whose body is passing ends the answer */
     uint64_t skip_left;              /* bytes of a dropped command still to read */
-    bool skip_cont;                  /* ...and a continuation packet follows */              /* the packet whose body is passing ends the answer */
+    bool skip_cont;                  /* ...and a continuation packet follows */
     bool resp_started;               /* bytes of the answer reached the client */
+    uint8_t resp_seq;                /* sequence id of the last answer packet relayed */
+    bool resp_cont;                  /* ...which was 16 MiB: a continuation is due next */
     bool close_after_write;
     uint32_t pins;                   /* why the session keeps its connection (cls_pin and SESS_PIN bits) */
     bool soft_pin;                   /* keep the connection for the next command only */

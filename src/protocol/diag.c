@@ -247,27 +247,6 @@ static uint32_t mbmaxlen(uint16_t collation)
     return 1;
 }
 
-static void coldef(struct pkt_wr *w, uint8_t seq, const char *name, size_t name_len,
-                   uint16_t charset, uint32_t length, uint8_t type, uint16_t flags,
-                   uint8_t decimals)
-{
-    size_t off = pkt_wr_begin(w);
-    pkt_wr_lenenc_str(w, "def", 3);
-    pkt_wr_lenenc_str(w, "", 0); /* schema */
-    pkt_wr_lenenc_str(w, "", 0); /* table */
-    pkt_wr_lenenc_str(w, "", 0); /* org_table */
-    pkt_wr_lenenc_str(w, name, name_len);
-    pkt_wr_lenenc_str(w, "", 0); /* org_name */
-    pkt_wr_lenenc(w, 0x0c);
-    pkt_wr_u16(w, charset);
-    pkt_wr_u32(w, length);
-    pkt_wr_u8(w, type);
-    pkt_wr_u16(w, flags);
-    pkt_wr_u8(w, decimals);
-    pkt_wr_u16(w, 0);
-    pkt_wr_end(w, off, seq);
-}
-
 static void u64_field(struct pkt_wr *w, uint64_t v)
 {
     char buf[24];
@@ -289,10 +268,10 @@ int diag_write_answer(struct pkt_wr *w, uint8_t seq, const struct mx_diag *d,
     pkt_wr_end(w, off, seq++);
     if (list) {
         uint32_t mb = mbmaxlen(charset);
-        coldef(w, seq++, "Level", 5, charset, 7 * mb, TYPE_VAR_STRING, FLAG_NOT_NULL, 39);
-        coldef(w, seq++, "Code", 4, COLLATION_BINARY, 4, TYPE_LONG,
-               FLAG_NOT_NULL | FLAG_UNSIGNED | FLAG_BINARY, 0);
-        coldef(w, seq++, "Message", 7, charset, 512 * mb, TYPE_VAR_STRING, FLAG_NOT_NULL, 39);
+        pkt_coldef(w, seq++, "Level", 5, charset, 7 * mb, TYPE_VAR_STRING, FLAG_NOT_NULL, 39);
+        pkt_coldef(w, seq++, "Code", 4, COLLATION_BINARY, 4, TYPE_LONG,
+                   FLAG_NOT_NULL | FLAG_UNSIGNED | FLAG_BINARY, 0);
+        pkt_coldef(w, seq++, "Message", 7, charset, 512 * mb, TYPE_VAR_STRING, FLAG_NOT_NULL, 39);
     } else {
         const char *name = q->name;
         size_t nl = q->name_len;
@@ -301,8 +280,8 @@ int diag_write_answer(struct pkt_wr *w, uint8_t seq, const struct mx_diag *d,
                                                 : "@@session.error_count";
             nl = strlen(name);
         }
-        coldef(w, seq++, name, nl, COLLATION_BINARY, 21, TYPE_LONGLONG,
-               FLAG_UNSIGNED | FLAG_BINARY, 0);
+        pkt_coldef(w, seq++, name, nl, COLLATION_BINARY, 21, TYPE_LONGLONG,
+                   FLAG_UNSIGNED | FLAG_BINARY, 0);
     }
     if (!deprecate_eof && pkt_eof(w, seq++, 0, status) != 0) return -1;
     if (list) {

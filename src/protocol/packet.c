@@ -234,6 +234,27 @@ int pkt_eof(struct pkt_wr *w, uint8_t seq, uint16_t warnings, uint16_t status)
     return w->bad ? -1 : 0;
 }
 
+int pkt_coldef(struct pkt_wr *w, uint8_t seq, const char *name, size_t name_len,
+               uint16_t charset, uint32_t length, uint8_t type, uint16_t flags, uint8_t decimals)
+{
+    size_t off = pkt_wr_begin(w);
+    pkt_wr_lenenc_str(w, "def", 3);
+    pkt_wr_lenenc_str(w, "", 0); /* schema */
+    pkt_wr_lenenc_str(w, "", 0); /* table */
+    pkt_wr_lenenc_str(w, "", 0); /* org_table */
+    pkt_wr_lenenc_str(w, name, name_len);
+    pkt_wr_lenenc_str(w, "", 0); /* org_name */
+    pkt_wr_lenenc(w, 0x0c);
+    pkt_wr_u16(w, charset);
+    pkt_wr_u32(w, length);
+    pkt_wr_u8(w, type);
+    pkt_wr_u16(w, flags);
+    pkt_wr_u8(w, decimals);
+    pkt_wr_u16(w, 0);
+    pkt_wr_end(w, off, seq);
+    return w->bad ? -1 : 0;
+}
+
 int pkt_parse_ok(const uint8_t *p, size_t len, struct pkt_ok_info *ok)
 {
     struct pkt_rd r;

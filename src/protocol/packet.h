@@ -164,6 +164,9 @@ int pkt_ok(struct pkt_wr *w, uint8_t seq, uint64_t affected, uint64_t insert_id,
 int pkt_err(struct pkt_wr *w, uint8_t seq, uint16_t code, const char *sqlstate, const char *fmt,
             ...) __attribute__((format(printf, 5, 6)));
 int pkt_eof(struct pkt_wr *w, uint8_t seq, uint16_t warnings, uint16_t status);
+/* A column definition (ColumnDefinition41) of a column with no table. */
+int pkt_coldef(struct pkt_wr *w, uint8_t seq, const char *name, size_t name_len,
+               uint16_t charset, uint32_t length, uint8_t type, uint16_t flags, uint8_t decimals);
 
 /* Parsed OK / EOF / ERR payloads. */
 struct pkt_ok_info {

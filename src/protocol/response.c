@@ -29,6 +29,14 @@ static bool is_terminator(const struct mx_resp *r, uint32_t len, const uint8_t *
     return r->deprecate_eof ? len < PKT_MAX_PAYLOAD : len < 9;
 }
 
+/* A column definition (Protocol::ColumnDefinition41): its catalog is always
+ * "def" on MySQL, MariaDB and TiDB, so anything else where one is due (an
+ * EOF or rows after fewer definitions than announced) breaks the answer. */
+static bool is_coldef(uint32_t len, const uint8_t *p)
+{
+    return len >= 4 && p[0] == 3 && p[1] == 'd' && p[2] == 'e' && p[3] == 'f';
+}
+
 /* A classic 5-byte EOF (flags only), or an OK-format packet. */
 static uint8_t term_kind(const uint8_t *p, uint32_t len)
 {
@@ -163,7 +171,7 @@ int resp_feed(struct mx_resp *r, uint32_t len, const uint8_t *p, size_t avail, s
             struct pkt_rd rd;
             pkt_rd_init(&rd, p, avail);
             uint64_t ncols = pkt_rd_lenenc(&rd, NULL);
-            if (rd.bad || ncols == 0) return RESP_BAD;
+            if (rd.bad || ncols == 0 || ncols > RESP_MAX_COLUMNS) return RESP_BAD;
             r->left = ncols;
             r->rs_rows = 0;
             r->state = RS_COLDEFS;
@@ -171,6 +179,8 @@ int resp_feed(struct mx_resp *r, uint32_t len, const uint8_t *p, size_t avail, s
         return RESP_MORE;
 
     case RS_COLDEFS:
+        if (p[0] == 0xff) return on_error(r, p, avail); /* the client reads it as one */
+        if (!is_coldef(len, p)) return RESP_BAD;
         if (--r->left == 0) r->state = r->deprecate_eof ? RS_ROWS : RS_COLDEF_EOF;
         return RESP_MORE;
 
@@ -210,6 +220,7 @@ int resp_feed(struct mx_resp *r, uint32_t len, const uint8_t *p, size_t avail, s
         return RESP_MORE;
 
     case RS_PREP_PARAMS:
+        if (!is_coldef(len, p)) return RESP_BAD;
         if (--r->left == 0) {
             if (!r->deprecate_eof) {
                 r->state = RS_PREP_PARAMS_EOF;
@@ -236,6 +247,7 @@ int resp_feed(struct mx_resp *r, uint32_t len, const uint8_t *p, size_t avail, s
         return RESP_DONE;
 
     case RS_PREP_COLS:
+        if (!is_coldef(len, p)) return RESP_BAD;
         if (--r->left == 0) {
             if (!r->deprecate_eof) {
                 r->state = RS_PREP_COLS_EOF;
@@ -261,6 +273,7 @@ int resp_feed(struct mx_resp *r, uint32_t len, const uint8_t *p, size_t avail, s
             r->state = RS_IDLE;
             return RESP_DONE;
         }
+        if (!is_coldef(len, p)) return RESP_BAD;
         return RESP_MORE;
 
     case RS_INFILE:

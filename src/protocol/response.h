@@ -12,6 +12,11 @@
  * a column count and a prepare-OK). */
 #define RESP_PEEK 32
 
+/* The most columns a result set may announce: what a prepared statement can
+ * describe (16 bits; MySQL and MariaDB allow 4,096 per table). A count above
+ * it (2^64-1 from a broken server) is a protocol violation, not a wait. */
+#define RESP_MAX_COLUMNS 0xffffu
+
 enum resp_state {
     RS_IDLE,        /* no command outstanding */
     RS_FIRST,       /* expecting the first packet of a (next) result */

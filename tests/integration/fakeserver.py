@@ -45,7 +45,10 @@ enough of the protocol for a login and a few commands:
   `cmd` whose argument contains text (b"" matches any), once: "close" (the connection drops),
   "garbage" (a well-framed packet that is no answer, then the connection stays open),
   "err" (ERR 1105), "stall" (no answer at all), "stall_mid" (a column count and one
-  definition, then nothing). A COM_QUERY containing "WARN" is answered with an OK carrying one
+  definition, then nothing), or a result set that breaks: "absurd_count" (2^64-1 columns),
+  "short_defs" / "long_defs" (fewer / more definitions than announced), "garbage_def"
+  (a packet that is no definition), "die_in_rows" (the connection drops after three rows),
+  "die_in_packet" (it drops inside a row). A COM_QUERY containing "WARN" is answered with an OK carrying one
   warning; SHOW WARNINGS and mymux's SELECT @@warning_count, ... answer as a server would
   after it (one warning).
   `fail_executes(times, skip=0, code=1615)` makes EXECUTEs fail: after `skip`
@@ -195,6 +198,11 @@ def lenenc_int(n: int) -> bytes:
 
 def lenenc_str(b: bytes) -> bytes:
     return lenenc_int(len(b)) + b
+
+
+# fault actions that start a result set and break it (see _broken_answer)
+BROKEN_ANSWERS = ("absurd_count", "short_defs", "long_defs", "garbage_def", "die_in_rows",
+                  "die_in_packet")
 
 
 class _Closed(Exception):
@@ -589,6 +597,40 @@ class FakeMySQL8:
                 + lenenc_str(name) + lenenc_str(b"") + b"\x0c"
                 + struct.pack("<HIBHB", 63, length, ctype, flags, 0) + b"\0\0")
 
+    def _broken_answer(self, conn, caps, kind):
+        """Writes the start of a result set that goes wrong as BROKEN_ANSWERS says; returns
+        True when the connection is to close now."""
+        deprecate_eof = bool(caps & CLIENT_DEPRECATE_EOF)
+        def head(count, defs):
+            conn.write(count)
+            for i in range(defs):
+                conn.write(self._coldef(b"c%d" % i))
+        if kind == "absurd_count":  # 2^64-1 columns, then what one column would have
+            head(b"\xfe" + b"\xff" * 8, 1)
+            conn.write(self._eof())
+            return False
+        if kind == "short_defs":  # 3 columns announced, 1 sent, then the rest of the answer
+            head(lenenc_int(3), 1)
+        elif kind == "long_defs":  # 1 column announced, 2 sent
+            head(lenenc_int(1), 2)
+        elif kind == "garbage_def":  # a packet that is no definition where one is due
+            head(lenenc_int(2), 1)
+            conn.write(b"\x42 not a column definition")
+            return False
+        else:  # die_in_rows / die_in_packet: a result with rows, then the server goes
+            head(lenenc_int(1), 1)
+        if not deprecate_eof:
+            conn.write(self._eof())
+        for i in range(3):
+            conn.write(lenenc_str(b"%d" % i))
+        if kind == "die_in_rows":
+            return True
+        if kind == "die_in_packet":  # a row whose header promises more than is sent
+            conn.sock.sendall(struct.pack("<I", 1000)[:3] + bytes([conn.seq]) + b"\x05" * 100)
+            return True
+        conn.write(self._ok(caps, header=0xFE) if deprecate_eof else self._eof())
+        return False
+
     def _eof(self):
         return b"\xfe" + struct.pack("<HH", 0, SERVER_STATUS_AUTOCOMMIT)
 
@@ -778,6 +820,14 @@ class FakeMySQL8:
                 if f[2] == "stall_mid":  # the start of a result set, then nothing
                     conn.write(lenenc_int(1))
                     conn.write(self._coldef(b"x"))
+                    conn.faulted = True
+                    continue
+                if f[2] in BROKEN_ANSWERS:  # a result set that breaks off or lies
+                    try:
+                        if self._broken_answer(conn, caps, f[2]):
+                            return
+                    except OSError:  # mymux gave up on the answer before its end
+                        return
                     conn.faulted = True
                     continue
                 if f[2] == "garbage":

@@ -155,8 +155,11 @@ def test_backend_timeout_leaves_the_session_usable(proxy_deadline, fake):
 
 
 def test_backend_that_stalls_mid_answer_ends_the_session(proxy_deadline, fake):
-    """Part of the answer reached the client: no error packet fits in it any more, so the
-    session ends with the connection (the client sees it lost); another session goes on."""
+    """Issue 14: part of the answer (a column count and a definition) reached the client when
+    the deadline passed. As a server does for a query stopped mid-result, mymux sends the
+    error in place of the next packet, with the sequence number the client expects (PyMySQL
+    checks it: a wrong one is "Packet sequence number wrong", not 1969); then the session
+    ends with its connection, and another session goes on."""
     a = proxy_deadline.connect(autocommit=True)
     other = proxy_deadline.connect(autocommit=True)
     try:
@@ -164,11 +167,76 @@ def test_backend_that_stalls_mid_answer_ends_the_session(proxy_deadline, fake):
         fake.fault = (fakeserver.COM_QUERY, "STALL", "stall_mid")
         with pytest.raises(pymysql.MySQLError) as ei:
             q(a, "SELECT STALL")
-        assert ei.value.args[0] in (2013, 1969), ei.value.args
+        assert ei.value.args[0] == 1969, ei.value.args
+        assert "did not answer within query_timeout (1000 ms)" in ei.value.args[1]
+        with pytest.raises(pymysql.MySQLError):
+            q(a, "SELECT 2")  # the session ended after the error
         assert one(other, "SELECT 3") == 3
     finally:
         a.close()
         other.close()
+
+
+# Issue 14: answers that break off or contradict themselves. kind -> (the error the client
+# reads, whether its session goes on). Where nothing of the answer reached the client the
+# statement fails and a session that held nothing on the connection goes on; past that
+# point the error takes the place of the next row (the column definitions still due are
+# made up first, PyMySQL reads anything there as one) and the session ends; inside a
+# packet nothing can be added and the client sees its connection lost (2013, PyMySQL's own).
+BROKEN_ANSWERS = {
+    "absurd_count": (1105, "malformed answer", True),
+    "garbage_def": (1105, "malformed answer", False),
+    "short_defs": (1105, "malformed answer", False),
+    "long_defs": (1105, "malformed answer", False),
+    "die_in_rows": (1105, "lost connection to the backend", False),
+    "die_in_packet": (2013, "", False),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BROKEN_ANSWERS))
+def test_broken_answer_is_an_error_not_a_hang(proxy_deadline, fake, kind):
+    """The statement ends at once with an error the client can read (no deadline involved:
+    well before the fixture's 1 s, checked by the wall clock loosely), mymux and other
+    sessions go on, and the next session gets a working connection."""
+    import time
+    code, text, goes_on = BROKEN_ANSWERS[kind]
+    a = proxy_deadline.connect(autocommit=True)
+    other = proxy_deadline.connect(autocommit=True)
+    try:
+        assert one(a, "SELECT 1") == 1
+        fake.fault = (fakeserver.COM_QUERY, "BROKEN", kind)
+        t0 = time.monotonic()
+        with pytest.raises(pymysql.MySQLError) as ei:
+            q(a, "SELECT BROKEN")
+        assert ei.value.args[0] == code, ei.value.args
+        assert text in ei.value.args[1], ei.value.args
+        assert "query_timeout" not in ei.value.args[1]  # not ended by the deadline
+        assert time.monotonic() - t0 < 30
+        assert fake.faults_done
+        if goes_on:
+            assert one(a, "SELECT 2") == 2
+        else:
+            with pytest.raises(pymysql.MySQLError):
+                q(a, "SELECT 2")
+        assert one(other, "SELECT 3") == 3
+        b = proxy_deadline.connect(autocommit=True)
+        assert one(b, "SELECT 4") == 4
+        b.close()
+        assert proxy_deadline.alive()
+    finally:
+        a.close()
+        other.close()
+
+
+@pytest.mark.parametrize("kind", ["die_in_rows", "short_defs"])
+def test_broken_answer_reaches_the_mariadb_cli(proxy_deadline, fake, kind):
+    """libmariadb (the mariadb CLI) reads the error mymux puts in place of a row or a column
+    definition as the server's: it prints it and exits 1 (a bare close would print 2013)."""
+    fake.fault = (fakeserver.COM_QUERY, "BROKEN", kind)
+    r = proxy_deadline.cli(["-e", "SELECT BROKEN"])
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert "ERROR 1105 (HY000)" in r.stderr, r.stderr
+    assert "2013" not in r.stderr and "Lost connection to server" not in r.stderr, r.stderr
 
 
 def test_user_query_timeout_overrides_the_pool(proxy_deadline, fake):

@@ -1450,6 +1450,59 @@ static void test_protocol_violations(void **state)
     assert_int_equal(resp_feed(&r, sizeof row, row, sizeof row, &need), RESP_BAD);
 }
 
+/* Issue 14: an answer that breaks its own framing is refused where it breaks,
+ * never counted on for ever: a column count no result can have, fewer column
+ * definitions than announced (the EOF or a row where a definition is due),
+ * garbage in place of a definition. An ERR where a definition is due is the
+ * server's error, relayed as one. */
+static void test_inconsistent_definitions(void **state)
+{
+    (void)state;
+    struct mx_resp r;
+    size_t need = 0;
+    static const uint8_t absurd[] = {0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    static const uint8_t max_ok[] = {0xfc, 0xff, 0xff}, over[] = {0xfd, 0x00, 0x00, 0x01};
+    static const uint8_t three[] = {0x03}, def[] = {0x03, 'd', 'e', 'f', 0, 0, 0, 1, 'x'};
+    static const uint8_t eof[] = {0xfe, 0, 0, 2, 0}, row[] = {0x01, '1'};
+    static const uint8_t garbage[] = {0x42, 'n', 'o', 't'}, err[] = {0xff, 0x51, 0x04, '#'};
+    resp_begin(&r, COM_QUERY, false);
+    assert_int_equal(resp_feed(&r, sizeof absurd, absurd, sizeof absurd, &need), RESP_BAD);
+    resp_begin(&r, COM_QUERY, false);
+    assert_int_equal(resp_feed(&r, sizeof over, over, sizeof over, &need), RESP_BAD);
+    resp_begin(&r, COM_QUERY, false);
+    assert_int_equal(resp_feed(&r, sizeof max_ok, max_ok, sizeof max_ok, &need), RESP_MORE);
+    assert_int_equal(r.left, 0xffff);
+    for (int deof = 0; deof < 2; deof++) {
+        resp_begin(&r, COM_QUERY, deof);
+        assert_int_equal(resp_feed(&r, 1, three, 1, &need), RESP_MORE);
+        assert_int_equal(resp_feed(&r, sizeof def, def, sizeof def, &need), RESP_MORE);
+        assert_int_equal(resp_feed(&r, sizeof eof, eof, sizeof eof, &need), RESP_BAD);
+        resp_begin(&r, COM_QUERY, deof);
+        assert_int_equal(resp_feed(&r, 1, three, 1, &need), RESP_MORE);
+        assert_int_equal(resp_feed(&r, sizeof row, row, sizeof row, &need), RESP_BAD);
+        resp_begin(&r, COM_QUERY, deof);
+        assert_int_equal(resp_feed(&r, 1, three, 1, &need), RESP_MORE);
+        assert_int_equal(resp_feed(&r, sizeof garbage, garbage, sizeof garbage, &need), RESP_BAD);
+        resp_begin(&r, COM_QUERY, deof);
+        assert_int_equal(resp_feed(&r, 1, three, 1, &need), RESP_MORE);
+        assert_int_equal(resp_feed(&r, sizeof err, err, sizeof err, &need), RESP_DONE);
+        assert_true(r.error);
+        assert_int_equal(r.err_code, 1105);
+    }
+    /* a prepare's parameter and column definitions, and COM_FIELD_LIST's, alike */
+    static const uint8_t prep_ok[] = {0x00, 1, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0};
+    resp_begin(&r, COM_STMT_PREPARE, true);
+    assert_int_equal(resp_feed(&r, sizeof prep_ok, prep_ok, sizeof prep_ok, &need), RESP_MORE);
+    assert_int_equal(resp_feed(&r, sizeof garbage, garbage, sizeof garbage, &need), RESP_BAD);
+    resp_begin(&r, COM_STMT_PREPARE, true);
+    assert_int_equal(resp_feed(&r, sizeof prep_ok, prep_ok, sizeof prep_ok, &need), RESP_MORE);
+    assert_int_equal(resp_feed(&r, sizeof def, def, sizeof def, &need), RESP_MORE);
+    assert_int_equal(resp_feed(&r, sizeof row, row, sizeof row, &need), RESP_BAD);
+    resp_begin(&r, COM_FIELD_LIST, false);
+    assert_int_equal(resp_feed(&r, sizeof def, def, sizeof def, &need), RESP_MORE);
+    assert_int_equal(resp_feed(&r, sizeof row, row, sizeof row, &need), RESP_BAD);
+}
+
 static void test_cmd_has_reply(void **state)
 {
     (void)state;
@@ -1500,6 +1553,7 @@ int main(void)
         cmocka_unit_test(test_continuations_are_opaque),
         cmocka_unit_test(test_need_leaves_state),
         cmocka_unit_test(test_protocol_violations),
+        cmocka_unit_test(test_inconsistent_definitions),
         cmocka_unit_test(test_cmd_has_reply),
         cmocka_unit_test(test_bug_status_of_field_list_and_prepare),
     };
