@@ -543,7 +543,22 @@ static void sync_and_go(struct mx_session *s)
     struct mx_backend *be = s->be;
     int n = sstate_write_sync(s, be);
     if (n < 0) {
-        session_fail(s, 1105, "HY000", "mymux: cannot build state sync");
+        /* a connection given up while it was lent (its server went away), or
+         * a sync that does not fit: nothing of the command went out, so it
+         * fails as on a lost connection and a session that held nothing
+         * there goes on */
+        log_warn("sync_failed", "conn_id=%u backend_thread=%u broken=%d", s->id, be->thread_id,
+                 be->broken);
+        be->broken = true;
+        if (s->state == SS_CONNECTING) {
+            session_fail(s, 2013, "HY000", "mymux: lost connection to the backend server");
+            return;
+        }
+        if (!drop_dead_backend(s)) return;
+        struct be_error e = {.code = 1105, .sqlstate = "HY000"};
+        snprintf(e.msg, sizeof e.msg, "mymux: lost connection to the backend server before the "
+                                      "query was sent; the session goes on");
+        fail_command(s, &e);
         return;
     }
     if (n == 0) {
@@ -1885,6 +1900,10 @@ static void relay_response(struct mx_session *s)
         if (rc == RESP_DONE && s->body_left == 0) s->resp_done = true;
         if (infile) break;
     }
+    /* the server is done with the statement: a KILL from a client that has read
+     * this answer finds the session idle (closed at once), not busy (the backend's
+     * KILL QUERY, answered before the victim's worker gets to close it) */
+    if (s->resp_done && s->reg) atomic_store(&s->reg->busy, 0);
     if (b && b->ppos > b->rpos) {
         s->resp_started = true;
         uint32_t nbytes = b->ppos - b->rpos;
