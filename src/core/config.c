@@ -802,11 +802,13 @@ enum {
     B_SEND_PROXY,
     B_MAINTENANCE,
     B_TRACKING,
+    B_LOCK_CHECK,
     B_N
 };
 static const char *const config_backend_keys[B_N] = {
     "name",   "address", "weight",   "backup",     "max_connections", "status_port",
     "health", "tls",     "compress", "send_proxy", "maintenance",     "session_tracking",
+    "lock_check",
 };
 static const char *const config_tracking_names[] = {"auto", "on", "off"};
 
@@ -845,7 +847,8 @@ static int config_parse_backend(struct config_ctx *c, const yaml_node_t *map,
         (v[B_SEND_PROXY] &&
          config_get_bool(c, v[B_SEND_PROXY], "send_proxy", &b->send_proxy) < 0) ||
         (v[B_MAINTENANCE] &&
-         config_get_bool(c, v[B_MAINTENANCE], "maintenance", &b->maintenance) < 0))
+         config_get_bool(c, v[B_MAINTENANCE], "maintenance", &b->maintenance) < 0) ||
+        (v[B_LOCK_CHECK] && config_get_bool(c, v[B_LOCK_CHECK], "lock_check", &b->lock_check) < 0))
         return -1;
     int tracking = MX_TRACK_AUTO;
     if (v[B_TRACKING] && config_get_enum(c, v[B_TRACKING], "session_tracking",

@@ -75,6 +75,8 @@ struct mx_backend_cfg {
     bool send_proxy;     /* send a PROXY v2 header first (TiDB proxy-protocol.networks) */
     bool maintenance;    /* start in maintenance (default false) */
     enum mx_tracking session_tracking; /* learn session state from the server's trackers */
+    bool lock_check;     /* ask MariaDB's metadata_lock_info for user locks before a
+                            connection goes back (routines and triggers that take them) */
 };
 
 struct mx_config {

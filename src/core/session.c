@@ -28,6 +28,7 @@ static int answer_diagnostics(struct mx_session *s, const char *sql, size_t n, u
 static void forward_command(struct mx_session *s);
 static void relay_response(struct mx_session *s);
 static void fail_answer(struct mx_session *s, const struct be_error *e, const char *why);
+static bool lock_check_on(const struct mx_session *s, const struct mx_backend *be);
 static void start_backend_command(struct mx_session *s);
 
 /* The session's query deadline in ms: its user's, else the pool's (0: none). */
@@ -150,7 +151,9 @@ static void detach_backend(struct mx_session *s, bool broken)
     /* state that cannot be replayed, or a diagnostics area the next session
      * could read, goes away with a reset before anyone else gets it */
     be->dirty = be->dirty || !sstate_is_clean(s) || be->diag_dirty ||
-                be->track_doubt || !s->w->px->cfg->pool_multiplex;
+                be->track_doubt || !s->w->px->cfg->pool_multiplex ||
+                (s->lock_doubt && lock_check_on(s, be)); /* locks not asked for: reset */
+    s->lock_doubt = false;
     if (s->schema_moved) be->schema_unknown = true; /* mymux cannot tell where it went */
     /* state a reset does not clear goes with the connection */
     if (s->pins & (CLS_PIN_PROFILING | CLS_PIN_ROLE)) broken = true;
@@ -1637,6 +1640,9 @@ static void finish_command(struct mx_session *s)
         struct mx_bstmt *bs = bstmts_get(&be->stmts, s->exec_ps);
         if (bs) bs->types_hash = 0; /* unknown what the server kept */
     }
+    /* any statement may reach a routine or trigger that takes a user lock,
+     * which no tracker reports; a failed one may have taken it before failing */
+    if (s->cmd == COM_QUERY || s->cmd == COM_STMT_EXECUTE) s->lock_doubt = true;
     stmt_finish(s, r);
     stmt_forget_command(s);
     sstate_on_finish(s, r);
@@ -1736,6 +1742,80 @@ static int answer_diagnostics(struct mx_session *s, const char *sql, size_t n, u
     return 1;
 }
 
+/* backends[].lock_check: MariaDB's trackers report no GET_LOCK(), and a lock
+ * taken inside a stored function reached through a view, or by a trigger, is
+ * not in the statement's text either. Where the server has the
+ * metadata_lock_info plugin it can say: before a connection goes back, the
+ * session asks how many user locks its connection holds, and keeps the
+ * connection (pinned, as for a GET_LOCK it can see) if any, or if the server
+ * cannot answer. */
+#define LOCK_CHECK_QUERY                                                                  \
+    "SELECT COUNT(*) FROM information_schema.METADATA_LOCK_INFO "                         \
+    "WHERE THREAD_ID = CONNECTION_ID() AND LOCK_TYPE = 'User lock'"
+
+static bool lock_check_on(const struct mx_session *s, const struct mx_backend *be)
+{
+    const struct mx_config *cfg = s->w->px->cfg;
+    return (size_t)be->pool->server < cfg->n_backends &&
+           cfg->backends[be->pool->server].lock_check;
+}
+
+static void on_lock_row(void *arg, int idx, const uint8_t *p, size_t len)
+{
+    struct mx_session *s = arg;
+    /* one row, one column: the count as a length-encoded string */
+    if (idx == 0) s->locks_held = !(len == 2 && p[0] == 1 && p[1] == '0');
+}
+
+static void locks_done(struct mx_backend *be, int err, const struct be_error *e)
+{
+    struct mx_session *s = be->session;
+    if (!s) {
+        pool_release(be);
+        return;
+    }
+    if (err && be->broken) { /* gone, and whatever it held with it */
+        if (!drop_dead_backend(s)) return;
+        s->lock_doubt = false;
+        s->state = SS_IDLE;
+        process_input(s);
+        return;
+    }
+    s->lock_doubt = false;
+    if (err || s->locks_held) {
+        if (err)
+            log_warn("lock_check_failed", "conn_id=%u backend=%s code=%u msg=\"%s\"", s->id,
+                     s->w->px->cfg->backends[be->pool->server].name, e ? e->code : 0,
+                     e ? e->msg : "");
+        sstate_count_pins(s, CLS_PIN_GET_LOCK);
+        s->pins |= CLS_PIN_GET_LOCK;
+    }
+    finish_release(s);
+}
+
+/* Writes the user-lock question on be and starts it; 0 on success. */
+static int check_user_locks(struct mx_session *s, struct mx_backend *be)
+{
+    if (be->broken || be->iq_n) return -1;
+    struct mx_buf *o = sock_out(&be->sock);
+    if (!o) return -1;
+    struct pkt_wr w;
+    pkt_wr_init(&w, o->data + o->wpos, o->cap - o->wpos);
+    size_t off = pkt_wr_begin(&w);
+    pkt_wr_u8(&w, COM_QUERY);
+    pkt_wr_bytes(&w, LOCK_CHECK_QUERY, sizeof LOCK_CHECK_QUERY - 1);
+    pkt_wr_end(&w, off, 0);
+    if (w.bad) return -1;
+    o->wpos += (uint32_t)w.pos;
+    be_expect_rows(be, 1);
+    s->locks_held = true; /* until a row says otherwise */
+    be->row_cb = on_lock_row;
+    be->row_arg = s;
+    s->state = SS_DIAG;
+    (void)be_run_internal(be, 1, locks_done); /* a failure to write reports there */
+    return 0;
+}
+
 /* The rest of finishing a command: give the connection back if the session
  * holds nothing on it, then go on with the client's next command. */
 static void finish_release(struct mx_session *s)
@@ -1747,6 +1827,13 @@ static void finish_release(struct mx_session *s)
      * clean point even without multiplexing */
     bool leaving = atomic_load(&sv->state) != SRV_UP;
     bool release = sstate_can_release(s) || (leaving && sstate_is_clean(s));
+    if (release && s->lock_doubt && lock_check_on(s, be)) {
+        if (check_user_locks(s, be) == 0) return; /* locks_done comes back here */
+        sstate_count_pins(s, CLS_PIN_GET_LOCK); /* cannot ask: the doubt pins */
+        s->pins |= CLS_PIN_GET_LOCK;
+        s->lock_doubt = false;
+        release = false;
+    }
     s->soft_pin = false;
     struct mx_reg_entry t;
     if (s->kill_after && !r->error && registry_get(s->w->px, s->kill_after, &t) == 0 &&

@@ -88,6 +88,9 @@ struct mx_session {
     uint64_t skip_left;              /* bytes of a dropped command still to read */
     bool skip_cont;                  /* ...and a continuation packet follows */
     bool resp_started;               /* bytes of the answer reached the client */
+    bool lock_doubt;                 /* statements ran on the held connection since its user
+                                        locks were last asked for (backends[].lock_check) */
+    bool locks_held;                 /* ...and the answer: the server counts some */
     uint8_t resp_seq;                /* sequence id of the last answer packet relayed */
     bool resp_cont;                  /* ...which was 16 MiB: a continuation is due next */
     bool close_after_write;

@@ -305,7 +305,7 @@ static void test_unknown_keys(void **state)
                  "    adress: 127.0.0.1:3307\n",
                  "t.yaml:7:5: unknown key 'adress' in backend (expected one of: name, address, "
                  "weight, backup, max_connections, status_port, health, tls, compress, "
-                 "send_proxy, maintenance, session_tracking)");
+                 "send_proxy, maintenance, session_tracking, lock_check)");
     expect_error(BASE "listn: 1\n",
                  "t.yaml:8:1: unknown key 'listn' at top level (expected one of: listen, "
                  "workers, server_version, log_level, users, backends, health, pool, limits, "
@@ -915,6 +915,7 @@ static void test_backend_tls_and_flags(void **state)
                           "    send_proxy: yes\n"
                           "    maintenance: on\n"
                           "    session_tracking: off\n"
+                          "    lock_check: true\n"
                           "    tls:\n"
                           "      mode: verify_identity\n"
                           "      ca: %s\n"
@@ -932,6 +933,8 @@ static void test_backend_tls_and_flags(void **state)
     assert_true(b->maintenance);
     assert_int_equal(b->session_tracking, MX_TRACK_OFF);
     assert_int_equal(cfg->backends[1].session_tracking, MX_TRACK_AUTO);
+    assert_true(b->lock_check);
+    assert_false(cfg->backends[1].lock_check);
     assert_int_equal(b->tls.mode, MX_BTLS_VERIFY_IDENTITY);
     assert_string_equal(b->tls.ca, ca_path);
     assert_string_equal(b->tls.cert, cert_path);
