@@ -101,6 +101,10 @@ class MariaDB:
             "--no-defaults",
             "--user=root",
             f"--datadir={self.datadir}",
+            # its own temporary files (internal temporary tables, filesort) in its own
+            # directory: a shared /tmp cleaned under it fails statements (errno 2 on an
+            # Aria temporary table seen once under a concurrent run)
+            f"--tmpdir={self.tmpdir}",
             "--innodb-buffer-pool-size=32M",
             "--innodb-log-file-size=8M",
             "--innodb-flush-log-at-trx-commit=0",
