@@ -2088,15 +2088,6 @@ void session_on_backend_data(struct mx_session *s, struct mx_backend *be)
     sock_read_stop(&be->sock);
 }
 
-/* The answer to the command in flight cannot be completed: the backend was
- * lost, missed the deadline or broke the protocol, and its connection is given
- * up. Before any of the answer reached the client, the statement fails with e
- * and a session that held nothing on that connection goes on (the next
- * statement borrows elsewhere); one that held state ends after the error.
- * After part of it, the session ends, but first gets e in place of the next
- * packet where the client is between packets, as a server stopping a query
- * mid-result (KILL QUERY, max_statement_time) sends it: libmariadb, PyMySQL
- * and the other drivers read an ERR wherever a definition or row is due. */
 /* Where a column definition is due, an error cannot come yet: PyMySQL parses
  * whatever packet comes there as a definition. The definitions still due are
  * sent (nameless, of type NULL) with the EOF after them, so that the error takes
@@ -2120,6 +2111,15 @@ static bool pad_definitions(struct mx_session *s, const struct mx_resp *r)
     return true;
 }
 
+/* The answer to the command in flight cannot be completed: the backend was
+ * lost, missed the deadline or broke the protocol, and its connection is given
+ * up. Before any of the answer reached the client, the statement fails with e
+ * and a session that held nothing on that connection goes on (the next
+ * statement borrows elsewhere); one that held state ends after the error.
+ * After part of it, the session ends, but first gets e in place of the next
+ * packet where the client is between packets, as a server stopping a query
+ * mid-result (KILL QUERY, max_statement_time) sends it: libmariadb, PyMySQL
+ * and the other drivers read an ERR wherever a definition or row is due. */
 static void fail_answer(struct mx_session *s, const struct be_error *e, const char *why)
 {
     struct mx_backend *be = s->be;
@@ -2172,7 +2172,7 @@ void session_backend_lost(struct mx_session *s, struct mx_backend *be, int statu
         return;
     }
     bool held = !sstate_is_clean(s) || (s->status & SERVER_STATUS_IN_TRANS) ||
-                s->state == SS_INFILE || s->resp_started;
+                s->state == SS_INFILE || (s->resp_started && s->state == SS_RESPONSE);
     struct be_error e = {.code = 2013, .sqlstate = "HY000"};
     snprintf(e.msg, sizeof e.msg, "mymux: lost connection to the backend server during query%s",
              held ? "" : "; the session goes on");
