@@ -1694,11 +1694,13 @@ static void finish_command(struct mx_session *s)
         snprintf(be->schema, sizeof be->schema, "%s", s->pending_schema);
         be->schema_unknown = false;
     }
-    if (r->has_status && (r->status & SERVER_STATUS_DB_DROPPED)) {
+    if (r->db_dropped) {
         /* DROP DATABASE of the current schema: the server now has none (every
-         * server says so in this flag, trackers or not) */
-        s->schema[0] = be->schema[0] = 0;
-        be->schema_unknown = false;
+         * server says so in this flag, trackers or not), unless a USE later in
+         * the same text moved it (then the trackers tell, or nobody knows) */
+        if (!s->schema_moved) s->schema[0] = 0;
+        be->schema[0] = 0;
+        be->schema_unknown = s->schema_moved;
     }
     s->pending_schema[0] = 0;
     if (s->cmd == COM_STMT_EXECUTE && r->error && s->exec_ps) {
