@@ -226,3 +226,20 @@ def test_kill_answers_once_the_victim_is_closed(mymux_factory):
         assert one(killer, "SELECT 1") == 1
     finally:
         killer.close()
+
+
+def test_connection_id_in_a_multi_statement(mymux):
+    """CONNECTION_ID() in every statement of a multi-statement text is the session's id,
+    the column keeping its name (dictionary cursors read it by that name)."""
+    c = mymux.connect(database="test", autocommit=True, client_flag=CLIENT.MULTI_STATEMENTS,
+                      cursorclass=pymysql.cursors.DictCursor)
+    try:
+        with c.cursor() as cur:
+            cur.execute("SELECT 1 AS one; SELECT CONNECTION_ID(); SELECT CONNECTION_ID() + 0 AS c")
+            assert cur.fetchall() == [{"one": 1}]
+            assert cur.nextset()
+            assert cur.fetchall() == [{"CONNECTION_ID()": c.thread_id()}]
+            assert cur.nextset()
+            assert cur.fetchall() == [{"c": c.thread_id()}]
+    finally:
+        c.close()
