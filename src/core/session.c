@@ -1977,10 +1977,6 @@ static void relay_response(struct mx_session *s)
         STAT_ADD(s->w->px->servers[be->pool->server].bytes_from_backend, nbytes);
         if (s->ustats) STAT_ADD(s->ustats->bytes_out, nbytes);
         s->log_bytes_out += nbytes;
-        /* Not busy once the client may have read the end of the answer: a KILL it
-         * sends then must wait for the close (handle_kill), not take the busy path
-         * (KILL QUERY on the backend, answered before the victim is closed). */
-        if (s->resp_done && s->reg) atomic_store(&s->reg->busy, 0);
         int rc = sock_write(&s->sock, b->data + b->rpos, b->ppos - b->rpos);
         if (rc < 0) {
             be->broken = true;
