@@ -931,8 +931,21 @@ static void stmt_forget_command(struct mx_session *s)
 
 /* KILL that mymux cannot translate to the backend's ids: refused, never forwarded. */
 #define KILL_REFUSED                                                                               \
-    "mymux: KILL takes a literal connection id in a statement of its own (no expression, "        \
-    "multi-statement or prepared statement): ids are mymux's, not the backend's"
+    "mymux: KILL takes a literal connection id (or a prepared statement's parameter) in a "      \
+    "statement of its own, not an expression or a multi-statement: ids are mymux's, not the "   \
+    "backend's"
+#define KILL_QUERY_ID_REFUSED                                                                      \
+    "mymux: KILL QUERY ID takes a server's query id, which mymux cannot tell apart from "         \
+    "another client's; use KILL QUERY with the connection id"
+
+/* The refusal of a KILL mymux cannot run in its own id space, or NULL. */
+static const char *kill_refusal(const struct cls_result *c, bool prepared)
+{
+    if (!c->is_kill) return NULL;
+    if (c->kind == CLS_KILL && c->kill_query_id) return KILL_QUERY_ID_REFUSED;
+    if (c->kind != CLS_KILL || c->multi || (c->kill_param && !prepared)) return KILL_REFUSED;
+    return NULL;
+}
 
 /* Classifies sql as the session's backend will read it. */
 static void classify_session(struct mx_session *s, const char *sql, size_t n, struct cls_result *c)
@@ -1012,15 +1025,21 @@ static bool stmt_prepare(struct mx_session *s, const uint8_t *p, uint32_t len, u
         s->pins |= SESS_PIN_PREPARED;
         s->prep_pins = CLS_PIN_UNSURE;
         s->prep_clears_diag = true;
+        s->prep_kill = 0;
     } else {
         char *sql = (char *)p + 1;
         size_t n = len - 1;
         const struct cls_result *cr = &s->w->cls;
         s->prep_pins = prepared_pins(s, sql, n);
-        if (cr->is_kill) {
+        const char *refused = kill_refusal(cr, true);
+        if (refused) {
             drop_packet(s, len);
-            return reply_local_err(s, 1105, "HY000", KILL_REFUSED);
+            return reply_local_err(s, 1105, "HY000", refused);
         }
+        /* the server prepares it (the client gets its metadata); EXECUTE is mymux's */
+        s->prep_kill = !cr->is_kill ? 0 : cr->kill_param ? STMT_KILL_PARAM : STMT_KILL_LITERAL;
+        s->prep_kill_query = cr->kill_query;
+        s->prep_kill_id = cr->kill_id;
         if (cr->has_connection_id && sstate_rewrite(s, cr, true)) {
             /* the session's id, as in a text query: the packet may have grown and moved */
             p = s->sock.in->data + s->sock.in->rpos + PKT_HDR;
@@ -1054,6 +1073,9 @@ static void stmt_prepared(struct mx_session *s, struct mx_backend *be, uint8_t *
     if (!st) return;
     st->pins = s->prep_pins;
     st->clears_diag = s->prep_clears_diag;
+    st->kill = s->prep_kill;
+    st->kill_query = s->prep_kill_query;
+    st->kill_id = s->prep_kill_id;
     ps->num_params = r->num_params;
     ps->num_cols = r->num_cols;
     uint32_t evicted = 0;
@@ -1077,6 +1099,52 @@ static void stmt_prepared(struct mx_session *s, struct mx_backend *be, uint8_t *
     }
     wr32(payload + 1, st->id);
     s->last_stmt_id = st->id;
+}
+
+/* The connection id a prepared KILL ?'s EXECUTE (payload p, want bytes, whole)
+ * sends: an integer type, or a string of digits as a text KILL takes it (what
+ * libmariadb's and DBD::mysql's string binds send). Types come with the packet
+ * or from the statement's earlier EXECUTE. 0, or -1 for anything else. */
+static int stmt_kill_param(struct mx_sstmt *st, const uint8_t *p, uint32_t want, uint64_t *out)
+{
+    if (st->ps->num_params != 1 || want < 12 || (p[10] & 1)) return -1; /* one, not NULL */
+    if (p[11] == 1 && want >= 14) { /* kept for the EXECUTEs that do not send them again */
+        if (!st->types) st->types = malloc(2);
+        if (!st->types) return -1;
+        memcpy(st->types, p + 12, 2);
+        st->types_n = 1;
+    }
+    const uint8_t *type = p[11] == 1 ? p + 12 : st->types_n == 1 ? st->types : NULL;
+    const uint8_t *v = p + 12 + (p[11] == 1 ? 2 : 0), *end = p + want;
+    if (!type || v > end) return -1;
+    bool is_unsigned = type[1] & 0x80;
+    uint32_t size = 0;
+    switch (type[0]) {
+    case 1: size = 1; break;  /* TINY */
+    case 2: size = 2; break;  /* SHORT */
+    case 3: case 9: size = 4; break; /* LONG, INT24 */
+    case 8: size = 8; break;  /* LONGLONG */
+    case 15: case 249: case 250: case 251: case 252: case 253: case 254: { /* strings */
+        if (v >= end || *v >= 251 || *v == 0 || *v > 20 || v + 1 + *v > end) return -1;
+        uint64_t n = 0;
+        for (uint32_t i = 1; i <= *v; i++) {
+            if (v[i] < '0' || v[i] > '9') return -1;
+            uint64_t d = (uint64_t)(v[i] - '0');
+            if (n > (UINT64_MAX - d) / 10) return -1;
+            n = n * 10 + d;
+        }
+        *out = n;
+        return 0;
+    }
+    default: return -1;
+    }
+    if (v + size > end) return -1;
+    uint64_t n = 0;
+    for (uint32_t i = 0; i < size; i++) n |= (uint64_t)v[i] << (8 * i);
+    if (!is_unsigned && size < 8 && (n >> (8 * size - 1))) return -1; /* negative */
+    if (!is_unsigned && size == 8 && (n >> 63)) return -1;
+    *out = n;
+    return 0;
 }
 
 /* COM_STMT_EXECUTE, SEND_LONG_DATA, FETCH, RESET, CLOSE: finds the client's
@@ -1140,6 +1208,20 @@ static int stmt_route(struct mx_session *s, const uint8_t *p, uint32_t len, uint
         s->pins |= SESS_PIN_LONG_DATA;
         break;
     case COM_STMT_EXECUTE: {
+        if (st->kill) { /* run here, as a text KILL would be: never in the backend's ids */
+            uint64_t kid = st->kill_id;
+            if (st->kill == STMT_KILL_PARAM &&
+                (len != want || st->long_data || stmt_kill_param(st, p, want, &kid) != 0)) {
+                drop_packet(s, len);
+                return reply_local_err(s, 1105, "HY000",
+                                       "mymux: KILL ? takes one connection id, an integer")
+                           ? 0
+                           : -1;
+            }
+            drop_packet(s, len);
+            handle_kill(s, st->kill_query, kid);
+            return 0;
+        }
         /* a prepared diagnostics reader (no cursor asked): answered as in text */
         if (s->diag.held && want >= 10 && p[5] == 0 && st->ps->sql_len) {
             int rc = answer_diagnostics(s, st->ps->sql, st->ps->sql_len, len, true);
@@ -1356,14 +1438,15 @@ static bool handle_command(struct mx_session *s)
     case COM_QUERY: {
         struct cls_result *c = &s->w->cls;
         classify_session(s, (const char *)p + 1, want - 1, c);
-        if (c->kind == CLS_KILL && !c->multi) {
+        const char *refused = kill_refusal(c, false);
+        if (refused) { /* its target would be read in the backend's id space */
+            drop_packet(s, len);
+            return reply_local_err(s, 1105, "HY000", refused);
+        }
+        if (c->kind == CLS_KILL) {
             drop_packet(s, len);
             handle_kill(s, c->kill_query, c->kill_id);
             return s->state == SS_IDLE;
-        }
-        if (c->is_kill) { /* its target would be read in the backend's id space */
-            drop_packet(s, len);
-            return reply_local_err(s, 1105, "HY000", KILL_REFUSED);
         }
         if (c->prev_diagnostics && s->diag.held && len == want) {
             int rc = answer_diagnostics(s, (const char *)p + 1, len - 1, len, false);
@@ -1629,11 +1712,13 @@ static void finish_command(struct mx_session *s)
         snprintf(be->schema, sizeof be->schema, "%s", s->pending_schema);
         be->schema_unknown = false;
     }
-    if (r->has_status && (r->status & SERVER_STATUS_DB_DROPPED)) {
+    if (r->db_dropped) {
         /* DROP DATABASE of the current schema: the server now has none (every
-         * server says so in this flag, trackers or not) */
-        s->schema[0] = be->schema[0] = 0;
-        be->schema_unknown = false;
+         * server says so in this flag, trackers or not), unless a USE later in
+         * the same text moved it (then the trackers tell, or nobody knows) */
+        if (!s->schema_moved) s->schema[0] = 0;
+        be->schema[0] = 0;
+        be->schema_unknown = s->schema_moved;
     }
     s->pending_schema[0] = 0;
     if (s->cmd == COM_STMT_EXECUTE && r->error && s->exec_ps) {

@@ -151,6 +151,9 @@ struct mx_session {
     struct mx_pstmt *prep_ps;        /* client COM_STMT_PREPARE in flight (a reference) */
     bool prep_patched;               /* its answer's statement id was rewritten */
     uint32_t prep_pins;              /* what each EXECUTE of it will pin */
+    uint8_t prep_kill;               /* it is a KILL (STMT_KILL_*): see mx_sstmt */
+    bool prep_kill_query;
+    uint64_t prep_kill_id;
     struct mx_pstmt *exec_ps;        /* statement the command needs on the backend (a reference) */
     uint32_t exec_id;                /* its client id */
     bool exec_needs_types;           /* EXECUTE re-using types the backend may not hold */

@@ -40,7 +40,14 @@ struct mx_sstmt {
     bool long_data;          /* SEND_LONG_DATA waits for the next EXECUTE */
     uint32_t pins;           /* what each EXECUTE pins (classified at PREPARE) */
     bool clears_diag;        /* each EXECUTE empties the diagnostics area (it uses tables) */
+    /* KILL [QUERY] n or ?: mymux runs each EXECUTE itself, in its own id space
+     * (the server only prepared the text, for its metadata) */
+    uint8_t kill;            /* 0, STMT_KILL_LITERAL (kill_id) or STMT_KILL_PARAM */
+    bool kill_query;
+    uint64_t kill_id;
 };
+
+enum { STMT_KILL_LITERAL = 1, STMT_KILL_PARAM = 2 };
 
 struct mx_stmts {
     struct mx_sstmt *v;

@@ -1074,7 +1074,7 @@ static bool cls_parse_kill_target(const struct cls_tok *t, uint64_t *out)
     return cls_parse_u64(t, out);
 }
 
-/* KILL [HARD|SOFT] [CONNECTION|QUERY [ID]] n */
+/* KILL [HARD|SOFT] [CONNECTION|QUERY [ID]] n, or ? in a prepared text */
 static void cls_head_kill(struct cls_lexer *lx, struct cls_result *r)
 {
     struct cls_tok t, u;
@@ -1094,11 +1094,13 @@ static void cls_head_kill(struct cls_lexer *lx, struct cls_result *r)
         }
     }
     cls_next(lx, &u);
-    uint64_t id;
-    if (u.type == TK_EOF && cls_parse_kill_target(&t, &id)) {
+    uint64_t id = 0;
+    bool param = cls_punct(&t, '?');
+    if (u.type == TK_EOF && (param || cls_parse_kill_target(&t, &id))) {
         r->kind = CLS_KILL;
         r->kill_query = query;
         r->kill_query_id = query_id;
+        r->kill_param = param;
         r->kill_id = id;
         return;
     }
@@ -1640,7 +1642,8 @@ static bool cls_same(const struct cls_result *a, const struct cls_result *b)
         a->has_connection_id != b->has_connection_id || a->read_only != b->read_only ||
         a->arg_len != b->arg_len || memcmp(a->arg, b->arg, a->arg_len) != 0 ||
         a->kill_query != b->kill_query || a->kill_id != b->kill_id ||
-        a->kill_query_id != b->kill_query_id || a->is_kill != b->is_kill ||
+        a->kill_query_id != b->kill_query_id || a->kill_param != b->kill_param ||
+        a->is_kill != b->is_kill ||
         a->n_assign != b->n_assign)
         return false;
     for (int i = 0; i < a->n_assign; i++) {

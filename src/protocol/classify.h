@@ -116,6 +116,7 @@ struct cls_result {
     bool kill_query;
     uint64_t kill_id;
     bool kill_query_id;      /* MariaDB KILL QUERY ID n: kill_id is a query id, not a thread id */
+    bool kill_param;         /* KILL [QUERY] ?: the id is a prepared statement's parameter */
     bool is_kill;            /* any KILL statement, also one that is not CLS_KILL because its
                                 target was not understood (KILL USER x, KILL expr): such a
                                 statement must not be forwarded with a backend's id space */

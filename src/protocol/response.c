@@ -71,6 +71,7 @@ static int on_end_of_result(struct mx_resp *r, const uint8_t *p, size_t avail, u
     r->last_rs = r->state == RS_ROWS;
     r->status = ok.status;
     r->has_status = true;
+    r->db_dropped = r->db_dropped || (ok.status & SERVER_STATUS_DB_DROPPED);
     r->warnings = ok.warnings;
     if (p[0] == 0x00) {
         r->ok_seen = true;

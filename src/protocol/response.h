@@ -60,6 +60,8 @@ struct mx_resp {
     uint16_t prep_cols;
     uint16_t status; /* status flags of the last OK/EOF seen */
     bool has_status; /* the answer carried status flags (not e.g. COM_STATISTICS) */
+    bool db_dropped; /* one of its results said SERVER_STATUS_DB_DROPPED (the last
+                        one of a multi-statement answer need not) */
     uint16_t warnings;
     bool error;      /* the response ended with ERR */
     uint16_t err_code;

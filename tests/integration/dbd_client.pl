@@ -68,9 +68,8 @@ out("last_insert_id_stmt", do {
     $id == $sql_id ? "same" : "differs $id $sql_id";
 });
 
-# KILL of one's own other session: through text (client-side placeholders) it ends that
-# session; prepared on the server, "KILL ?" is refused by mymux (read in the backend's id
-# space it could end another client's backend thread), directly the server runs it
+# KILL of one's own other session, through text (client-side placeholders) or prepared on
+# the server: either way it ends that session
 my $victim = connect_one();
 my $vid = $victim->{mysql_thread_id};
 my $ok = eval { $dbh->do("KILL ?", undef, $vid); 1 };

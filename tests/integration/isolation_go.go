@@ -10,6 +10,7 @@
 //	                   (interpolateParams=false) prepares it on the server, executes and closes
 //	prep SQL           Conn.PrepareContext; answers "ok SLOT 0"
 //	exec SLOT [ARG...] executes a prepared slot
+//	execi SLOT [INT...] the same with int64 arguments (sent as MYSQL_TYPE_LONGLONG)
 //	quit
 //
 // Answers "ok", "ok<TAB>VALUE" (first column of the first row; "\N" for NULL or no row) or
@@ -23,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/go-sql-driver/mysql"
@@ -143,6 +145,24 @@ func main() {
 			}
 			stmts = append(stmts, s)
 			fmt.Printf("ok\t%d\t0\n", len(stmts)-1)
+		case f[0] == "execi" && len(f) >= 2:
+			var slot int
+			if _, err := fmt.Sscan(f[1], &slot); err != nil || slot < 0 || slot >= len(stmts) {
+				fmt.Println("err\t0\tno such slot")
+				continue
+			}
+			ints := make([]interface{}, len(f)-2)
+			bad := false
+			for i, a := range f[2:] {
+				n, err := strconv.ParseInt(a, 10, 64)
+				bad = bad || err != nil
+				ints[i] = n
+			}
+			if bad {
+				fmt.Println("err\t0\tnot an integer")
+				continue
+			}
+			answerRows(stmts[slot].QueryContext(ctx, ints...))
 		case f[0] == "exec" && len(f) >= 2:
 			var slot int
 			if _, err := fmt.Sscan(f[1], &slot); err != nil || slot < 0 || slot >= len(stmts) {

@@ -14,6 +14,7 @@
  *                         a reset, or made one up, would send (libmariadb itself refuses to reuse
  *                         a statement after mysql_reset_connection or mysql_change_user)
  *   reset                 mysql_reset_connection (COM_RESET_CONNECTION)
+ *   autocommit 0|1        mysql_autocommit
  *   change_user USER PASSWORD DATABASE
  *                         mysql_change_user (COM_CHANGE_USER)
  *   quit
@@ -236,6 +237,11 @@ int main(int argc, char **argv)
             cmd_exec_id(m, f[1]);
         else if (!strcmp(f[0], "reset") && n == 1) {
             if (mysql_reset_connection(m))
+                answer_err(mysql_errno(m), mysql_error(m));
+            else
+                printf("ok\n");
+        } else if (!strcmp(f[0], "autocommit") && n == 2) {
+            if (mysql_autocommit(m, (my_bool)atoi(f[1])))
                 answer_err(mysql_errno(m), mysql_error(m));
             else
                 printf("ok\n");

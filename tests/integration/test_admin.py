@@ -4,6 +4,7 @@ against a running mymux in front of two real MariaDB servers."""
 import base64
 import json
 import os
+import re
 import shutil
 import ssl
 import subprocess
@@ -415,6 +416,9 @@ def test_transactions_count_as_pins(adm):
         c.close()
     assert pins() - before == 4
     assert f'mymux_pins_total{{reason="transaction"}} {pins()}' in adm.get("/metrics")
+    page = adm.get("/?refresh=0")  # the stats page's cell
+    assert re.search(r'<td data-k="pins\.all\.transaction"[^>]*>%d</td>' % pins(), page), \
+        re.findall(r'<td data-k="pins\.all\.transaction"[^>]*>[^<]*</td>', page)
 
 
 def metric_values(text):

@@ -126,11 +126,11 @@ def test_mysqlclient_defaults_answer_as_the_server_would(mymux_factory, tracking
 
 
 def test_warning_does_not_hold_the_only_connection(mymux_factory, tracking):
-    """Pool of one, short wait: A gets a warning and idles; B is served at once and never
-    sees A's warning; A still reads its own."""
+    """Pool of one, short wait, PyMySQL's defaults (autocommit off): A gets a warning and
+    idles; B is served at once and never sees A's warning; A still reads its own."""
     m = mymux_factory(one_conn_config(wait=SHORT_WAIT, tracking=tracking))
-    a = m.connect(database="test", autocommit=True)
-    b = m.connect(database="test", autocommit=True)
+    a = m.connect(database="test")
+    b = m.connect(database="test")
     try:
         with a.cursor() as cur:
             cur.execute("SELECT CAST('x1' AS SIGNED)")
@@ -220,3 +220,71 @@ def test_reading_the_warnings_does_not_change_row_count_or_found_rows(mymux_fact
         assert run(a) == want
     finally:
         a.close()
+
+
+def test_idle_unpinned_sessions_hold_no_connection(mymux_factory, backends, tracking):
+    """Issue 10's "done means": after what applications do with their drivers' defaults
+    (PyMySQL and mysqlclient: autocommit off) — warnings, notes, errors, a table read and its
+    COMMIT, SET autocommit both ways, SET NAMES, DROP DATABASE of the current schema —
+    every idle session without a pin and outside a transaction holds no backend connection
+    (the admin API's has_connection). One session left in a transaction shows that the API
+    does see a held connection."""
+    import testbed
+    from test_admin import Admin
+    port = testbed.free_port()
+    m = mymux_factory({"workers": 2, "session_tracking": tracking, "admin_listen": f"127.0.0.1:{port}",
+                       "pool": {"max_per_backend": 3, "wait_timeout": "30s"}})
+    testbed.wait_until(lambda: testbed.port_accepts("127.0.0.1", port), 10, what="admin listener")
+    adm = Admin(m, port)
+    root = backends[0].root_conn()
+    conns = []
+    try:
+        for i in range(12):
+            with root.cursor() as cur:
+                cur.execute(f"CREATE DATABASE IF NOT EXISTS idle_db{i}")
+                cur.execute(f"GRANT ALL ON idle_db{i}.* TO 'app'@'%'")
+            if i % 3 == 2:
+                conns.append(MySQLdb.connect(host=m.host, port=m.port, user="app",
+                                             password="apppass", database=f"idle_db{i}"))
+            else:
+                conns.append(m.connect(database=f"idle_db{i}"))
+        for i, c in enumerate(conns):
+            cur = c.cursor()
+            cur.execute("SELECT CAST('x1' AS SIGNED)")                      # a warning
+            cur.execute("CREATE TABLE IF NOT EXISTS test.idle_t (a INT)")   # a note after once
+            try:
+                cur.execute("SELECT nosuch")                                 # an error
+            except (pymysql.MySQLError, MySQLdb.MySQLError):
+                pass
+            cur.execute("SELECT COUNT(*) FROM test.idle_t")                  # opens a transaction
+            c.commit()                                                       # ... ended
+            cur.execute("SET NAMES utf8mb4")
+            cur.execute("SET autocommit=1")
+            cur.execute("SET autocommit=0")
+            if i % 2:
+                cur.execute(f"DROP DATABASE idle_db{i}")                     # the current one
+            cur.execute("SELECT 1")
+            cur.fetchall()
+            cur.close()
+        held = m.connect(database="test")
+        conns.append(held)
+        with held.cursor() as cur:
+            cur.execute("SELECT COUNT(*) FROM test.idle_t")  # a transaction left open
+
+        def sessions():
+            rows = adm.get("/api/sessions")
+            return rows if len(rows) == len(conns) and all(r["state"] == "idle" for r in rows) \
+                else None
+        rows = testbed.wait_until(sessions, 10, what="every session idle")
+        holding = [r for r in rows if r["has_connection"]]
+        assert [r["in_transaction"] for r in holding] == [True], holding
+        free = [r for r in rows if not r["has_connection"]]
+        assert len(free) == len(conns) - 1 and all(not r["pins"] for r in free), rows
+    finally:
+        for c in conns:
+            c.close()
+        with root.cursor() as cur:
+            for i in range(12):
+                cur.execute(f"DROP DATABASE IF EXISTS idle_db{i}")
+            cur.execute("DROP TABLE IF EXISTS test.idle_t")
+        root.close()

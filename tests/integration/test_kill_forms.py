@@ -1,10 +1,12 @@
 """KILL and CONNECTION_ID() in every form a client can send them (issue 10, in part).
 
-Client-visible connection ids are mymux's; the backend's thread ids are another space. A KILL
-whose target mymux cannot read as a literal id of a statement of its own (an expression, a
-multi-statement text, a prepared statement) would be read by the backend in its own id space
-and could end an unrelated backend thread: it is refused with a clear error, never forwarded.
-CONNECTION_ID() in a prepared statement returns the session's id as in a text query.
+Client-visible connection ids are mymux's; the backend's thread ids are another space. mymux
+runs KILL itself: a text one with a literal id, and one prepared on the server (a literal id,
+or `KILL ?` with the id as its parameter) at each EXECUTE. A KILL whose target it cannot read
+(an expression, a statement of a multi-statement text, KILL USER, KILL QUERY ID's server
+query id) would be read by the backend in its own id space and could end an unrelated
+backend thread: it is refused with a clear error, never forwarded. CONNECTION_ID() in a
+prepared statement returns the session's id as in a text query.
 """
 
 from types import SimpleNamespace
@@ -14,7 +16,7 @@ import pytest
 from pymysql.constants import CLIENT
 
 import testbed
-from test_isolation import PsClient, isolation_ps  # noqa: F401 - the fixture is used here
+from test_isolation import PsClient, isolation_go, isolation_ps  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.proxy_only
 
@@ -49,22 +51,111 @@ def test_kill_that_cannot_be_translated_is_refused(mymux):
         killer.close()
 
 
-def test_prepared_kill_refused_and_connection_id_translated(mymux, isolation_ps):
-    target = SimpleNamespace(host=mymux.host, port=mymux.port)
-    victim = mymux.connect(database="test", autocommit=True)
-    ps = PsClient(isolation_ps, target, "app", "apppass")
+def gone(conn):
     try:
-        parts = ps.cmd("prep", "KILL ?").split("\t")
-        assert parts[0] == "err" and parts[1] == "1105", parts
-        parts = ps.cmd("prep", f"KILL {victim.thread_id()}").split("\t")
-        assert parts[0] == "err" and parts[1] == "1105", parts
+        one(conn, "SELECT 1")
+        return False
+    except pymysql.MySQLError:
+        return True
+
+
+def test_kill_query_id_and_kill_user_refused(mymux):
+    """KILL QUERY ID names a server's query id (another space again) and KILL USER every
+    session of a backend user that mymux users may share: neither reaches the backend."""
+    victim = mymux.connect(database="test", autocommit=True)
+    killer = mymux.connect(database="test", autocommit=True)
+    try:
+        code, msg = err(killer, f"KILL QUERY ID {victim.thread_id()}")
+        assert code == 1105 and "KILL QUERY ID" in msg, msg
+        for sql in ("KILL USER app", "KILL CONNECTION USER 'app'"):
+            code, msg = err(killer, sql)
+            assert code == 1105 and "KILL takes a literal connection id" in msg, (sql, msg)
         assert one(victim, "SELECT 1") == 1
+        assert one(killer, "SELECT 1") == 1
+    finally:
+        victim.close()
+        killer.close()
+
+
+@pytest.fixture(params=["libmariadb", "go"])
+def ps_client(request):
+    """A client that prepares on the server: libmariadb (binds strings) or Go's database/sql
+    (its defaults: Prepare is server-side; execi binds int64, MYSQL_TYPE_LONGLONG)."""
+    binary = request.getfixturevalue("isolation_ps" if request.param == "libmariadb"
+                                     else "isolation_go")
+    return binary, "exec" if request.param == "libmariadb" else "execi"
+
+
+def test_prepared_kill_runs_in_mymux_ids(mymux, ps_client):
+    """KILL prepared on the server (a literal id or `KILL ?`) is run by mymux at EXECUTE, on
+    mymux's ids as a text KILL is; what it cannot read is refused, never forwarded."""
+    binary, execn = ps_client
+    target = SimpleNamespace(host=mymux.host, port=mymux.port)
+    v1 = mymux.connect(database="test", autocommit=True)
+    v2 = mymux.connect(database="test", autocommit=True)
+    v3 = mymux.connect(database="test", autocommit=True)
+    ps = PsClient(binary, target, "app", "apppass")
+    try:
+        slot, _ = ps.prepare("KILL ?")
+        assert ps.cmd(execn, slot, str(v1.thread_id())) == "ok"
+        testbed.wait_until(lambda: gone(v1), 10, what="the first victim closed")
+        assert ps.cmd(execn, slot, str(v2.thread_id())) == "ok"  # the same statement again
+        testbed.wait_until(lambda: gone(v2), 10, what="the second victim closed")
+        parts = ps.cmd(execn, slot, "999999").split("\t")  # no mymux id: not the backend's
+        assert parts[:2] == ["err", "1094"], parts
+        if execn == "exec":  # a string parameter: digits only, as a text KILL reads it
+            parts = ps.cmd(execn, slot, "0+1").split("\t")
+            assert parts[:2] == ["err", "1105"], parts
+        q, _ = ps.prepare(f"KILL QUERY {v3.thread_id()}")
+        assert ps.cmd("exec", q) == "ok"
+        assert one(v3, "SELECT 1") == 1  # KILL QUERY leaves the connection
+        lit, _ = ps.prepare(f"KILL CONNECTION {v3.thread_id()}")
+        assert ps.cmd("exec", lit) == "ok"
+        testbed.wait_until(lambda: gone(v3), 10, what="the literal victim closed")
+        for sql in ("KILL 0+?", f"KILL QUERY ID {v3.thread_id()}", "KILL USER app"):
+            parts = ps.cmd("prep", sql).split("\t")
+            assert parts[0] == "err" and parts[1] == "1105", (sql, parts)
         mine = ps.cmd("q", "SELECT CONNECTION_ID()").split("\t")[1]
-        slot, _ = ps.prepare("SELECT CONNECTION_ID()")
-        assert ps.cmd("exec", slot).split("\t") == ["ok", mine]
+        cid, _ = ps.prepare("SELECT CONNECTION_ID()")
+        assert ps.cmd("exec", cid).split("\t") == ["ok", mine]
     finally:
         ps.close()
-        victim.close()
+        for c in (v1, v2, v3):
+            try:
+                c.close()
+            except Exception:  # noqa: BLE001 - killed on purpose
+                pass
+
+
+def test_prepared_kill_between_users_of_one_backend_user(mymux_factory, isolation_ps):
+    """The ownership rule holds for a prepared KILL too: bob may not kill alice's session
+    (1095), alice may kill her own other one."""
+    m = mymux_factory({"users": [
+        {"name": "alice", "password": "a", "backend_user": "app", "backend_password": "apppass"},
+        {"name": "bob", "password": "b", "backend_user": "app", "backend_password": "apppass"},
+    ]})
+    target = SimpleNamespace(host=m.host, port=m.port)
+    alice = m.connect(user="alice", password="a", database="test", autocommit=True)
+    bob = PsClient(isolation_ps, target, "bob", "b")
+    alice2 = PsClient(isolation_ps, target, "alice", "a")
+    try:
+        slot, _ = bob.prepare("KILL ?")
+        parts = bob.cmd("exec", slot, str(alice.thread_id())).split("\t")
+        assert parts[:2] == ["err", "1095"], parts
+        slot, _ = bob.prepare(f"KILL QUERY {alice.thread_id()}")
+        parts = bob.cmd("exec", slot).split("\t")
+        assert parts[:2] == ["err", "1095"], parts
+        assert one(alice, "SELECT 1") == 1
+        slot, _ = alice2.prepare("KILL ?")
+        assert alice2.cmd("exec", slot, str(alice.thread_id())) == "ok"
+        testbed.wait_until(lambda: gone(alice), 10, what="alice's other session closed")
+    finally:
+        bob.close()
+        alice2.close()
+        try:
+            alice.close()
+        except Exception:  # noqa: BLE001 - killed on purpose
+            pass
 
 
 def test_kill_between_users_of_one_backend_user(mymux_factory):
@@ -135,3 +226,20 @@ def test_kill_answers_once_the_victim_is_closed(mymux_factory):
         assert one(killer, "SELECT 1") == 1
     finally:
         killer.close()
+
+
+def test_connection_id_in_a_multi_statement(mymux):
+    """CONNECTION_ID() in every statement of a multi-statement text is the session's id,
+    the column keeping its name (dictionary cursors read it by that name)."""
+    c = mymux.connect(database="test", autocommit=True, client_flag=CLIENT.MULTI_STATEMENTS,
+                      cursorclass=pymysql.cursors.DictCursor)
+    try:
+        with c.cursor() as cur:
+            cur.execute("SELECT 1 AS one; SELECT CONNECTION_ID(); SELECT CONNECTION_ID() + 0 AS c")
+            assert cur.fetchall() == [{"one": 1}]
+            assert cur.nextset()
+            assert cur.fetchall() == [{"CONNECTION_ID()": c.thread_id()}]
+            assert cur.nextset()
+            assert cur.fetchall() == [{"c": c.thread_id()}]
+    finally:
+        c.close()

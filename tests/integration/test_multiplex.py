@@ -31,6 +31,7 @@ import pytest
 from pymysql.constants import CLIENT
 
 import testbed
+from test_isolation import PsClient, isolation_ps  # noqa: F401 - the fixture is used here
 from testbed import wait_until
 
 pytestmark = pytest.mark.proxy_only
@@ -1084,3 +1085,29 @@ def test_dbapi_default_clients_share_a_small_pool(mymux_factory, tracking):
     finally:
         for c in conns:
             c.close()
+
+
+def test_libmariadb_autocommit_off_shares_one_connection(mymux_factory, tracking, isolation_ps):
+    """mysql_autocommit(0) (libmariadb, as C applications and the drivers built on it call it)
+    is a setting like SET autocommit=0: two such clients take turns on one backend
+    connection between transactions; a transaction a table read opens holds it (the other
+    waits, 9001 with the short wait) until its COMMIT."""
+    from types import SimpleNamespace
+    m = mymux_factory(one_conn_config(tracking=tracking))
+    target = SimpleNamespace(host=m.host, port=m.port)
+    a = PsClient(isolation_ps, target, "app", "apppass")
+    b = PsClient(isolation_ps, target, "app", "apppass")
+    try:
+        for c in (a, b):
+            assert c.cmd("autocommit", "0") == "ok"
+        for _ in range(3):
+            for c in (a, b):
+                assert c.cmd("q", "SELECT @@autocommit").split("\t") == ["ok", "0"]
+        assert a.cmd("q", "SELECT COUNT(*) FROM mysql.db").split("\t")[0] == "ok"
+        assert b.cmd("q", "SELECT 1").split("\t")[:2] == ["err", "9001"]
+        assert a.cmd("q", "COMMIT") == "ok"
+        assert b.cmd("q", "SELECT 1").split("\t") == ["ok", "1"]
+        assert a.cmd("q", "SELECT @@autocommit").split("\t") == ["ok", "0"]
+    finally:
+        a.close()
+        b.close()

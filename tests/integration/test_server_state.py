@@ -245,3 +245,43 @@ def test_dropped_current_schema_is_the_servers_truth(mymux_factory, backends, tr
         conn.close()
     q(root, "DROP DATABASE ss_dropme")
     root.close()
+
+
+@pytest.mark.parametrize("tracking", ["on", "off"])
+@pytest.mark.parametrize("how", ["DROP DATABASE ss_dropme", "DROP SCHEMA ss_dropme",
+                                 "DROP DATABASE ss_dropme; SELECT 1"])
+def test_dropped_schema_next_login_gets_it(mymux_factory, backends, tracking, how):
+    """Issue 10's sequence with PyMySQL's defaults (autocommit off) and a pool of one: A,
+    logged in with ss_dropme, drops it and goes idle; the schema is made again (a test
+    suite's next run); B logs in with it and is on the very connection A left, which must
+    not still be believed to be in ss_dropme: B gets the schema, not 1046. Also as the
+    second statement of a multi-statement text, where the last OK does not carry the
+    server's DB_DROPPED flag."""
+    from pymysql.constants import CLIENT
+    root = backends[0].root_conn()
+    q(root, "CREATE DATABASE IF NOT EXISTS ss_dropme")
+    q(root, "GRANT ALL ON ss_dropme.* TO 'app'@'%'")
+    m = mymux_factory({"workers": 1, "session_tracking": tracking,
+                       "pool": {"max_per_backend": 1, "wait_timeout": "30s"}})
+    a = m.connect(database="ss_dropme", client_flag=CLIENT.MULTI_STATEMENTS)
+    try:
+        with a.cursor() as cur:
+            cur.execute(how)
+            while cur.nextset():
+                pass
+        assert one(a, "SELECT DATABASE()") is None
+        q(root, "CREATE DATABASE ss_dropme")
+        b = m.connect(database="ss_dropme")
+        try:
+            assert one(b, "SELECT DATABASE()") == "ss_dropme"
+            q(b, "CREATE TABLE t (x INT)")  # 1046 if the connection had no schema
+            q(b, "INSERT INTO t VALUES (1)")
+            b.commit()
+            assert one(root, "SELECT COUNT(*) FROM ss_dropme.t") == 1
+        finally:
+            b.close()
+        assert one(a, "SELECT DATABASE()") is None
+    finally:
+        a.close()
+        q(root, "DROP DATABASE IF EXISTS ss_dropme")
+        root.close()

@@ -824,12 +824,22 @@ static void test_kill(void **state)
     assert_int_equal(R.kind, CLS_KILL);
     assert_true(R.kill_query);
     assert_int_equal(R.kill_id, 20);
+    assert_false(R.kill_param);
+    cls("KILL ?"); /* prepared: the id is the parameter */
+    assert_int_equal(R.kind, CLS_KILL);
+    assert_true(R.kill_param);
+    assert_false(R.kill_query);
+    cls("KILL QUERY ?");
+    assert_int_equal(R.kind, CLS_KILL);
+    assert_true(R.kill_param);
+    assert_true(R.kill_query);
 
     static const char *const bad[] = {"KILL USER bob", "KILL 18446744073709551616",
                                       "KILL CONNECTION_ID()", "KILL 1 + 1", "KILL 1.5", "KILL",
                                       "KILL ' 5'", "KILL '5 '", "KILL ''", "KILL '5a'",
                                       "KILL N'5'", "KILL _latin1'5'", "KILL X'05'",
-                                      "KILL '18446744073709551616'", "KILL '5' '6'"};
+                                      "KILL '18446744073709551616'", "KILL '5' '6'",
+                                      "KILL ? + 1", "KILL ?, ?", "KILL 0+?"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         cls(bad[i]);
         if (R.kind != CLS_OTHER || R.pins != CLS_PIN_UNSURE || !R.is_kill)
