@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PACKAGES=(
-  build-essential cmake pkg-config
+  build-essential cmake pkg-config scdoc libsystemd-dev
   libuv1-dev libssl-dev libyaml-dev zlib1g-dev libzstd-dev
   libcmocka-dev libmicrohttpd-dev libjansson-dev
   libmariadb-dev mariadb-server mariadb-client mariadb-test
@@ -12,6 +12,7 @@ PACKAGES=(
   python3-pymysql python3-mysqldb python3-pytest python3-cryptography
   libdbd-mysql-perl golang-go golang-github-go-sql-driver-mysql-dev
   chromium prometheus
+  debhelper dpkg-dev fakeroot
 )
 
 missing=()

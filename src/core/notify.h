@@ -1,5 +1,4 @@
-/* systemd readiness (Type=notify): the sd_notify protocol written by hand, a
- * datagram to $NOTIFY_SOCKET, so that no libsystemd is needed. */
+/* systemd readiness (Type=notify) and watchdog, through libsystemd. */
 #ifndef MX_NOTIFY_H
 #define MX_NOTIFY_H
 
