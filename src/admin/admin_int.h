@@ -17,6 +17,7 @@ struct adm_request {
     const char *body;    /* request body (POST), NUL-terminated; may be "" */
     size_t body_len;
     void *conn;          /* struct MHD_Connection *, for adm_arg */
+    const char *form_value; /* "value" of a form body (the page's weight form), or NULL */
 };
 
 struct adm_reply {
@@ -25,6 +26,7 @@ struct adm_reply {
     char *body;          /* malloc'd; owned by the reply */
     size_t len;
     const char *allow;   /* Allow header for 405 (static), or NULL */
+    const char *location; /* Location header (static), or NULL */
 };
 
 /* A query-string argument, or NULL. */
@@ -59,6 +61,10 @@ void api_handle(struct mx_proxy *px, const struct adm_request *q, struct adm_rep
 void page_handle(struct mx_proxy *px, const struct adm_request *q, struct adm_reply *r);
 /* metrics.c: GET /metrics */
 void metrics_handle(struct mx_proxy *px, const struct adm_request *q, struct adm_reply *r);
+
+/* The per-process token that the page's forms carry (hex, NUL-terminated):
+ * a state-changing request from a browser must present it (http.c). */
+const char *adm_csrf_token(void);
 
 /* http.c */
 int http_start(struct mx_proxy *px, int inherited_fd);

@@ -79,6 +79,7 @@ json_t *api_status(struct mx_proxy *px)
                             json_integer((json_int_t)STAT_GET(st->user_limit_refused)));
         json_object_set_new(j, "queue_full", json_integer((json_int_t)STAT_GET(st->queue_full)));
     }
+    if (j) json_object_set_new(j, "sessions_peak", json_integer(atomic_load(&px->sessions_peak)));
     if (j) json_object_set_new(j, "pins", api_pins(st->pins));
     return j;
 }
@@ -92,13 +93,21 @@ static json_t *api_backend(struct mx_proxy *px, size_t i, const struct adm_rates
     int w = atomic_load(&sv->weight);
     int max = bc->max_connections > 0 ? bc->max_connections : px->cfg->pool_max_per_backend;
     int ok = atomic_load(&sv->check_ok);
-    json_t *check = json_pack("{s:o, s:f, s:s}", "ok", ok < 0 ? json_null() : json_boolean(ok),
-                              "latency_ms", ms_of_us(atomic_load(&sv->check_latency_us)),
-                              "detail", ok < 0 ? "" : sv->check_detail);
-    json_t *conns = json_pack("{s:i, s:I, s:I, s:I, s:I, s:i}", "open", atomic_load(&sv->open),
-                              "idle", (json_int_t)ps.idle, "busy", (json_int_t)ps.busy,
-                              "opening", (json_int_t)ps.opening, "lent",
-                              (json_int_t)atomic_load(&sv->busy), "max", max);
+    /* transitions: the state changes its checks made; failed: checks that failed */
+    json_t *check = json_pack("{s:o, s:f, s:s, s:I, s:I}", "ok",
+                              ok < 0 ? json_null() : json_boolean(ok), "latency_ms",
+                              ms_of_us(atomic_load(&sv->check_latency_us)), "detail",
+                              ok < 0 ? "" : sv->check_detail, "transitions",
+                              (json_int_t)atomic_load(&sv->check_transitions), "failed",
+                              (json_int_t)STAT_GET(sv->checks_failed));
+    json_t *conns = json_pack("{s:i, s:I, s:I, s:I, s:I, s:i, s:i, s:i}", "open",
+                              atomic_load(&sv->open), "idle", (json_int_t)ps.idle, "busy",
+                              (json_int_t)ps.busy, "opening", (json_int_t)ps.opening, "lent",
+                              (json_int_t)atomic_load(&sv->busy), "max", max, "open_peak",
+                              atomic_load(&sv->open_peak), "lent_peak",
+                              atomic_load(&sv->busy_peak));
+    uint64_t since = atomic_load(&sv->state_since_ms), now = mx_now_ms();
+    if (!since || since > now) since = since ? now : px->started_ms;
     uint64_t waits = STAT_GET(sv->waits), wait_us = STAT_GET(sv->wait_us);
     char addr[300];
     snprintf(addr, sizeof addr, strchr(bc->host, ':') ? "[%s]:%d" : "%s:%d", bc->host, bc->port);
@@ -117,6 +126,12 @@ static json_t *api_backend(struct mx_proxy *px, size_t i, const struct adm_rates
         "connects", (json_int_t)STAT_GET(sv->connects), "connect_errors",
         (json_int_t)STAT_GET(sv->connect_errors), "resets", (json_int_t)STAT_GET(sv->resets),
         "response_ms", ms_of_us(atomic_load(&sv->ewma_us)));
+    if (j) {
+        /* time in the current state, and how often it changed (any cause) */
+        json_object_set_new(j, "state_s", json_integer((json_int_t)((now - since) / 1000)));
+        json_object_set_new(j, "transitions", json_integer(atomic_load(&sv->transitions)));
+        json_object_set_new(j, "sessions_peak", json_integer(atomic_load(&sv->affine_peak)));
+    }
     return j;
 }
 
@@ -253,6 +268,7 @@ static void api_set_state(struct mx_proxy *px, size_t i, int to, struct adm_repl
 {
     struct mx_server *sv = &px->servers[i];
     int from = atomic_exchange(&sv->state, to);
+    if (from != to) srv_state_changed(sv, mx_now_ms());
     log_info("backend_state", "backend=%s from=%s to=%s reason=admin", px->cfg->backends[i].name,
              adm_state_name(from), adm_state_name(to));
     adm_reply_json(r, 200,
@@ -265,6 +281,7 @@ static int api_weight_arg(const struct adm_request *q, long *out, char *why, siz
 {
     const char *v = adm_arg(q, "value");
     if (!v) v = adm_arg(q, "weight");
+    if (!v) v = q->form_value;
     if (v) {
         char *end;
         errno = 0;

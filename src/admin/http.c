@@ -4,6 +4,7 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,7 @@
 static struct MHD_Daemon *http_daemon;
 static MHD_socket quiesced_fd = MHD_INVALID_SOCKET; /* given back by MHD_quiesce_daemon */
 static char *http_cert, *http_key; /* PEM contents; MHD keeps pointers to them */
+static char http_csrf[33];         /* 16 random bytes in hex, made at start */
 
 /* Body of one request, gathered across MHD's calls. */
 struct http_body {
@@ -37,6 +39,38 @@ struct http_body {
     size_t len;
     bool too_big;
 };
+
+const char *adm_csrf_token(void)
+{
+    return http_csrf;
+}
+
+/* Copies the URL-decoded value of field `name` of an
+ * application/x-www-form-urlencoded body into out; false when absent or
+ * longer than out. */
+static bool http_form_field(const char *body, const char *name, char *out, size_t outlen)
+{
+    size_t nl = strlen(name);
+    for (const char *p = body; p && *p; p = strchr(p, '&'), p = p ? p + 1 : NULL) {
+        if (strncmp(p, name, nl) != 0 || p[nl] != '=') continue;
+        size_t n = 0;
+        for (const char *v = p + nl + 1; *v && *v != '&'; v++) {
+            if (n + 1 >= outlen) return false;
+            unsigned hi, lo;
+            if (*v == '+') {
+                out[n++] = ' ';
+            } else if (*v == '%' && sscanf(v + 1, "%1x%1x", &hi, &lo) == 2) {
+                out[n++] = (char)(hi << 4 | lo);
+                v += 2;
+            } else {
+                out[n++] = *v;
+            }
+        }
+        out[n] = 0;
+        return true;
+    }
+    return false;
+}
 
 const char *adm_arg(const struct adm_request *q, const char *name)
 {
@@ -171,6 +205,7 @@ static enum MHD_Result http_send(struct MHD_Connection *c, struct adm_reply *r)
     MHD_add_response_header(resp, "Content-Type", r->ctype ? r->ctype : "text/plain");
     MHD_add_response_header(resp, "Cache-Control", "no-store");
     if (r->allow) MHD_add_response_header(resp, "Allow", r->allow);
+    if (r->location) MHD_add_response_header(resp, "Location", r->location);
     enum MHD_Result ret = MHD_queue_response(c, (unsigned)r->status, resp);
     MHD_destroy_response(resp);
     return ret;
@@ -227,7 +262,34 @@ static enum MHD_Result http_on_request(void *cls, struct MHD_Connection *c, cons
         MHD_destroy_response(resp);
         return ret;
     }
-    struct adm_request q = {method, url, b->data ? b->data : "", b->len, c};
+    struct adm_request q = {method, url, b->data ? b->data : "", b->len, c, NULL};
+    /* A state-changing request from a browser carries the token of this
+     * process's page, in the form's csrf field or in X-CSRF-Token. A browser
+     * is what says where a request comes from (Origin, Sec-Fetch-Site) or
+     * names itself Mozilla/ (all do; a page cannot change it), so browsers
+     * too old to send Origin on a form are covered; curl and scripts need no
+     * token. Origin and Host were checked above. */
+    const char *ctype = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+    const char *ua = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "User-Agent");
+    bool urlencoded = ctype && strncasecmp(ctype, "application/x-www-form-urlencoded", 33) == 0;
+    char token[sizeof http_csrf + 1], value[32];
+    if (!safe && ((ua && strncmp(ua, "Mozilla/", 8) == 0) ||
+                  MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin") ||
+                  MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-Fetch-Site"))) {
+        const char *t = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-CSRF-Token");
+        if (!t && urlencoded && !b->too_big && http_form_field(q.body, "csrf", token, sizeof token))
+            t = token;
+        if (!t || strlen(t) != strlen(http_csrf) ||
+            CRYPTO_memcmp(t, http_csrf, strlen(http_csrf)) != 0) {
+            log_warn("admin_refused", "method=%s url=%s reason=\"%s\"", method, url,
+                     t ? "wrong CSRF token" : "no CSRF token");
+            adm_reply_error(&r, 403, "refused: %s (reload the page)",
+                            t ? "wrong CSRF token" : "no CSRF token");
+            return http_send(c, &r);
+        }
+        if (urlencoded && http_form_field(q.body, "value", value, sizeof value))
+            q.form_value = value;
+    }
     if (b->too_big) {
         adm_reply_error(&r, 413, "request body over %d bytes", HTTP_BODY_MAX);
     } else if (strcmp(url, "/") == 0 || strcmp(url, "/index.html") == 0) {
@@ -250,6 +312,15 @@ static enum MHD_Result http_on_request(void *cls, struct MHD_Connection *c, cons
         adm_reply_error(&r, 404, "no such page: %s", url);
     }
     if (!r.body) adm_reply_error(&r, 500, "no reply");
+    /* the page's forms: after the action, back to the page (an error stays
+     * on screen, as JSON, with its reason) */
+    if (urlencoded && !safe && r.status >= 200 && r.status < 300) {
+        char *done = strdup("done\n");
+        if (done) {
+            adm_reply_take(&r, 303, "text/plain", done, 5);
+            r.location = "/";
+        }
+    }
     log_debug("admin_request", "method=%s url=%s status=%d", method, url, r.status);
     return http_send(c, &r);
 }
@@ -332,6 +403,12 @@ int http_start(struct mx_proxy *px, int inherited_fd)
     const struct mx_config *cfg = px->cfg;
     struct sockaddr_storage ss;
     bool v6 = false;
+    unsigned char rnd[16];
+    if (RAND_bytes(rnd, sizeof rnd) != 1) {
+        log_error("admin_failed", "msg=\"no random bytes for the CSRF token\"");
+        return -1;
+    }
+    for (size_t i = 0; i < sizeof rnd; i++) snprintf(http_csrf + 2 * i, 3, "%02x", rnd[i]);
     if (inherited_fd >= 0 && !upgrade_fd_is(inherited_fd, cfg->admin_listen)) {
         log_warn("upgrade", "listen=%s msg=\"the inherited admin socket has another address; "
                  "binding the configured one\"", cfg->admin_listen);

@@ -1,7 +1,10 @@
 /* The HTML stats page: one self-refreshing page, no script, rendered from the
  * same JSON documents the API serves (so both always say the same). Cells
  * carry data-k="section.name.field" so tests and scrapers can find values;
- * those shown in units (bytes, uptime) carry the exact integer in data-v. */
+ * those shown in units (bytes, durations) carry the exact integer in data-v.
+ * Its actions (drain, enable, disable, weight, kill) are plain HTML forms that
+ * POST to the API with this process's CSRF token; the API sends the browser
+ * back here (http.c). */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,7 +66,7 @@ static bool h_human(FILE *f, const char *field, const json_t *v)
             fprintf(f, "%.1f %s", d, unit[u]);
         return true;
     }
-    if (strcmp(field, "uptime_s") == 0) {
+    if (strcmp(field, "uptime_s") == 0 || strcmp(field, "state_s") == 0) {
         unsigned long long dd = n / 86400, hh = n / 3600 % 24, mm = n / 60 % 60, ss = n % 60;
         if (dd)
             fprintf(f, "%llud %02lluh", dd, hh);
@@ -80,7 +83,8 @@ static bool h_human(FILE *f, const char *field, const json_t *v)
 
 static void h_data_v(FILE *f, const char *field, const json_t *v)
 {
-    if (json_is_integer(v) && (strncmp(field, "bytes", 5) == 0 || strcmp(field, "uptime_s") == 0))
+    if (json_is_integer(v) && (strncmp(field, "bytes", 5) == 0 || strcmp(field, "uptime_s") == 0 ||
+                               strcmp(field, "state_s") == 0))
         fprintf(f, " data-v=\"%lld\"", (long long)json_integer_value(v));
 }
 
@@ -102,82 +106,140 @@ static void h_td(FILE *f, const char *sec, const char *key, const char *field, c
     fputs("</td>", f);
 }
 
+/* Readable from 1024 px: headers wrap, long statements break, the summary
+ * flows onto more lines; test_admin_page measures it in Chromium. */
 static const char h_style[] =
-    "body{font:13px/1.35 system-ui,sans-serif;margin:12px;color:#222;background:#fafafa}"
+    "body{font:13px/1.35 system-ui,sans-serif;margin:8px;color:#222;background:#fafafa}"
     "h1{font-size:18px;margin:0 0 4px}h2{font-size:15px;margin:16px 0 4px}"
-    "table{border-collapse:collapse;background:#fff}"
-    "th,td{border:1px solid #ccc;padding:2px 6px;text-align:right;white-space:nowrap}"
-    "th{background:#e8e8f0}td.l,th.l{text-align:left}"
+    "table{border-collapse:collapse;background:#fff;max-width:100%}"
+    "th,td{border:1px solid #ccc;padding:2px 5px;text-align:right;white-space:nowrap}"
+    "th{background:#e8e8f0;white-space:normal;font-weight:600}td.l,th.l{text-align:left}"
     "td.up{background:#c8f0c8}td.down{background:#f4b8b8}td.draining{background:#f8e0a0}"
     "td.maint{background:#c8d8f8}td.bad{color:#b00;font-weight:bold}"
-    ".sum td{border:0;padding:0 14px 0 0;text-align:left}.sum b{font-size:15px}"
-    "td.sql{text-align:left;white-space:normal;max-width:70em;font-family:monospace}"
+    "td.detail{white-space:normal;max-width:12em;overflow-wrap:anywhere}"
+    ".sum{display:flex;flex-wrap:wrap;gap:4px 16px}.sum b{font-size:15px}"
+    "td.sql{text-align:left;white-space:normal;max-width:32em;overflow-wrap:anywhere;"
+    "font-family:monospace}"
+    "form.act{display:inline;margin:0 2px 0 0}form.act input[name=value]{width:3em}"
+    "button{font:inherit;padding:0 4px}"
     ".note{color:#666}";
+
+/* <form> posting to action (with the CSRF token); `label` is the button. A
+ * weight form also has the value field, filled with the current weight. */
+static void h_form(FILE *f, const char *action, const char *label, const json_t *weight)
+{
+    fputs("<form class=act method=post action=\"", f);
+    h_esc(f, action);
+    fputs("\"><input type=hidden name=csrf value=\"", f);
+    h_esc(f, adm_csrf_token());
+    fputs("\">", f);
+    if (weight)
+        fprintf(f, "<input name=value inputmode=numeric aria-label=weight value=\"%lld\">",
+                (long long)json_integer_value(weight));
+    fputs("<button>", f);
+    h_esc(f, label);
+    fputs("</button></form>", f);
+}
 
 static void h_summary(FILE *f, json_t *st)
 {
     static const struct { const char *k, *label; } items[] = {
         {"uptime_s", "uptime"},         {"config_generation", "config generation"},
         {"workers", "workers"},       {"sessions", "client sessions"},
+        {"sessions_peak", "peak sessions"},
         {"qps", "queries/s"},         {"queries", "queries"},
         {"errors", "errors"},         {"accepted", "connections accepted"},
         {"refused", "refused"},       {"auth_failures", "auth failures"},
         {"bytes_in", "bytes in"},     {"bytes_out", "bytes out"},
     };
-    fputs("<table class=sum><tr>", f);
+    fputs("<div class=sum>", f);
     for (size_t i = 0; i < sizeof items / sizeof items[0]; i++) {
         const json_t *v = json_object_get(st, items[i].k);
-        fprintf(f, "<td>%s<br><b data-k=\"status.%s\"", items[i].label, items[i].k);
+        fprintf(f, "<div>%s<br><b data-k=\"status.%s\"", items[i].label, items[i].k);
         h_data_v(f, items[i].k, v);
         fputc('>', f);
         if (!h_human(f, items[i].k, v)) h_val(f, v);
-        fputs("</b></td>", f);
+        fputs("</b></div>", f);
     }
-    fputs("</tr></table>\n", f);
-    fputs("<h2>Pins by reason</h2><table><tr>", f);
+    fputs("</div>\n", f);
+    /* one item per reason, flowing onto more lines as the window narrows */
+    fputs("<h2>Pins by reason</h2><div class=sum>", f);
     json_t *pins = json_object_get(st, "pins");
     const char *k;
     json_t *v;
     json_object_foreach(pins, k, v) {
-        fputs("<th>", f);
+        fputs("<div>", f);
         h_esc(f, k);
-        fputs("</th>", f);
+        fputs("<br><b data-k=\"pins.all.", f);
+        h_esc(f, k);
+        fputs("\">", f);
+        h_val(f, v);
+        fputs("</b></div>", f);
     }
-    fputs("</tr><tr>", f);
-    json_object_foreach(pins, k, v) h_td(f, "pins", "all", k, v, NULL);
-    fputs("</tr></table>\n", f);
+    fputs("</div>\n", f);
 }
 
+/* Two tables per backend, so that each fits 1024 px: its state, checks and
+ * the operator's actions; then its connections and traffic. */
 static void h_backends(FILE *f, json_t *bs)
 {
     fputs("<h2>Backends</h2><table><tr><th class=l>name</th><th class=l>address</th>"
-          "<th>state</th><th>weight</th><th>check</th><th>check ms</th><th class=l>detail</th>"
-          "<th>sessions</th><th>idle</th><th>busy</th><th>opening</th><th>open</th><th>max</th>"
-          "<th>queue</th><th>waits</th><th>avg wait ms</th><th>qps</th><th>queries</th>"
-          "<th>errors</th><th>bytes to</th><th>bytes from</th><th>resp ms</th></tr>\n",
+          "<th>state</th><th>for</th><th>state changes</th><th>weight</th><th>check</th>"
+          "<th>check ms</th><th>changes by checks</th><th>failed checks</th>"
+          "<th class=l>detail</th><th class=l>actions</th></tr>\n",
           f);
     size_t i;
     json_t *b;
     json_array_foreach(bs, i, b) {
         const char *name = json_string_value(json_object_get(b, "name"));
-        json_t *st = json_object_get(b, "state"), *chk = json_object_get(b, "check"),
-               *cn = json_object_get(b, "connections");
+        json_t *st = json_object_get(b, "state"), *chk = json_object_get(b, "check");
         json_t *ok = json_object_get(chk, "ok");
         fputs("<tr>", f);
         h_td(f, "backends", name, "name", json_object_get(b, "name"), "l");
         h_td(f, "backends", name, "address", json_object_get(b, "address"), "l");
         h_td(f, "backends", name, "state", st, json_string_value(st));
+        h_td(f, "backends", name, "state_s", json_object_get(b, "state_s"), NULL);
+        h_td(f, "backends", name, "transitions", json_object_get(b, "transitions"), NULL);
         h_td(f, "backends", name, "weight", json_object_get(b, "weight"), NULL);
         json_t *oks = json_string(json_is_null(ok) ? "-" : json_is_true(ok) ? "ok" : "failed");
         h_td(f, "backends", name, "check", oks, json_is_false(ok) ? "bad" : NULL);
         json_decref(oks);
         h_td(f, "backends", name, "check_ms", json_object_get(chk, "latency_ms"), NULL);
-        h_td(f, "backends", name, "check_detail", json_object_get(chk, "detail"), "l");
+        h_td(f, "backends", name, "check_transitions", json_object_get(chk, "transitions"), NULL);
+        h_td(f, "backends", name, "checks_failed", json_object_get(chk, "failed"), NULL);
+        h_td(f, "backends", name, "check_detail", json_object_get(chk, "detail"), "detail");
+        fputs("<td class=l>", f);
+        static const char *const acts[] = {"drain", "enable", "disable"};
+        char action[300];
+        for (size_t a = 0; a < sizeof acts / sizeof acts[0]; a++) {
+            snprintf(action, sizeof action, "/api/backends/%s/%s", name ? name : "", acts[a]);
+            h_form(f, action, acts[a], NULL);
+        }
+        snprintf(action, sizeof action, "/api/backends/%s/weight", name ? name : "");
+        h_form(f, action, "set weight", json_object_get(b, "weight"));
+        fputs("</td></tr>\n", f);
+    }
+    fputs("</table>\n", f);
+
+    fputs("<h2>Backend connections and traffic</h2><table><tr><th class=l>name</th>"
+          "<th>sessions</th><th>peak sessions</th><th>idle</th><th>busy</th><th>peak lent</th>"
+          "<th>opening</th><th>open</th><th>peak open</th><th>max</th><th>queue</th>"
+          "<th>waits</th><th>avg wait ms</th><th>qps</th><th>queries</th><th>errors</th>"
+          "<th>bytes to</th><th>bytes from</th><th>resp ms</th></tr>\n",
+          f);
+    json_array_foreach(bs, i, b) {
+        const char *name = json_string_value(json_object_get(b, "name"));
+        json_t *cn = json_object_get(b, "connections");
+        fputs("<tr>", f);
+        h_td(f, "backends", name, "name", json_object_get(b, "name"), "l");
         h_td(f, "backends", name, "sessions", json_object_get(b, "sessions"), NULL);
+        h_td(f, "backends", name, "sessions_peak", json_object_get(b, "sessions_peak"), NULL);
         h_td(f, "backends", name, "idle", json_object_get(cn, "idle"), NULL);
         h_td(f, "backends", name, "busy", json_object_get(cn, "busy"), NULL);
+        h_td(f, "backends", name, "lent_peak", json_object_get(cn, "lent_peak"), NULL);
         h_td(f, "backends", name, "opening", json_object_get(cn, "opening"), NULL);
         h_td(f, "backends", name, "open", json_object_get(cn, "open"), NULL);
+        h_td(f, "backends", name, "open_peak", json_object_get(cn, "open_peak"), NULL);
         h_td(f, "backends", name, "max", json_object_get(cn, "max"), NULL);
         h_td(f, "backends", name, "queue", json_object_get(b, "queue"), NULL);
         h_td(f, "backends", name, "waits", json_object_get(b, "waits"), NULL);
@@ -224,7 +286,7 @@ static void h_sessions(FILE *f, json_t *ss)
     fputs("<table><tr><th>id</th><th class=l>user</th><th class=l>client</th>"
           "<th class=l>schema</th><th class=l>backend</th><th class=l>state</th>"
           "<th class=l>command</th><th>command ms</th><th class=l>pinned by</th><th>age s</th>"
-          "</tr>\n",
+          "<th class=l>action</th></tr>\n",
           f);
     for (size_t i = 0; i < shown; i++) {
         json_t *s = json_array_get(ss, i);
@@ -252,7 +314,11 @@ static void h_sessions(FILE *f, json_t *ss)
         json_t *age = json_integer(json_integer_value(json_object_get(s, "age_ms")) / 1000);
         h_td(f, "sessions", key, "age_s", age, NULL);
         json_decref(age);
-        fputs("</tr>\n", f);
+        char action[64];
+        snprintf(action, sizeof action, "/api/sessions/%s/kill", key);
+        fputs("<td class=l>", f);
+        h_form(f, action, "kill", NULL);
+        fputs("</td></tr>\n", f);
     }
     fputs("</table>\n", f);
     if (shown < n) fprintf(f, "<p class=note>%zu more in /api/sessions</p>\n", n - shown);

@@ -70,6 +70,7 @@ static int map_slots(struct mx_proxy *px, const struct mx_config *old, struct mx
         if (!used[k]) {
             if (!was_removed) {
                 int from = atomic_exchange(&sv->state, SRV_MAINT);
+                if (from != SRV_MAINT) srv_state_changed(sv, mx_now_ms());
                 atomic_store(&sv->removed, 1);
                 log_info("backend_state", "backend=%s from=%s to=maintenance reason=removed",
                          arr[k].name, state_names[from & 3]);
@@ -79,6 +80,7 @@ static int map_slots(struct mx_proxy *px, const struct mx_config *old, struct mx
             atomic_store(&sv->check_ok, -1);
             atomic_store(&sv->up_since_ms, mx_now_ms());
             atomic_store(&sv->state, arr[k].maintenance ? SRV_MAINT : SRV_UP);
+            srv_state_changed(sv, mx_now_ms());
             log_info("backend_added", "backend=%s address=%s:%d", arr[k].name, arr[k].host,
                      arr[k].port);
         }

@@ -580,7 +580,8 @@ void session_backend_ready(struct mx_session *s, struct mx_backend *be)
     s->wait_pool = NULL;
     s->be = be;
     be_attach(be, s);
-    atomic_fetch_add(&s->w->px->servers[be->pool->server].busy, 1);
+    struct mx_server *busy_sv = &s->w->px->servers[be->pool->server];
+    stat_peak(&busy_sv->busy_peak, atomic_fetch_add(&busy_sv->busy, 1) + 1);
     if (s->reg) {
         atomic_store(&s->reg->backend_tid, be->thread_id);
         atomic_store(&s->reg->server, s->server);
@@ -815,9 +816,11 @@ static void query_timed_out(struct mx_session *s)
         STAT_ADD(sv->errors, 1);
         if (atomic_fetch_add(&sv->timeouts_in_row, 1) + 1 == 3) {
             int up = SRV_UP;
-            if (atomic_compare_exchange_strong(&sv->state, &up, SRV_DOWN))
+            if (atomic_compare_exchange_strong(&sv->state, &up, SRV_DOWN)) {
+                srv_state_changed(sv, mx_now_ms());
                 log_warn("backend_state", "backend=%s from=up to=down reason=\"3 queries in a row "
                          "timed out (pool.query_timeout %d ms)\"", name, qt);
+            }
         }
     }
     char msg[200];
@@ -2345,6 +2348,7 @@ void session_accept_admit(struct mx_session *s)
         return;
     }
     s->counted = true;
+    stat_peak(&w->px->sessions_peak, atomic_load(&w->px->sessions_total));
     if (guard_addr_check(w->px, ip) == GUARD_BLOCKED) {
         s->seq = 0xff;
         log_info("client_refused", "client=%s reason=blocked", s->peer);

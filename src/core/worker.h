@@ -40,6 +40,11 @@ struct mx_server {
     atomic_int waiting;     /* sessions waiting for a connection to it, all workers */
     atomic_int affine;      /* sessions whose affinity is this server */
     atomic_uint_least64_t up_since_ms; /* when it last came up (slow start) */
+    atomic_uint_least64_t state_since_ms; /* when state last changed (0: since start) */
+    atomic_uint transitions; /* state changes, any cause */
+    atomic_uint check_transitions; /* ...of them, those its health checks made */
+    mx_counter checks_failed; /* health checks that failed */
+    atomic_int open_peak, busy_peak, affine_peak; /* highest open, busy, affine seen */
     atomic_uint_least64_t ewma_us;     /* response time, exponentially weighted */
     uint32_t caps;          /* capabilities from its greeting (0 = not probed) */
     atomic_uint version;    /* from its last greeting: hs_version_number(), 0 unknown */
@@ -62,6 +67,23 @@ struct mx_server {
     mx_counter queries, errors, bytes_to_backend, bytes_from_backend, borrows, waits,
         wait_us, connects, connect_errors, resets, reprepares;
 };
+
+/* Raises *peak to v if v is higher (a gauge's highest value; lock-free, called
+ * where the gauge grows: once per connection or borrow, never per packet). */
+static inline void stat_peak(atomic_int *peak, int v)
+{
+    int p = atomic_load_explicit(peak, memory_order_relaxed);
+    while (v > p && !atomic_compare_exchange_weak_explicit(peak, &p, v, memory_order_relaxed,
+                                                           memory_order_relaxed)) {
+    }
+}
+
+/* Records that sv->state just changed (time in state, transitions). */
+static inline void srv_state_changed(struct mx_server *sv, uint64_t now_ms)
+{
+    atomic_store_explicit(&sv->state_since_ms, now_ms, memory_order_relaxed);
+    atomic_fetch_add_explicit(&sv->transitions, 1, memory_order_relaxed);
+}
 
 /* Per configured user (matched by name), all workers. */
 struct mx_user_stats {
@@ -102,6 +124,7 @@ struct mx_proxy {
     uint64_t started_ms;
     atomic_uint rr;            /* round-robin cursor */
     atomic_int sessions_total; /* client sessions, all workers */
+    atomic_int sessions_peak;  /* the highest sessions_total seen */
     /* descriptors (worker_fd_room): the RLIMIT_NOFILE soft limit (0 = not
      * enforced), what mymux held before serving, client sockets open now */
     atomic_int fd_limit, fd_base;

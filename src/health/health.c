@@ -124,6 +124,7 @@ static void health_on_result(void *arg, const struct health_result *r)
         uint_least64_t none = 0;
         atomic_compare_exchange_strong(&s->ewma_us, &none, (uint_least64_t)r->latency_us + 1);
     }
+    if (r->outcome == HC_FAIL) STAT_ADD(s->checks_failed, 1);
     if (r->outcome != HC_OK && (int)r->outcome != hs->last_outcome)
         log_debug("check_failed", "backend=%s detail=\"%s\"", bc->name, r->detail);
     hs->last_outcome = (int)r->outcome;
@@ -136,7 +137,10 @@ static void health_on_result(void *arg, const struct health_result *r)
         hs->track.drain_by_check = false;
         return;
     }
-    if (next == SRV_UP) atomic_store(&s->up_since_ms, mx_now_ms());
+    uint64_t now = mx_now_ms();
+    if (next == SRV_UP) atomic_store(&s->up_since_ms, now);
+    srv_state_changed(s, now);
+    atomic_fetch_add(&s->check_transitions, 1);
     char reason[160];
     if (r->outcome == HC_OK)
         snprintf(reason, sizeof reason, "%d successful checks, last: %s", hs->track.ok_run,

@@ -73,6 +73,7 @@ static bool slot_take(struct mx_pool *p)
     int cur = atomic_load(&sv->open);
     while (cur < cap) {
         if (atomic_compare_exchange_weak(&sv->open, &cur, cur + 1)) {
+            stat_peak(&sv->open_peak, cur + 1);
             p->rate_used++;
             p->n_open++;
             return true;
@@ -238,10 +239,12 @@ void pool_on_login(struct mx_backend *be, int err, const struct be_error *e)
         bool unreachable = !e->local && (e->code == 2003 || e->code == 2013);
         if (unreachable && cfg->backends[p->server].health.type != MX_CHECK_NONE) {
             int up = SRV_UP;
-            if (atomic_compare_exchange_strong(&SRV(p)->state, &up, SRV_DOWN))
+            if (atomic_compare_exchange_strong(&SRV(p)->state, &up, SRV_DOWN)) {
+                srv_state_changed(SRV(p), mx_now_ms());
                 log_warn("backend_state",
                          "backend=%s from=up to=down reason=\"connection failed: %s\"",
                          cfg->backends[p->server].name, e->msg);
+            }
             if (s) {
                 session_reroute(s);
                 return;

@@ -418,7 +418,8 @@ static void move_affinity(struct mx_proxy *px, size_t n, int from, int to)
 {
     if (from == to) return;
     if (from >= 0 && (size_t)from < n) atomic_fetch_sub(&px->servers[from].affine, 1);
-    if (to >= 0) atomic_fetch_add(&px->servers[to].affine, 1);
+    if (to >= 0)
+        stat_peak(&px->servers[to].affine_peak, atomic_fetch_add(&px->servers[to].affine, 1) + 1);
 }
 
 int balance_pick(struct mx_worker *w, struct mx_session *s)

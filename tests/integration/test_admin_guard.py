@@ -98,26 +98,71 @@ def test_cross_site_form_post_is_refused_and_changes_nothing(api):
     assert "event=admin_refused" in api.m.log()
 
 
+def page_token(api):
+    st, page = api.request("GET", "/?refresh=0")
+    assert st == 200
+    tokens = set(re.findall(r'name=csrf value="([0-9a-f]+)"', page))
+    assert len(tokens) == 1 and len(next(iter(tokens))) == 32, tokens
+    return tokens.pop()
+
+
 def test_same_origin_and_non_browser_posts_work(api):
     own = f"http://127.0.0.1:{api.port}"
+    token = page_token(api)
     st, body = api.request("POST", "/api/backends/db1/disable",
-                           {**FORM, "Origin": own, "Sec-Fetch-Site": "same-origin"}, body="x=1")
-    assert st == 200, body
+                           {**FORM, "Origin": own, "Sec-Fetch-Site": "same-origin"},
+                           body=f"x=1&csrf={token}")
+    assert st == 303, body  # a form goes back to the page
     assert api.state("db1") == "maint"
     # a name from admin.allowed_hosts is its own origin too
     st, body = api.request("POST", "/api/backends/db1/enable",
-                           {"Host": f"admin.example:{api.port}",
+                           {"Host": f"admin.example:{api.port}", "X-CSRF-Token": token,
                             "Origin": f"http://admin.example:{api.port}"}, body="")
     assert st == 200, body
     assert api.state("db1") == "up"
-    # curl and scripts send neither header
+    # curl and scripts send neither header (and no browser's User-Agent): no token needed
     st, body = api.request("POST", "/api/backends/db1/drain", body="")
     assert st == 200, body
     assert api.state("db1") == "draining"
+    st, body = api.request("POST", "/api/backends/db1/weight", {**FORM, "User-Agent": "curl/7.88"},
+                           body="value=3")
+    assert st == 400, body  # a script's form body is not the page's form: ?value= or JSON
     # a user typing the address (Sec-Fetch-Site: none)
-    st, _ = api.request("POST", "/api/backends/db1/enable", {"Sec-Fetch-Site": "none"}, body="")
+    st, _ = api.request("POST", "/api/backends/db1/enable",
+                        {"Sec-Fetch-Site": "none", "X-CSRF-Token": token}, body="")
     assert st == 200
     assert api.state("db1") == "up"
+
+
+def test_browser_posts_need_this_process_token(api):
+    """Every state-changing request from a browser (Origin, Sec-Fetch-Site or a Mozilla/
+    User-Agent, as even browsers that send no Origin on forms have) needs the CSRF token of
+    the page this process served; same-origin is not enough."""
+    own = f"http://127.0.0.1:{api.port}"
+    token = page_token(api)
+    assert page_token(api) == token  # one per process, not per page
+    wrong = ("0" * 32, token[:-1], token + "0", token.upper(), "")
+    old_browser = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:60.0) Firefox/60.0"}
+    for h in ({"Origin": own}, {"Sec-Fetch-Site": "same-origin"}, old_browser):
+        for body in ["value=5"] + [f"csrf={t}&value=5" for t in wrong]:
+            st, text = api.request("POST", "/api/backends/db1/weight", {**FORM, **h}, body=body)
+            assert st == 403 and "CSRF" in text, (h, body, st, text)
+            st, text = api.request("POST", "/api/backends/db1/disable", {**FORM, **h},
+                                   body=body.replace("value=5", "x=1"))
+            assert st == 403, (h, body, st)
+        for t in wrong[:4]:
+            st, _ = api.request("POST", "/api/backends/db1/drain", {**h, "X-CSRF-Token": t},
+                                body="")
+            assert st == 403
+    b = next(b for b in api.json("/api/backends") if b["name"] == "db1")
+    assert b["state"] == "up" and b["weight"] == b["config_weight"], b
+    # the right token through the page's form: the weight moves, the browser goes back to /
+    for h in ({"Origin": own}, old_browser):
+        st, _ = api.request("POST", "/api/backends/db1/weight", {**FORM, **h},
+                            body=f"csrf={token}&value=5")
+        assert st == 303
+    assert next(b for b in api.json("/api/backends") if b["name"] == "db1")["weight"] == 5
+    assert "no CSRF token" in api.m.log() and "wrong CSRF token" in api.m.log()
 
 
 def test_host_header_must_name_this_listener(api):
