@@ -44,6 +44,12 @@ static uv_timer_t exit_poll;
 static uv_timer_t accept_grace;
 static uv_timer_t watchdog;
 static uint64_t watchdog_ms;
+/* SIGUSR2's upgrade: the binary's path as it was at start (a package upgrade
+ * puts the new one there) and the command line to run it with */
+static char exe_path[PATH_MAX];
+static char **exe_argv;
+static uv_process_t successor;
+static bool successor_running;
 
 /* systemd's watchdog: WATCHDOG=1 at half its interval, only while the main
  * loop runs (this timer) and every worker's loop has ticked within that half
@@ -179,15 +185,70 @@ static void on_accept_grace_end(uv_timer_t *t)
     start_drain();
 }
 
-/* After a binary upgrade's handover: the new process accepts now. */
+/* After a binary upgrade's handover: the new process accepts now. No
+ * STOPPING=1: under systemd the service goes on, in the new process, which
+ * says MAINPID= with its READY=1. */
 static void handed_over(void)
 {
     if (atomic_exchange(&px.stopping, 1)) return;
-    /* under systemd this ends the service: see README (upgrades are not
-     * wired to systemd yet) */
-    notify_send("STOPPING=1\nSTATUS=handed over to a new process; draining");
+    notify_send("STATUS=handed over to a new process; draining");
     upgrade_stop();
     start_drain();
+}
+
+static void on_successor_exit(uv_process_t *p, int64_t status, int term_signal)
+{
+    successor_running = false;
+    if (!atomic_load(&px.stopping)) { /* it never took the listeners: this one serves on */
+        log_error("upgrade_failed", "pid=%d status=%lld signal=%d msg=\"the new process exited "
+                  "before taking the listeners over; this one goes on\"", p->pid,
+                  (long long)status, term_signal);
+        notify_send("READY=1\nSTATUS=upgrade failed; serving");
+    }
+    uv_close((uv_handle_t *)p, NULL);
+}
+
+/* SIGUSR2: the binary upgrade started from inside, which is how it works
+ * under systemd. The binary now at this one's path runs as a child, with the
+ * same command line, in the unit's cgroup; it takes every listener over
+ * through shutdown.upgrade_socket as any successor, and its READY=1 carries
+ * MAINPID= (NotifyAccess=all), so systemd follows it when this one exits.
+ * The watchdog is its job from then on: WATCHDOG_PID, which names this
+ * process, is not passed on. */
+static void upgrade_exec(void)
+{
+    if (!px.cfg->upgrade_socket) {
+        log_error("upgrade_failed", "msg=\"SIGUSR2 starts a binary upgrade, which needs "
+                  "shutdown.upgrade_socket\"");
+        return;
+    }
+    if (successor_running || atomic_load(&px.stopping)) {
+        log_warn("upgrade_failed", "msg=\"an upgrade or a shutdown is already under way\"");
+        return;
+    }
+    extern char **environ;
+    size_t n = 0;
+    while (environ[n]) n++;
+    char **env = calloc(n + 1, sizeof *env);
+    if (!env) return;
+    for (size_t i = 0, k = 0; i < n; i++)
+        if (strncmp(environ[i], "WATCHDOG_PID=", 13) != 0) env[k++] = environ[i];
+    uv_stdio_container_t stdio[3] = {{.flags = UV_INHERIT_FD, .data.fd = 0},
+                                     {.flags = UV_INHERIT_FD, .data.fd = 1},
+                                     {.flags = UV_INHERIT_FD, .data.fd = 2}};
+    uv_process_options_t o = {.exit_cb = on_successor_exit, .file = exe_path, .args = exe_argv,
+                              .env = env, .stdio_count = 3, .stdio = stdio};
+    notify_send("RELOADING=1\nSTATUS=starting the new binary");
+    int rc = uv_spawn(uv_default_loop(), &successor, &o);
+    free(env);
+    if (rc != 0) {
+        log_error("upgrade_failed", "binary=\"%s\" err=\"%s\"", exe_path, uv_strerror(rc));
+        notify_send("READY=1\nSTATUS=upgrade failed; serving");
+        return;
+    }
+    successor_running = true;
+    uv_unref((uv_handle_t *)&successor); /* the child must not keep this loop alive */
+    log_info("upgrade_exec", "pid=%d binary=\"%s\"", successor.pid, exe_path);
 }
 
 /* SIGTERM/SIGINT: the health endpoint says 503 at once; the listeners stay
@@ -207,6 +268,10 @@ static void begin_graceful_shutdown(void)
 static void on_signal(uv_signal_t *h, int signum)
 {
     (void)h;
+    if (signum == SIGUSR2) {
+        upgrade_exec();
+        return;
+    }
     if (signum == SIGUSR1) {
         /* logrotate moved the file: open the configured name again (a reload
          * through the API may have changed it) */
@@ -277,7 +342,14 @@ int main(int argc, char **argv)
     /* until the loop's handlers are installed, a logrotate SIGUSR1 or an early
      * SIGHUP must not kill a process that is starting */
     signal(SIGUSR1, SIG_IGN);
+    signal(SIGUSR2, SIG_IGN);
     signal(SIGHUP, SIG_IGN);
+    ssize_t el = readlink("/proc/self/exe", exe_path, sizeof exe_path - 1);
+    if (el > 0 && (size_t)el < sizeof exe_path - 1)
+        exe_path[el] = 0;
+    else
+        snprintf(exe_path, sizeof exe_path, "%s", argv[0]);
+    exe_argv = argv;
     if (log_init() != 0) {
         fprintf(stderr, "mymux: cannot duplicate stderr for the log\n");
         return 1;
@@ -387,15 +459,17 @@ int main(int argc, char **argv)
     uv_timer_init(loop, &accept_grace);
     if (status_http_start(loop, &px, inh.health_fd) != 0) _exit(1);
     if (upgrade_listen(loop, &px, handed_over) != 0) _exit(1);
-    uv_signal_t sig_term, sig_int, sig_hup, sig_usr1;
+    uv_signal_t sig_term, sig_int, sig_hup, sig_usr1, sig_usr2;
     uv_signal_init(loop, &sig_term);
     uv_signal_init(loop, &sig_int);
     uv_signal_init(loop, &sig_hup);
     uv_signal_init(loop, &sig_usr1);
+    uv_signal_init(loop, &sig_usr2);
     uv_signal_start(&sig_term, on_signal, SIGTERM);
     uv_signal_start(&sig_int, on_signal, SIGINT);
     uv_signal_start(&sig_hup, on_signal, SIGHUP);
     uv_signal_start(&sig_usr1, on_signal, SIGUSR1);
+    uv_signal_start(&sig_usr2, on_signal, SIGUSR2);
     /* every listener is up (health and admin too): systemd may order the
      * units that need mymux after this */
     char ready[64];
@@ -431,6 +505,9 @@ int main(int argc, char **argv)
     uv_close((uv_handle_t *)&sig_int, NULL);
     uv_close((uv_handle_t *)&sig_hup, NULL);
     uv_close((uv_handle_t *)&sig_usr1, NULL);
+    uv_close((uv_handle_t *)&sig_usr2, NULL);
+    /* the new process lives on; only the handle goes */
+    if (successor_running) uv_close((uv_handle_t *)&successor, NULL);
     uv_close((uv_handle_t *)&exit_poll, NULL);
     uv_close((uv_handle_t *)&accept_grace, NULL);
     uv_close((uv_handle_t *)&watchdog, NULL);

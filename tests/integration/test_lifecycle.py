@@ -23,6 +23,7 @@ import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import tempfile
 import threading
@@ -693,6 +694,138 @@ def test_binary_upgrade_hands_over_admin_and_health(backends, mymux_factory):
     assert bad == {}, (dict(st), errors[:5])
     log = new.stop()
     testbed.assert_clean_log(log, "upgraded mymux")
+
+
+def notify_recv(s, timeout=20):
+    """One sd_notify datagram and the pid that sent it (SO_PASSCRED)."""
+    s.settimeout(timeout)
+    msg, anc, _, _ = s.recvmsg(4096, socket.CMSG_SPACE(12))
+    pid = next(struct.unpack("iII", d[:12])[0] for lvl, typ, d in anc
+               if lvl == socket.SOL_SOCKET and typ == socket.SCM_CREDENTIALS)
+    return msg.decode(), pid
+
+
+def pid_gone(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def test_binary_upgrade_by_sigusr2_as_under_systemd(backends, mymux_factory, monkeypatch,
+                                                    tmp_path):
+    """The upgrade systemd can follow: SIGUSR2 makes mymux start the binary at its own path
+    as a child (in the unit's cgroup), which takes every listener over and sends READY=1
+    with its own MAINPID (NotifyAccess=all); the old process sends no STOPPING=1, drains and
+    exits 0; WATCHDOG=1 then comes from the new process. A connect loop on the SQL and admin
+    ports sees no refusal and no failure."""
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+    notify.bind(str(tmp_path / "notify.sock"))
+    monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "notify.sock"))
+    monkeypatch.setenv("WATCHDOG_USEC", "1000000")
+    admin_port = testbed.free_port()
+    old = mymux_factory({"shutdown": {"grace_period": "2s",
+                                      "upgrade_socket": str(tmp_path / "upgrade.sock")},
+                         "admin": {"listen": f"127.0.0.1:{admin_port}"}})
+    testbed.wait_until(lambda: testbed.port_accepts("127.0.0.1", admin_port), 10,
+                       what="admin port")
+    msg, pid = notify_recv(notify)
+    assert msg.startswith("READY=1\n") and f"MAINPID={old.proc.pid}" in msg and \
+        pid == old.proc.pid, (msg, pid)
+    st = collections.Counter()
+    errors = []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def record(kind, e=None):
+        with lock:
+            st[kind] += 1
+            if e is not None:
+                errors.append(f"{kind}: {e!r}")
+
+    def sql_loop():
+        while not stop.is_set():
+            try:
+                c = testbed.connect_tcp("127.0.0.1", old.port, connect_timeout=5, read_timeout=10)
+                try:
+                    with c.cursor() as cur:
+                        cur.execute("SELECT 1")
+                        assert cur.fetchone() == (1,)
+                finally:
+                    c.close()
+                record("sql_ok")
+            except Exception as e:  # noqa: BLE001
+                record("sql_refused" if "refused" in str(e).lower() else "sql_failed", e)
+
+    def admin_loop():
+        while not stop.is_set():
+            try:
+                status, _ = http_get(admin_port, "/api/status")
+                record("admin_ok" if status == 200 else f"admin_status_{status}")
+            except ConnectionRefusedError as e:
+                record("admin_refused", e)
+            except Exception as e:  # noqa: BLE001
+                record("admin_failed", e)
+
+    threads = [threading.Thread(target=sql_loop, daemon=True) for _ in range(2)] + \
+        [threading.Thread(target=admin_loop, daemon=True)]
+    new_pid = None
+    try:
+        for t in threads:
+            t.start()
+        testbed.wait_until(lambda: st["sql_ok"] >= 50 and st["admin_ok"] >= 20, 20,
+                           what="the loops to get going")
+        old.send_signal(signal.SIGUSR2)
+        seen = []
+        while new_pid is None:
+            msg, pid = notify_recv(notify)
+            seen.append((pid, msg))
+            assert not msg.startswith("STOPPING=1"), seen  # the service goes on
+            m = re.search(r"^MAINPID=(\d+)$", msg, re.M)
+            if msg.startswith("READY=1") and m and pid != old.proc.pid:
+                assert int(m.group(1)) == pid, seen
+                new_pid = pid
+        assert any(p == old.proc.pid and msg.startswith("RELOADING=1") for p, msg in seen), seen
+        assert re.search(rf"event=upgrade_exec pid={new_pid} binary=\"{re.escape(old.binary)}\"",
+                         old.log()) or os.path.realpath(old.binary) in old.log(), old.log()[-3000:]
+        assert old.wait_exit(20) == 0, old.log()[-3000:]
+        # the new process keeps the watchdog fed, and serves both ports
+        pings = 0
+        while pings < 2:
+            msg, pid = notify_recv(notify)
+            assert not msg.startswith("STOPPING=1"), msg
+            if msg == "WATCHDOG=1":
+                assert pid == new_pid, (pid, new_pid)
+                pings += 1
+        with lock:
+            at_exit = dict(st)
+        testbed.wait_until(lambda: st["sql_ok"] >= at_exit.get("sql_ok", 0) + 50 and
+                           st["admin_ok"] >= at_exit.get("admin_ok", 0) + 20, 20,
+                           what="the loops to go on against the new process")
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+        notify.close()
+        if new_pid is not None:
+            os.kill(new_pid, signal.SIGTERM)
+            testbed.wait_until(lambda: pid_gone(new_pid), 30, what="the new process to stop")
+    bad = {k: v for k, v in st.items() if not k.endswith("_ok")}
+    assert bad == {}, (dict(st), errors[:5])
+    assert "event=upgrade_failed" not in old.log()
+
+
+def test_sigusr2_without_upgrade_socket_changes_nothing(backends, mymux_factory):
+    m = mymux_factory({})
+    m.send_signal(signal.SIGUSR2)
+    testbed.wait_until(lambda: "event=upgrade_failed" in m.log(), 10, what="the refusal")
+    assert "needs shutdown.upgrade_socket" in m.log()
+    assert m.alive()
+    c = m.connect()
+    c.cursor().execute("SELECT 1")
+    c.close()
 
 
 # ------------------------------------------------------------- 4. a backend killed

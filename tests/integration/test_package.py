@@ -73,7 +73,11 @@ def test_package_holds_binary_conffile_unit_and_man_page(deb):
         with open(os.path.join(ctl, "conffiles")) as f:
             assert "/etc/mymux/mymux.yaml" in f.read().split()  # an edited one survives upgrades
         with open(os.path.join(ctl, "postinst")) as f:
-            assert "deb-systemd-helper enable 'mymux.service'" in f.read()
+            postinst = f.read()
+        assert "deb-systemd-helper enable 'mymux.service'" in postinst
+        # an upgrade hands the running service over to the new binary instead of a restart
+        assert "--signal=SIGUSR2 mymux.service" in postinst
+        assert "_dh_action=restart" not in postinst  # debhelper's own restart is off
     finally:
         shutil.rmtree(ctl, ignore_errors=True)
     assert field(deb, "Version") == project_version()
@@ -90,6 +94,8 @@ def installed(deb):
                             text=True, timeout=30).stdout
     r = subprocess.run(["dpkg", "-i", deb], capture_output=True, text=True, timeout=300,
                        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    if r.returncode != 0 and "install ok installed" not in before:
+        subprocess.run(["dpkg", "--purge", NAME], capture_output=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     yield "/usr/sbin/mymux"
     if "install ok installed" not in before:  # leave the machine as it was
@@ -114,6 +120,19 @@ def test_installed_package_checks_its_shipped_configuration(installed):
         unit = f.read()
     assert re.search(r"^ExecStart=/usr/sbin/mymux -c /etc/mymux/mymux.yaml$", unit, re.M), unit
     assert re.search(r"^Type=notify$", unit, re.M)
+
+
+def test_package_upgrade_keeps_an_edited_configuration(installed, deb):
+    with open("/etc/mymux/mymux.yaml", "a") as f:
+        f.write("# edited by the operator\n")
+    r = subprocess.run(["dpkg", "-i", "--force-confold", deb], capture_output=True, text=True,
+                       timeout=300, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    assert r.returncode == 0, r.stdout + r.stderr
+    with open("/etc/mymux/mymux.yaml") as f:
+        assert f.read().endswith("# edited by the operator\n")
+    r = subprocess.run([installed, "--check-config", "-c", "/etc/mymux/mymux.yaml"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
 
 
 def test_installed_package_serves_the_test_bed(installed, backends):
