@@ -277,6 +277,53 @@ static void config_join(char *buf, size_t len, const char *const *names, size_t 
         off += (size_t)snprintf(buf + off, len - off, "%s%s", i ? ", " : "", names[i]);
 }
 
+/* The edit distance between a and b (insertions, deletions, substitutions and
+ * swaps of neighbours, case ignored), or a large number past 63 bytes. */
+static size_t config_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63) return 1000;
+    size_t d[64][64];
+    for (size_t i = 0; i <= la; i++) d[i][0] = i;
+    for (size_t j = 0; j <= lb; j++) d[0][j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        for (size_t j = 1; j <= lb; j++) {
+            size_t cost = tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]);
+            size_t v = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < v) v = d[i][j - 1] + 1;
+            if (d[i - 1][j - 1] + cost < v) v = d[i - 1][j - 1] + cost;
+            if (i > 1 && j > 1 && tolower((unsigned char)a[i - 1]) == tolower((unsigned char)b[j - 2]) &&
+                tolower((unsigned char)a[i - 2]) == tolower((unsigned char)b[j - 1]) &&
+                d[i - 2][j - 2] + 1 < v)
+                v = d[i - 2][j - 2] + 1;
+            d[i][j] = v;
+        }
+    }
+    return d[la][lb];
+}
+
+/* " (did you mean 'x'?)" for the one of NAMES nearest to s, when it is near
+ * enough to be a typo (a third of its length, at most 3 edits) and no other is
+ * as near (TLSv1.4 could be any of three); "" else. */
+static const char *config_suggest(char *buf, size_t len, const char *s,
+                                  const char *const *names, size_t n)
+{
+    size_t best = 1000, at = n, ls = strlen(s);
+    bool tie = false;
+    for (size_t i = 0; i < n; i++) {
+        size_t dist = config_distance(s, names[i]);
+        if (dist < best) {
+            best = dist, at = i, tie = false;
+        } else if (dist == best) {
+            tie = true;
+        }
+    }
+    size_t room = ls / 3 > 3 ? 3 : ls / 3 ? ls / 3 : 1;
+    if (at == n || tie || best > room) return "";
+    snprintf(buf, len, " (did you mean '%s'?)", names[at]);
+    return buf;
+}
+
 /* One of NAMES: *idx gets its position; a null value keeps *idx. */
 static int config_get_enum(struct config_ctx *c, const yaml_node_t *n, const char *key,
                            const char *const *names, size_t nnames, int *idx)
@@ -290,9 +337,10 @@ static int config_get_enum(struct config_ctx *c, const yaml_node_t *n, const cha
             return 0;
         }
     }
-    char list[256];
+    char list[256], hint[96];
     config_join(list, sizeof list, names, nnames);
-    return config_error(c, n, "%s: expected one of %s, got '" CONFIG_ECHO "'", key, list, s);
+    return config_error(c, n, "%s: expected one of %s, got '" CONFIG_ECHO "'%s", key, list, s,
+                        config_suggest(hint, sizeof hint, s, names, nnames));
 }
 
 /* One of NAMES; stores the canonical copy. */
@@ -485,8 +533,10 @@ bad:
 /* ---- mappings ---- */
 
 /* Reads mapping MAP whose allowed keys are KEYS[0..n): VALS[i] gets the value node
- * of KEYS[i] or NULL. Unknown and repeated keys are errors. WHERE ("in user",
- * "at top level") and LABEL ("user") go into messages. */
+ * of KEYS[i] or NULL. Unknown and repeated keys are errors, recorded while the
+ * known keys are still read (so that one run reports the errors of their
+ * values too; config_load fails on any error); -1 only when MAP is no mapping.
+ * WHERE ("in user", "at top level") and LABEL ("user") go into messages. */
 static int config_fields(struct config_ctx *c, const yaml_node_t *map, const char *label,
                          const char *where, const char *const *keys, size_t n, yaml_node_t **vals)
 {
@@ -502,21 +552,26 @@ static int config_fields(struct config_ctx *c, const yaml_node_t *map, const cha
          pr++) {
         yaml_node_t *k = yaml_document_get_node(c->doc, pr->key);
         yaml_node_t *v = yaml_document_get_node(c->doc, pr->value);
-        if (k->type != YAML_SCALAR_NODE)
-            return config_error(c, k, "expected a scalar key %s, got %s", where,
-                                config_node_kind(k));
+        if (k->type != YAML_SCALAR_NODE) {
+            config_error(c, k, "expected a scalar key %s, got %s", where, config_node_kind(k));
+            continue;
+        }
         size_t i;
         for (i = 0; i < n; i++)
             if (strcmp(config_scalar(k), keys[i]) == 0) break;
         if (i == n) {
-            char list[400];
+            char list[400], hint[96];
             config_join(list, sizeof list, keys, n);
-            return config_error(c, k, "unknown key '" CONFIG_ECHO "' %s (expected one of: %s)",
-                                config_scalar(k), where, list);
+            config_error(c, k, "unknown key '" CONFIG_ECHO "' %s%s (expected one of: %s)",
+                         config_scalar(k), where,
+                         config_suggest(hint, sizeof hint, config_scalar(k), keys, n), list);
+            continue;
         }
-        if (vals[i] != NULL)
-            return config_error(c, k, "duplicate key '%s' %s (first at line %zu)", keys[i], where,
-                                knodes[i]->start_mark.line + 1);
+        if (vals[i] != NULL) {
+            config_error(c, k, "duplicate key '%s' %s (first at line %zu)", keys[i], where,
+                         knodes[i]->start_mark.line + 1);
+            continue;
+        }
         vals[i] = v;
         knodes[i] = k;
     }
@@ -1650,7 +1705,7 @@ static int config_parse(const char *name, yaml_parser_t *p, struct mx_config **o
         config_error_at(&c, 1, 1, "out of memory");
         goto fail;
     }
-    if (config_parse_root(&c, root) < 0) goto fail;
+    if (config_parse_root(&c, root) < 0 || c.n_errors > 0) goto fail;
     *out = c.cfg;
     c.cfg = NULL;
     rc = 0;

@@ -111,12 +111,15 @@ shutdown:
     assert r.returncode == 1
     errs = [ln for ln in r.stderr.splitlines() if ln.startswith("mymux: ")]
     where = [ln.split(": ")[1] for ln in errs]
-    assert where == [f"{path}:1:9", f"{path}:5:5", f"{path}:7:5", f"{path}:10:14",
-                     f"{path}:14:20", f"{path}:16:3"], r.stderr
+    # the second user's misspelt key, and so the password it lacks
+    assert where == [f"{path}:1:9", f"{path}:5:5", f"{path}:7:5", f"{path}:6:5",
+                     f"{path}:10:14", f"{path}:14:20", f"{path}:16:3"], r.stderr
     assert "expected an IPv4 address" in errs[0]
     assert "unknown key 'bogus'" in errs[1]
-    assert "port must be between 1 and 65535" in errs[3]
-    assert "unknown key 'grace' in shutdown" in errs[5]
+    assert "unknown key 'pasword' in user (did you mean 'password'?)" in errs[2]
+    assert "missing required key 'password'" in errs[3]
+    assert "port must be between 1 and 65535" in errs[4]
+    assert "unknown key 'grace' in shutdown" in errs[6]
 
 
 @pytest.mark.parametrize("listen", ["300.1.1.1:6033", "1.2.3:6033", "127.0.0.1.5:6033",
@@ -196,3 +199,29 @@ def test_two_backends_both_used(mymux_factory, backends):
         for c in conns:
             c.close()
     assert ports == {b.port for b in backends}
+
+
+def test_did_you_mean_for_keys_and_values(conf_file):
+    """Issue 12: a misspelt key or enumerated value names the nearest valid one, and the
+    errors after an unknown key are still reported in the same run."""
+    text = GOOD.rstrip("\n") + """
+log_leve: info
+health:
+  type: mysq
+balance:
+  algoritm: roundrobin
+shutdown:
+  grace: 1s
+"""
+    path = conf_file(text)
+    r = run_mymux(["--check-config", "-c", path])
+    assert r.returncode == 1
+    errs = [ln for ln in r.stderr.splitlines() if ln.startswith("mymux: ")]
+    assert any("unknown key 'log_leve' at top level (did you mean 'log_level'?)" in e
+               for e in errs), errs
+    assert any("got 'mysq' (did you mean 'mysql'?)" in e for e in errs), errs
+    assert any("unknown key 'algoritm' in balance (did you mean 'algorithm'?)" in e
+               for e in errs), errs
+    # too far from every key for a guess
+    assert any("unknown key 'grace' in shutdown (expected" in e for e in errs), errs
+    assert len(errs) == 4, errs

@@ -303,11 +303,12 @@ static void test_unknown_keys(void **state)
     expect_error("listen: 127.0.0.1:6033\n" BASE_USERS "backends:\n"
                  "  - name: db1\n"
                  "    adress: 127.0.0.1:3307\n",
-                 "t.yaml:7:5: unknown key 'adress' in backend (expected one of: name, address, "
+                 "t.yaml:7:5: unknown key 'adress' in backend (did you mean 'address'?) (expected one of: name, address, "
                  "weight, backup, max_connections, status_port, health, tls, compress, "
-                 "send_proxy, maintenance, session_tracking, lock_check)");
+                 "send_proxy, maintenance, session_tracking, lock_check)\n"
+                 "t.yaml:6:5: missing required key 'address' in backend");
     expect_error(BASE "listn: 1\n",
-                 "t.yaml:8:1: unknown key 'listn' at top level (expected one of: listen, "
+                 "t.yaml:8:1: unknown key 'listn' at top level (did you mean 'listen'?) (expected one of: listen, "
                  "workers, server_version, log_level, users, backends, health, pool, limits, "
                  "balance, shutdown, tls, compression, proxy_protocol, admin, log, "
                  "admin_listen, instance_id)");
@@ -315,8 +316,10 @@ static void test_unknown_keys(void **state)
                  "users:\n"
                  "  - name: app\n"
                  "    pasword: x\n" BASE_BACKENDS,
-                 "t.yaml:4:5: unknown key 'pasword' in user (expected one of: name, password, "
-                 "backend_user, backend_password, require_tls, max_connections, kill_others, query_timeout)");
+                 "t.yaml:4:5: unknown key 'pasword' in user (did you mean 'password'?) (expected one "
+                 "of: name, password, backend_user, backend_password, require_tls, "
+                 "max_connections, kill_others, query_timeout)\n"
+                 "t.yaml:3:5: missing required key 'password' in user");
     expect_error(BASE "pool:\n  max: 3\n",
                  "t.yaml:9:3: unknown key 'max' in pool (expected one of: max_per_backend, "
                  "min_idle, idle_timeout, max_lifetime, wait_timeout, connect_timeout, "
@@ -431,7 +434,7 @@ static void test_integers_and_bools(void **state)
                  "'verbose'");
     expect_error(BASE "balance: round-robin\n",
                  "t.yaml:8:10: balance: expected one of roundrobin, static-rr, leastconn, "
-                 "first, random, random(2), source, user, leastlatency, got 'round-robin'");
+                 "first, random, random(2), source, user, leastlatency, got 'round-robin' (did you mean 'roundrobin'?)");
 
     static const char *const yes[] = {"true", "yes", "on", "True", "YES"};
     static const char *const no[] = {"false", "no", "off", "False", "OFF"};
@@ -902,7 +905,7 @@ static void test_health(void **state)
     expect_error(BASE "health:\n  query: ''\n", "t.yaml:9:10: query: expected a non-empty string");
     expect_error(BASE "health: tcp\n", "t.yaml:8:9: health: expected a mapping, got a scalar");
     expect_error(BACKEND_HEAD "    health:\n      intervall: 1s\n",
-                 "t.yaml:9:7: unknown key 'intervall' in backend health (expected one of: type, "
+                 "t.yaml:9:7: unknown key 'intervall' in backend health (did you mean 'interval'?) (expected one of: type, "
                  "interval, timeout, rise, fall, user, password, query, status_path)");
 }
 
@@ -1046,7 +1049,7 @@ static void test_balance(void **state)
                  "t.yaml:9:14: algorithm: expected one of roundrobin, static-rr, leastconn, "
                  "first, random, random(2), source, user, leastlatency, got 'rr'");
     expect_error(BASE "balance:\n  slowstart: 1s\n",
-                 "t.yaml:9:3: unknown key 'slowstart' in balance (expected one of: algorithm, "
+                 "t.yaml:9:3: unknown key 'slowstart' in balance (did you mean 'slow_start'?) (expected one of: algorithm, "
                  "slow_start, stick)");
     expect_error(BASE "balance: {stick: {on: src, ttl: 1m}}\n",
                  "t.yaml:8:28: unknown key 'ttl' in balance.stick (expected one of: on, expire, "
@@ -1138,7 +1141,7 @@ static void test_client_tls(void **state)
                  "got 'TLSv1.4'");
     expect_error(BASE "tls:\n  max_version: tls1.3\n",
                  "t.yaml:9:16: max_version: expected one of TLSv1, TLSv1.1, TLSv1.2, TLSv1.3, "
-                 "got 'tls1.3'");
+                 "got 'tls1.3' (did you mean 'TLSv1.3'?)");
     expect_error(BASE "tls:\n  min_version: TLSv1.3\n  max_version: TLSv1.2\n",
                  "t.yaml:9:16: min_version: TLSv1.3 is newer than max_version (TLSv1.2)");
     expect_error(BASE "tls:\n  max_version: TLSv1.1\n",
@@ -1156,7 +1159,7 @@ static void test_client_tls(void **state)
     expect_error(buf, "t.yaml:11:17: ciphersuites: expected TLS 1.3 suite names separated by ':' "
                       "(as TLS_AES_128_GCM_SHA256), got 'TLS_NOPE'");
     expect_error(BASE "tls:\n  required: true\n",
-                 "t.yaml:9:3: unknown key 'required' in tls (expected one of: cert, key, ca, "
+                 "t.yaml:9:3: unknown key 'required' in tls (did you mean 'require'?) (expected one of: cert, key, ca, "
                  "min_version, max_version, ciphers, ciphersuites, require)");
 }
 
