@@ -273,6 +273,7 @@ static enum MHD_Result http_on_request(void *cls, struct MHD_Connection *c, cons
     const char *ua = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "User-Agent");
     bool urlencoded = ctype && strncasecmp(ctype, "application/x-www-form-urlencoded", 33) == 0;
     char token[sizeof http_csrf + 1], value[32];
+    bool page_form = false; /* the page's own form, token and all */
     if (!safe && ((ua && strncmp(ua, "Mozilla/", 8) == 0) ||
                   MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin") ||
                   MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-Fetch-Site"))) {
@@ -287,6 +288,7 @@ static enum MHD_Result http_on_request(void *cls, struct MHD_Connection *c, cons
                             t ? "wrong CSRF token" : "no CSRF token");
             return http_send(c, &r);
         }
+        page_form = urlencoded;
         if (urlencoded && http_form_field(q.body, "value", value, sizeof value))
             q.form_value = value;
     }
@@ -314,7 +316,7 @@ static enum MHD_Result http_on_request(void *cls, struct MHD_Connection *c, cons
     if (!r.body) adm_reply_error(&r, 500, "no reply");
     /* the page's forms: after the action, back to the page (an error stays
      * on screen, as JSON, with its reason) */
-    if (urlencoded && !safe && r.status >= 200 && r.status < 300) {
+    if (page_form && r.status >= 200 && r.status < 300) {
         char *done = strdup("done\n");
         if (done) {
             adm_reply_take(&r, 303, "text/plain", done, 5);

@@ -230,6 +230,13 @@ void metrics_handle(struct mx_proxy *px, const struct adm_request *q, struct adm
           atomic_load(&sv->affine));
     M_SRV(f, px, "mymux_backend_response_time_seconds", "gauge",
           "Query response time, exponentially weighted.", atomic_load(&sv->ewma_us) / 1e6);
+    M_SRV(f, px, "mymux_backend_state_changes_total", "counter",
+          "Changes of this backend's state, any cause.", atomic_load(&sv->transitions));
+    M_SRV(f, px, "mymux_backend_check_state_changes_total", "counter",
+          "Changes of this backend's state made by its health checks.",
+          atomic_load(&sv->check_transitions));
+    M_SRV(f, px, "mymux_backend_check_failures_total", "counter",
+          "Health checks of this backend that failed.", STAT_GET(sv->checks_failed));
     M_SRV(f, px, "mymux_backend_queries_total", "counter", "Queries sent to this backend.",
           STAT_GET(sv->queries));
     M_SRV(f, px, "mymux_backend_errors_total", "counter", "Queries this backend answered with an error.",

@@ -124,6 +124,9 @@ def test_same_origin_and_non_browser_posts_work(api):
     st, body = api.request("POST", "/api/backends/db1/drain", body="")
     assert st == 200, body
     assert api.state("db1") == "draining"
+    # urllib and curl -d send a form type: still a script, answered with JSON, not sent to /
+    st, body = api.request("POST", "/api/backends/db1/drain", FORM, body="")
+    assert st == 200 and json.loads(body)["to"] == "draining", body
     st, body = api.request("POST", "/api/backends/db1/weight", {**FORM, "User-Agent": "curl/7.88"},
                            body="value=3")
     assert st == 400, body  # a script's form body is not the page's form: ?value= or JSON

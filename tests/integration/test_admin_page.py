@@ -377,6 +377,12 @@ def test_check_transitions_and_time_in_state(backends, mymux_factory):
         assert v["backends.flaky.checks_failed"] == str(b["check"]["failed"])
         assert abs(int(v["backends.flaky.state_s"]) - b["state_s"]) <= 1
         assert p.text["backends.flaky.state_s"] == human_uptime(int(v["backends.flaky.state_s"]))
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+            metrics = r.read().decode()
+        assert 'mymux_backend_state_changes_total{backend="flaky"} 3\n' in metrics
+        assert 'mymux_backend_check_state_changes_total{backend="flaky"} 2\n' in metrics
+        assert re.search(r'^mymux_backend_check_failures_total\{backend="flaky"\} [1-9]', metrics,
+                         re.M)
         db1 = backend(port, "db1")
         assert db1["transitions"] == 0 and db1["check"]["failed"] == 0
         assert abs(db1["state_s"] - api(port, "/api/status")["uptime_s"]) <= 1  # since start
