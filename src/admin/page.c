@@ -162,21 +162,32 @@ static void h_summary(FILE *f, json_t *st)
         fputs("</b></div>", f);
     }
     fputs("</div>\n", f);
-    /* one item per reason, flowing onto more lines as the window narrows */
-    fputs("<h2>Pins by reason</h2><div class=sum>", f);
+    /* reasons in rows of PAGE_PINS_PER_ROW (names over counts), so that the
+     * table fits 1024 px */
+    enum { PAGE_PINS_PER_ROW = 9 };
+    fputs("<h2>Pins by reason</h2><table>", f);
     json_t *pins = json_object_get(st, "pins");
+    const char *names[64];
+    json_t *vals[64];
+    size_t n = 0;
     const char *k;
     json_t *v;
     json_object_foreach(pins, k, v) {
-        fputs("<div>", f);
-        h_esc(f, k);
-        fputs("<br><b data-k=\"pins.all.", f);
-        h_esc(f, k);
-        fputs("\">", f);
-        h_val(f, v);
-        fputs("</b></div>", f);
+        if (n < 64) names[n] = k, vals[n++] = v;
     }
-    fputs("</div>\n", f);
+    for (size_t row = 0; row < n; row += PAGE_PINS_PER_ROW) {
+        size_t end = row + PAGE_PINS_PER_ROW < n ? row + PAGE_PINS_PER_ROW : n;
+        fputs("<tr>", f);
+        for (size_t i = row; i < end; i++) {
+            fputs("<th>", f);
+            h_esc(f, names[i]);
+            fputs("</th>", f);
+        }
+        fputs("</tr><tr>", f);
+        for (size_t i = row; i < end; i++) h_td(f, "pins", "all", names[i], vals[i], NULL);
+        fputs("</tr>", f);
+    }
+    fputs("</table>\n", f);
 }
 
 /* Two tables per backend, so that each fits 1024 px: its state, checks and
