@@ -2,7 +2,7 @@
  * same JSON documents the API serves (so both always say the same). Cells
  * carry data-k="section.name.field" so tests and scrapers can find values;
  * those shown in units (bytes, durations) carry the exact integer in data-v.
- * Its actions (drain, enable, disable, weight, kill) are plain HTML forms that
+ * Its actions (drain, enable, disable, recycle, weight, kill) are plain HTML forms that
  * POST to the API with this process's CSRF token; the API sends the browser
  * back here (http.c). */
 #include <stdbool.h>
@@ -120,7 +120,8 @@ static const char h_style[] =
     ".sum{display:flex;flex-wrap:wrap;gap:4px 16px}.sum b{font-size:15px}"
     "td.sql{text-align:left;white-space:normal;max-width:32em;overflow-wrap:anywhere;"
     "font-family:monospace}"
-    "form.act{display:inline;margin:0 2px 0 0}form.act input[name=value]{width:3em}"
+    "td.acts{white-space:normal;min-width:12em}"
+    "form.act{display:inline-block;margin:0 2px 1px 0}form.act input[name=value]{width:3em}"
     "button{font:inherit;padding:0 4px}"
     ".note{color:#666}";
 
@@ -219,8 +220,8 @@ static void h_backends(FILE *f, json_t *bs)
         h_td(f, "backends", name, "check_transitions", json_object_get(chk, "transitions"), NULL);
         h_td(f, "backends", name, "checks_failed", json_object_get(chk, "failed"), NULL);
         h_td(f, "backends", name, "check_detail", json_object_get(chk, "detail"), "detail");
-        fputs("<td class=l>", f);
-        static const char *const acts[] = {"drain", "enable", "disable"};
+        fputs("<td class=\"l acts\">", f);
+        static const char *const acts[] = {"drain", "enable", "disable", "recycle"};
         char action[300];
         for (size_t a = 0; a < sizeof acts / sizeof acts[0]; a++) {
             snprintf(action, sizeof action, "/api/backends/%s/%s", name ? name : "", acts[a]);

@@ -228,7 +228,8 @@ def backend(port, name):
 
 def test_page_actions_clicked_in_chromium(backends, mymux_factory, tmp_path):
     """An operator's actions from the page, clicked and typed in headless Chromium over the
-    DevTools protocol: drain, disable, enable and set the weight of a backend, kill a session.
+    DevTools protocol: drain, disable, enable, recycle and set the weight of a backend, kill a
+    session.
     The browser sends its own Origin, Sec-Fetch-Site and the page's CSRF token; the same
     form from another origin (a page served on another port) changes nothing. At 1024 px the
     page is no wider than the window."""
@@ -274,6 +275,13 @@ def test_page_actions_clicked_in_chromium(backends, mymux_factory, tmp_path):
         assert backend(port, "db1")["weight"] == 7
         assert b.eval("document.querySelector('[data-k=\"backends.db1.weight\"]')"
                       ".textContent") == "7"
+
+        # recycle (issue 16): the backend's pooled connections are replaced, the page says so
+        b.goto(page)
+        b.click('form[action="/api/backends/db1/recycle"] button')
+        b.wait_event("Page.loadEventFired")
+        assert b.eval("location.pathname") == "/"
+        assert "event=backend_recycle backend=db1 recycle=1 reason=admin" in m.log()
 
         b.goto(page)
         b.click(f'form[action="/api/sessions/{vid}/kill"] button')
