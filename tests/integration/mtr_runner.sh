@@ -37,8 +37,9 @@
 # statements, variables and connections, information_schema and SHOW, full-text, window
 # functions, GIS, partitions, engines, client programs) so that each area has several, plus
 # the longer tests that issue 15 found failing through mymux (sp-cursor, signal, ctype_latin1,
-# user_var, packet, select_safe, ...). 186 tests: about a minute per run, directly or through
-# mymux, on the 2-core CI machine.
+# user_var, packet, select_safe, ...), less the few that take seconds each (sp_stress_case,
+# index_merge_innodb, range_mrr_icp, timeout). 182 tests: under a minute per run, directly or
+# through mymux, on the 2-core CI machine.
 
 set -u
 
@@ -55,8 +56,8 @@ LIST=(
     bool bench_count_distinct count_distinct except except_all set_operation_oracle join_crash
     join_optimizer order_by_optimizer order_by_sortkey order_fill_sortbuf filesort_pack
     subselect_nulls subselect_sj_nonmerged subquery_merge subselect_exists2in_costmat
-    negation_elimination select_safe sum_distinct last_value group_by_null range_mrr_icp
-    index_merge_innodb derived_cond_pushdown_innodb keyread func_analyse
+    negation_elimination select_safe sum_distinct last_value group_by_null
+    derived_cond_pushdown_innodb keyread func_analyse
     # functions
     func_bit func_compress func_crypt func_equal func_if func_int func_isnull func_op
     func_regexp func_replace func_set func_timestamp func_weight_string json_equals
@@ -72,13 +73,13 @@ LIST=(
     ctype_utf32_innodb binary
     # stored programs and triggers
     sp-cursor sp-anchor-row-type-cursor sp-anchor-row-type-table signal sp-fib sp-group
-    sp-no-code sp_missing_4665 sp_stress_case sp-memory-leak signal_demo2 signal_demo3
+    sp-no-code sp_missing_4665 sp-memory-leak signal_demo2 signal_demo3
     signal_sqlmode trigger-33083 trigger_no_defaults-11698 custom_aggregates_i_s partition_sp
     # prepared statements
     prepare ps_2myisam ps_4heap ps_5merge ps_10nestset ps_max_subselect-5113 ps_innodb
     information_schema_prepare
     # variables, sessions and connections
-    user_var packet reset_connection aborted_clients mdev375 plugin_vars ansi timeout
+    user_var packet reset_connection aborted_clients mdev375 plugin_vars ansi
     kill_query-6728 lock_kill memory_used deprecated_features connect-no-db
     # information_schema and SHOW
     show information_schema_columns information_schema_stats information_schema_tables
@@ -107,6 +108,7 @@ declare -A EXCLUDED=(
     [aborted_clients]="waits for the server's session count to fall back after disconnects; mymux keeps the backend connections open in its pool"
     [mdev375]="waits for the server's session count to fall back after disconnects; mymux keeps the backend connections open in its pool"
     [user_var]="looks itself up in information_schema.PROCESSLIST by CONNECTION_ID(); through mymux CONNECTION_ID() is mymux's id and the list shows the server's backend connections"
+    [plugin_vars]="passes only the first time on a server: it leaves the archive plugin and an archive table behind, so the run after the direct one fails (directly too: it fails on the test bed's second direct run)"
     [type_json]="reads MariaDB's extended column metadata (format=json), a MariaDB extended capability (MARIADB_CLIENT_EXTENDED_METADATA) mymux deliberately does not offer"
 )
 

@@ -83,8 +83,11 @@ def test_mtr_through_mymux(mtr_server, direct, multiplex):
     try:
         passed, failures = run_runner(m.host, m.port, mtr_server)
         lost = sorted(direct - passed)
+        warned = [line for line in m.log().splitlines()
+                  if "level=warn" in line or "level=error" in line]
         assert not lost, "pass directly but not through mymux: " + ", ".join(lost) + "\n" + \
-            "\n".join(failures.get(t, f"{t}: no result") for t in lost)
+            "\n".join(failures.get(t, f"{t}: no result") for t in lost) + \
+            "\nmymux's warnings and errors (last 40):\n" + "\n".join(warned[-40:])
         assert m.alive(), f"mymux died during mariadb-test-run:\n{m.log()[-4000:]}"
     finally:
         testbed.assert_clean_log(m.stop())
