@@ -20,8 +20,8 @@
 # All tests run in one mariadb-test-run invocation, in the list's order (--no-reorder). A
 # failed test can leave tables or settings behind that fail the tests after it (external
 # servers get no check-testcase clean-up), so each test that fails after an earlier failure
-# runs once more alone, on a fresh `test` database; the first failure of a run is never
-# retried. mariadb-test-run writes a failing test's .reject file next to its .result, in the
+# runs once more alone, on a fresh `test` database with the saved globals put back; the first
+# failure of a run is never retried. mariadb-test-run writes a failing test's .reject file next to its .result, in the
 # installed suite.
 #
 # Prints "ok NAME", "FAIL NAME: why" or "skip NAME: reason" per test and a summary line;
@@ -99,8 +99,8 @@ LIST=(
     mysqldump-header mysqltest_256 my_print_defaults perror non_blocking_api
 )
 
-# Tests of the list's areas that cannot pass through mymux, each with the reason. They pass
-# directly over TCP against the same server.
+# Tests of the list that cannot pass through mymux, each with the reason. They pass directly
+# over TCP against the same server (plugin_vars only on its first run there).
 RUNTIME_USER="logs in as a user the test creates at run time; mymux admits only the users in its configuration"
 declare -A EXCLUDED=(
     [check]="$RUNTIME_USER (global_level_priv)"
@@ -113,7 +113,7 @@ declare -A EXCLUDED=(
 )
 
 usage() {
-    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -216,8 +216,8 @@ mtr_run() {
     shift
     local names=()
     for t in "$@"; do names+=("main.$t"); done
-    (cd "$(dirname "$MTR")" && timeout -k 10 "$TIMEOUT" "$MTR" --extern host="$host" --extern port="$port" \
-        --extern user=root --extern protocol=TCP --vardir="$workdir/var" --force \
+    (cd "$(dirname "$MTR")" && timeout -k 10 "$TIMEOUT" "$MTR" --extern host="$host" \
+        --extern port="$port" --extern user=root --extern protocol=TCP --vardir="$workdir/var" --force \
         --max-test-fail=0 --retry=0 --no-reorder --testcase-timeout=2 "${names[@]}" \
         >"$log" 2>&1 </dev/null)
     # A failure's reason: mysqltest's error, else the first lines of the result diff.
@@ -228,14 +228,14 @@ mtr_run() {
             t = $1; sub(/^main\./, "", t)
             res = $0; sub(/^[^[]*\[ /, "", res); r = res; sub(/ \].*$/, "", r)
             rest = res; sub(/^[a-z]+ \] */, "", rest)
-            if (r == "fail") { name = t; why = ""; diff = 0 } else print t, r, rest
+            if (r == "fail") { name = t; why = rest; diff = 0 } else print t, r, rest
             next
         }
         name != "" && why !~ /^mysqltest/ && /^(mysqltest: )?At line [0-9]+:/ {
             why = $0; sub(/^mysqltest: /, "", why); why = "mysqltest: " why; next
         }
         name != "" && why !~ /^mysqltest/ && /^[-+][^-+]/ && diff < 4 {
-            why = why (diff ? " | " : "result differs: ") substr($0, 1, 100); diff++
+            why = (diff ? why " | " : "result differs: ") substr($0, 1, 100); diff++
         }
         /^(-----|The servers were restarted)/ { flush() }
         END { flush() }
@@ -292,5 +292,5 @@ for t in "${run[@]}"; do
     esac
 done
 echo "summary: $passed passed, $failed failed, $skipped skipped in $(($(date +%s) - start))s"
-[ $failed = 0 ] || echo "failed:$failed_names (logs: $logdir)"
+[ $failed = 0 ] || echo "failed:$failed_names${MTR_LOG_DIR:+ (logs: $MTR_LOG_DIR)}"
 [ $failed = 0 ]
