@@ -1705,8 +1705,13 @@ static void finish_command(struct mx_session *s)
                           memory_order_relaxed);
     if (s->reg) atomic_store(&s->reg->busy, 0);
     bool was_in_trx = (s->status & SERVER_STATUS_IN_TRANS) != 0;
+    /* More-results describes the answer in flight, not the session after it:
+     * an answer that ends in ERR (a procedure's error after its result sets)
+     * leaves the last terminator's flag, which mymux's own answers (SHOW
+     * WARNINGS) must not repeat, or the client waits for a result that never comes */
     if (r->has_status)
-        s->status = be->status = r->status & (uint16_t)~SERVER_SESSION_STATE_CHANGED;
+        s->status = be->status =
+            r->status & (uint16_t)~(SERVER_SESSION_STATE_CHANGED | SERVER_MORE_RESULTS_EXISTS);
     /* a transaction is a pin too, counted once per transaction the server opened */
     if (!was_in_trx && (s->status & SERVER_STATUS_IN_TRANS))
         STAT_ADD(px->stats.pins[__builtin_ctz(CLS_PIN_TRX)], 1);
@@ -1825,6 +1830,10 @@ static int answer_diagnostics(struct mx_session *s, const char *sql, size_t n, u
         return -1;
     }
     out_commit(s, &w);
+    /* what the server's ROW_COUNT() and FOUND_ROWS() say after such a reader:
+     * -1 after any result set; a one-row count or SELECT is found rows */
+    s->last_row_count = -1;
+    if (q.kind != DQ_LIST_WARNINGS && q.kind != DQ_LIST_ERRORS) s->last_found_rows = 1;
     if (!session_flush(s)) return -1;
     if (!s->sock.writing) s->state = SS_IDLE;
     return 1;

@@ -110,6 +110,8 @@ struct mx_session {
     int pending_charset;             /* collation of a SET NAMES in flight, -1 none */
     bool schema_moved;               /* a USE inside a multi-statement: the schema is the pinned connection's */
     uint32_t pending_unpins;         /* pins the command in flight clears on success */
+    bool pending_global;             /* the command in flight is a SET GLOBAL: on success the
+                                        server's pooled connections hold the old values */
     /* what the server's session trackers said of the command in flight */
     bool trk_changed;                /* SERVER_SESSION_STATE_CHANGED was seen */
     bool trk_explainable;            /* a command whose every change mymux can replay */

@@ -197,6 +197,8 @@ void sstate_on_query(struct mx_session *s, const struct cls_result *c, char *sql
                 pins |= CLS_PIN_SESSION_VAR;
                 break;
             case CLS_SCOPE_GLOBAL:
+                s->pending_global = true;
+                break;
             case CLS_SCOPE_USER:
             default:
                 break;
@@ -465,6 +467,21 @@ void sstate_track_clear(struct mx_session *s)
     }
 }
 
+/* A SET GLOBAL succeeded on the session's server. A direct client's next
+ * connection starts from the new globals; a pooled connection took its
+ * session values from the globals when it was opened. So the server's pools
+ * are recycled, as by the admin API: idle connections opened before close on
+ * the next tick, busy ones when given back (a pinned session keeps its own,
+ * as a direct session keeps its values). */
+static void global_changed(struct mx_session *s)
+{
+    const struct mx_config *cfg = s->w->px->cfg;
+    if (s->server < 0 || (size_t)s->server >= cfg->n_backends) return;
+    unsigned gen = atomic_fetch_add(&s->w->px->servers[s->server].recycle, 1) + 1;
+    log_info("backend_recycle", "backend=%s recycle=%u reason=set_global",
+             cfg->backends[s->server].name, gen);
+}
+
 void sstate_on_finish(struct mx_session *s, const struct mx_resp *r)
 {
     struct mx_backend *be = s->be;
@@ -498,6 +515,8 @@ void sstate_on_finish(struct mx_session *s, const struct mx_resp *r)
     s->pending_charset = -1;
     if (ok) s->pins &= ~s->pending_unpins;
     s->pending_unpins = 0;
+    if (ok && s->pending_global) global_changed(s);
+    s->pending_global = false;
     if (s->cmd == COM_RESET_CONNECTION && ok) {
         sstate_reset(s);
         if (be) be_forget_reset(be);
@@ -553,6 +572,7 @@ void sstate_abort(struct mx_session *s)
     }
     s->pending_charset = -1;
     s->pending_unpins = 0;
+    s->pending_global = false;
 }
 
 void sstate_reset(struct mx_session *s)

@@ -200,6 +200,21 @@ def test_reading_the_warnings_does_not_change_row_count_or_found_rows(mymux_fact
         "COMMIT",
         "SELECT CAST('x' AS SIGNED)",
         "SELECT ROW_COUNT(), FOUND_ROWS()",
+        # a reader mymux answers is a result set to the server's counters too (issue 15:
+        # MariaDB's foreign_key test reads ROW_COUNT() after its client's SHOW WARNINGS)
+        "INSERT IGNORE INTO diag_rc VALUES (1000), (2000)",
+        "SHOW WARNINGS",
+        "SELECT ROW_COUNT()",
+        "SELECT a FROM diag_rc LIMIT 3",
+        "INSERT IGNORE INTO diag_rc VALUES (1000)",
+        "SHOW WARNINGS",
+        "SELECT ROW_COUNT(), FOUND_ROWS()",
+        "INSERT IGNORE INTO diag_rc VALUES (1000)",
+        "SHOW COUNT(*) WARNINGS",
+        "SELECT ROW_COUNT(), FOUND_ROWS()",
+        "INSERT IGNORE INTO diag_rc VALUES (1000)",
+        "SELECT @@warning_count",
+        "SELECT ROW_COUNT(), FOUND_ROWS()",
     ]
 
     def run(conn):

@@ -1111,3 +1111,36 @@ def test_libmariadb_autocommit_off_shares_one_connection(mymux_factory, tracking
     finally:
         a.close()
         b.close()
+
+
+@pytest.mark.parametrize("multiplex", [True, False], ids=["multiplex", "no-multiplex"])
+def test_set_global_reaches_the_next_client(mymux_factory, root, globals_, multiplex):
+    """A client's SET GLOBAL through mymux: a new client starts from the new value, as a new
+    direct connection does, although the pool holds connections opened before it (issue 15:
+    MariaDB's func_compress, func_weight_string and packet tests lower max_allowed_packet
+    and connect again). A session that holds its connection keeps its values, as directly."""
+    m = mymux_factory({"workers": 1, "pool": {"multiplex": multiplex, "max_per_backend": 8}})
+    old = globals_["div"]
+    a = m.connect(database="test", autocommit=True)
+    idle = m.connect(database="test", autocommit=True)
+    try:
+        # both in a transaction at once: two backend connections, opened before the SET
+        q(idle, "BEGIN")
+        q(a, "BEGIN")
+        assert one(idle, "SELECT @@div_precision_increment") == old
+        q(idle, "COMMIT")
+        idle.close()  # its backend connection goes back to the pool, idle
+        q(a, f"SET GLOBAL div_precision_increment = {old + 3}")
+        for _ in range(3):
+            b = m.connect(database="test", autocommit=True)
+            try:
+                assert one(b, "SELECT @@div_precision_increment") == old + 3
+                assert one(b, "SELECT @@session.div_precision_increment") == old + 3
+            finally:
+                b.close()
+        assert one(a, "SELECT @@div_precision_increment") == old  # a's own session
+        q(a, "COMMIT")
+        assert one(a, "SELECT 1") == 1
+    finally:
+        a.close()
+        q(root, f"SET GLOBAL div_precision_increment = {old}")

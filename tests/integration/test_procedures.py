@@ -159,3 +159,17 @@ def test_call_answers_libmariadb(mux, subtests):
     assert r.returncode == 0 and all(f"ok {t}" in lines for t in subtests), (
         f"client_test exited {r.returncode}:\n{r.stdout}{r.stderr}")
     assert mux.alive()
+
+
+def test_show_warnings_after_a_procedures_error_cli(procs, backends, mux):
+    """A CALL whose handler RESIGNALs after a result set ends in ERR; the last terminator
+    before it said more results follow. mymux answers the SHOW WARNINGS after it itself,
+    and repeated that flag: the mariadb CLI (and mariadb-test-run's signal test) then waited
+    for a result that never came."""
+    script = "CALL h15_resignal();\nSHOW WARNINGS;\nSELECT 'after' AS a;\n"
+    args = ["--force", "--batch", "--database=test"]
+    want = testbed.run_cli(backends[0].host, backends[0].port, args, input=script, timeout=30)
+    assert "boom" in want.stderr and "after" in want.stdout, want
+    got = mux.cli(args, input=script, timeout=30)
+    assert (got.stdout, got.stderr) == (want.stdout, want.stderr)
+    assert mux.alive()
