@@ -96,7 +96,8 @@ void registry_remove(struct mx_proxy *px, struct mx_reg_entry *e)
     pthread_mutex_unlock(&px->reg_lock);
 }
 
-int registry_get(struct mx_proxy *px, uint32_t id, struct mx_reg_entry *out)
+static int registry_get_marked(struct mx_proxy *px, uint32_t id, uint64_t until_ms,
+                               struct mx_reg_entry *out)
 {
     int rc = -1;
     pthread_mutex_lock(&px->reg_lock);
@@ -104,6 +105,7 @@ int registry_get(struct mx_proxy *px, uint32_t id, struct mx_reg_entry *out)
     for (size_t i = 0; i < px->reg_cap && px->reg[k]; i++, k = (k + 1) & mask) {
         struct mx_reg_entry *e = px->reg[k];
         if (e->id != id) continue;
+        if (until_ms) atomic_store(&e->kill_until_ms, until_ms); /* before busy is read */
         out->id = id;
         out->worker = e->worker;
         memcpy(out->user, e->user, sizeof out->user);
@@ -116,6 +118,17 @@ int registry_get(struct mx_proxy *px, uint32_t id, struct mx_reg_entry *out)
     }
     pthread_mutex_unlock(&px->reg_lock);
     return rc;
+}
+
+int registry_get(struct mx_proxy *px, uint32_t id, struct mx_reg_entry *out)
+{
+    return registry_get_marked(px, id, 0, out);
+}
+
+int registry_mark_kill(struct mx_proxy *px, uint32_t id, uint64_t until_ms,
+                       struct mx_reg_entry *out)
+{
+    return registry_get_marked(px, id, until_ms, out);
 }
 
 int registry_find_backend_thread(struct mx_proxy *px, int server, uint32_t tid, const char *user,

@@ -393,6 +393,7 @@ static bool discard_begin(struct mx_session *s, const struct be_error *e)
     stmt_forget_command(s);
     s->pending_schema[0] = 0;
     s->synthetic_len = 0;
+    s->kq_victim = 0;
     s->kill_after = 0;
     if (s->reg) atomic_store(&s->reg->busy, 0);
     s->state = SS_FORWARD;
@@ -790,6 +791,9 @@ static void handle_kill(struct mx_session *s, bool query, uint64_t id)
         /* the synthetic command is written by forward_command from `synthetic` */
         s->synthetic_len = (uint16_t)ql;
         memcpy(s->synthetic, q, (size_t)ql);
+        s->kq_victim = (uint32_t)id;
+        s->kq_tid = tid;
+        s->kq_owner = owner;
         start_backend_command(s);
         return;
     }
@@ -1374,6 +1378,7 @@ static bool handle_command(struct mx_session *s)
     s->infile_ok = false;
     s->n_infile = 0;
     s->synthetic_len = 0;
+    s->kq_victim = 0;
     s->kill_after = 0;
     s->digest = 0;
     s->pending_schema[0] = 0;
@@ -1561,11 +1566,55 @@ static void begin_response(struct mx_session *s)
     if (be->sock.in && be->sock.in->wpos > be->sock.in->ppos) relay_response(s);
 }
 
+/* How long a session whose statement ends keeps its connection once a KILL
+ * QUERY for it is on its way (registry_mark_kill). */
+#define KILL_MARK_MS 5000
+
+/* The KILL QUERY about to go out names the backend thread its victim was busy
+ * on when the KILL came, and meanwhile this session may have waited for a
+ * connection. Sent now only if the victim is still busy on that thread: the
+ * mark made first keeps the victim on that connection should its statement end
+ * before the server runs the KILL, so the KILL can never reach a statement of
+ * a session the connection was lent to next. True when it may go out; else the
+ * KILL is answered here (an owner's: OK, nothing left to stop; another user's
+ * cannot be authorised any more) and the session goes on. */
+static bool kill_query_still_due(struct mx_session *s)
+{
+    struct mx_reg_entry t;
+    if (!s->kq_victim) return true;
+    uint32_t victim = s->kq_victim;
+    s->kq_victim = 0;
+    if (registry_mark_kill(s->w->px, victim, mx_now_ms() + KILL_MARK_MS, &t) == 0 &&
+        atomic_load(&t.busy) && atomic_load(&t.server) == s->server &&
+        atomic_load(&t.backend_tid) == s->kq_tid)
+        return true;
+    log_info("kill_query_skipped", "conn_id=%u target=%u (its statement ended)", s->id, victim);
+    s->synthetic_len = 0;
+    s->kq_victim = 0;
+    s->kill_after = 0;
+    if (s->reg) atomic_store(&s->reg->busy, 0);
+    s->state = SS_LOCAL;
+    if (sstate_can_release(s)) detach_backend(s, false);
+    if (s->kq_owner) {
+        if (!session_reply_ok(s)) return false;
+    } else if (!session_reply_err(s, 1105, "HY000",
+                                  "mymux: thread %u left its backend connection before the "
+                                  "server could authorise the KILL; try again", victim)) {
+        return false;
+    }
+    if (s->state == SS_LOCAL && !s->sock.writing) {
+        s->state = SS_IDLE;
+        process_input(s);
+    }
+    return false;
+}
+
 /* Sends the client's bytes of the current command (or LOCAL INFILE data) to the backend. */
 static void forward_command(struct mx_session *s)
 {
     struct mx_backend *be = s->be;
     if (!s->discard && (!be || be->sock.writing)) return;
+    if (s->synthetic_len && !kill_query_still_due(s)) return;
     if (s->synthetic_len) { /* a command mymux wrote itself instead of the client's */
         struct mx_buf *o = sock_out(&be->sock);
         if (!o) {
@@ -1924,6 +1973,12 @@ static void finish_release(struct mx_session *s)
      * clean point even without multiplexing */
     bool leaving = atomic_load(&sv->state) != SRV_UP;
     bool release = sstate_can_release(s) || (leaving && sstate_is_clean(s));
+    /* a KILL QUERY for the statement that just ended may still be on its way:
+     * the connection stays this session's until its next command at least */
+    if (release && s->reg && mx_now_ms() < atomic_load(&s->reg->kill_until_ms)) {
+        log_debug("kill_mark_keeps_connection", "conn_id=%u", s->id);
+        release = false;
+    }
     if (release && s->lock_doubt && lock_check_on(s, be)) {
         if (check_user_locks(s, be) == 0) return; /* locks_done comes back here */
         sstate_count_pins(s, CLS_PIN_GET_LOCK); /* cannot ask: the doubt pins */

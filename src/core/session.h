@@ -130,6 +130,9 @@ struct mx_session {
     uint64_t started_ms;             /* when the client connected */
     uint64_t digest;                 /* query digest handle of the statement in flight */
     char synthetic[64];              /* a command mymux sends instead of the client's */
+    uint32_t kq_victim;              /* the synthetic is KILL QUERY of this session's... */
+    unsigned kq_tid;                 /* ...backend thread, on server s->server */
+    bool kq_owner;                   /* ...asked by its owner (else it authorises a KILL) */
     uint16_t synthetic_len;
     bool counted;                    /* counted in px->sessions_total */
     bool fd_counted;                 /* its socket counted in px->client_fds */

@@ -357,6 +357,7 @@ static void accept_user(struct mx_session *s, const struct mx_user *u)
     atomic_store(&e->server, s->be ? s->server : -1);
     atomic_store(&e->backend_tid, s->be ? s->be->thread_id : 0);
     atomic_store(&e->busy, 0);
+    atomic_store(&e->kill_until_ms, 0);
     if (registry_add(s->w->px, e) == 0) s->reg = e;
     else log_warn("registry_add_failed", "conn_id=%u (out of memory: KILL cannot reach it)", s->id);
     if (s->ustats) atomic_fetch_sub(&s->ustats->sessions, 1);

@@ -240,6 +240,8 @@ struct mx_reg_entry {
     atomic_int server;         /* backend server of the attached connection, -1 none */
     atomic_uint backend_tid;   /* its thread id on that server */
     atomic_int busy;           /* a command is running */
+    atomic_ullong kill_until_ms; /* a KILL QUERY for backend_tid is on its way until then
+                                    (mx_now_ms): the session keeps that connection */
 };
 /* The counters of user `name` (created if new; NULL when the table is full). */
 struct mx_user_stats *ustats_for(struct mx_proxy *px, const char *name);
@@ -255,6 +257,11 @@ int registry_add(struct mx_proxy *px, struct mx_reg_entry *e);
 void registry_remove(struct mx_proxy *px, struct mx_reg_entry *e);
 /* Copies the entry for id into *out; returns 0 or -1 when unknown. */
 int registry_get(struct mx_proxy *px, uint32_t id, struct mx_reg_entry *out);
+/* registry_get after marking the entry's kill_until_ms (a KILL QUERY is about to
+ * be sent to its backend thread): what the copy says of busy and backend_tid
+ * was read after the mark, so a session whose statement ends later sees it. */
+int registry_mark_kill(struct mx_proxy *px, uint32_t id, uint64_t until_ms,
+                       struct mx_reg_entry *out);
 /* The session of mymux user `user` whose attached connection to server is backend
  * thread tid (what SHOW PROCESSLIST shows); 0 and *out, or -1. A scan: KILL only. */
 int registry_find_backend_thread(struct mx_proxy *px, int server, uint32_t tid, const char *user,

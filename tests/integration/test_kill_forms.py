@@ -243,3 +243,72 @@ def test_connection_id_in_a_multi_statement(mymux):
             assert cur.fetchall() == [{"c": c.thread_id()}]
     finally:
         c.close()
+
+
+def test_kill_query_never_reaches_the_next_borrower(mymux_factory, backends):
+    """KILL QUERY of a busy session goes to the server as KILL QUERY of the backend thread
+    the victim was busy on. If the requester first waits for a connection and the victim's
+    statement ends meanwhile, that thread may be lent to another session: the KILL must not
+    stop that session's statement (SLEEP returns 1 when a KILL QUERY interrupts it, 0 when it
+    runs out). Sequenced by the pool's queue: two connections, Z holds one in a transaction,
+    V sleeps on the other, Y and then R (KILL QUERY V) wait; V's connection goes to Y, Z's
+    COMMIT frees the other for R, whose KILL would then name Y's thread."""
+    import json
+    import threading
+    import urllib.request
+    port = testbed.free_port()
+    m = mymux_factory({"workers": 1, "admin_listen": f"127.0.0.1:{port}",
+                       "pool": {"max_per_backend": 2, "wait_timeout": "30s"}})
+    testbed.wait_until(lambda: testbed.port_accepts("127.0.0.1", port), 10, what="admin listener")
+
+    def queue():
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/backends", timeout=5) as r:
+            doc = json.load(r)
+        bs = doc["backends"] if isinstance(doc, dict) else doc
+        return sum(b["queue"] for b in bs)
+
+    z, v, y, r = (m.connect(database="test", autocommit=True) for _ in range(4))
+    box = {}
+
+    def run(key, fn):
+        def body():
+            try:
+                box[key] = fn()
+            except Exception as e:  # noqa: BLE001 - reported by the assertions below
+                box[key] = repr(e)
+        t = threading.Thread(target=body)
+        t.start()
+        return t
+    try:
+        with z.cursor() as cur:
+            cur.execute("BEGIN")
+            cur.execute("SELECT COUNT(*) FROM mysql.db")  # a table read: Z holds a connection
+        tv = run("v", lambda: one(v, "SELECT SLEEP(2)"))
+        testbed.wait_until(lambda: _sleeping(backends[0], 2), 10, what="V's statement running")
+        ty = run("y", lambda: one(y, "SELECT SLEEP(3)"))
+        testbed.wait_until(lambda: queue() >= 1, 10, what="Y waiting for a connection")
+        tr = run("r", lambda: r.cursor().execute(f"KILL QUERY {v.thread_id()}"))
+        testbed.wait_until(lambda: queue() >= 2, 10, what="R's KILL waiting for a connection")
+        tv.join(30)
+        testbed.wait_until(lambda: _sleeping(backends[0], 3), 10, what="Y's statement running")
+        with z.cursor() as cur:
+            cur.execute("COMMIT")  # frees the other connection for R's KILL
+        tr.join(30)
+        ty.join(30)
+        assert box.get("r") == 0, f"the KILL QUERY did not answer OK: {box}"
+        assert box.get("v") == 0, box  # V's sleep ran out before the KILL could reach it
+        assert box.get("y") == 0, f"Y's statement was stopped by a KILL QUERY meant for V: {box}"
+    finally:
+        for c in (z, v, y, r):
+            c.close()
+
+
+def _sleeping(server, secs):
+    c = server.root_conn()
+    try:
+        with c.cursor() as cur:
+            cur.execute("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO = %s",
+                        (f"SELECT SLEEP({secs})",))
+            return cur.fetchone()[0] > 0
+    finally:
+        c.close()
