@@ -61,7 +61,7 @@ SAN_ENV=(ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
 
 integration() {  # integration BINARY [env...]
   local bin=$1; shift
-  env "$@" MYMUX_BIN="$bin" timeout --signal=INT --kill-after=60 1200 \
+  env "$@" MYMUX_BIN="$bin" timeout --signal=INT --kill-after=60 2400 \
     "$PYTHON" -m pytest "$ROOT/tests/integration" -q -p no:cacheprovider -rfEs \
     ${PYTEST_ARGS:-}
 }
