@@ -153,6 +153,8 @@ static void print_version(void)
     printf("  libuv %s, %s, libyaml %s, zlib %s, zstd %s, libmicrohttpd %s, jansson %s\n",
            uv_version_string(), OpenSSL_version(OPENSSL_VERSION), yaml_get_version_string(),
            zlibVersion(), ZSTD_versionString(), MHD_get_version(), JANSSON_VERSION);
+    /* sd-daemon has no version call: the one built against */
+    printf("  libsystemd %s (built against)\n", MYMUX_LIBSYSTEMD_VERSION);
 }
 
 static void usage(FILE *f)

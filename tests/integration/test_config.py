@@ -174,7 +174,7 @@ def test_version_names_libraries_and_build():
     r = run_mymux(["--version"])
     assert r.returncode == 0
     for lib in ("libuv ", "OpenSSL ", "libyaml ", "zlib ", "zstd ", "libmicrohttpd ",
-                "jansson "):
+                "jansson ", "libsystemd "):
         assert lib in r.stdout, r.stdout
     assert "build: " in r.stdout
 
