@@ -131,6 +131,32 @@ int registry_mark_kill(struct mx_proxy *px, uint32_t id, uint64_t until_ms,
     return registry_get_marked(px, id, until_ms, out);
 }
 
+size_t registry_find_user(struct mx_proxy *px, const char *user, const char *host,
+                          struct mx_reg_entry *out, size_t max)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&px->reg_lock);
+    for (size_t k = 0; k < px->reg_cap; k++) {
+        struct mx_reg_entry *e = px->reg[k];
+        if (!e || strcmp(e->user, user) != 0 || (host[0] && strcmp(e->host, host) != 0))
+            continue;
+        if (n < max) {
+            struct mx_reg_entry *o = &out[n];
+            o->id = e->id;
+            o->worker = e->worker;
+            memcpy(o->user, e->user, sizeof o->user);
+            memcpy(o->backend_user, e->backend_user, sizeof o->backend_user);
+            memcpy(o->host, e->host, sizeof o->host);
+            atomic_store(&o->server, atomic_load(&e->server));
+            atomic_store(&o->backend_tid, atomic_load(&e->backend_tid));
+            atomic_store(&o->busy, atomic_load(&e->busy));
+        }
+        n++;
+    }
+    pthread_mutex_unlock(&px->reg_lock);
+    return n;
+}
+
 int registry_find_backend_thread(struct mx_proxy *px, int server, uint32_t tid, const char *user,
                                  struct mx_reg_entry *out)
 {

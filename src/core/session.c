@@ -30,6 +30,8 @@ static void relay_response(struct mx_session *s);
 static void fail_answer(struct mx_session *s, const struct be_error *e, const char *why);
 static bool lock_check_on(const struct mx_session *s, const struct mx_backend *be);
 static void start_backend_command(struct mx_session *s);
+static void kill_batch_send(struct mx_session *s);
+static void finish_release(struct mx_session *s);
 
 /* The session's query deadline in ms: its user's, else the pool's (0: none). */
 static int query_timeout_of(const struct mx_session *s)
@@ -201,6 +203,8 @@ void session_close(struct mx_session *s, const char *why)
     cred_clear(&s->cred);
     free(s->defer_err);
     s->defer_err = NULL;
+    free(s->kb);
+    s->kb = NULL;
     sstate_abort(s);
     vars_free(&s->vars);
     diag_free(&s->diag);
@@ -714,6 +718,10 @@ static bool skip_dropped(struct mx_session *s)
  * anyway (the close itself was posted). */
 #define KILL_WAIT_MS 2000
 
+/* How long a session whose statement ends keeps its connection once a KILL
+ * QUERY for it is on its way (registry_mark_kill). */
+#define KILL_MARK_MS 5000
+
 static void handle_kill(struct mx_session *s, bool query, uint64_t id)
 {
     struct mx_reg_entry t;
@@ -800,6 +808,198 @@ static void handle_kill(struct mx_session *s, bool query, uint64_t id)
     s->state = SS_LOCAL;
     session_reply_ok(s);
     if (s->state != SS_CLOSING && !s->sock.writing) s->state = SS_IDLE;
+}
+
+/* KILL [CONNECTION|QUERY] USER (MariaDB's form): the sessions logged in to
+ * mymux as that user are its victims, not the backend user's connections (which
+ * the pool shares). Statements still running are stopped by KILL QUERY on
+ * their backend threads, sent over the requester's connection to that server
+ * (rounds of KILL_BATCH_ROUND internal commands), each only while its victim is
+ * still busy on that thread (the mark of kill_query_still_due); then the
+ * victims' connections are closed by their workers. */
+#define KILL_BATCH_ROUND 8
+
+struct mx_kill_victim {
+    uint32_t id;
+    int worker;
+    unsigned tid; /* busy on this backend thread of kb->server, 0 if not */
+};
+
+struct mx_kill_batch {
+    bool query;       /* KILL QUERY USER: the connections stay */
+    bool self;        /* the requester is one of the victims (KILL CONNECTION) */
+    int server;       /* where the statements are stopped */
+    uint64_t rows;    /* the answer's affected rows: sessions the KILL reached */
+    size_t n, next;   /* victims, and the first whose statement is not yet stopped */
+    struct mx_kill_victim v[];
+};
+
+/* The answer to a KILL USER once its statements are stopped: connections
+ * closed (KILL CONNECTION), OK with the count, the requester closed if it was
+ * one of them. */
+static void kill_batch_answer(struct mx_session *s)
+{
+    struct mx_kill_batch *kb = s->kb;
+    s->kb = NULL;
+    if (!kb->query) {
+        for (size_t i = 0; i < kb->n; i++) {
+            struct mx_worker *tw = &s->w->px->workers[kb->v[i].worker];
+            if (tw == s->w) worker_kill_now(tw, kb->v[i].id);
+            else if (!worker_post_kill(tw, kb->v[i].id, -1, 0))
+                log_warn("kill_queue_full", "conn_id=%u target=%u", s->id, kb->v[i].id);
+        }
+    }
+    log_info("kill_user", "conn_id=%u query=%d sessions=%llu", s->id, kb->query,
+             (unsigned long long)kb->rows);
+    if (kb->self) s->close_after_write = true;
+    struct pkt_wr w = out_writer(s);
+    pkt_ok(&w, (uint8_t)(s->seq + 1), kb->rows, 0, s->status, 0, NULL);
+    out_commit(s, &w);
+    bool self = kb->self;
+    free(kb);
+    if (!session_flush(s)) return;
+    if (self && s->state != SS_CLOSING && !s->sock.writing) session_close(s, "killed");
+}
+
+static void kill_batch_done(struct mx_backend *be, int err, const struct be_error *e)
+{
+    (void)e; /* 1094: the statement ended meanwhile, which is what was asked */
+    struct mx_session *s = be->session;
+    if (!s) {
+        pool_release(be);
+        return;
+    }
+    if (err && be->broken) {
+        if (!drop_dead_backend(s)) return;
+        s->kb->next = s->kb->n; /* the rest cannot be stopped from here */
+    }
+    if (s->be && s->kb->next < s->kb->n) {
+        kill_batch_send(s);
+        return;
+    }
+    uv_timer_stop(&s->timer);
+    if (s->reg) atomic_store(&s->reg->busy, 0);
+    kill_batch_answer(s);
+    if (s->state == SS_CLOSING) return;
+    if (s->be) {
+        finish_release(s);
+    } else {
+        s->state = SS_IDLE;
+        process_input(s);
+    }
+}
+
+/* Writes the next round of KILL QUERY on the session's connection and starts
+ * it; with none left due, answers. */
+static void kill_batch_send(struct mx_session *s)
+{
+    struct mx_kill_batch *kb = s->kb;
+    struct mx_backend *be = s->be;
+    struct mx_buf *o = be->broken || be->iq_n ? NULL : sock_out(&be->sock);
+    struct pkt_wr w;
+    int n = 0;
+    if (o) pkt_wr_init(&w, o->data + o->wpos, o->cap - o->wpos);
+    while (o && kb->next < kb->n && n < KILL_BATCH_ROUND) {
+        struct mx_kill_victim *v = &kb->v[kb->next++];
+        struct mx_reg_entry t;
+        if (!v->tid || be->pool->server != kb->server ||
+            registry_mark_kill(s->w->px, v->id, mx_now_ms() + KILL_MARK_MS, &t) != 0 ||
+            !atomic_load(&t.busy) || atomic_load(&t.server) != kb->server ||
+            atomic_load(&t.backend_tid) != v->tid)
+            continue; /* nothing running there any more */
+        char q[48];
+        int ql = snprintf(q, sizeof q, "KILL QUERY %u", v->tid);
+        size_t off = pkt_wr_begin(&w);
+        pkt_wr_u8(&w, COM_QUERY);
+        pkt_wr_bytes(&w, q, (size_t)ql);
+        pkt_wr_end(&w, off, 0);
+        if (w.bad) break;
+        be_expect(be, COM_QUERY, NULL);
+        n++;
+    }
+    if (n > 0 && !w.bad) {
+        o->wpos += (uint32_t)w.pos;
+        s->state = SS_DIAG;
+        (void)be_run_internal(be, n, kill_batch_done); /* a failure to write reports there */
+        return;
+    }
+    if (n > 0) { /* cannot happen with rounds this small: give the connection up */
+        be->broken = true;
+        (void)be_run_internal(be, n, kill_batch_done);
+        return;
+    }
+    kb->next = kb->n;
+    uv_timer_stop(&s->timer);
+    if (s->reg) atomic_store(&s->reg->busy, 0);
+    kill_batch_answer(s);
+    if (s->state != SS_CLOSING) finish_release(s);
+}
+
+#define KILL_USER_REFUSED                                                                          \
+    "Operation KILL USER failed for %s@%s (mymux: another user's sessions may be killed only "     \
+    "by a user with kill_others)"
+
+static void handle_kill_user(struct mx_session *s, const struct cls_result *c)
+{
+    const char *me_name = s->reg ? s->reg->user : "";
+    const char *name = c->kill_current_user ? me_name : c->arg;
+    const char *host = c->kill_current_user ? "" : c->kill_host;
+    size_t total = registry_find_user(s->w->px, name, host, NULL, 0);
+    struct mx_reg_entry *found = total ? calloc(total, sizeof *found) : NULL;
+    struct mx_kill_batch *kb = calloc(1, sizeof *kb + (total + 1) * sizeof kb->v[0]);
+    if ((total && !found) || !kb) {
+        free(found);
+        free(kb);
+        reply_local_err(s, 1041, "HY000", "Out of memory");
+        return;
+    }
+    size_t n = registry_find_user(s->w->px, name, host, found, total);
+    if (n > total) n = total;
+    const struct mx_user *me = config_find_user(s->w->px->cfg, me_name);
+    if (n && strcmp(name, me_name) != 0 && !(me && me->kill_others)) {
+        free(found);
+        free(kb);
+        char m[sizeof c->arg + sizeof c->kill_host + 160];
+        snprintf(m, sizeof m, KILL_USER_REFUSED, name, host[0] ? host : "%");
+        reply_local_err(s, 1396, "HY000", m);
+        return;
+    }
+    kb->query = c->kill_query;
+    kb->server = s->be ? s->be->pool->server : -1;
+    for (size_t i = 0; i < n; i++) {
+        struct mx_reg_entry *t = &found[i];
+        kb->rows++;
+        if (t->id == s->id) { /* its own statement is this KILL */
+            kb->self = !kb->query;
+            continue;
+        }
+        struct mx_kill_victim *v = &kb->v[kb->n++];
+        v->id = t->id;
+        v->worker = t->worker;
+        int server = atomic_load(&t->server);
+        if (!atomic_load(&t->busy) || server < 0) continue;
+        if (kb->server < 0) kb->server = server;
+        if (server == kb->server) v->tid = atomic_load(&t->backend_tid);
+        else log_warn("kill_user_unreached", "conn_id=%u target=%u (its statement runs on "
+                      "another server than the KILL's connection)", s->id, t->id);
+    }
+    free(found);
+    bool stop_any = false;
+    for (size_t i = 0; i < kb->n; i++) stop_any = stop_any || kb->v[i].tid;
+    s->kb = kb;
+    if (!stop_any) { /* nothing runs: no backend needed */
+        s->state = SS_LOCAL;
+        kill_batch_answer(s);
+        if (s->state == SS_LOCAL && !s->sock.writing) s->state = SS_IDLE;
+        return;
+    }
+    s->cmd = COM_QUERY;
+    s->fwd_left = 0;
+    s->fwd_cont = false;
+    s->pending_schema[0] = 0;
+    s->is_use = false;
+    s->server = kb->server;
+    start_backend_command(s); /* forward_command runs the batch */
 }
 
 /* The backend has not finished answering within the query deadline: the
@@ -941,6 +1141,8 @@ static void stmt_forget_command(struct mx_session *s)
     "mymux: KILL takes a literal connection id (or a prepared statement's parameter) in a "      \
     "statement of its own, not an expression or a multi-statement: ids are mymux's, not the "   \
     "backend's"
+#define KILL_USER_PREPARED_REFUSED                                                                 \
+    "mymux: KILL USER runs as a text statement, not a prepared one"
 #define KILL_QUERY_ID_REFUSED                                                                      \
     "mymux: KILL QUERY ID takes a server's query id, which mymux cannot tell apart from "         \
     "another client's; use KILL QUERY with the connection id"
@@ -951,6 +1153,7 @@ static const char *kill_refusal(const struct cls_result *c, bool prepared)
     if (!c->is_kill) return NULL;
     if (c->kind == CLS_KILL && c->kill_query_id) return KILL_QUERY_ID_REFUSED;
     if (c->kind != CLS_KILL || c->multi || (c->kill_param && !prepared)) return KILL_REFUSED;
+    if (c->kill_user && prepared) return KILL_USER_PREPARED_REFUSED;
     return NULL;
 }
 
@@ -1380,6 +1583,8 @@ static bool handle_command(struct mx_session *s)
     s->synthetic_len = 0;
     s->kq_victim = 0;
     s->kill_after = 0;
+    free(s->kb);
+    s->kb = NULL;
     s->digest = 0;
     s->pending_schema[0] = 0;
     s->clears_diag = false;
@@ -1453,7 +1658,8 @@ static bool handle_command(struct mx_session *s)
         }
         if (c->kind == CLS_KILL) {
             drop_packet(s, len);
-            handle_kill(s, c->kill_query, c->kill_id);
+            if (c->kill_user) handle_kill_user(s, c);
+            else handle_kill(s, c->kill_query, c->kill_id);
             return s->state == SS_IDLE;
         }
         if (c->prev_diagnostics && s->diag.held && len == want) {
@@ -1566,9 +1772,6 @@ static void begin_response(struct mx_session *s)
     if (be->sock.in && be->sock.in->wpos > be->sock.in->ppos) relay_response(s);
 }
 
-/* How long a session whose statement ends keeps its connection once a KILL
- * QUERY for it is on its way (registry_mark_kill). */
-#define KILL_MARK_MS 5000
 
 /* The KILL QUERY about to go out names the backend thread its victim was busy
  * on when the KILL came, and meanwhile this session may have waited for a
@@ -1614,6 +1817,10 @@ static void forward_command(struct mx_session *s)
 {
     struct mx_backend *be = s->be;
     if (!s->discard && (!be || be->sock.writing)) return;
+    if (s->kb && !s->discard) {
+        kill_batch_send(s);
+        return;
+    }
     if (s->synthetic_len && !kill_query_still_due(s)) return;
     if (s->synthetic_len) { /* a command mymux wrote itself instead of the client's */
         struct mx_buf *o = sock_out(&be->sock);

@@ -134,6 +134,7 @@ struct mx_session {
     unsigned kq_tid;                 /* ...backend thread, on server s->server */
     bool kq_owner;                   /* ...asked by its owner (else it authorises a KILL) */
     uint16_t synthetic_len;
+    struct mx_kill_batch *kb;        /* KILL USER under way (session.c), NULL otherwise */
     bool counted;                    /* counted in px->sessions_total */
     bool fd_counted;                 /* its socket counted in px->client_fds */
     uint64_t login_avoid;            /* servers whose first connection failed this login */

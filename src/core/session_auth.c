@@ -354,6 +354,7 @@ static void accept_user(struct mx_session *s, const struct mx_user *u)
     e->worker = s->w->id;
     snprintf(e->user, sizeof e->user, "%s", u->name);
     snprintf(e->backend_user, sizeof e->backend_user, "%s", u->backend_user ? u->backend_user : u->name);
+    client_ip(s, e->host, sizeof e->host);
     atomic_store(&e->server, s->be ? s->server : -1);
     atomic_store(&e->backend_tid, s->be ? s->be->thread_id : 0);
     atomic_store(&e->busy, 0);

@@ -237,6 +237,7 @@ struct mx_reg_entry {
     int worker;
     char user[96];             /* login name (MariaDB allows 80 characters) */
     char backend_user[96];     /* the user its backend connections log in as */
+    char host[64];             /* the client's address without port (KILL USER name@host) */
     atomic_int server;         /* backend server of the attached connection, -1 none */
     atomic_uint backend_tid;   /* its thread id on that server */
     atomic_int busy;           /* a command is running */
@@ -264,6 +265,10 @@ int registry_mark_kill(struct mx_proxy *px, uint32_t id, uint64_t until_ms,
                        struct mx_reg_entry *out);
 /* The session of mymux user `user` whose attached connection to server is backend
  * thread tid (what SHOW PROCESSLIST shows); 0 and *out, or -1. A scan: KILL only. */
+/* Copies into out (at most max) the entries of sessions logged in as user, from
+ * host when host is not empty; returns how many there are in all. */
+size_t registry_find_user(struct mx_proxy *px, const char *user, const char *host,
+                          struct mx_reg_entry *out, size_t max);
 int registry_find_backend_thread(struct mx_proxy *px, int server, uint32_t tid, const char *user,
                                  struct mx_reg_entry *out);
 

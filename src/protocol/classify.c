@@ -1074,6 +1074,59 @@ static bool cls_parse_kill_target(const struct cls_tok *t, uint64_t *out)
     return cls_parse_u64(t, out);
 }
 
+/* A name of KILL USER's account, as the server reads it: unquoted, or quoted
+ * without escapes or doubled quotes (those are left unread: the KILL is then
+ * refused, never guessed). Copied into out (cap bytes with the NUL). */
+static bool cls_account_part(const struct cls_tok *t, char *out, size_t cap, size_t *len)
+{
+    const char *v = t->p;
+    size_t n = t->len;
+    if (t->type == TK_STRING && t->p[0] != t->quote) return false; /* X'..', N'..' */
+    if (t->type == TK_STRING || t->type == TK_QIDENT || (t->type == TK_USERVAR && t->quote)) {
+        v = t->v;
+        n = t->vlen;
+        if (memchr(v, '\\', n) || memchr(v, t->quote, n)) return false;
+    } else if (t->type == TK_USERVAR) {
+        v = t->v;
+        n = t->vlen;
+    } else if (t->type != TK_WORD) {
+        return false;
+    }
+    if (n == 0 || n >= cap) return false;
+    memcpy(out, v, n);
+    out[n] = 0;
+    *len = n;
+    return true;
+}
+
+/* KILL ... USER { CURRENT_USER[()] | name[@host] } up to the end of the statement. */
+static bool cls_kill_user(struct cls_lexer *lx, struct cls_result *r)
+{
+    struct cls_tok t, h;
+    cls_next(lx, &t);
+    if (cls_kw(&t, "CURRENT_USER")) {
+        cls_next(lx, &t);
+        if (cls_punct(&t, '(')) {
+            cls_next(lx, &t);
+            if (!cls_punct(&t, ')')) return false;
+            cls_next(lx, &t);
+        }
+        r->kill_current_user = true;
+        return t.type == TK_EOF;
+    }
+    if (t.type == TK_USERVAR || !cls_account_part(&t, r->arg, sizeof r->arg, &r->arg_len))
+        return false;
+    cls_next(lx, &h);
+    if (h.type == TK_USERVAR) { /* name@host and name@'host' lex as a variable */
+        if (!cls_account_part(&h, r->kill_host, sizeof r->kill_host, &r->kill_host_len))
+            return false;
+        if (r->kill_host_len == 1 && r->kill_host[0] == '%') r->kill_host_len = 0;
+        r->kill_host[r->kill_host_len] = 0;
+        cls_next(lx, &h);
+    }
+    return h.type == TK_EOF;
+}
+
 /* KILL [HARD|SOFT] [CONNECTION|QUERY [ID]] n, or ? in a prepared text */
 static void cls_head_kill(struct cls_lexer *lx, struct cls_result *r)
 {
@@ -1092,6 +1145,16 @@ static void cls_head_kill(struct cls_lexer *lx, struct cls_result *r)
             query_id = true;
             cls_next(lx, &t);
         }
+    }
+    if (!query_id && cls_kw(&t, "USER")) {
+        if (cls_kill_user(lx, r)) {
+            r->kind = CLS_KILL;
+            r->kill_query = query;
+            r->kill_user = true;
+            return;
+        }
+        r->pins |= CLS_PIN_UNSURE;
+        return;
     }
     cls_next(lx, &u);
     uint64_t id = 0;
@@ -1643,7 +1706,9 @@ static bool cls_same(const struct cls_result *a, const struct cls_result *b)
         a->arg_len != b->arg_len || memcmp(a->arg, b->arg, a->arg_len) != 0 ||
         a->kill_query != b->kill_query || a->kill_id != b->kill_id ||
         a->kill_query_id != b->kill_query_id || a->kill_param != b->kill_param ||
-        a->is_kill != b->is_kill ||
+        a->kill_user != b->kill_user || a->kill_current_user != b->kill_current_user ||
+        a->kill_host_len != b->kill_host_len ||
+        memcmp(a->kill_host, b->kill_host, a->kill_host_len) != 0 || a->is_kill != b->is_kill ||
         a->n_assign != b->n_assign)
         return false;
     for (int i = 0; i < a->n_assign; i++) {

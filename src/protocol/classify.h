@@ -117,8 +117,12 @@ struct cls_result {
     uint64_t kill_id;
     bool kill_query_id;      /* MariaDB KILL QUERY ID n: kill_id is a query id, not a thread id */
     bool kill_param;         /* KILL [QUERY] ?: the id is a prepared statement's parameter */
+    bool kill_user;          /* MariaDB KILL [QUERY] USER name[@host]: the name is in arg */
+    bool kill_current_user;  /* ... USER CURRENT_USER[()]: the requester's own name */
+    char kill_host[64];      /* ...@host, empty for any host ('%' is any host too) */
+    size_t kill_host_len;
     bool is_kill;            /* any KILL statement, also one that is not CLS_KILL because its
-                                target was not understood (KILL USER x, KILL expr): such a
+                                target was not understood (KILL expr, KILL USER with an escaped name): such a
                                 statement must not be forwarded with a backend's id space */
     /* CLS_SET */
     struct cls_assign assign[CLS_MAX_ASSIGN];

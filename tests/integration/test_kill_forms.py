@@ -3,8 +3,7 @@
 Client-visible connection ids are mymux's; the backend's thread ids are another space. mymux
 runs KILL itself: a text one with a literal id, and one prepared on the server (a literal id,
 or `KILL ?` with the id as its parameter) at each EXECUTE. A KILL whose target it cannot read
-(an expression, a statement of a multi-statement text, KILL USER, KILL QUERY ID's server
-query id) would be read by the backend in its own id space and could end an unrelated
+(an expression, a statement of a multi-statement text, KILL QUERY ID's server query id) would be read by the backend in its own id space and could end an unrelated
 backend thread: it is refused with a clear error, never forwarded. CONNECTION_ID() in a
 prepared statement returns the session's id as in a text query.
 """
@@ -59,22 +58,116 @@ def gone(conn):
         return True
 
 
-def test_kill_query_id_and_kill_user_refused(mymux):
-    """KILL QUERY ID names a server's query id (another space again) and KILL USER every
-    session of a backend user that mymux users may share: neither reaches the backend."""
+def test_kill_query_id_refused(mymux):
+    """KILL QUERY ID names a server's query id (another space again): it never reaches the
+    backend."""
     victim = mymux.connect(database="test", autocommit=True)
     killer = mymux.connect(database="test", autocommit=True)
     try:
         code, msg = err(killer, f"KILL QUERY ID {victim.thread_id()}")
         assert code == 1105 and "KILL QUERY ID" in msg, msg
-        for sql in ("KILL USER app", "KILL CONNECTION USER 'app'"):
-            code, msg = err(killer, sql)
-            assert code == 1105 and "KILL takes a literal connection id" in msg, (sql, msg)
         assert one(victim, "SELECT 1") == 1
         assert one(killer, "SELECT 1") == 1
     finally:
         victim.close()
         killer.close()
+
+
+SHARED_USERS = {"users": [
+    {"name": "alice", "password": "a", "backend_user": "app", "backend_password": "apppass"},
+    {"name": "bob", "password": "b", "backend_user": "app", "backend_password": "apppass"},
+    {"name": "boss", "password": "c", "backend_user": "app", "backend_password": "apppass",
+     "kill_others": True},
+]}
+
+
+def execute(conn, sql):
+    with conn.cursor() as cur:
+        return cur.execute(sql)
+
+
+def test_kill_user_reaches_the_mymux_users_sessions(mymux_factory, backends):
+    """KILL [CONNECTION|QUERY] USER (MariaDB's form) names a mymux user: its sessions are
+    the victims, never the connections of the backend user the pool shares (here all
+    three users log in to the backend as one). Counted in the OK's affected rows as the
+    server does; another user's sessions need kill_others (1396 as a server answers a
+    user that may see but not kill them), and a name with no session kills nothing."""
+    import threading
+    m = mymux_factory(SHARED_USERS)
+    conns = []
+
+    def login(user, pw):
+        c = m.connect(user=user, password=pw, database="test", autocommit=True)
+        conns.append(c)
+        return c
+    alice, alice2 = login("alice", "a"), login("alice", "a")
+    bob, boss = login("bob", "b"), login("boss", "c")
+    try:
+        code, msg = err(bob, "KILL USER alice")
+        assert code == 1396 and "KILL USER failed for alice@%" in msg, (code, msg)
+        code, msg = err(bob, "KILL QUERY USER 'alice'@'127.0.0.1'")
+        assert code == 1396, (code, msg)
+        assert execute(bob, "KILL USER nobody") == 0
+        assert execute(boss, "KILL USER bob@'10.9.9.9'") == 0  # another client address
+        assert one(alice, "SELECT 1") == 1 and one(bob, "SELECT 1") == 1
+
+        # KILL QUERY USER stops the user's running statement and leaves its connections
+        box = {}
+        t = threading.Thread(target=lambda: box.update(r=_swallow(alice2, "SELECT SLEEP(30)")))
+        t.start()
+        testbed.wait_until(lambda: _sleeping(backends[0], 30), 10, what="alice2 sleeping")
+        assert execute(alice, "KILL QUERY USER alice") == 2  # both of alice's sessions
+        t.join(20)
+        assert box.get("r") in (1, 1317), f"the sleep was not interrupted: {box}"
+        assert one(alice2, "SELECT 2") == 2 and one(alice, "SELECT 3") == 3
+
+        # KILL CONNECTION USER from a user with kill_others, with the client's address
+        assert execute(boss, "KILL CONNECTION USER bob@'127.0.0.1'") == 1
+        testbed.wait_until(lambda: gone(bob), 10, what="bob's session killed")
+        assert one(boss, "SELECT 1") == 1 and one(alice, "SELECT 1") == 1
+
+        # a busy session killed by KILL USER: its statement is stopped on the server too
+        t = threading.Thread(target=lambda: box.update(k=_swallow(alice2, "SELECT SLEEP(31)")))
+        t.start()
+        testbed.wait_until(lambda: _sleeping(backends[0], 31), 10, what="alice2 sleeping")
+        assert execute(boss, "KILL USER alice") == 2
+        t.join(20)
+        assert not t.is_alive(), "the killed session's statement still runs"
+        testbed.wait_until(lambda: gone(alice) and gone(alice2), 10, what="alice's sessions")
+        testbed.wait_until(lambda: not _sleeping(backends[0], 31), 10,
+                           what="the server stopped the killed statement")
+
+        # CURRENT_USER: the requester is among the victims, answered and then closed
+        me = login("boss", "c")
+        assert execute(me, "KILL USER CURRENT_USER()") == 2
+        testbed.wait_until(lambda: gone(me) and gone(boss), 10, what="boss's sessions")
+        fresh = login("bob", "b")
+        assert one(fresh, "SELECT 1") == 1  # the proxy goes on
+    finally:
+        for c in conns:
+            try:
+                c.close()
+            except Exception:  # noqa: BLE001 - killed on purpose
+                pass
+
+
+def _swallow(conn, sql):
+    try:
+        return one(conn, sql)
+    except pymysql.MySQLError as e:
+        return e.args[0]
+
+
+def test_kill_user_is_not_prepared(mymux, isolation_ps):
+    """A prepared KILL USER would need its name kept with the statement: refused at
+    PREPARE with a clear error, the session goes on."""
+    c = PsClient(isolation_ps, mymux, "app", "apppass")
+    try:
+        out = c.cmd("prep", "KILL USER app")
+        assert out.startswith("err\t1105") and "KILL USER runs as a text statement" in out, out
+        assert c.cmd("prep", "SELECT 1").startswith("ok")
+    finally:
+        c.close()
 
 
 @pytest.fixture(params=["libmariadb", "go"])

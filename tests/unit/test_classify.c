@@ -834,7 +834,31 @@ static void test_kill(void **state)
     assert_true(R.kill_param);
     assert_true(R.kill_query);
 
-    static const char *const bad[] = {"KILL USER bob", "KILL 18446744073709551616",
+    /* MariaDB's KILL [QUERY] USER name[@host]: the name and host as the server reads them */
+    static const struct {
+        const char *sql, *user, *host;
+        bool query, current;
+    } users[] = {
+        {"KILL USER bob", "bob", "", false, false},
+        {"KILL HARD QUERY USER 'bob'", "bob", "", true, false},
+        {"kill connection user `bob`@'10.0.0.1'", "bob", "10.0.0.1", false, false},
+        {"KILL USER bob@localhost", "bob", "localhost", false, false},
+        {"KILL USER \"bob\"@\"%\"", "bob", "", false, false},
+        {"KILL QUERY USER CURRENT_USER", "", "", true, true},
+        {"KILL USER CURRENT_USER()", "", "", false, true},
+    };
+    for (size_t i = 0; i < sizeof users / sizeof users[0]; i++) {
+        cls(users[i].sql);
+        if (R.kind != CLS_KILL || !R.kill_user || R.kill_query != users[i].query ||
+            R.kill_current_user != users[i].current || strcmp(R.kill_host, users[i].host) != 0 ||
+            (!users[i].current && strcmp(R.arg, users[i].user) != 0))
+            fail_msg("KILL USER misread: %s", users[i].sql);
+    }
+
+    static const char *const bad[] = {"KILL USER 'b\\'ob'", "KILL USER 'b''ob'",
+                                      "KILL USER bob alice",
+                                      "KILL USER CURRENT_USER(1)", "KILL USER X'62'",
+                                      "KILL QUERY ID USER bob", "KILL USER", "KILL 18446744073709551616",
                                       "KILL CONNECTION_ID()", "KILL 1 + 1", "KILL 1.5", "KILL",
                                       "KILL ' 5'", "KILL '5 '", "KILL ''", "KILL '5a'",
                                       "KILL N'5'", "KILL _latin1'5'", "KILL X'05'",
