@@ -243,20 +243,76 @@ struct dg_slot {
     char text[DG_TEXT_MAX];
 };
 
+/* A text the worker has digested before, as its client sent it: the key hashes
+ * the raw bytes with everything the normalisation and the digest depend on (the
+ * reading rules, user, schema), so that the same statement sent again finds its
+ * slot without being tokenised a second time. A key that collides only
+ * misattributes statistics, never changes what a client sees. */
+#define DG_RAW_SLOTS 4096 /* direct-mapped, per worker */
+struct dg_raw {
+    uint64_t key;    /* 0 = empty */
+    uint64_t handle; /* digest_begin's handle; stale when its slot was reused */
+};
+
 struct dg_table {
     uint32_t cap, n_used, clock, mask;
     uint32_t *buckets; /* [mask + 1]: slot index + 1 */
     struct dg_slot *slots;
+    struct dg_raw *raw; /* [DG_RAW_SLOTS] */
+    uint64_t wall_base_ms, loop_base_ms; /* wall clock = base + the loop's time since */
     char scratch[DG_TEXT_MAX];
 };
 
 static _Atomic(struct dg_table *) dg_tables[DG_MAX_WORKERS];
 
-static uint64_t dg_wall_ms(void)
+static uint64_t dg_clock_wall_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* First and last seen, in wall-clock ms, from the loop's cached time: no clock
+ * reading per query. */
+static uint64_t dg_wall_ms(struct mx_worker *w, const struct dg_table *t)
+{
+    return t->wall_base_ms + (uv_now(&w->loop) - t->loop_base_ms);
+}
+
+/* Hashes n bytes eight at a time (the raw-text key: much cheaper than the
+ * tokeniser it saves). */
+static uint64_t dg_mix(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    while (n >= 8) {
+        uint64_t v;
+        memcpy(&v, b, 8);
+        h = (h ^ v) * 0x9e3779b97f4a7c15ULL;
+        h ^= h >> 29;
+        b += 8;
+        n -= 8;
+    }
+    uint64_t v = 0;
+    memcpy(&v, b, n);
+    h = (h ^ v ^ ((uint64_t)n << 56)) * 0x9e3779b97f4a7c15ULL;
+    return h ^ (h >> 32);
+}
+
+static uint64_t dg_raw_key(const char *sql, size_t len, const struct cls_lex *lx,
+                           const char *user, size_t ul, const char *schema, size_t sl)
+{
+    uint64_t h = dg_mix(0x243f6a8885a308d3ULL ^ len, sql, len);
+    if (lx) {
+        uint64_t rules = (uint64_t)lx->charset | (uint64_t)lx->ansi_quotes << 16 |
+                         (uint64_t)lx->no_backslash_escapes << 17 | (uint64_t)lx->mariadb << 18 |
+                         (uint64_t)lx->version << 24;
+        h = dg_mix(h, &rules, sizeof rules);
+    } else {
+        h = dg_mix(h, "-", 1);
+    }
+    h = dg_mix(h, user, ul);
+    h = dg_mix(h ^ ul, schema, sl);
+    return h ? h : 1;
 }
 
 static uint64_t dg_fnv(uint64_t h, const char *s, size_t n)
@@ -300,12 +356,16 @@ static struct dg_table *dg_table_of(struct mx_worker *w)
     t->mask = nb - 1;
     t->buckets = calloc(nb, sizeof *t->buckets);
     t->slots = calloc(cap, sizeof *t->slots);
-    if (!t->buckets || !t->slots) {
+    t->raw = calloc(DG_RAW_SLOTS, sizeof *t->raw);
+    if (!t->buckets || !t->slots || !t->raw) {
         free(t->buckets);
         free(t->slots);
+        free(t->raw);
         free(t);
         return NULL;
     }
+    t->wall_base_ms = dg_clock_wall_ms();
+    t->loop_base_ms = uv_now(&w->loop);
     atomic_store_explicit(&dg_tables[w->id], t, memory_order_release);
     return t;
 }
@@ -339,8 +399,15 @@ uint64_t digest_begin(struct mx_worker *w, const char *sql, size_t len, const st
     if (!t) return DG_UNTRACKED;
     if (!user) user = "";
     if (!schema) schema = "";
-    size_t tl = digest_normalize(sql, len, lx, t->scratch, sizeof t->scratch);
     size_t ul = strnlen(user, DG_NAME_MAX - 1), sl = strnlen(schema, DG_NAME_MAX - 1);
+    uint64_t key = dg_raw_key(sql, len, lx, user, ul, schema, sl);
+    struct dg_raw *raw = &t->raw[key & (DG_RAW_SLOTS - 1)];
+    if (raw->key == key) {
+        uint32_t k = (uint32_t)raw->handle;
+        if (k && k <= t->cap && t->slots[k - 1].gen == (uint32_t)(raw->handle >> 32))
+            return raw->handle;
+    }
+    size_t tl = digest_normalize(sql, len, lx, t->scratch, sizeof t->scratch);
     uint64_t h = dg_fnv(0xcbf29ce484222325ULL, t->scratch, tl + 1);
     h = dg_fnv(h, user, ul);
     h = dg_fnv(h, "", 1);
@@ -348,8 +415,11 @@ uint64_t digest_begin(struct mx_worker *w, const char *sql, size_t len, const st
     for (uint32_t k = t->buckets[h & t->mask]; k; k = t->slots[k - 1].next) {
         struct dg_slot *e = &t->slots[k - 1];
         if (e->hash == h && strcmp(e->text, t->scratch) == 0 && strncmp(e->user, user, ul) == 0 &&
-            e->user[ul] == 0 && strncmp(e->schema, schema, sl) == 0 && e->schema[sl] == 0)
-            return ((uint64_t)e->gen << 32) | k;
+            e->user[ul] == 0 && strncmp(e->schema, schema, sl) == 0 && e->schema[sl] == 0) {
+            raw->key = key;
+            raw->handle = ((uint64_t)e->gen << 32) | k;
+            return raw->handle;
+        }
     }
     uint32_t idx = dg_take_slot(t);
     struct dg_slot *e = &t->slots[idx];
@@ -359,7 +429,7 @@ uint64_t digest_begin(struct mx_worker *w, const char *sql, size_t len, const st
     e->hash = h;
     e->count = e->sum_us = e->max_us = e->rows = e->errors = 0;
     e->min_us = UINT64_MAX;
-    e->first_ms = e->last_ms = dg_wall_ms();
+    e->first_ms = e->last_ms = dg_wall_ms(w, t);
     memcpy(e->text, t->scratch, tl + 1);
     memcpy(e->user, user, ul);
     e->user[ul] = 0;
@@ -368,7 +438,9 @@ uint64_t digest_begin(struct mx_worker *w, const char *sql, size_t len, const st
     dg_write_end(e);
     e->next = t->buckets[h & t->mask];
     t->buckets[h & t->mask] = idx + 1;
-    return ((uint64_t)e->gen << 32) | (idx + 1);
+    raw->key = key;
+    raw->handle = ((uint64_t)e->gen << 32) | (idx + 1);
+    return raw->handle;
 }
 
 /* Double quotes in digest text would end the log field early. */
@@ -403,7 +475,7 @@ void digest_end(struct mx_worker *w, uint64_t handle, uint64_t us, uint64_t rows
         if (us < e->min_us) e->min_us = us;
         e->rows += rows;
         if (error) e->errors++;
-        e->last_ms = dg_wall_ms();
+        e->last_ms = dg_wall_ms(w, t);
         dg_write_end(e);
     }
     int slow = w->px->cfg->slow_query_ms;

@@ -2182,7 +2182,8 @@ static void finish_release(struct mx_session *s)
     bool release = sstate_can_release(s) || (leaving && sstate_is_clean(s));
     /* a KILL QUERY for the statement that just ended may still be on its way:
      * the connection stays this session's until its next command at least */
-    if (release && s->reg && mx_now_ms() < atomic_load(&s->reg->kill_until_ms)) {
+    uint64_t kill_until = release && s->reg ? atomic_load(&s->reg->kill_until_ms) : 0;
+    if (kill_until && mx_now_ms() < kill_until) { /* the clock only when a KILL marked it */
         log_debug("kill_mark_keeps_connection", "conn_id=%u", s->id);
         release = false;
     }

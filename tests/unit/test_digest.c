@@ -251,6 +251,52 @@ static void test_table_bound_and_stale_handle(void **state)
     free(f);
 }
 
+/* A text sent again finds its digest by its raw bytes; the reading rules are part
+ * of that key, and a raw entry whose digest was evicted is never used again. */
+static void test_raw_text_cache(void **state)
+{
+    (void)state;
+    struct fake *f = fake_new(2, 20); /* one digest per worker */
+    struct mx_worker *w = &f->w[0];
+    uint64_t a = digest_begin(w, "SELECT \"x\"", 11, NULL, "u", "s");
+    assert_true(digest_begin(w, "SELECT \"x\"", 11, NULL, "u", "s") == a);
+    assert_true(digest_begin(w, "SELECT \"x\"", 11, NULL, "v", "s") != a); /* evicts a */
+    struct cls_lex ansi = {.ansi_quotes = true};
+    uint64_t b = digest_begin(w, "SELECT \"x\"", 11, &ansi, "u", "s"); /* evicts v's */
+    uint64_t again = digest_begin(w, "SELECT \"x\"", 11, NULL, "u", "s"); /* evicts b */
+    assert_true(again != a && again != b); /* a's slot was reused twice since */
+    digest_end(w, b, 7, 0, false);         /* stale: counts nowhere */
+    digest_end(w, again, 5, 0, false);
+    struct mx_proxy px2 = f->px;
+    struct mx_worker ws[22];
+    memset(ws, 0, sizeof ws);
+    px2.workers = ws;
+    px2.n_workers = 22;
+    struct dg_row *rows;
+    long n = digest_collect(&px2, &rows);
+    bool seen = false;
+    for (long i = 0; i < n; i++) {
+        if (strcmp(rows[i].schema, "s") != 0) continue;
+        assert_string_equal(rows[i].text, "SELECT ?"); /* read without ANSI_QUOTES */
+        assert_int_equal(rows[i].count, 1);
+        assert_int_equal(rows[i].sum_us, 5);
+        seen = true;
+    }
+    assert_true(seen);
+    free(rows);
+    /* under ANSI_QUOTES the same bytes are an identifier: their own digest */
+    uint64_t c = digest_begin(w, "SELECT \"x\"", 11, &ansi, "u", "s");
+    digest_end(w, c, 9, 0, false);
+    n = digest_collect(&px2, &rows);
+    seen = false;
+    for (long i = 0; i < n; i++)
+        if (strcmp(rows[i].schema, "s") == 0 && strcmp(rows[i].text, "SELECT \"x\"") == 0)
+            seen = rows[i].sum_us == 9;
+    assert_true(seen);
+    free(rows);
+    free(f);
+}
+
 static void test_untracked_worker(void **state)
 {
     struct fake *f = fake_new(10, DG_MAX_WORKERS); /* id out of range: no table */
@@ -265,6 +311,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_literals),
+        cmocka_unit_test(test_raw_text_cache),
         cmocka_unit_test(test_space_and_comments),
         cmocka_unit_test(test_lists),
         cmocka_unit_test(test_sql_mode),
