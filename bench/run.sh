@@ -23,6 +23,8 @@ Usage: bench/run.sh [options]
   --workloads LIST     sysbench tests (env BENCH_WORKLOADS,
                        default oltp_point_select,oltp_read_write)
   --targets LIST       subset of direct,haproxy,mymux        (env BENCH_TARGETS)
+  --repeat N           runs of every point, the targets' order rotated each time; the
+                       table gives medians and the spread (env BENCH_REPEAT; 3, 1 with --quick)
   --keep               keep the temporary directory (logs, datadir)
   -h, --help
 
@@ -47,6 +49,7 @@ OPT_TIME=${BENCH_TIME:-}
 PS_MODES=${BENCH_PS_MODE:-auto}
 WORKLOADS=${BENCH_WORKLOADS:-oltp_point_select,oltp_read_write}
 TARGETS=${BENCH_TARGETS:-direct,haproxy,mymux}
+OPT_REPEAT=${BENCH_REPEAT:-}
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1 ;;
@@ -62,6 +65,8 @@ while [ $# -gt 0 ]; do
     --workloads=*) WORKLOADS=${1#*=} ;;
     --targets) TARGETS=$2; shift ;;
     --targets=*) TARGETS=${1#*=} ;;
+    --repeat) OPT_REPEAT=$2; shift ;;
+    --repeat=*) OPT_REPEAT=${1#*=} ;;
     --keep) KEEP=1 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "run.sh: unknown argument: $1" >&2; usage >&2; exit 2 ;;
@@ -71,10 +76,13 @@ done
 if [ "$QUICK" = 1 ]; then
   THREADS=${OPT_THREADS:-1,16}
   TIME=${OPT_TIME:-5}
+  REPEAT=${OPT_REPEAT:-1}
 else
   THREADS=${OPT_THREADS:-1,16,512}
   TIME=${OPT_TIME:-20}
+  REPEAT=${OPT_REPEAT:-3}
 fi
+case "$REPEAT" in ''|*[!0-9]*|0) echo "run.sh: --repeat takes a positive number" >&2; exit 2 ;; esac
 case "$MANY" in 0|1|only) ;; *) MANY=1 ;; esac
 THREADS=${THREADS//,/ }
 WORKLOADS=${WORKLOADS//,/ }
@@ -105,6 +113,14 @@ for t in $TARGETS; do
   case "$t" in direct|haproxy|mymux) ;; *) echo "run.sh: bad target $t" >&2; exit 2 ;; esac
 done
 has_target() { case " $TARGETS " in *" $1 "*) return 0 ;; esac; return 1; }
+# The targets in the order of repetition REP: rotated by one each time, so that
+# none always runs first (a cold cache) or last (a warm one).
+targets_for() {  # targets_for REP
+  local -a t=($TARGETS)
+  local n=${#t[@]} i out=""
+  for ((i = 0; i < n; i++)); do out+="${t[$(( (i + $1 - 1) % n ))]} "; done
+  echo "$out"
+}
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -357,7 +373,7 @@ sampler_stop() {
 }
 
 run_one() {  # run_one SECTION WORKLOAD PSMODE THREADS TARGET SECONDS
-  local section=$1 wl=$2 ps=$3 thr=$4 target=$5 secs=$6
+  local section=$1 wl=$2 ps=$3 thr=$4 target=$5 secs=$6 rep=${7:-1}
   local port="" ppid="" notes="" status="" base=0
   RUN_NO=$((RUN_NO + 1))
   local out="$WORK/run-$RUN_NO-$wl-$thr-$target.txt"
@@ -393,7 +409,8 @@ run_one() {  # run_one SECTION WORKLOAD PSMODE THREADS TARGET SECONDS
       fi ;;
   esac
   local common=(section="$section" section_title="$SECTION_TITLE" workload="$wl" ps_mode="$ps"
-                threads="$thr" target="$target" time_s="$secs" clk_tck="$CLK_TCK" notes="$notes")
+                threads="$thr" target="$target" time_s="$secs" clk_tck="$CLK_TCK" notes="$notes"
+                rep="$rep")
   if [ -n "$status" ]; then
     "$PY" "$REPORT" parse /dev/null "${common[@]}" status="$status" rc= >>"$RESULTS"
     "$PY" "$REPORT" line "$RESULTS"
@@ -405,7 +422,7 @@ run_one() {  # run_one SECTION WORKLOAD PSMODE THREADS TARGET SECONDS
   sampler_start
   timeout -k 10 $((secs + 90 + thr / 10)) \
     sysbench "$wl" "${SB_COMMON[@]}" --mysql-host=127.0.0.1 --mysql-port="$port" \
-      --threads="$thr" --time="$secs" --report-interval=0 --percentile=95 \
+      --threads="$thr" --time="$secs" --report-interval=0 --percentile=95 --histogram=on \
       --db-ps-mode="$ps" run >"$out" 2>&1 &
   SB_PID=$!
   wait "$SB_PID" || rc=$?
@@ -444,9 +461,9 @@ START_TS=$(date +%Y%m%d-%H%M%S)
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 n_main=0
 [ "$MANY" != only ] && for _ in $WORKLOADS; do for _ in $PS_MODES; do for _ in $THREADS; do
-  for _ in $TARGETS; do n_main=$((n_main + 1)); done; done; done; done
+  for _ in $TARGETS; do n_main=$((n_main + REPEAT)); done; done; done; done
 n_many=0
-[ "$MANY" != 0 ] && for _ in $MANY_THREADS; do for _ in $TARGETS; do n_many=$((n_many + 1)); done; done
+[ "$MANY" != 0 ] && for _ in $MANY_THREADS; do for _ in $TARGETS; do n_many=$((n_many + REPEAT)); done; done
 log "plan: $n_main main runs x ${TIME}s + $n_many many-client runs x ${MANY_TIME}s (targets: $TARGETS)"
 
 if [ "$MANY" != only ]; then
@@ -458,8 +475,10 @@ if [ "$MANY" != only ]; then
   for wl in $WORKLOADS; do
     for ps in $PS_MODES; do
       for thr in $THREADS; do
-        for target in $TARGETS; do
-          run_one main "$wl" "$ps" "$thr" "$target" "$TIME"
+        for ((rep = 1; rep <= REPEAT; rep++)); do
+          for target in $(targets_for $rep); do
+            run_one main "$wl" "$ps" "$thr" "$target" "$TIME" "$rep"
+          done
         done
       done
     done
@@ -475,8 +494,10 @@ if [ "$MANY" != 0 ]; then
   fi
   for ps in $PS_MODES; do
     for thr in $MANY_THREADS; do
-      for target in $TARGETS; do
-        run_one many oltp_point_select "$ps" "$thr" "$target" "$MANY_TIME"
+      for ((rep = 1; rep <= REPEAT; rep++)); do
+        for target in $(targets_for $rep); do
+          run_one many oltp_point_select "$ps" "$thr" "$target" "$MANY_TIME" "$rep"
+        done
       done
     done
   done
@@ -504,7 +525,7 @@ meta = {
   "mymux_version": os.environ.get("MYMUX_VERSION") or None,
   "mymux_workers": $WORKERS, "mymux_restart_per_run": "$MYMUX_RESTART" == "1", "mymux_pool_main": $POOL_MAX, "mymux_pool_many": $MANY_POOL,
   "threads": "$THREADS".split(), "many_threads": "$MANY_THREADS".split() if "$MANY" != "0" else [],
-  "time_s": $TIME, "many_time_s": $MANY_TIME, "ps_modes": "$PS_MODES".split(),
+  "time_s": $TIME, "repeat": $REPEAT, "many_time_s": $MANY_TIME, "ps_modes": "$PS_MODES".split(),
   "tables": $TABLES, "table_size": $TABLE_SIZE, "mariadb_max_connections": $DB_MAXCONN,
   "session_tracking": "${BENCH_SESSION_TRACK:-0}" == "1",
   "mymux_session_tracking": "${BENCH_MYMUX_TRACKING:-auto}",
@@ -517,6 +538,7 @@ EOF
 echo
 echo "mymux benchmark $START_TS on $(nproc) cores (load avg at start: $LOAD_START, end: $(cut -d' ' -f1-3 /proc/loadavg))"
 echo "sysbench ${TABLES}x${TABLE_SIZE} rows, --db-ps-mode $PS_MODES; avg/p95 latency per event (point_select: 1 query, read_write: 1 transaction of 18 queries)"
+echo "each figure is the median of $REPEAT run(s) per point, targets rotated; spread = (max - min) / median of qps"
 echo "cpu µs/q = proxy process utime+stime / queries; conns = peak MariaDB connections during the run (Max_used_connections), smpl = peak of Threads_connected sampled every 0.2 s"
 "$PY" "$REPORT" table "$RESULTS" "$WORK/meta.json" "$OUT_JSON"
 echo

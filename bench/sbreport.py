@@ -42,6 +42,25 @@ def parse_sysbench(text):
             m = re.search(r"^\s*" + label + r":\s+([\d.]+)", lat[1], re.M)
             if m:
                 r[key] = float(m.group(1))
+    hist = []
+    if "Latency histogram" in text:
+        body = text.split("Latency histogram", 1)[1]
+        for line in body.splitlines()[2:]:
+            m = re.match(r"^\s*([\d.]+)\s+\|[*\s]*?(\d+)\s*$", line)
+            if not m:
+                if hist:
+                    break
+                continue
+            hist.append((float(m.group(1)), int(m.group(2))))
+    total = sum(c for _, c in hist)
+    for key, q in (("lat_p50_ms", 0.50), ("lat_p95h_ms", 0.95), ("lat_p99_ms", 0.99)):
+        if total:
+            need, acc = q * total, 0
+            for v, c in hist:
+                acc += c
+                if acc >= need:
+                    r[key] = v
+                    break
     fatal = [l.strip() for l in text.splitlines()
              if "FATAL" in l or "error" in l.lower() and "ignored errors" not in l]
     if fatal:
@@ -122,7 +141,8 @@ def short(status, target):
 
 
 COLS = [("workload", 24, "<"), ("thr", 5, ">"), ("target", 8, "<"),
-        ("qps", 10, ">"), ("avg ms", 8, ">"), ("p95 ms", 8, ">"),
+        ("qps", 10, ">"), ("spread", 6, ">"), ("p50 ms", 7, ">"), ("p95 ms", 8, ">"),
+        ("p99 ms", 8, ">"),
         ("errors", 6, ">"), ("reconn", 6, ">"), ("cpu µs/q", 9, ">"),
         ("conns", 6, ">"), ("smpl", 5, ">"), ("qps/dir", 7, ">"), ("qps/hap", 7, ">"),
         ("p95/dir", 7, ">"), ("p95/hap", 7, ">")]
@@ -180,9 +200,12 @@ def render(rows):
             qps = r.get("queries_per_sec")
             p95 = r.get("lat_p95_ms")
             cpu = r.get("proxy_cpu_us_per_query") if r["target"] != "direct" else None
+            spread = r.get("qps_spread")
             cells = [
-                fmt(qps, ".0f", 10), fmt(r.get("lat_avg_ms"), ".2f", 8),
-                fmt(p95, ".2f", 8), fmt(r.get("errors"), "d", 6),
+                fmt(qps, ".0f", 10),
+                fmt(spread * 100 if spread is not None else None, ".0f", 5) + ("%" if spread is not None else " "),
+                fmt(r.get("lat_p50_ms"), ".2f", 7),
+                fmt(p95, ".2f", 8), fmt(r.get("lat_p99_ms"), ".2f", 8), fmt(r.get("errors"), "d", 6),
                 fmt(r.get("reconnects"), "d", 6), fmt(cpu, ".1f", 9),
                 fmt(r.get("backend_conns"), "d", 6), fmt(r.get("peak_sampled"), "d", 5),
                 fmt(ratio(qps, d.get("queries_per_sec")) if r["target"] != "direct" else None, ".2f", 7),
@@ -198,6 +221,51 @@ def render(rows):
         for n in notes:
             out.append("note: " + n)
     return "\n".join(out)
+
+
+MEDIAN_KEYS = ("queries_per_sec", "lat_avg_ms", "lat_p95_ms", "lat_p50_ms", "lat_p99_ms",
+               "proxy_cpu_us_per_query", "db_cpu_us_per_query", "errors", "reconnects",
+               "backend_conns", "peak_sampled")
+
+
+def median(vals):
+    v = sorted(vals)
+    n = len(v)
+    if n == 0:
+        return None
+    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+
+
+def aggregate(rows):
+    """One row per (section, workload, ps mode, threads, target): the medians of
+    the repetitions that ran, with their number and the spread of qps."""
+    out, index = [], {}
+    for r in rows:
+        k = group_key(r) + (r.get("target"),)
+        if k not in index:
+            index[k] = len(out)
+            out.append([])
+        out[index[k]].append(r)
+    agg = []
+    for reps in out:
+        ok = [r for r in reps if r.get("queries_per_sec") is not None]
+        a = dict((ok or reps)[0])
+        a["runs"] = len(ok)
+        a["runs_tried"] = len(reps)
+        for key in MEDIAN_KEYS:
+            vals = [r[key] for r in ok if r.get(key) is not None]
+            m = median(vals)
+            if m is not None and key in ("errors", "reconnects", "backend_conns", "peak_sampled"):
+                m = int(m)
+            a[key] = m
+        q = [r["queries_per_sec"] for r in ok]
+        a["qps_spread"] = (max(q) - min(q)) / a["queries_per_sec"] if len(q) > 1 and a["queries_per_sec"] else None
+        if len(ok) < len(reps):
+            bad = [r.get("status") for r in reps if r.get("queries_per_sec") is None]
+            a["notes"] = "|".join(filter(None, [a.get("notes"), "%d of %d runs failed: %s" % (
+                len(bad), len(reps), ", ".join(sorted(set(map(str, bad)))))]))
+        agg.append(a)
+    return agg
 
 
 def summary(rows):
@@ -224,6 +292,10 @@ def summary(rows):
                 parts.append("qps mymux/%s %.2f" % (name, rq))
             if rp is not None:
                 parts.append("p95 mymux/%s %.2f" % (name, rp))
+            if name == "haproxy":
+                rc = ratio(m.get("proxy_cpu_us_per_query"), o.get("proxy_cpu_us_per_query"))
+                if rc is not None:
+                    parts.append("cpu/q mymux/haproxy %.2f" % rc)
         out.append("%-28s %5s thr: %s" % (label(m) + (" [many]" if k[0] == "many" else ""),
                                          m.get("threads"), ", ".join(parts)))
     return "\n".join(out)
@@ -253,13 +325,14 @@ def cmd_table(args):
     rows = load(jsonl)
     with open(metafile) as f:
         meta = json.load(f)
-    print(render(rows))
-    s = summary(rows)
+    agg = aggregate(rows)
+    print(render(agg))
+    s = summary(agg)
     if s:
-        print("\nratios (same run; >1 means mymux has more qps / higher p95):")
+        print("\nratios of the medians (same run; >1 means mymux has more qps / higher p95 / more CPU per query):")
         print(s)
     with open(outfile, "w") as f:
-        json.dump({"meta": meta, "results": rows}, f, indent=1, sort_keys=True)
+        json.dump({"meta": meta, "results": rows, "medians": agg}, f, indent=1, sort_keys=True)
         f.write("\n")
 
 
