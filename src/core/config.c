@@ -255,6 +255,16 @@ static int config_get_duration(struct config_ctx *c, const yaml_node_t *n, const
                              dst);
 }
 
+/* Short durations: integer microseconds, or a number with unit us or ms. */
+static int config_get_micros(struct config_ctx *c, const yaml_node_t *n, const char *key, int min,
+                             int *dst)
+{
+    static const struct config_unit units[] = {{"us", 1}, {"", 1}, {"ms", 1000}};
+    return config_get_scaled(c, n, key, units, sizeof units / sizeof units[0],
+                             "a duration (microseconds, or a number with unit us or ms)", min,
+                             dst);
+}
+
 /* Sizes: integer bytes, or KiB|MiB|GiB, KB|MB|GB, k|m|g, all powers of 1024. */
 static int config_get_size(struct config_ctx *c, const yaml_node_t *n, const char *key, int min,
                            int *dst)
@@ -1501,13 +1511,14 @@ enum {
     K_LOG,
     K_ADMIN_LISTEN,
     K_INSTANCE_ID,
+    K_BUSY_POLL,
     K_N
 };
 static const char *const config_top_keys[K_N] = {
     "listen",      "workers",        "server_version", "log_level", "users",        "backends",
     "health",      "pool",           "limits",         "balance",   "shutdown",     "tls",
     "compression", "proxy_protocol", "admin",          "log",       "admin_listen",
-    "instance_id",
+    "instance_id", "busy_poll",
 };
 
 static bool config_wildcard(const char *h)
@@ -1580,6 +1591,11 @@ static int config_parse_root(struct config_ctx *c, const yaml_node_t *root)
     if (v[K_LOG]) config_parse_log(c, v[K_LOG], v[K_LOG_LEVEL]);
     if (v[K_INSTANCE_ID])
         config_get_int(c, v[K_INSTANCE_ID], "instance_id", 0, 255, &cfg->instance_id);
+    if (v[K_BUSY_POLL] &&
+        config_get_micros(c, v[K_BUSY_POLL], "busy_poll", 0, &cfg->busy_poll_us) == 0 &&
+        cfg->busy_poll_us > 10000)
+        config_error(c, v[K_BUSY_POLL], "busy_poll: %d us is more than the 10 ms a spin may last",
+                     cfg->busy_poll_us);
     config_check_admin_exposure(c);
     if (listen_ok) {
         config_check_not_listen(c, c->admin_listen_node, cfg->admin_listen, "admin listen");

@@ -176,6 +176,8 @@ struct mx_config {
     int instance_id;             /* instance_id: 0-255, the high 8 bits of every client
                                     connection id (default 0) */
     int slow_query_ms;           /* log.slow_query: default 1000 (0 = off) */
+    int busy_poll_us;            /* busy_poll: after a command goes to a backend, the worker
+                                    polls without sleeping for up to this long (default 0 = off) */
     bool log_queries;            /* log.query_text: literals in logs (default false) */
 
     /* The global `health:` section as resolved (defaults, then the section): what a

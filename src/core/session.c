@@ -1758,6 +1758,7 @@ static void begin_response(struct mx_session *s)
     }
     resp_begin(&be->resp, s->cmd, (s->caps & CLIENT_DEPRECATE_EOF) != 0);
     be->resp.whole_ok = be->track;
+    worker_busy_poll(s->w);
     be->resp.cursor_asked = s->cmd == COM_STMT_EXECUTE && s->exec_cursor;
     if (s->exec_retained && s->sock.in) /* sent, but kept until the answer begins */
         s->sock.in->rpos = s->sock.in->ppos - s->exec_pkt_len;

@@ -305,6 +305,8 @@ int worker_start(struct mx_worker *w, struct mx_proxy *px, int id, int listen_fd
     w->tick.data = w;
     uv_timer_init(&w->loop, &w->guard_timer);
     w->guard_timer.data = w;
+    uv_idle_init(&w->loop, &w->spin);
+    w->spin.data = w;
     uv_timer_start(&w->tick, on_tick, 100, 100);
     return uv_thread_create(&w->thread, worker_main, w);
 }
@@ -329,6 +331,27 @@ void worker_join(struct mx_worker *w)
     pcache_destroy(&w->pcache);
     free(w->pools);
     balance_worker_free(w);
+}
+
+/* While an idle handle is active libuv polls with a zero timeout: the thread
+ * spins on epoll instead of sleeping, and an answer that arrives within the
+ * spin costs no wake-up. */
+static void on_spin(uv_idle_t *h)
+{
+    struct mx_worker *w = h->data;
+    if (mx_now_us() < w->spin_until_us) return;
+    uv_idle_stop(h);
+    w->spinning = false;
+}
+
+void worker_busy_poll(struct mx_worker *w)
+{
+    int us = w->px->cfg->busy_poll_us;
+    if (us <= 0) return;
+    w->spin_until_us = mx_now_us() + (uint64_t)us;
+    if (w->spinning) return;
+    w->spinning = true;
+    uv_idle_start(&w->spin, on_spin);
 }
 
 bool worker_post_kill(struct mx_worker *w, uint32_t victim, int reply_to, uint32_t requester)

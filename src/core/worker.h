@@ -167,6 +167,9 @@ struct mx_worker {
     bool shutting_down;        /* the grace period is over: idle sessions are refused */
     atomic_int done;           /* the loop has ended */
     _Atomic uint64_t tick_ms;  /* the last 100 ms tick: the loop is alive (systemd watchdog) */
+    uv_idle_t spin;            /* busy_poll: active while the loop must not sleep */
+    uint64_t spin_until_us;
+    bool spinning;
     struct cls_result cls;     /* scratch for the classifier (used synchronously) */
     struct mx_pcache pcache;   /* statement texts prepared through this worker */
     /* storm protection (guard.c) */
@@ -227,6 +230,9 @@ void worker_join(struct mx_worker *w);
 /* Asks w to close session `victim` and, if reply_to >= 0, to tell worker reply_to
  * once it did so that session `requester` there can answer its client. Returns
  * false (nothing posted) when w's queue is full. Any thread. */
+/* busy_poll: a command went to a backend; the loop polls without sleeping
+ * until its answer is likely in (bounded by busy_poll). */
+void worker_busy_poll(struct mx_worker *w);
 bool worker_post_kill(struct mx_worker *w, uint32_t victim, int reply_to, uint32_t requester);
 /* Closes session `victim` of w now: w's own thread only. */
 void worker_kill_now(struct mx_worker *w, uint32_t victim);

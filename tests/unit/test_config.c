@@ -311,7 +311,7 @@ static void test_unknown_keys(void **state)
                  "t.yaml:8:1: unknown key 'listn' at top level (did you mean 'listen'?) (expected one of: listen, "
                  "workers, server_version, log_level, users, backends, health, pool, limits, "
                  "balance, shutdown, tls, compression, proxy_protocol, admin, log, "
-                 "admin_listen, instance_id)");
+                 "admin_listen, instance_id, busy_poll)");
     expect_error("listen: 127.0.0.1:6033\n"
                  "users:\n"
                  "  - name: app\n"
@@ -1352,6 +1352,22 @@ static void test_admin_and_log(void **state)
                  "admin.allow_unauthenticated: true");
     expect_error(BASE "instance_id: 256\n",
                  "t.yaml:8:14: instance_id: expected an integer between 0 and 255, got '256'");
+
+    /* issue 13: busy_poll in microseconds, bounded */
+    cfg = load_ok(BASE);
+    assert_int_equal(cfg->busy_poll_us, 0);
+    config_free(cfg);
+    cfg = load_ok(BASE "busy_poll: 50us\n");
+    assert_int_equal(cfg->busy_poll_us, 50);
+    config_free(cfg);
+    cfg = load_ok(BASE "busy_poll: 2ms\n");
+    assert_int_equal(cfg->busy_poll_us, 2000);
+    config_free(cfg);
+    expect_error(BASE "busy_poll: 20ms\n",
+                 "t.yaml:8:12: busy_poll: 20000 us is more than the 10 ms a spin may last");
+    expect_error(BASE "busy_poll: 5s\n",
+                 "t.yaml:8:12: busy_poll: expected a duration (microseconds, or a number with "
+                 "unit us or ms), got '5s'");
 
     expect_error(BASE "admin_listen: 127.0.0.1:8080\nadmin:\n  listen: 127.0.0.1:8081\n",
                  "t.yaml:10:11: admin.listen: same setting as admin_listen (line 8); give only "
