@@ -48,7 +48,7 @@ enough of the protocol for a login and a few commands:
   definition, then nothing), or a result set that breaks: "absurd_count" (2^64-1 columns),
   "short_defs" / "long_defs" (fewer / more definitions than announced), "garbage_def"
   (a packet that is no definition), "die_in_rows" (the connection drops after three rows),
-  "die_in_packet" (it drops inside a row). A COM_QUERY containing "WARN" is answered with an OK carrying one
+  "die_in_packet" (it drops inside a row); for COM_STMT_EXECUTE the rows are binary. A COM_QUERY containing "WARN" is answered with an OK carrying one
   warning; SHOW WARNINGS and mymux's SELECT @@warning_count, ... answer as a server would
   after it (one warning).
   `fail_executes(times, skip=0, code=1615)` makes EXECUTEs fail: after `skip`
@@ -597,9 +597,10 @@ class FakeMySQL8:
                 + lenenc_str(name) + lenenc_str(b"") + b"\x0c"
                 + struct.pack("<HIBHB", 63, length, ctype, flags, 0) + b"\0\0")
 
-    def _broken_answer(self, conn, caps, kind):
+    def _broken_answer(self, conn, caps, kind, binary=False):
         """Writes the start of a result set that goes wrong as BROKEN_ANSWERS says; returns
-        True when the connection is to close now."""
+        True when the connection is to close now. binary: rows as an EXECUTE's are (0x00,
+        the NULL bitmap, the values)."""
         deprecate_eof = bool(caps & CLIENT_DEPRECATE_EOF)
         def head(count, defs):
             conn.write(count)
@@ -622,7 +623,7 @@ class FakeMySQL8:
         if not deprecate_eof:
             conn.write(self._eof())
         for i in range(3):
-            conn.write(lenenc_str(b"%d" % i))
+            conn.write(b"\x00\x00" + struct.pack("<q", i) if binary else lenenc_str(b"%d" % i))
         if kind == "die_in_rows":
             return True
         if kind == "die_in_packet":  # a row whose header promises more than is sent
@@ -824,7 +825,8 @@ class FakeMySQL8:
                     continue
                 if f[2] in BROKEN_ANSWERS:  # a result set that breaks off or lies
                     try:
-                        if self._broken_answer(conn, caps, f[2]):
+                        if self._broken_answer(conn, caps, f[2],
+                                               binary=cmd == COM_STMT_EXECUTE):
                             return
                     except OSError:  # mymux gave up on the answer before its end
                         return

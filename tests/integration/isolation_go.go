@@ -11,6 +11,8 @@
 //	prep SQL           Conn.PrepareContext; answers "ok SLOT 0"
 //	exec SLOT [ARG...] executes a prepared slot
 //	execi SLOT [INT...] the same with int64 arguments (sent as MYSQL_TYPE_LONGLONG)
+//	execall SLOT [ARG...] exec, reading every row first: an error anywhere in the answer
+//	                   is the answer (exec reports the first value as soon as it has it)
 //	quit
 //
 // Answers "ok", "ok<TAB>VALUE" (first column of the first row; "\N" for NULL or no row) or
@@ -42,6 +44,12 @@ func answerErr(err error) {
 
 // answerRows prints the first value of the first result set that has columns.
 func answerRows(rows *sql.Rows, err error) {
+	answerRowsOf(rows, err, false)
+}
+
+// answerRowsOf: strict holds the answer back until the whole answer was read, so
+// that an error after the first row is what it prints.
+func answerRowsOf(rows *sql.Rows, err error, strict bool) {
 	if err != nil {
 		answerErr(err)
 		return
@@ -60,19 +68,23 @@ func answerRows(rows *sql.Rows, err error) {
 			for i := range vals {
 				ptrs[i] = &vals[i]
 			}
+			line := "ok\t\\N"
 			if rows.Next() {
 				if err := rows.Scan(ptrs...); err != nil {
 					answerErr(err)
 					return
 				}
-				if vals[0] == nil {
-					fmt.Println("ok\t\\N")
-				} else {
-					fmt.Printf("ok\t%s\n", vals[0])
+				if vals[0] != nil {
+					line = fmt.Sprintf("ok\t%s", vals[0])
 				}
-			} else {
-				fmt.Println("ok\t\\N")
 			}
+			for strict && rows.Next() {
+			}
+			if strict && rows.Err() != nil {
+				answerErr(rows.Err())
+				return
+			}
+			fmt.Println(line)
 			answered = true
 		}
 		for rows.Next() {
@@ -163,13 +175,14 @@ func main() {
 				continue
 			}
 			answerRows(stmts[slot].QueryContext(ctx, ints...))
-		case f[0] == "exec" && len(f) >= 2:
+		case (f[0] == "exec" || f[0] == "execall") && len(f) >= 2:
 			var slot int
 			if _, err := fmt.Sscan(f[1], &slot); err != nil || slot < 0 || slot >= len(stmts) {
 				fmt.Println("err\t0\tno such slot")
 				continue
 			}
-			answerRows(stmts[slot].QueryContext(ctx, args(f[2:])...))
+			rows, err := stmts[slot].QueryContext(ctx, args(f[2:])...)
+			answerRowsOf(rows, err, f[0] == "execall")
 		default:
 			fmt.Println("err\t0\tbad command")
 		}
