@@ -1,0 +1,116 @@
+"""Fault injection at mymux's own commands, with the pool's books checked (issue 11).
+
+test_backend_faults.py's matrix makes the scripted backend close, send garbage or an error
+at each internal command; this one adds a backend that stops answering one (the
+connection's own deadline, pool.connect_timeout, gives it up) and the re-prepare of a
+server-side statement, and checks after each that the pool's counters are true again: no
+connection lent, and as many open as the backend has (a leaked or double-counted slot
+would show here, and with max_per_backend 1 it would also make the next borrow wait)."""
+
+import json
+import urllib.request
+
+import pymysql
+import pytest
+
+import fakeserver
+import testbed
+from test_backend_faults import FAULT_POINTS, one, q
+from test_isolation import PsClient, isolation_ps  # noqa: F401 - fixture
+from test_reprepare import fake  # noqa: F401 - fixture
+
+pytestmark = pytest.mark.proxy_only
+
+
+@pytest.fixture
+def proxy_books(mymux_factory, fake):
+    port = testbed.free_port()
+    m = mymux_factory({
+        "workers": 1,
+        "admin_listen": f"127.0.0.1:{port}",
+        "users": [{"name": "app", "password": "apppass"}],
+        "backends": [{"name": "fake8", "address": fake.address, "health": {"type": "none"}}],
+        "health": {"type": "none"},
+        "pool": {"max_per_backend": 1, "wait_timeout": "10s", "connect_timeout": "1500ms"},
+    })
+    m.admin_port = port
+    testbed.wait_until(lambda: testbed.port_accepts("127.0.0.1", port), 10, what="admin")
+    return m
+
+
+def books(m):
+    with urllib.request.urlopen(f"http://127.0.0.1:{m.admin_port}/api/backends", timeout=5) as r:
+        doc = json.load(r)
+    b = (doc["backends"] if isinstance(doc, dict) else doc)[0]
+    return b["connections"]
+
+
+def assert_books_true(m, fake):
+    """Nothing lent once every session is idle, and mymux counts the connections the
+    backend has (its handler threads end shortly after mymux closes one: polled)."""
+    def true():
+        c = books(m)
+        return (c["lent"] == 0 and c["busy"] == 0 and c["opening"] == 0
+                and c["open"] == len(fake._socks) and c["open"] <= 1)
+    testbed.wait_until(true, 15, what=lambda: f"pool counters true: {books(m)}, backend has "
+                       f"{len(fake._socks)}")
+
+
+@pytest.mark.parametrize("action", ["close", "garbage", "err", "stall"])
+@pytest.mark.parametrize("point", sorted(FAULT_POINTS))
+def test_fault_at_each_internal_command_keeps_the_books(proxy_books, fake, point, action):
+    setup, b_kw, (cmd, text) = FAULT_POINTS[point]
+    m = proxy_books
+    a = m.connect(autocommit=True, database="db_a")
+    b = m.connect(autocommit=True, database=b_kw.get("database", "db_a"))
+    try:
+        setup(a)
+        assert one(a, "SELECT 1") == 1
+        fake.fault = (cmd, text, action)
+        trigger = "DO WARN" if point == "diag" else "SELECT 2"
+        try:
+            q(b, trigger)
+            failed = None
+        except pymysql.MySQLError as e:
+            failed = e.args
+        if point == "diag":  # the statement's answer was out before the fetch
+            assert failed is None, failed
+        else:
+            assert failed and failed[0] in (2013, 1105, 2027), (point, action, failed)
+        assert one(b, "SELECT 3") == 3  # (the diagnostics fetch runs before it)
+        assert fake.faults_done, "the fault never fired: mymux did not send the command"
+        assert one(a, "SELECT 4") == 4
+        assert_books_true(m, fake)
+        assert m.alive()
+    finally:
+        a.close()
+        b.close()
+    assert_books_true(m, fake)
+
+
+@pytest.mark.parametrize("action", ["close", "garbage", "err", "stall"])
+def test_fault_at_the_re_prepare_keeps_the_books(proxy_books, fake, isolation_ps, action):
+    """The server answers an EXECUTE with 1615 (re-prepare needed) and then fails the
+    COM_STMT_PREPARE mymux sends to prepare it again: the EXECUTE gets a clear error, the
+    client's statement still works on the next try, the books are true."""
+    m = proxy_books
+    c = PsClient(isolation_ps, m, "app", "apppass")
+    try:
+        prep = c.cmd("prep", "SELECT ?")
+        assert prep.startswith("ok"), prep
+        slot = prep.split("\t")[1]
+        assert c.cmd("exec", slot, "1") == "ok\t1"
+        fake.fail_executes(1)
+        fake.fault = (fakeserver.COM_STMT_PREPARE, "SELECT ?", action)
+        answer = c.cmd("exec", slot, "2")
+        assert fake.faults_done, "mymux did not prepare the statement again"
+        assert answer.startswith("err"), answer
+        code = answer.split("\t")[1]
+        assert code in ("1105", "1615", "2013"), answer
+        again = c.cmd("exec", slot, "3")
+        assert again == "ok\t3" or again.startswith("err\t2013") or again.startswith(
+            "err\t2006"), again
+        assert_books_true(m, fake)
+    finally:
+        c.close()
+    assert_books_true(m, fake)
