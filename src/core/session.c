@@ -606,16 +606,16 @@ void session_backend_failed(struct mx_session *s, const struct be_error *e)
 }
 
 /* The login's first connection to s->server failed before the client sent a
- * command (refused, lost, a bad greeting, a server that is full or blocks
- * mymux's address): the client has said nothing that cannot go elsewhere, so
+ * command (refused, lost, a bad greeting or public key, a server that is full
+ * or blocks mymux's address): the client has said nothing that cannot go elsewhere, so
  * another eligible server gets the login, each server once. False when the
  * error is not of that kind or no server is left; the caller fails the login. */
 bool session_login_retry(struct mx_session *s, const struct be_error *e)
 {
     if (s->state != SS_CONNECTING || e->local || s->server < 0 || s->server >= MX_MAX_SERVERS)
         return false;
-    if (e->code != 2003 && e->code != 2013 && e->code != 2027 && e->code != 1040 &&
-        e->code != 1129)
+    if (e->code != 2003 && e->code != 2013 && e->code != 2027 && e->code != 2061 &&
+        e->code != 1040 && e->code != 1129)
         return false;
     s->wait_pool = NULL;
     s->be = NULL;

@@ -23,6 +23,12 @@ enough of the protocol for a login and a few commands:
     "full_1040"     ERR 1040 "Too many connections" instead of a greeting, then close (a
                     server at max_connections)
     "blocked_1129"  ERR 1129 "Host ... is blocked" instead of a greeting, then close
+    "switch_close", "switch_garbage", "switch_silent"
+                    an auth switch request, then (after the answer) close, a packet that
+                    is no OK or ERR, or nothing at all
+    "rsa_close", "rsa_garbage_key"
+                    full auth (0x01 0x04), then close at the public key request, or send a
+                    key that is no PEM key
   `mode` may be changed while the server runs; it applies to later connections.
 - after login: COM_QUERY answers a one-column, one-row text result set for
   SELECT statements (the value is the text after SELECT when it is a number,
@@ -147,7 +153,8 @@ SHA2 = "caching_sha2_password"
 NATIVE = "mysql_native_password"
 
 MODES = ("fast", "full", "switch_native", "deny", "garbage", "garbage_pkt", "silent", "close",
-         "full_1040", "blocked_1129")
+         "full_1040", "blocked_1129", "switch_close", "switch_garbage", "switch_silent",
+         "rsa_close", "rsa_garbage_key")
 
 
 # ----------------------------------------------------------------- scrambles
@@ -506,6 +513,28 @@ class FakeMySQL8:
         if mode == "deny":
             self._record(**base, kind="deny", ok=False, detail="mode deny")
             self._deny(conn, user)
+            return None
+
+        if mode in ("switch_close", "switch_garbage", "switch_silent"):
+            # a login that breaks inside the auth switch: after asking for it
+            self._record(**base, kind=mode, ok=False, detail="broke after the switch request")
+            conn.write(b"\xfe" + NATIVE.encode() + b"\0" + make_nonce() + b"\0")
+            conn.read()
+            if mode == "switch_garbage":
+                conn.write(b"\x42 not an answer to an auth switch")
+                conn.read()  # waits for the peer to hang up
+            elif mode == "switch_silent":
+                conn.read()
+            return None
+
+        if mode in ("rsa_close", "rsa_garbage_key"):
+            # full authentication that breaks inside the RSA exchange
+            self._record(**base, kind=mode, ok=False, detail="broke in the RSA exchange")
+            conn.write(b"\x01\x04")
+            conn.read()  # the public key request
+            if mode == "rsa_garbage_key":
+                conn.write(b"\x01-----BEGIN PUBLIC KEY-----\nnot a key\n-----END PUBLIC KEY-----\n")
+                conn.read()
             return None
 
         if mode == "switch_native":

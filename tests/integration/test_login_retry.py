@@ -19,7 +19,8 @@ import testbed
 
 pytestmark = pytest.mark.proxy_only
 
-BAD = ["garbage", "garbage_pkt", "close", "full_1040", "blocked_1129", "refused"]
+BAD = ["garbage", "garbage_pkt", "close", "full_1040", "blocked_1129", "refused", "switch_close",
+       "switch_garbage", "switch_silent", "rsa_close", "rsa_garbage_key"]
 
 
 @pytest.fixture
@@ -70,7 +71,8 @@ def test_every_login_succeeds_beside_a_bad_backend(bad_backend, backends, mymux_
     if fake is not None:
         assert fake.connections - c0 == len(retries), (fake.connections, c0, len(retries))
     # garbage or a close: a malformed or lost login
-    expected = {"full_1040": {"1040"}, "blocked_1129": {"1129"}, "refused": {"2003"}}
+    expected = {"full_1040": {"1040"}, "blocked_1129": {"1129"}, "refused": {"2003"},
+                "rsa_garbage_key": {"2061"}}
     assert set(retries) <= expected.get(mode, {"2013", "2027"}), retries
     # health checks are off: the retry alone did it, nothing was taken down
     assert "to=down" not in log
