@@ -459,6 +459,7 @@ static void discard_done(struct mx_session *s)
     struct be_error *e = s->defer_err;
     s->defer_err = NULL;
     s->discard = false;
+    s->discard_infile = false;
     s->state = SS_LOCAL;
     bool alive = session_reply_err(s, e->code, e->sqlstate, "%s", e->msg);
     free(e);
@@ -1863,16 +1864,17 @@ static void forward_command(struct mx_session *s)
         if (s->fwd_left == 0 && s->fwd_cont && b->wpos - b->ppos >= PKT_HDR) {
             const uint8_t *hdr = b->data + b->ppos;
             uint32_t len = pkt_len(hdr);
-            if (s->state != SS_INFILE) { /* LOCAL INFILE data is no command packet */
+            bool infile = s->state == SS_INFILE || s->discard_infile;
+            if (!infile) { /* LOCAL INFILE data is no command packet */
                 s->cmd_bytes += len;
                 if (!s->discard &&
                     s->cmd_bytes >= (uint64_t)s->w->px->cfg->max_packet_size &&
                     !command_too_large(s))
                     return;
-                if (s->discard) s->seq = hdr[3]; /* the error follows the last packet */
             }
+            if (s->discard) s->seq = hdr[3]; /* the error follows the last packet */
             s->fwd_left = (uint64_t)len + PKT_HDR;
-            if (s->state == SS_INFILE) s->fwd_cont = len != 0;
+            if (infile) s->fwd_cont = len != 0;
             else s->fwd_cont = len == PKT_MAX_PAYLOAD;
             continue;
         }
@@ -2494,8 +2496,20 @@ static void fail_answer(struct mx_session *s, const struct be_error *e, const ch
         session_close(s, why);
         return;
     }
-    bool held = !sstate_is_clean(s) || (s->status & SERVER_STATUS_IN_TRANS) ||
-                s->state == SS_INFILE;
+    if (s->state == SS_INFILE) {
+        /* The client is sending its file and reads nothing until the end: the
+         * rest is read and dropped, then it gets the error, and the session
+         * goes on unless it held state on the connection (the server rolled
+         * the statement back with it). */
+        bool ends = !sstate_is_clean(s) || (s->status & SERVER_STATUS_IN_TRANS);
+        detach_backend(s, true);
+        s->discard_infile = true;
+        if (!discard_begin(s, e)) return;
+        if (ends) s->close_after_write = true;
+        forward_command(s);
+        return;
+    }
+    bool held = !sstate_is_clean(s) || (s->status & SERVER_STATUS_IN_TRANS);
     if (!(s->resp_started && s->state == SS_RESPONSE)) {
         detach_backend(s, true);
         if (held) {
@@ -2533,13 +2547,14 @@ void session_backend_lost(struct mx_session *s, struct mx_backend *be, int statu
         return;
     }
     bool held = !sstate_is_clean(s) || (s->status & SERVER_STATUS_IN_TRANS) ||
-                s->state == SS_INFILE || (s->resp_started && s->state == SS_RESPONSE);
+                (s->resp_started && s->state == SS_RESPONSE);
     struct be_error e = {.code = 2013, .sqlstate = "HY000"};
     snprintf(e.msg, sizeof e.msg, "mymux: lost connection to the backend server during query%s",
              held ? "" : "; the session goes on");
-    /* what the client still sends of a command being forwarded is dropped */
-    s->fwd_cont = s->fwd_cont && s->state == SS_FORWARD;
-    if (s->state != SS_FORWARD) s->fwd_left = 0;
+    /* what the client still sends of a command or file being forwarded is dropped */
+    bool sending = s->state == SS_FORWARD || s->state == SS_INFILE;
+    s->fwd_cont = s->fwd_cont && sending;
+    if (!sending) s->fwd_left = 0;
     fail_answer(s, &e, "backend_lost");
 }
 

@@ -140,6 +140,7 @@ struct mx_session {
     uint64_t login_avoid;            /* servers whose first connection failed this login */
     bool proxy_wait;                 /* a trusted load balancer's PROXY header is awaited */
     bool discard;                    /* the command's packets are dropped, not sent */
+    bool discard_infile;             /* ...and they are LOCAL INFILE data, up to an empty one */
     struct be_error *defer_err;      /* ...and this error answers it */
     uint32_t kill_after;             /* KILL of another user's session, once the backend agreed */
     struct mx_reg_entry reg_entry;
