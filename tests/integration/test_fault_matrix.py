@@ -10,12 +10,11 @@ would show here, and with max_per_backend 1 it would also make the next borrow w
 import json
 import urllib.request
 
-import pymysql
 import pytest
 
 import fakeserver
 import testbed
-from test_backend_faults import FAULT_POINTS, one, q
+from test_backend_faults import FAULT_POINTS, run_fault_point
 from test_isolation import PsClient, isolation_ps  # noqa: F401 - fixture
 from test_reprepare import fake  # noqa: F401 - fixture
 
@@ -59,33 +58,10 @@ def assert_books_true(m, fake):
 @pytest.mark.parametrize("action", ["close", "garbage", "err", "stall"])
 @pytest.mark.parametrize("point", sorted(FAULT_POINTS))
 def test_fault_at_each_internal_command_keeps_the_books(proxy_books, fake, point, action):
-    setup, b_kw, (cmd, text) = FAULT_POINTS[point]
-    m = proxy_books
-    a = m.connect(autocommit=True, database="db_a")
-    b = m.connect(autocommit=True, database=b_kw.get("database", "db_a"))
-    try:
-        setup(a)
-        assert one(a, "SELECT 1") == 1
-        fake.fault = (cmd, text, action)
-        trigger = "DO WARN" if point == "diag" else "SELECT 2"
-        try:
-            q(b, trigger)
-            failed = None
-        except pymysql.MySQLError as e:
-            failed = e.args
-        if point == "diag":  # the statement's answer was out before the fetch
-            assert failed is None, failed
-        else:
-            assert failed and failed[0] in (2013, 1105, 2027), (point, action, failed)
-        assert one(b, "SELECT 3") == 3  # (the diagnostics fetch runs before it)
-        assert fake.faults_done, "the fault never fired: mymux did not send the command"
-        assert one(a, "SELECT 4") == 4
-        assert_books_true(m, fake)
-        assert m.alive()
-    finally:
-        a.close()
-        b.close()
-    assert_books_true(m, fake)
+    run_fault_point(proxy_books, fake, point, action,
+                    after=lambda: assert_books_true(proxy_books, fake))
+    assert proxy_books.alive()
+    assert_books_true(proxy_books, fake)
 
 
 @pytest.mark.parametrize("action", ["close", "garbage", "err", "stall"])
