@@ -175,7 +175,7 @@ void session_close(struct mx_session *s, const char *why)
     session_log_end(s, why);
     s->state = SS_CLOSING;
     uv_timer_stop(&s->timer);
-    if (s->wait_pool) pool_cancel_wait(s->wait_pool, s);
+    pool_cancel_wait(&s->waiter);
     if (s->be) {
         struct mx_backend *be = s->be;
         if (be->state == BE_CONNECTING || be->state == BE_GREETING || be->state == BE_AUTH) {
@@ -576,9 +576,62 @@ static void sync_and_go(struct mx_session *s)
     }
 }
 
+/* ---- borrowing: what the pool is told of a session, and how it answers ---- */
+
+static struct mx_session *waiter_session(struct mx_pool_waiter *w)
+{
+    return (struct mx_session *)((char *)w - offsetof(struct mx_session, waiter));
+}
+
+static void waiter_ready(struct mx_pool_waiter *w, struct mx_backend *be)
+{
+    session_backend_ready(waiter_session(w), be);
+}
+
+static void waiter_failed(struct mx_pool_waiter *w, const struct be_error *e)
+{
+    session_backend_failed(waiter_session(w), e);
+}
+
+static void waiter_reroute(struct mx_pool_waiter *w)
+{
+    session_reroute(waiter_session(w));
+}
+
+static bool waiter_login_retry(struct mx_pool_waiter *w, const struct be_error *e)
+{
+    return session_login_retry(waiter_session(w), e);
+}
+
+static const struct mx_pool_waiter_ops session_waiter_ops = {
+    .ready = waiter_ready,
+    .failed = waiter_failed,
+    .reroute = waiter_reroute,
+    .login_retry = waiter_login_retry,
+};
+
+void session_pool_req(const struct mx_session *s, struct mx_pool_req *r)
+{
+    r->cred = &s->cred;
+    r->key_caps = s->caps & MX_KEY_CAPS;
+    /* the schema its next command runs in: a login's or USE's first */
+    r->schema = s->pending_schema[0] ? s->pending_schema : s->schema;
+    r->charset = s->charset;
+    r->vars = &s->vars;
+    r->peer = s->peer;
+}
+
+/* Asks server srv's pool of this worker for a connection; the answer comes
+ * through session_waiter_ops. */
+static void borrow_from(struct mx_session *s, int srv)
+{
+    s->waiter.ops = &session_waiter_ops;
+    session_pool_req(s, &s->waiter.req);
+    pool_acquire(&s->w->pools[srv], &s->waiter);
+}
+
 void session_backend_ready(struct mx_session *s, struct mx_backend *be)
 {
-    s->wait_pool = NULL;
     s->be = be;
     be_attach(be, s);
     struct mx_server *busy_sv = &s->w->px->servers[be->pool->server];
@@ -592,7 +645,6 @@ void session_backend_ready(struct mx_session *s, struct mx_backend *be)
 
 void session_backend_failed(struct mx_session *s, const struct be_error *e)
 {
-    s->wait_pool = NULL;
     s->be = NULL;
     if (s->state == SS_CONNECTING) {
         session_fail(s, e->code, e->sqlstate, e->msg);
@@ -613,7 +665,6 @@ bool session_login_retry(struct mx_session *s, const struct be_error *e)
     if (e->code != 2003 && e->code != 2013 && e->code != 2027 && e->code != 1040 &&
         e->code != 1129)
         return false;
-    s->wait_pool = NULL;
     s->be = NULL;
     s->login_avoid |= 1ull << s->server;
     int from = s->server, srv = balance_pick(s->w, s);
@@ -623,7 +674,7 @@ bool session_login_retry(struct mx_session *s, const struct be_error *e)
              (size_t)from < cfg->n_backends ? cfg->backends[from].name : "?",
              (size_t)srv < cfg->n_backends ? cfg->backends[srv].name : "?", e->code);
     s->server = srv;
-    pool_acquire(&s->w->pools[srv], s);
+    borrow_from(s, srv);
     return true;
 }
 
@@ -643,12 +694,11 @@ static void need_backend(struct mx_session *s)
     }
     s->server = srv;
     if (s->state != SS_CONNECTING) s->state = SS_WAIT_BACKEND;
-    pool_acquire(&s->w->pools[srv], s);
+    borrow_from(s, srv);
 }
 
 void session_reroute(struct mx_session *s)
 {
-    s->wait_pool = NULL;
     balance_session_end(s); /* its server went away: let the balancer choose again */
     need_backend(s);
 }

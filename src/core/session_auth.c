@@ -324,8 +324,10 @@ static void auth_switch(struct mx_session *s, const char *plugin)
 static void keep_for_reset(struct mx_session *s)
 {
     struct mx_backend *be = s->be;
+    struct mx_pool_req req;
+    session_pool_req(s, &req);
     if (be && be->state == BE_ATTACHED && !be->broken && !s->schema_moved &&
-        !(s->pins & (CLS_PIN_PROFILING | CLS_PIN_ROLE)) && pool_fits(be, s)) {
+        !(s->pins & (CLS_PIN_PROFILING | CLS_PIN_ROLE)) && pool_fits(be, &req)) {
         be->dirty = true; /* reset by the login's sync, or by the pool if it ends first */
         return;
     }

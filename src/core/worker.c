@@ -287,7 +287,10 @@ int worker_start(struct mx_worker *w, struct mx_proxy *px, int id, int listen_fd
     pthread_cond_init(&w->snap_cond, NULL);
     w->pools = calloc(MX_MAX_SERVERS, sizeof *w->pools); /* reloads may add servers */
     if (!w->pools) return UV_ENOMEM;
-    for (size_t i = 0; i < MX_MAX_SERVERS; i++) pool_init(&w->pools[i], w, (int)i);
+    w->pool_home = (struct mx_pool_home){.px = px, .worker = w, .worker_id = id,
+                                         .stopping = &w->stopping, .pcache = &w->pcache,
+                                         .pools = w->pools};
+    for (size_t i = 0; i < MX_MAX_SERVERS; i++) pool_init(&w->pools[i], &w->pool_home, (int)i);
     if (balance_worker_init(w) != 0) return UV_ENOMEM;
     int rc;
     if (listen_fd >= 0) { /* handed over by the process we replace: same accept queue */
