@@ -169,6 +169,31 @@ void session_drop_backend(struct mx_session *s)
     detach_backend(s, false);
 }
 
+/* ---- borrowing: what the router and the pool are told of a session ---- */
+
+/* The server for s's next borrow (balance_pick), or -1. */
+static int pick_server(struct mx_session *s)
+{
+    struct balance_req r = {
+        .last = s->server,
+        /* servers whose first connection failed during this login */
+        .avoid = s->state == SS_CONNECTING ? s->login_avoid : 0,
+        .to_last = s->synthetic_len != 0,
+        /* the name the client logged in with (cred.user may be its backend_user) */
+        .user = s->reg_entry.user[0] ? s->reg_entry.user : s->cred.user,
+        .peer = s->peer,
+    };
+    return balance_pick(s->w->balance, s->w->pools, &r);
+}
+
+/* s forgets its server: its affinity no longer counts, s->server becomes -1.
+ * Idempotent. */
+static void forget_server(struct mx_session *s)
+{
+    balance_forget(s->w->px, s->server);
+    s->server = -1;
+}
+
 void session_close(struct mx_session *s, const char *why)
 {
     if (s->state == SS_CLOSING) return;
@@ -187,7 +212,7 @@ void session_close(struct mx_session *s, const char *why)
     }
     if (s->reg) registry_remove(s->w->px, s->reg);
     s->reg = NULL;
-    balance_session_end(s);
+    forget_server(s);
     guard_forget(s);
     /* unlink from the worker */
     if (s->prev) s->prev->next = s->next;
@@ -576,8 +601,8 @@ static void sync_and_go(struct mx_session *s)
     }
 }
 
-/* ---- borrowing: what the pool is told of a session, and how it answers ---- */
 
+/* The pool answers a borrow through s->waiter (session_waiter_ops). */
 static struct mx_session *waiter_session(struct mx_pool_waiter *w)
 {
     return (struct mx_session *)((char *)w - offsetof(struct mx_session, waiter));
@@ -667,7 +692,7 @@ bool session_login_retry(struct mx_session *s, const struct be_error *e)
         return false;
     s->be = NULL;
     s->login_avoid |= 1ull << s->server;
-    int from = s->server, srv = balance_pick(s->w, s);
+    int from = s->server, srv = pick_server(s);
     if (srv < 0) return false;
     const struct mx_config *cfg = s->w->px->cfg;
     log_info("login_retry", "conn_id=%u from=%s to=%s code=%u", s->id,
@@ -685,7 +710,7 @@ static void need_backend(struct mx_session *s)
         sync_and_go(s);
         return;
     }
-    int srv = balance_pick(s->w, s);
+    int srv = pick_server(s);
     if (srv < 0) {
         struct be_error e = {.code = 1105, .sqlstate = "HY000"};
         snprintf(e.msg, sizeof e.msg, "mymux: no backend server is available");
@@ -699,7 +724,7 @@ static void need_backend(struct mx_session *s)
 
 void session_reroute(struct mx_session *s)
 {
-    balance_session_end(s); /* its server went away: let the balancer choose again */
+    forget_server(s); /* its server went away: let the balancer choose again */
     need_backend(s);
 }
 

@@ -291,7 +291,8 @@ int worker_start(struct mx_worker *w, struct mx_proxy *px, int id, int listen_fd
                                          .stopping = &w->stopping, .pcache = &w->pcache,
                                          .pools = w->pools};
     for (size_t i = 0; i < MX_MAX_SERVERS; i++) pool_init(&w->pools[i], &w->pool_home, (int)i);
-    if (balance_worker_init(w) != 0) return UV_ENOMEM;
+    w->balance = balance_new(px, id);
+    if (!w->balance) return UV_ENOMEM;
     int rc;
     if (listen_fd >= 0) { /* handed over by the process we replace: same accept queue */
         uv_tcp_init(&w->loop, &w->listener);
@@ -331,7 +332,8 @@ void worker_join(struct mx_worker *w)
     bufpool_destroy(&w->bufs);
     pcache_destroy(&w->pcache);
     free(w->pools);
-    balance_worker_free(w);
+    balance_free(w->balance);
+    w->balance = NULL;
 }
 
 bool worker_post_kill(struct mx_worker *w, uint32_t victim, int reply_to, uint32_t requester)

@@ -19,6 +19,7 @@
 
 struct mx_session;
 struct mx_pool;
+struct balance_state;
 
 /* A KILL for another worker: close session `victim`, then tell worker
  * `reply_to` (-1: nobody) so that its session `requester` can answer. */
@@ -60,7 +61,7 @@ struct mx_worker {
     uint64_t guard_last_ms;
     int handshaking;           /* sessions between greeting and login */
     uv_timer_t guard_timer;
-    void *balance_state;       /* router/balance.c: per-worker balancing state */
+    struct balance_state *balance; /* router/balance.c: per-worker balancing state */
     /* a snapshot requested by another thread (guarded by msg_lock) */
     pthread_cond_t snap_cond;
     struct mx_session_info *snap_out;
