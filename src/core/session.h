@@ -9,6 +9,8 @@
 #include <uv.h>
 
 #include "core/sock.h"
+#include "core/proxy.h"
+#include "core/registry.h"
 #include "core/worker.h"
 #include "pool/pool.h"
 #include "pool/server_conn.h"

@@ -1,5 +1,8 @@
 /* Worker threads: each runs its own loop with its own SO_REUSEPORT listener,
  * sessions and pools; other threads reach it only through its uv_async_t. */
+#include "core/proxy.h"
+#include "core/config.h"
+#include "core/snapshot.h"
 #include "core/worker.h"
 
 #include <errno.h>

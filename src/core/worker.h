@@ -1,24 +1,25 @@
 /* Workers: one event loop per thread with its own listener (SO_REUSEPORT), its
- * own sessions and its own backend pools; and the process-wide state they share. */
+ * own sessions and its own backend pools. What the threads share is in
+ * core/proxy.h, the connection-id registry in core/registry.h, the copies of
+ * sessions for the admin side in core/snapshot.h. */
 #ifndef MX_WORKER_H
 #define MX_WORKER_H
 
 #include <pthread.h>
-#include <sys/socket.h>
-#include <stdbool.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
 
 #include "core/buf.h"
-#include "core/config.h"
-#include "core/proxy.h"
 #include "protocol/classify.h"
 #include "pool/pool.h"
 #include "pool/stmt.h"
 
+struct mx_config;
+struct mx_proxy;
 struct mx_session;
-struct mx_pool;
+struct mx_session_info;
 struct balance_state;
 
 /* A KILL for another worker: close session `victim`, then tell worker
@@ -69,26 +70,6 @@ struct mx_worker {
     bool snap_want, snap_done;
 };
 
-/* What the admin side may see of one session (copied by its worker). */
-struct mx_session_info {
-    uint32_t id;
-    char user[64];
-    char peer[64];
-    char schema[64];
-    int server;        /* backend server of its connection, -1 none */
-    uint32_t pins;     /* enum cls_pin | SESS_PIN_* bits */
-    bool in_trans;
-    bool has_backend;
-    int state;         /* enum sess_state */
-    uint8_t cmd;       /* command in flight (when state is not idle) */
-    uint64_t cmd_ms;   /* how long it has run */
-    uint64_t age_ms;   /* since the session connected */
-};
-/* Asks worker w for a copy of its sessions (any thread but w's). Fills at most
- * max entries and returns how many, or -1 when the worker did not answer in
- * time. */
-int worker_snapshot_sessions(struct mx_worker *w, struct mx_session_info *out, int max);
-
 /* listen_fd >= 0: a listening socket inherited from an upgraded process. */
 int worker_start(struct mx_worker *w, struct mx_proxy *px, int id, int listen_fd);
 /* Before the first worker of a fresh start (nothing inherited): 0 when nobody
@@ -116,39 +97,5 @@ void worker_join(struct mx_worker *w);
 bool worker_post_kill(struct mx_worker *w, uint32_t victim, int reply_to, uint32_t requester);
 /* Closes session `victim` of w now: w's own thread only. */
 void worker_kill_now(struct mx_worker *w, uint32_t victim);
-
-/* Registry of client connection ids (for KILL and CONNECTION_ID()). */
-struct mx_reg_entry {
-    uint32_t id;               /* 0 = empty */
-    int worker;
-    char user[96];             /* login name (MariaDB allows 80 characters) */
-    char backend_user[96];     /* the user its backend connections log in as */
-    atomic_int server;         /* backend server of the attached connection, -1 none */
-    atomic_uint backend_tid;   /* its thread id on that server */
-    atomic_int busy;           /* a command is running */
-    atomic_ullong kill_until_ms; /* a KILL QUERY for backend_tid is on its way until then
-                                    (mx_now_ms): the session keeps that connection */
-};
-
-int registry_init(struct mx_proxy *px, size_t cap);
-/* A new client connection id: cfg->instance_id in the high 8 bits (so that
- * instances behind one load balancer hand out disjoint ids, as TiDB's global
- * connection ids carry their server id), a counter in the low 24 that skips 0
- * and, once it has wrapped, the ids still registered. */
-uint32_t registry_next_id(struct mx_proxy *px);
-/* e is owned by the caller (a session) and must stay valid until registry_remove. */
-int registry_add(struct mx_proxy *px, struct mx_reg_entry *e);
-void registry_remove(struct mx_proxy *px, struct mx_reg_entry *e);
-/* Copies the entry for id into *out; returns 0 or -1 when unknown. */
-int registry_get(struct mx_proxy *px, uint32_t id, struct mx_reg_entry *out);
-/* registry_get after marking the entry's kill_until_ms (a KILL QUERY is about to
- * be sent to its backend thread): what the copy says of busy and backend_tid
- * was read after the mark, so a session whose statement ends later sees it. */
-int registry_mark_kill(struct mx_proxy *px, uint32_t id, uint64_t until_ms,
-                       struct mx_reg_entry *out);
-/* The session of mymux user `user` whose attached connection to server is backend
- * thread tid (what SHOW PROCESSLIST shows); 0 and *out, or -1. A scan: KILL only. */
-int registry_find_backend_thread(struct mx_proxy *px, int server, uint32_t tid, const char *user,
-                                 struct mx_reg_entry *out);
 
 #endif
