@@ -9,9 +9,7 @@
 #include <uv.h>
 
 #include "core/sock.h"
-#include "core/proxy.h"
 #include "core/registry.h"
-#include "core/worker.h"
 #include "pool/pool.h"
 #include "pool/server_conn.h"
 #include "pool/sync.h"
