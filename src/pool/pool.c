@@ -1,10 +1,10 @@
-/* Herding backend connections: idle lists, borrowing, the FIFO of sessions
- * waiting for a connection, the global per-server cap, and retirement. */
+/* Herding backend connections: idle lists, borrowing, the FIFO of waiters for
+ * a connection, the global per-server cap, and retirement. Borrowers are known
+ * only by their request and waiter (pool.h), never as sessions. */
 #include "pool/pool.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/clock.h"
 #include "core/config.h"
