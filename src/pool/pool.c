@@ -10,7 +10,9 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/proxy.h"
+#include "pool/server_conn.h"
 #include "pool/stmt.h"
+#include "pool/sync.h"
 #include "protocol/handshake.h"
 
 #define PX(p) ((p)->home->px)

@@ -8,11 +8,14 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
-#include "pool/server_conn.h"
-#include "pool/sync.h"
-
+/* Pointers only: the worker embeds a pool home without seeing connections. */
+struct mx_backend;
+struct mx_cred;
+struct mx_vars;
+struct be_error;
 struct mx_worker;
 struct mx_proxy;
 struct mx_pcache;

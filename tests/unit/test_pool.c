@@ -19,8 +19,11 @@
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/proxy.h"
+#include "core/buf.h"
 #include "pool/pool.h"
+#include "pool/server_conn.h"
 #include "pool/stmt.h"
+#include "pool/sync.h"
 
 /* ---- the fake world: one proxy, one worker, one server ---- */
 
