@@ -604,7 +604,6 @@ static void sync_and_go(struct mx_session *s)
     }
 }
 
-
 /* The pool answers a borrow through s->waiter (session_waiter_ops). */
 static struct mx_session *waiter_session(struct mx_pool_waiter *w)
 {
