@@ -31,6 +31,8 @@
 #include "core/status_http.h"
 #include "core/tls.h"
 #include "core/upgrade.h"
+#include "core/proxy.h"
+#include "core/registry.h"
 #include "core/worker.h"
 #include "protocol/auth.h"
 #include "protocol/handshake.h"

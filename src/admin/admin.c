@@ -10,7 +10,8 @@
 #include "admin/admin_int.h"
 #include "core/log.h"
 #include "core/session.h"
-#include "core/worker.h"
+#include "core/proxy.h"
+#include "core/config.h"
 
 /* ---- rates ---- */
 

@@ -11,6 +11,10 @@
 #include "core/log.h"
 #include "core/session.h"
 #include "core/reload.h"
+#include "core/proxy.h"
+#include "core/config.h"
+#include "core/registry.h"
+#include "core/snapshot.h"
 #include "core/worker.h"
 #include "pool/pool.h"
 

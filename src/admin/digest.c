@@ -12,6 +12,8 @@
 
 #include "admin/admin.h"
 #include "core/log.h"
+#include "core/proxy.h"
+#include "core/config.h"
 #include "core/worker.h"
 #include "protocol/classify.h"
 

@@ -17,7 +17,8 @@
 #include "admin/admin_int.h"
 #include "core/log.h"
 #include "core/upgrade.h"
-#include "core/worker.h"
+#include "core/proxy.h"
+#include "core/config.h"
 
 #define HTTP_BODY_MAX (64 * 1024)
 /* Bounds on clients that open connections and say little or nothing: each

@@ -7,6 +7,8 @@
 #include "admin/admin_int.h"
 #include "admin/digest.h"
 #include "core/clock.h"
+#include "core/proxy.h"
+#include "core/config.h"
 #include "core/worker.h"
 #include "pool/pool.h"
 

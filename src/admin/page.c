@@ -11,7 +11,8 @@
 #include <string.h>
 
 #include "admin/admin_int.h"
-#include "core/worker.h"
+#include "core/proxy.h"
+#include "core/config.h"
 
 static void h_esc(FILE *f, const char *s)
 {

@@ -7,7 +7,7 @@
 
 #include "core/log.h"
 #include "core/resolve.h"
-#include "core/worker.h"
+#include "core/proxy.h"
 #include "health/health.h"
 
 static struct {

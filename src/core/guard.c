@@ -12,6 +12,8 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/session.h"
+#include "core/proxy.h"
+#include "core/config.h"
 #include "core/worker.h"
 #include "pool/pool.h"
 

@@ -12,7 +12,8 @@
 
 #include "core/log.h"
 #include "core/resolve.h"
-#include "core/worker.h"
+#include "core/proxy.h"
+#include "core/config.h"
 #include "protocol/handshake.h"
 
 static int read_greeting(const char *host, int port, struct hs_greeting *g)

@@ -5,6 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/config.h"
+#include "core/proxy.h"
+#include "core/registry.h"
 #include "core/worker.h"
 
 int registry_init(struct mx_proxy *px, size_t cap)

@@ -12,7 +12,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/tls.h"
-#include "core/worker.h"
+#include "core/proxy.h"
 
 static pthread_mutex_t reload_lock = PTHREAD_MUTEX_INITIALIZER;
 

@@ -7,7 +7,8 @@
 #include <string.h>
 
 #include "core/log.h"
-#include "core/worker.h"
+#include "core/proxy.h"
+#include "core/config.h"
 
 static struct {
     struct mx_proxy *px;

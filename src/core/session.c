@@ -12,6 +12,9 @@
 #include "core/clock.h"
 #include "core/guard.h"
 #include "core/log.h"
+#include "core/proxy.h"
+#include "core/config.h"
+#include "core/registry.h"
 #include "core/worker.h"
 #include "pool/pool.h"
 #include "protocol/charset.h"
@@ -171,13 +174,38 @@ void session_drop_backend(struct mx_session *s)
     detach_backend(s, false);
 }
 
+/* ---- borrowing: what the router and the pool are told of a session ---- */
+
+/* The server for s's next borrow (balance_pick), or -1. */
+static int pick_server(struct mx_session *s)
+{
+    struct balance_req r = {
+        .last = s->server,
+        /* servers whose first connection failed during this login */
+        .avoid = s->state == SS_CONNECTING ? s->login_avoid : 0,
+        .to_last = s->synthetic_len != 0,
+        /* the name the client logged in with (cred.user may be its backend_user) */
+        .user = s->reg_entry.user[0] ? s->reg_entry.user : s->cred.user,
+        .peer = s->peer,
+    };
+    return balance_pick(s->w->balance, s->w->pools, &r);
+}
+
+/* s forgets its server: its affinity no longer counts, s->server becomes -1.
+ * Idempotent. */
+static void forget_server(struct mx_session *s)
+{
+    balance_forget(s->w->px, s->server);
+    s->server = -1;
+}
+
 void session_close(struct mx_session *s, const char *why)
 {
     if (s->state == SS_CLOSING) return;
     session_log_end(s, why);
     s->state = SS_CLOSING;
     uv_timer_stop(&s->timer);
-    if (s->wait_pool) pool_cancel_wait(s->wait_pool, s);
+    pool_cancel_wait(&s->waiter);
     if (s->be) {
         struct mx_backend *be = s->be;
         if (be->state == BE_CONNECTING || be->state == BE_GREETING || be->state == BE_AUTH) {
@@ -189,7 +217,7 @@ void session_close(struct mx_session *s, const char *why)
     }
     if (s->reg) registry_remove(s->w->px, s->reg);
     s->reg = NULL;
-    balance_session_end(s);
+    forget_server(s);
     guard_forget(s);
     /* unlink from the worker */
     if (s->prev) s->prev->next = s->next;
@@ -581,9 +609,61 @@ static void sync_and_go(struct mx_session *s)
     }
 }
 
+/* The pool answers a borrow through s->waiter (session_waiter_ops). */
+static struct mx_session *waiter_session(struct mx_pool_waiter *w)
+{
+    return (struct mx_session *)((char *)w - offsetof(struct mx_session, waiter));
+}
+
+static void waiter_ready(struct mx_pool_waiter *w, struct mx_backend *be)
+{
+    session_backend_ready(waiter_session(w), be);
+}
+
+static void waiter_failed(struct mx_pool_waiter *w, const struct be_error *e)
+{
+    session_backend_failed(waiter_session(w), e);
+}
+
+static void waiter_reroute(struct mx_pool_waiter *w)
+{
+    session_reroute(waiter_session(w));
+}
+
+static bool waiter_login_retry(struct mx_pool_waiter *w, const struct be_error *e)
+{
+    return session_login_retry(waiter_session(w), e);
+}
+
+static const struct mx_pool_waiter_ops session_waiter_ops = {
+    .ready = waiter_ready,
+    .failed = waiter_failed,
+    .reroute = waiter_reroute,
+    .login_retry = waiter_login_retry,
+};
+
+void session_pool_req(const struct mx_session *s, struct mx_pool_req *r)
+{
+    r->cred = &s->cred;
+    r->key_caps = s->caps & MX_KEY_CAPS;
+    /* the schema its next command runs in: a login's or USE's first */
+    r->schema = s->pending_schema[0] ? s->pending_schema : s->schema;
+    r->charset = s->charset;
+    r->vars = &s->vars;
+    r->peer = s->peer;
+}
+
+/* Asks server srv's pool of this worker for a connection; the answer comes
+ * through session_waiter_ops. */
+static void borrow_from(struct mx_session *s, int srv)
+{
+    s->waiter.ops = &session_waiter_ops;
+    session_pool_req(s, &s->waiter.req);
+    pool_acquire(&s->w->pools[srv], &s->waiter);
+}
+
 void session_backend_ready(struct mx_session *s, struct mx_backend *be)
 {
-    s->wait_pool = NULL;
     s->be = be;
     be_attach(be, s);
     struct mx_server *busy_sv = &s->w->px->servers[be->pool->server];
@@ -597,7 +677,6 @@ void session_backend_ready(struct mx_session *s, struct mx_backend *be)
 
 void session_backend_failed(struct mx_session *s, const struct be_error *e)
 {
-    s->wait_pool = NULL;
     s->be = NULL;
     if (s->state == SS_CONNECTING) {
         session_fail(s, e->code, e->sqlstate, e->msg);
@@ -618,17 +697,16 @@ bool session_login_retry(struct mx_session *s, const struct be_error *e)
     if (e->code != 2003 && e->code != 2013 && e->code != 2027 && e->code != 2061 &&
         e->code != 1040 && e->code != 1129)
         return false;
-    s->wait_pool = NULL;
     s->be = NULL;
     s->login_avoid |= 1ull << s->server;
-    int from = s->server, srv = balance_pick(s->w, s);
+    int from = s->server, srv = pick_server(s);
     if (srv < 0) return false;
     const struct mx_config *cfg = s->w->px->cfg;
     log_info("login_retry", "conn_id=%u from=%s to=%s code=%u", s->id,
              (size_t)from < cfg->n_backends ? cfg->backends[from].name : "?",
              (size_t)srv < cfg->n_backends ? cfg->backends[srv].name : "?", e->code);
     s->server = srv;
-    pool_acquire(&s->w->pools[srv], s);
+    borrow_from(s, srv);
     return true;
 }
 
@@ -639,7 +717,7 @@ static void need_backend(struct mx_session *s)
         sync_and_go(s);
         return;
     }
-    int srv = balance_pick(s->w, s);
+    int srv = pick_server(s);
     if (srv < 0) {
         struct be_error e = {.code = 1105, .sqlstate = "HY000"};
         snprintf(e.msg, sizeof e.msg, "mymux: no backend server is available");
@@ -648,13 +726,12 @@ static void need_backend(struct mx_session *s)
     }
     s->server = srv;
     if (s->state != SS_CONNECTING) s->state = SS_WAIT_BACKEND;
-    pool_acquire(&s->w->pools[srv], s);
+    borrow_from(s, srv);
 }
 
 void session_reroute(struct mx_session *s)
 {
-    s->wait_pool = NULL;
-    balance_session_end(s); /* its server went away: let the balancer choose again */
+    forget_server(s); /* its server went away: let the balancer choose again */
     need_backend(s);
 }
 

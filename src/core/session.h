@@ -9,7 +9,8 @@
 #include <uv.h>
 
 #include "core/sock.h"
-#include "core/worker.h"
+#include "core/registry.h"
+#include "pool/pool.h"
 #include "pool/server_conn.h"
 #include "pool/sync.h"
 #include "protocol/diag.h"
@@ -45,9 +46,7 @@ struct mx_session {
     uint32_t id;                     /* client-visible connection id */
     struct mx_reg_entry *reg;        /* &reg_entry once registered */
     struct mx_session *next, *prev;  /* worker->sessions */
-    struct mx_session *wait_next;    /* pool wait queue */
-    struct mx_pool *wait_pool;
-    uint64_t wait_since_us;
+    struct mx_pool_waiter waiter;    /* its place in a pool while it waits for a connection */
     uv_timer_t timer;                /* handshake timeout, idle timeout */
     char peer[64];                   /* client address "ip:port" */
 
@@ -230,6 +229,8 @@ void sstate_synced(struct mx_session *s, struct mx_backend *be);
 /* Accepted connection: set up the session and send the greeting. */
 void session_accept(struct mx_worker *w, uv_stream_t *listener);
 /* From the pool. */
+/* What a borrow for s asks of the pool (pointers into s). */
+void session_pool_req(const struct mx_session *s, struct mx_pool_req *r);
 void session_backend_ready(struct mx_session *s, struct mx_backend *be);
 void session_backend_failed(struct mx_session *s, const struct be_error *e);
 /* A login's first backend connection failed: true when another server took it. */

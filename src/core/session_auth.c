@@ -10,6 +10,9 @@
 #include "core/log.h"
 #include "core/session.h"
 #include "core/tls.h"
+#include "core/proxy.h"
+#include "core/config.h"
+#include "core/registry.h"
 #include "core/worker.h"
 #include "pool/pool.h"
 #include "protocol/auth.h"
@@ -324,8 +327,10 @@ static void auth_switch(struct mx_session *s, const char *plugin)
 static void keep_for_reset(struct mx_session *s)
 {
     struct mx_backend *be = s->be;
+    struct mx_pool_req req;
+    session_pool_req(s, &req);
     if (be && be->state == BE_ATTACHED && !be->broken && !s->schema_moved &&
-        !(s->pins & (CLS_PIN_PROFILING | CLS_PIN_ROLE)) && pool_fits(be, s)) {
+        !(s->pins & (CLS_PIN_PROFILING | CLS_PIN_ROLE)) && pool_fits(be, &req)) {
         be->dirty = true; /* reset by the login's sync, or by the pool if it ends first */
         return;
     }

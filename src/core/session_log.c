@@ -5,6 +5,8 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/session.h"
+#include "core/proxy.h"
+#include "core/config.h"
 #include "core/worker.h"
 
 void session_log_end(const struct mx_session *s, const char *why)

@@ -9,6 +9,8 @@
 
 #include "core/log.h"
 #include "core/session.h"
+#include "core/proxy.h"
+#include "core/config.h"
 #include "core/worker.h"
 #include "protocol/proxy_proto.h"
 

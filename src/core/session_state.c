@@ -8,6 +8,8 @@
 
 #include "core/log.h"
 #include "core/session.h"
+#include "core/proxy.h"
+#include "core/config.h"
 #include "core/worker.h"
 #include "protocol/charset.h"
 #include "protocol/packet.h"

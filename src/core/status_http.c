@@ -9,7 +9,8 @@
 
 #include "core/log.h"
 #include "core/upgrade.h"
-#include "core/worker.h"
+#include "core/proxy.h"
+#include "core/config.h"
 
 struct hconn {
     uv_tcp_t tcp;

@@ -22,7 +22,7 @@
 
 #include "core/config.h"
 #include "core/log.h"
-#include "core/worker.h"
+#include "core/proxy.h"
 
 /* ---- engine ---- */
 

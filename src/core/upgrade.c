@@ -16,6 +16,8 @@
 #include "admin/admin.h"
 #include "core/log.h"
 #include "core/status_http.h"
+#include "core/proxy.h"
+#include "core/config.h"
 #include "core/worker.h"
 
 static uv_pipe_t server;

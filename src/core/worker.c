@@ -1,5 +1,8 @@
 /* Worker threads: each runs its own loop with its own SO_REUSEPORT listener,
  * sessions and pools; other threads reach it only through its uv_async_t. */
+#include "core/proxy.h"
+#include "core/config.h"
+#include "core/snapshot.h"
 #include "core/worker.h"
 
 #include <errno.h>
@@ -287,8 +290,12 @@ int worker_start(struct mx_worker *w, struct mx_proxy *px, int id, int listen_fd
     pthread_cond_init(&w->snap_cond, NULL);
     w->pools = calloc(MX_MAX_SERVERS, sizeof *w->pools); /* reloads may add servers */
     if (!w->pools) return UV_ENOMEM;
-    for (size_t i = 0; i < MX_MAX_SERVERS; i++) pool_init(&w->pools[i], w, (int)i);
-    if (balance_worker_init(w) != 0) return UV_ENOMEM;
+    w->pool_home = (struct mx_pool_home){.px = px, .worker = w, .worker_id = id,
+                                         .stopping = &w->stopping, .pcache = &w->pcache,
+                                         .pools = w->pools};
+    for (size_t i = 0; i < MX_MAX_SERVERS; i++) pool_init(&w->pools[i], &w->pool_home, (int)i);
+    w->balance = balance_new(px, id);
+    if (!w->balance) return UV_ENOMEM;
     int rc;
     if (listen_fd >= 0) { /* handed over by the process we replace: same accept queue */
         uv_tcp_init(&w->loop, &w->listener);
@@ -330,7 +337,8 @@ void worker_join(struct mx_worker *w)
     bufpool_destroy(&w->bufs);
     pcache_destroy(&w->pcache);
     free(w->pools);
-    balance_worker_free(w);
+    balance_free(w->balance);
+    w->balance = NULL;
 }
 
 /* While an idle handle is active libuv polls with a zero timeout: the thread

@@ -9,7 +9,8 @@
 
 #include "core/clock.h"
 #include "core/log.h"
-#include "core/worker.h"
+#include "core/proxy.h"
+#include "core/config.h"
 #include "health/check.h"
 
 /* One backend slot (control thread only). Slots are stable across reloads. */

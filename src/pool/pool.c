@@ -1,25 +1,29 @@
-/* Herding backend connections: idle lists, borrowing, the FIFO of sessions
- * waiting for a connection, the global per-server cap, and retirement. */
+/* Herding backend connections: idle lists, borrowing, the FIFO of waiters for
+ * a connection, the global per-server cap, and retirement. Borrowers are known
+ * only by their request and waiter (pool.h), never as sessions. */
 #include "pool/pool.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/clock.h"
+#include "core/config.h"
 #include "core/log.h"
-#include "core/session.h"
-#include "core/worker.h"
+#include "core/proxy.h"
+#include "pool/server_conn.h"
+#include "pool/stmt.h"
+#include "pool/sync.h"
 #include "protocol/handshake.h"
 
-#define SRV(p) (&(p)->worker->px->servers[(p)->server])
+#define PX(p) ((p)->home->px)
+#define SRV(p) (&PX(p)->servers[(p)->server])
 
 static void serve_waiters(struct mx_pool *p);
-static void lend(struct mx_pool *p, struct mx_backend *be, struct mx_session *s);
+static void lend(struct mx_pool *p, struct mx_backend *be, struct mx_pool_waiter *w);
 
 static int server_cap(struct mx_pool *p)
 {
-    const struct mx_config *cfg = p->worker->px->cfg;
+    const struct mx_config *cfg = PX(p)->cfg;
     int cap = cfg->backends[p->server].max_connections;
     if (cap <= 0 || cap > cfg->pool_max_per_backend) cap = cfg->pool_max_per_backend;
     return cap;
@@ -30,14 +34,14 @@ static int server_cap(struct mx_pool *p)
  * wake-ups, no lock). The shares add up to the cap. */
 static int worker_share(struct mx_pool *p)
 {
-    int cap = server_cap(p), n = p->worker->px->n_workers, id = p->worker->id;
+    int cap = server_cap(p), n = PX(p)->n_workers, id = p->home->worker_id;
     int share = cap / n + (id < cap % n ? 1 : 0);
     return share > 0 ? share : 1;
 }
 
 static int share_of(const struct mx_pool *p, int total)
 {
-    int n = p->worker->px->n_workers, id = p->worker->id;
+    int n = PX(p)->n_workers, id = p->home->worker_id;
     int v = total / n + (id < total % n ? 1 : 0);
     return v > 0 ? v : 1;
 }
@@ -47,7 +51,7 @@ static int share_of(const struct mx_pool *p, int total)
  * becomes a storm behind. */
 static bool may_connect(struct mx_pool *p)
 {
-    const struct mx_config *cfg = p->worker->px->cfg;
+    const struct mx_config *cfg = PX(p)->cfg;
     if (cfg->pool_max_connecting > 0 && p->n_opening >= (size_t)share_of(p, cfg->pool_max_connecting))
         return false;
     if (cfg->pool_connect_rate > 0) {
@@ -96,13 +100,14 @@ static bool owes_slots(struct mx_pool *p)
 static void slot_give(struct mx_pool *p)
 {
     p->n_open--;
-    atomic_fetch_sub(&p->worker->px->servers[p->server].open, 1);
+    atomic_fetch_sub(&SRV(p)->open, 1);
 }
 
-void pool_init(struct mx_pool *p, struct mx_worker *w, int server)
+void pool_init(struct mx_pool *p, const struct mx_pool_home *home, int server)
 {
     memset(p, 0, sizeof *p);
-    p->worker = w;
+    p->home = home;
+    p->worker = home->worker;
     p->server = server;
 }
 
@@ -145,23 +150,17 @@ static void all_unlink(struct mx_pool *p, struct mx_backend *be)
     be->anext = be->aprev = NULL;
 }
 
-/* The schema the session's next command runs in (a login's or USE's first). */
-static const char *want_schema(const struct mx_session *s)
-{
-    return s->pending_schema[0] ? s->pending_schema : s->schema;
-}
-
-/* A session without a schema must not get a connection that has one: no
+/* A borrower without a schema must not get a connection that has one: no
  * statement can take a connection back to "no database". */
-static bool key_matches(const struct mx_backend *be, const struct mx_session *s)
+static bool key_matches(const struct mx_backend *be, const struct mx_pool_req *r)
 {
     if (be->client_ip[0]) { /* a PROXY header named one client: only its sessions share it */
         size_t n = strlen(be->client_ip);
-        const char *peer = s->peer[0] == '[' ? s->peer + 1 : s->peer;
+        const char *peer = r->peer[0] == '[' ? r->peer + 1 : r->peer;
         if (strncmp(peer, be->client_ip, n) != 0 || (peer[n] != ':' && peer[n] != ']')) return false;
     }
-    return be->key_caps == (s->caps & MX_KEY_CAPS) && strcmp(be->user, s->cred.user) == 0 &&
-           (want_schema(s)[0] || (!be->schema[0] && !be->schema_unknown));
+    return be->key_caps == r->key_caps && strcmp(be->user, r->cred->user) == 0 &&
+           (r->schema[0] || (!be->schema[0] && !be->schema_unknown));
 }
 
 /* Opened before the operator's last recycle of its server: it may carry the
@@ -171,67 +170,90 @@ static bool recycled(const struct mx_pool *p, const struct mx_backend *be)
     return be->recycle != atomic_load(&SRV(p)->recycle);
 }
 
-bool pool_fits(const struct mx_backend *be, const struct mx_session *s)
+bool pool_fits(const struct mx_backend *be, const struct mx_pool_req *r)
 {
-    return key_matches(be, s) && !recycled(be->pool, be);
+    return key_matches(be, r) && !recycled(be->pool, be);
 }
 
-static struct mx_backend *idle_find(struct mx_pool *p, const struct mx_session *s)
+/* An idle connection that fits r, preferring one whose schema, character set
+ * and settings already match (no sync needed). */
+static struct mx_backend *idle_find(struct mx_pool *p, const struct mx_pool_req *r)
 {
     struct mx_backend *best = NULL;
     for (struct mx_backend *be = p->idle; be; be = be->next) {
-        if (!pool_fits(be, s)) continue; /* the tick closes those that are recycled */
-        if (strcmp(be->schema, want_schema(s)) == 0 && be->charset == s->charset &&
-            vars_same(&be->vars, &s->vars))
+        if (!pool_fits(be, r)) continue; /* the tick closes those that are recycled */
+        if (strcmp(be->schema, r->schema) == 0 && be->charset == r->charset &&
+            vars_same(&be->vars, r->vars))
             return be;
         if (!best) best = be;
     }
     return best;
 }
 
-static void wait_push(struct mx_pool *p, struct mx_session *s)
+static void wait_push(struct mx_pool *p, struct mx_pool_waiter *w)
 {
-    s->wait_next = NULL;
-    s->wait_pool = p;
-    s->wait_since_us = mx_now_us();
-    if (p->wait_tail) p->wait_tail->wait_next = s;
-    else p->wait_head = s;
-    p->wait_tail = s;
+    w->next = NULL;
+    w->pool = p;
+    w->since_us = mx_now_us();
+    if (p->wait_tail) p->wait_tail->next = w;
+    else p->wait_head = w;
+    p->wait_tail = w;
     p->n_wait++;
     atomic_fetch_add(&SRV(p)->waiting, 1);
     p->waits++;
     STAT_ADD(SRV(p)->waits, 1);
 }
 
-void pool_cancel_wait(struct mx_pool *p, struct mx_session *s)
+/* Takes w out of p's FIFO (if there); w->pool stays for the caller to clear. */
+static void wait_unlink(struct mx_pool *p, struct mx_pool_waiter *w)
 {
-    struct mx_session **pp = &p->wait_head, *prev = NULL;
-    while (*pp && *pp != s) {
+    struct mx_pool_waiter **pp = &p->wait_head, *prev = NULL;
+    while (*pp && *pp != w) {
         prev = *pp;
-        pp = &(*pp)->wait_next;
+        pp = &(*pp)->next;
     }
     if (!*pp) return;
-    *pp = s->wait_next;
-    if (p->wait_tail == s) p->wait_tail = prev;
-    s->wait_next = NULL;
-    s->wait_pool = NULL;
+    *pp = w->next;
+    if (p->wait_tail == w) p->wait_tail = prev;
+    w->next = NULL;
     p->n_wait--;
     atomic_fetch_sub(&SRV(p)->waiting, 1);
+}
+
+void pool_cancel_wait(struct mx_pool_waiter *w)
+{
+    if (!w->pool) return;
+    if (w->opening) { /* it logs in for nobody now; pool_on_login makes it idle */
+        w->opening->waiter = NULL;
+        w->opening = NULL;
+    } else {
+        wait_unlink(w->pool, w);
+    }
+    w->pool = NULL;
+}
+
+/* w is done with the pool: its next callback may borrow again. */
+static void waiter_leave(struct mx_pool_waiter *w)
+{
+    w->pool = NULL;
+    w->opening = NULL;
+    w->next = NULL;
 }
 
 void pool_on_login(struct mx_backend *be, int err, const struct be_error *e)
 {
     struct mx_pool *p = be->pool;
     p->n_opening--;
-    struct mx_session *s = be->session;
+    struct mx_pool_waiter *w = be->waiter;
+    be->waiter = NULL;
+    if (w) waiter_leave(w);
     STAT_ADD(SRV(p)->connects, 1);
     if (err) {
         p->connect_errors++;
         STAT_ADD(SRV(p)->connect_errors, 1);
-        const struct mx_config *cfg = p->worker->px->cfg;
+        const struct mx_config *cfg = PX(p)->cfg;
         log_warn("backend_login_failed", "backend=%s user=%s code=%u msg=\"%s\"",
                  cfg->backends[p->server].name, be->user, e->code, e->msg);
-        be->session = NULL;
         /* The server did not even accept a connection: with health checks on, it
          * is taken down now (the checks bring it back) and the session, which
          * sent nothing yet, tries another server. */
@@ -245,18 +267,18 @@ void pool_on_login(struct mx_backend *be, int err, const struct be_error *e)
                          "backend=%s from=up to=down reason=\"connection failed: %s\"",
                          cfg->backends[p->server].name, e->msg);
             }
-            if (s) {
-                session_reroute(s);
+            if (w) {
+                w->ops->reroute(w);
                 return;
             }
         }
-        if (s && session_login_retry(s, e)) return;
-        if (s) session_backend_failed(s, e);
+        if (w && w->ops->login_retry(w, e)) return;
+        if (w) w->ops->failed(w, e);
         return;
     }
     p->opened++;
-    if (s) {
-        lend(p, be, s);
+    if (w) {
+        lend(p, be, w);
     } else { /* its session left while it logged in: someone else may want it */
         idle_push(p, be);
         serve_waiters(p);
@@ -268,22 +290,26 @@ static void on_login_cb(struct mx_backend *be, int err, const struct be_error *e
     pool_on_login(be, err, e);
 }
 
-/* Opens a connection for s (a slot was taken). */
-static void open_for(struct mx_pool *p, struct mx_session *s)
+/* Opens a connection for w (a slot was taken); w stays on the pool (opening)
+ * until the login completes. */
+static void open_for(struct mx_pool *p, struct mx_pool_waiter *w)
 {
     p->n_opening++;
-    struct mx_backend *be = be_open(p, &s->cred, s->caps & MX_KEY_CAPS, s->charset, s->peer,
-                                    on_login_cb);
+    const struct mx_pool_req *r = &w->req;
+    struct mx_backend *be = be_open(p, r->cred, r->key_caps, r->charset, r->peer, on_login_cb);
     if (!be) {
         p->n_opening--;
         slot_give(p);
+        waiter_leave(w);
         struct be_error e = {.code = 1040, .sqlstate = "08004"};
         strcpy(e.msg, "mymux: out of memory opening a backend connection");
-        session_backend_failed(s, &e);
+        w->ops->failed(w, &e);
         return;
     }
     all_link(p, be);
-    be->session = s;
+    be->waiter = w;
+    w->pool = p;
+    w->opening = be;
 }
 
 /* Frees a slot held by an idle connection of another key, if any. */
@@ -298,60 +324,62 @@ static bool evict_one_idle(struct mx_pool *p)
     return true;
 }
 
-/* Hands a connection (idle, or just logged in) to session s. */
-static void lend(struct mx_pool *p, struct mx_backend *be, struct mx_session *s)
+/* Hands a connection (idle, or just logged in) to waiter w. */
+static void lend(struct mx_pool *p, struct mx_backend *be, struct mx_pool_waiter *w)
 {
     p->n_busy++;
     be->busy = true;
     p->borrows++;
     STAT_ADD(SRV(p)->borrows, 1);
-    be->session = s;
     be->state = BE_ATTACHED;
-    session_backend_ready(s, be);
+    waiter_leave(w);
+    w->ops->ready(w, be);
 }
 
-void pool_acquire(struct mx_pool *p, struct mx_session *s)
+void pool_acquire(struct mx_pool *p, struct mx_pool_waiter *w)
 {
-    struct mx_backend *be = idle_find(p, s);
+    w->pool = NULL;
+    w->opening = NULL;
+    struct mx_backend *be = idle_find(p, &w->req);
     if (be) {
         idle_unlink(p, be);
-        lend(p, be, s);
+        lend(p, be, w);
         return;
     }
     if (!p->wait_head && (slot_take(p) || (evict_one_idle(p) && slot_take(p)))) {
-        open_for(p, s);
+        open_for(p, w);
         return;
     }
-    const struct mx_config *cfg = p->worker->px->cfg;
+    const struct mx_config *cfg = PX(p)->cfg;
     if (p->n_wait >= (size_t)share_of(p, cfg->pool_max_waiting > 0 ? cfg->pool_max_waiting : 1)) {
-        STAT_ADD(p->worker->px->stats.queue_full, 1);
+        STAT_ADD(PX(p)->stats.queue_full, 1);
         struct be_error e = {.code = 1040, .sqlstate = "08004"};
         snprintf(e.msg, sizeof e.msg,
                  "Too many connections: mymux already has %zu sessions waiting for backend %s "
                  "(pool.max_waiting)",
                  p->n_wait, cfg->backends[p->server].name);
-        session_backend_failed(s, &e);
+        w->ops->failed(w, &e);
         return;
     }
-    wait_push(p, s);
+    wait_push(p, w);
 }
 
-/* Serves waiting sessions while connections or slots are available. */
+/* Serves waiters while connections or slots are available. */
 static void serve_waiters(struct mx_pool *p)
 {
     while (p->wait_head) {
-        struct mx_session *s = p->wait_head;
-        struct mx_backend *be = idle_find(p, s);
+        struct mx_pool_waiter *w = p->wait_head;
+        struct mx_backend *be = idle_find(p, &w->req);
         if (!be && !slot_take(p) && !(evict_one_idle(p) && slot_take(p))) return;
-        pool_cancel_wait(p, s);
-        uint64_t waited_us = mx_now_us() - s->wait_since_us;
+        wait_unlink(p, w);
+        uint64_t waited_us = mx_now_us() - w->since_us;
         p->wait_ms_total += waited_us / 1000;
         STAT_ADD(SRV(p)->wait_us, waited_us);
         if (be) {
             idle_unlink(p, be);
-            lend(p, be, s);
+            lend(p, be, w);
         } else {
-            open_for(p, s);
+            open_for(p, w);
         }
     }
 }
@@ -376,15 +404,15 @@ static void on_reset_done(struct mx_backend *be, int err, const struct be_error 
  * below min_idle), so the old server's connection count follows the load. */
 static bool over_share(struct mx_pool *p)
 {
-    struct mx_worker *w = p->worker;
-    const struct mx_config *cfg = w->px->cfg;
+    struct mx_proxy *px = PX(p);
+    const struct mx_config *cfg = px->cfg;
     if (cfg->n_backends < 2 || p->n_idle < (size_t)cfg->pool_min_idle + 1) return false;
     uint64_t conns = 0, weights = 0;
     for (size_t i = 0; i < cfg->n_backends; i++) {
-        if (atomic_load(&w->px->servers[i].state) != SRV_UP || cfg->backends[i].backup) continue;
-        int wt = atomic_load(&w->px->servers[i].weight);
+        if (atomic_load(&px->servers[i].state) != SRV_UP || cfg->backends[i].backup) continue;
+        int wt = atomic_load(&px->servers[i].weight);
         weights += (uint64_t)(wt > 0 ? wt : cfg->backends[i].weight);
-        conns += w->pools[i].n_open;
+        conns += p->home->pools[i].n_open;
     }
     int mine = atomic_load(&SRV(p)->weight);
     uint64_t wt = (uint64_t)(mine > 0 ? mine : cfg->backends[p->server].weight);
@@ -399,8 +427,8 @@ void pool_release(struct mx_backend *be)
     p->n_busy--;
     be->busy = false;
     be->session = NULL;
-    const struct mx_config *cfg = p->worker->px->cfg;
-    if (be->broken || p->worker->stopping || atomic_load(&SRV(p)->state) != SRV_UP ||
+    const struct mx_config *cfg = PX(p)->cfg;
+    if (be->broken || atomic_load(p->home->stopping) || atomic_load(&SRV(p)->state) != SRV_UP ||
         mx_now_ms() - be->created_ms > (uint64_t)cfg->pool_max_lifetime_ms || recycled(p, be) ||
         over_share(p) || (owes_slots(p) && !p->wait_head)) {
         be_close(be);
@@ -444,25 +472,27 @@ void pool_on_closed(struct mx_backend *be)
 
 void pool_tick(struct mx_pool *p, uint64_t now)
 {
-    const struct mx_config *cfg = p->worker->px->cfg;
+    const struct mx_config *cfg = PX(p)->cfg;
     /* sessions waiting for a server that went away look elsewhere */
     while (p->wait_head && atomic_load(&SRV(p)->state) != SRV_UP) {
-        struct mx_session *s = p->wait_head;
-        pool_cancel_wait(p, s);
-        session_reroute(s);
+        struct mx_pool_waiter *w = p->wait_head;
+        wait_unlink(p, w);
+        waiter_leave(w);
+        w->ops->reroute(w);
     }
     /* waits that lasted too long */
     while (p->wait_head &&
-           now - p->wait_head->wait_since_us / 1000 >= (uint64_t)cfg->pool_wait_timeout_ms) {
-        struct mx_session *s = p->wait_head;
-        pool_cancel_wait(p, s);
+           now - p->wait_head->since_us / 1000 >= (uint64_t)cfg->pool_wait_timeout_ms) {
+        struct mx_pool_waiter *w = p->wait_head;
+        wait_unlink(p, w);
+        waiter_leave(w);
         struct be_error e = {.code = 9001, .sqlstate = "HY000"};
         snprintf(e.msg, sizeof e.msg,
                  "mymux: waited %d ms for a connection to backend %s and none became free "
                  "(pool.max_per_backend=%d)",
                  cfg->pool_wait_timeout_ms, cfg->backends[p->server].name,
                  cfg->pool_max_per_backend);
-        session_backend_failed(s, &e);
+        w->ops->failed(w, &e);
     }
     serve_waiters(p);
     /* a worker holding borrowed room that others wait for gives an idle one back */
@@ -475,7 +505,7 @@ void pool_tick(struct mx_pool *p, uint64_t now)
     /* statements whose last client let go are closed on idle connections too
      * (busy ones close theirs with their next write), so the server keeps at
      * most pool.max_prepared_unused of them per connection */
-    struct mx_pcache *pc = &p->worker->pcache;
+    struct mx_pcache *pc = p->home->pcache;
     if (p->trim_seen != pc->released) {
         uint64_t seen = pc->released;
         bool more = false;

@@ -15,6 +15,8 @@
 #include "core/resolve.h"
 #include "core/session.h"
 #include "core/tls.h"
+#include "core/proxy.h"
+#include "core/config.h"
 #include "core/worker.h"
 #include "pool/pool.h"
 #include "protocol/auth.h"

@@ -14,6 +14,7 @@
 
 struct mx_session;
 struct mx_pool;
+struct mx_pool_waiter;
 struct mx_backend;
 
 /* What mymux knows of a user's secret: enough to log in to a backend. */
@@ -53,7 +54,8 @@ struct mx_backend {
     struct mx_sock sock;
     enum be_state state;
     struct mx_pool *pool;
-    struct mx_session *session;   /* attached or waiting session */
+    struct mx_session *session;   /* attached session */
+    struct mx_pool_waiter *waiter; /* while it logs in: the waiter it was opened for (pool.c) */
     struct mx_backend *next, *prev; /* pool->idle or pool->all links */
     struct mx_backend *anext, *aprev;
     char user[128];

@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "core/clock.h"
-#include "core/session.h"
-#include "core/worker.h"
+#include "core/config.h"
+#include "core/proxy.h"
 #include "pool/pool.h"
 #include "router/sticky.h"
 
@@ -29,6 +29,7 @@ struct balance_point {
 
 /* Per-worker state: touched only by its worker's thread. */
 struct balance_state {
+    struct mx_proxy *px;
     const struct mx_config *cfg; /* the snapshot this state was built for */
     size_t n;                    /* cfg->n_backends */
     int algo;                    /* enum balance_algo */
@@ -186,30 +187,28 @@ static int state_build(struct balance_state *st, struct mx_proxy *px, const stru
     return 0;
 }
 
-int balance_worker_init(struct mx_worker *w)
+struct balance_state *balance_new(struct mx_proxy *px, int worker_id)
 {
     struct balance_state *st = calloc(1, sizeof *st);
-    if (!st) return UV_ENOMEM;
+    if (!st) return NULL;
     /* a fixed seed per worker: random choices need no unpredictability here, and
      * a run can be repeated */
-    st->rng = mix64(0x9e3779b97f4a7c15ull ^ ((uint64_t)w->id << 32)) | 1;
-    st->tie = (uint32_t)w->id;
-    if (state_build(st, w->px, w->px->cfg) != 0) {
+    st->rng = mix64(0x9e3779b97f4a7c15ull ^ ((uint64_t)worker_id << 32)) | 1;
+    st->tie = (uint32_t)worker_id;
+    st->px = px;
+    if (state_build(st, px, px->cfg) != 0) {
         free(st);
-        return UV_ENOMEM;
+        return NULL;
     }
-    w->balance_state = st;
-    return 0;
+    return st;
 }
 
-void balance_worker_free(struct mx_worker *w)
+void balance_free(struct balance_state *st)
 {
-    struct balance_state *st = w->balance_state;
     if (!st) return;
     state_clear(st);
     if (st->stick) stick_release(st->stick_px);
     free(st);
-    w->balance_state = NULL;
 }
 
 /* ---- consistent hashing ring ---- */
@@ -378,17 +377,17 @@ static size_t peer_ip_len(const char *peer)
     return colon ? (size_t)(colon - peer) : strlen(peer);
 }
 
-/* The stick key of s in buf ("" when stickiness is off or the key is empty). */
-static const char *stick_key(const struct mx_config *cfg, const struct mx_session *s,
-                             const char *user, char *buf, size_t cap)
+/* The stick key of r in buf ("" when stickiness is off or the key is empty). */
+static const char *stick_key(const struct mx_config *cfg, const struct balance_req *r, char *buf,
+                             size_t cap)
 {
     buf[0] = 0;
     if (!cfg->stick_on) return buf;
     if (strcmp(cfg->stick_on, "user") == 0) {
-        snprintf(buf, cap, "u:%s", user);
+        snprintf(buf, cap, "u:%s", r->user);
     } else {
-        size_t len = peer_ip_len(s->peer);
-        if (len) snprintf(buf, cap, "a:%.*s", (int)len, s->peer);
+        size_t len = peer_ip_len(r->peer);
+        if (len) snprintf(buf, cap, "a:%.*s", (int)len, r->peer);
     }
     return buf;
 }
@@ -422,21 +421,18 @@ static void move_affinity(struct mx_proxy *px, size_t n, int from, int to)
         stat_peak(&px->servers[to].affine_peak, atomic_fetch_add(&px->servers[to].affine, 1) + 1);
 }
 
-int balance_pick(struct mx_worker *w, struct mx_session *s)
+int balance_pick(struct balance_state *st, const struct mx_pool *pools,
+                 const struct balance_req *r)
 {
-    struct mx_proxy *px = w->px;
+    if (!st) return -1;
+    struct mx_proxy *px = st->px;
     const struct mx_config *cfg = px->cfg;
-    struct balance_state *st = w->balance_state;
-    if (!st) {
-        if (balance_worker_init(w) != 0) return -1;
-        st = w->balance_state;
-    }
     if (st->cfg != cfg && state_build(st, px, cfg) != 0) return -1;
     size_t n = st->n;
-    int last = s->server >= 0 && (size_t)s->server < n ? s->server : -1;
+    int last = r->last >= 0 && (size_t)r->last < n ? r->last : -1;
 
     /* servers whose first connection failed during this login are no candidates */
-    uint64_t avoid = s->state == SS_CONNECTING ? s->login_avoid : 0;
+    uint64_t avoid = r->avoid;
     /* the tier: primaries if any is up, else backups */
     bool primary_up = false;
     for (size_t i = 0; i < n; i++)
@@ -444,7 +440,7 @@ int balance_pick(struct mx_worker *w, struct mx_session *s)
             !(i < 64 && (avoid >> i & 1)))
             primary_up = true;
     /* a command mymux aims at one server (KILL QUERY) goes there */
-    if (s->synthetic_len && last >= 0 && atomic_load(&px->servers[last].state) == SRV_UP)
+    if (r->to_last && last >= 0 && atomic_load(&px->servers[last].state) == SRV_UP)
         return last;
 
     uint64_t now = mx_now_ms();
@@ -468,7 +464,7 @@ int balance_pick(struct mx_worker *w, struct mx_session *s)
         }
         st->ew[i] = ew > 0 ? ew : 1;
         int64_t load = atomic_load_explicit(&sv->busy, memory_order_relaxed);
-        if (w->pools) load += (int64_t)(w->pools[i].n_wait + w->pools[i].n_opening);
+        if (pools) load += (int64_t)(pools[i].n_wait + pools[i].n_opening);
         st->load[i] = load < 0 ? 0 : load;
         int cap = cfg->backends[i].max_connections > 0 ? cfg->backends[i].max_connections
                                                        : cfg->pool_max_per_backend;
@@ -476,7 +472,7 @@ int balance_pick(struct mx_worker *w, struct mx_session *s)
          * (idle ones of other workers cannot serve this one) */
         bool full = cap > 0 && (st->load[i] >= cap ||
                                 (atomic_load_explicit(&sv->open, memory_order_relaxed) >= cap &&
-                                 !(w->pools && w->pools[i].n_idle)));
+                                 !(pools && pools[i].n_idle)));
         if (!full) n_room++;
         else st->ew[i] = -st->ew[i]; /* a candidate only if all are full */
     }
@@ -492,10 +488,8 @@ int balance_pick(struct mx_worker *w, struct mx_session *s)
         }
     }
 
-    /* the name the client logged in with (cred.user may be its backend_user) */
-    const char *user = s->reg_entry.user[0] ? s->reg_entry.user : s->cred.user;
     char key[160];
-    stick_key(cfg, s, user, key, sizeof key);
+    stick_key(cfg, r, key, sizeof key);
     bool sticky = st->stick && key[0];
     uint64_t expire = cfg->stick_expire_ms > 0 ? (uint64_t)cfg->stick_expire_ms : 1800000;
 
@@ -520,8 +514,8 @@ int balance_pick(struct mx_worker *w, struct mx_session *s)
         case BAL_FIRST: pick = pick_first(st); break;
         case BAL_RANDOM: pick = pick_random(st); break;
         case BAL_RANDOM2: pick = pick_random2(st); break;
-        case BAL_SOURCE: pick = ring_pick(st, px, s->peer, peer_ip_len(s->peer)); break;
-        case BAL_USER: pick = ring_pick(st, px, user, strlen(user)); break;
+        case BAL_SOURCE: pick = ring_pick(st, px, r->peer, peer_ip_len(r->peer)); break;
+        case BAL_USER: pick = ring_pick(st, px, r->user, strlen(r->user)); break;
         case BAL_LEASTLATENCY: pick = pick_leastlatency(st, px); break;
         default: pick = pick_swrr(st, st->ew); break;
         }
@@ -533,10 +527,8 @@ int balance_pick(struct mx_worker *w, struct mx_session *s)
     return pick;
 }
 
-void balance_session_end(struct mx_session *s)
+void balance_forget(struct mx_proxy *px, int server)
 {
-    struct mx_proxy *px = s->w->px;
-    if (s->server >= 0 && (size_t)s->server < px->cfg->n_backends)
-        atomic_fetch_sub(&px->servers[s->server].affine, 1);
-    s->server = -1;
+    if (server >= 0 && (size_t)server < px->cfg->n_backends)
+        atomic_fetch_sub(&px->servers[server].affine, 1);
 }

@@ -1,9 +1,13 @@
-/* Balancing: which backend server serves a session's next borrow. */
+/* Balancing: which backend server serves a borrower's next borrow. */
 #ifndef MX_BALANCE_H
 #define MX_BALANCE_H
 
-struct mx_worker;
-struct mx_session;
+#include <stdbool.h>
+#include <stdint.h>
+
+struct mx_proxy;
+struct mx_pool;
+struct balance_state;
 
 /* Algorithms, by their `balance:` names. */
 enum balance_algo {
@@ -21,20 +25,32 @@ enum balance_algo {
 /* The algorithm named `name` (NULL = roundrobin); -1 when unknown. */
 int balance_algo_parse(const char *name);
 
-/* Per-worker state (w->balance_state): call once the worker has w->px set and
- * before its loop runs; returns 0 or UV_ENOMEM. balance_worker_free undoes it
- * (idempotent). balance_pick builds the state itself if this was not called. */
-int balance_worker_init(struct mx_worker *w) __attribute__((warn_unused_result));
-void balance_worker_free(struct mx_worker *w);
+/* What the balancer reads of a borrower (a session, or a test). */
+struct balance_req {
+    int last;          /* server of its previous borrow (affinity, stickiness), -1 none */
+    uint64_t avoid;    /* no candidates (bit i: server i): servers a login failed on */
+    bool to_last;      /* the command is aimed at `last` (KILL QUERY): there if it is up */
+    const char *user;  /* the name the client logged in with ("user" hashing, stick on user) */
+    const char *peer;  /* client address "ip:port" ("source" hashing, stick on src) */
+};
 
-/* Called at each borrow of a session that holds no connection. Returns the
- * server to borrow from, or -1 when none is usable. The caller stores the result
- * in s->server; the affinity count of the servers (mx_server.affine) follows. */
-int balance_pick(struct mx_worker *w, struct mx_session *s);
+/* Per-worker state, touched only by its worker's thread: built from px's
+ * current configuration (and rebuilt by balance_pick when a reload swaps it).
+ * worker_id seeds its random choices and spreads ties. NULL when out of memory. */
+struct balance_state *balance_new(struct mx_proxy *px, int worker_id)
+    __attribute__((warn_unused_result));
+void balance_free(struct balance_state *st);
 
-/* The session forgets its server: its affinity no longer counts
- * (mx_server.affine) and s->server becomes -1. Call when the session closes,
- * and instead of any other `s->server = -1` (e.g. a reroute). Idempotent. */
-void balance_session_end(struct mx_session *s);
+/* Called at each borrow of a borrower that holds no connection; pools are the
+ * worker's (its waiting, opening and idle counts weigh in). Returns the server
+ * to borrow from, or -1 when none is usable. The caller stores the result as its
+ * `last`; the affinity count of the servers (mx_server.affine) follows. */
+int balance_pick(struct balance_state *st, const struct mx_pool *pools,
+                 const struct balance_req *r);
+
+/* A borrower whose last server was `server` forgets it (it closes, or its
+ * server went away): that server's affinity count drops. Call instead of any
+ * other forgetting of `last`; a server < 0 is ignored. */
+void balance_forget(struct mx_proxy *px, int server);
 
 #endif

@@ -29,6 +29,8 @@ enough of the protocol for a login and a few commands:
     "rsa_close", "rsa_garbage_key"
                     full auth (0x01 0x04), then close at the public key request, or send a
                     key that is no PEM key
+    "hold"          greet only once `release` (a threading.Event) is set, then as "fast" (a
+                    server slow to accept a login)
   `mode` may be changed while the server runs; it applies to later connections.
 - after login: COM_QUERY answers a one-column, one-row text result set for
   SELECT statements (the value is the text after SELECT when it is a number,
@@ -154,7 +156,7 @@ NATIVE = "mysql_native_password"
 
 MODES = ("fast", "full", "switch_native", "deny", "garbage", "garbage_pkt", "silent", "close",
          "full_1040", "blocked_1129", "switch_close", "switch_garbage", "switch_silent",
-         "rsa_close", "rsa_garbage_key")
+         "rsa_close", "rsa_garbage_key", "hold")
 
 
 # ----------------------------------------------------------------- scrambles
@@ -316,6 +318,7 @@ class FakeMySQL8:
         # a COM_QUERY containing this text closes the connection instead of an answer:
         # a backend that dies in the middle of mymux's own commands
         self.close_on_query = None
+        self.release = threading.Event()  # mode "hold": greet from then on
         self.fault = None         # (cmd, text, action), see the module doc
         self.faults_done = []     # the faults that fired: (cmd, arg)
         self.errors = []      # exceptions in connection handlers (bugs of the fake or bad input)
@@ -446,6 +449,17 @@ class FakeMySQL8:
                                      "many connection errors; unblock with 'mariadb-admin "
                                      "flush-hosts'"))
                 return
+            if mode == "hold":
+                self.release.wait(60)
+                sock.setblocking(False)
+                try:  # a peer that gave up meanwhile gets no greeting
+                    if sock.recv(1, socket.MSG_PEEK) == b"":
+                        return
+                except BlockingIOError:
+                    pass
+                finally:
+                    sock.settimeout(60)
+                mode = "fast"
             caps = self._login(conn, conn_id, mode)
             if caps is not None:
                 self._commands(conn, caps, conn_id)

@@ -14,6 +14,8 @@
 
 #include "core/buf.h"
 #include "core/config.h"
+#include "core/proxy.h"
+#include "core/registry.h"
 #include "core/worker.h"
 #include "pool/stmt.h"
 #include "pool/sync.h"

@@ -1,6 +1,6 @@
 /* Unit tests for the router (src/router/balance.c, sticky.c): each algorithm's
- * distribution over many picks against a fake proxy, worker and config, with
- * the tolerance each assertion states; backups, caps, slow start, affinity,
+ * distribution over many picks against a fake proxy, pools and config, through
+ * balance_req (no session), with the tolerance each assertion states; backups, caps, slow start, affinity,
  * consistent hashing and the stick table. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,31 +14,31 @@
 #include <cmocka.h>
 
 #include "core/clock.h"
-#include "core/session.h"
-#include "core/worker.h"
+#include "core/config.h"
+#include "core/proxy.h"
 #include "pool/pool.h"
 #include "router/balance.h"
 #include "router/sticky.h"
 
 #define NMAX 8
 
-/* The fake world: one proxy, one worker, up to NMAX servers. */
+/* The fake world: one proxy, one worker's balancing state and pools, up to NMAX servers. */
 static struct mx_config cfg, cfg2;
 static struct mx_backend_cfg bcfg[NMAX], bcfg2[NMAX];
 static char names[NMAX][16];
 static struct mx_server servers[NMAX];
 static struct mx_proxy px;
-static struct mx_worker w;
+static struct balance_state *st;
 static struct mx_pool pools[NMAX];
 
 static void setup_world(size_t n, const char *algo)
 {
-    balance_worker_free(&w);
+    balance_free(st);
+    st = NULL;
     memset(&cfg, 0, sizeof cfg);
     memset(bcfg, 0, sizeof bcfg);
     memset(servers, 0, sizeof servers);
     memset(&px, 0, sizeof px);
-    memset(&w, 0, sizeof w);
     memset(pools, 0, sizeof pools);
     for (size_t i = 0; i < NMAX; i++) {
         snprintf(names[i], sizeof names[i], "db%zu", i + 1);
@@ -54,49 +54,62 @@ static void setup_world(size_t n, const char *algo)
     cfg.stick_size = 1000;
     px.cfg = &cfg;
     px.servers = servers;
-    w.px = &px;
-    w.pools = pools;
-    assert_int_equal(balance_worker_init(&w), 0);
+    st = balance_new(&px, 0);
+    assert_non_null(st);
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    balance_worker_free(&w);
+    balance_free(st);
+    st = NULL;
     return 0;
 }
 
-static struct mx_session *new_session(const char *peer, const char *user)
+/* A client as the balancer sees it: its request and where it went last. */
+struct client {
+    int server;
+    struct balance_req r;
+    char user[64], peer[64];
+};
+
+static struct client *new_session(const char *peer, const char *user)
 {
-    struct mx_session *s = calloc(1, sizeof *s);
+    struct client *s = calloc(1, sizeof *s);
     assert_non_null(s);
-    s->w = &w;
     s->server = -1;
     snprintf(s->peer, sizeof s->peer, "%s", peer ? peer : "10.0.0.1:40000");
-    /* the name logged in with; cred.user is the backend identity (backend_user) */
-    snprintf(s->reg_entry.user, sizeof s->reg_entry.user, "%s", user ? user : "app");
-    snprintf(s->cred.user, sizeof s->cred.user, "backend");
+    /* the name logged in with (not a backend_user) */
+    snprintf(s->user, sizeof s->user, "%s", user ? user : "app");
+    s->r.user = s->user;
+    s->r.peer = s->peer;
     return s;
 }
 
-/* What need_backend does: pick, remember. */
-static int borrow(struct mx_session *s)
+static int pick(struct client *s)
 {
-    int srv = balance_pick(&w, s);
+    s->r.last = s->server;
+    return balance_pick(st, pools, &s->r);
+}
+
+/* What a session does at a borrow: pick, remember. */
+static int borrow(struct client *s)
+{
+    int srv = pick(s);
     if (srv >= 0) s->server = srv;
     return srv;
 }
 
-static void end_session(struct mx_session *s)
+static void end_session(struct client *s)
 {
-    balance_session_end(s);
+    balance_forget(&px, s->server);
     free(s);
 }
 
 /* A session that picks once and leaves (a new client per pick). */
 static int pick_fresh(const char *peer, const char *user)
 {
-    struct mx_session *s = new_session(peer, user);
+    struct client *s = new_session(peer, user);
     int srv = borrow(s);
     end_session(s);
     return srv;
@@ -238,7 +251,7 @@ static void test_first(void **state)
     /* room again on the first: it gets the next session, and a session whose
      * last server was the second goes back to the first */
     atomic_fetch_sub(&servers[0].busy, 1);
-    struct mx_session *s = new_session(NULL, NULL);
+    struct client *s = new_session(NULL, NULL);
     s->server = 1;
     atomic_fetch_add(&servers[1].affine, 1);
     assert_int_equal(borrow(s), 0);
@@ -426,7 +439,7 @@ static void test_backup(void **state)
     count_fresh(300, c);
     assert_int_equal(c[1], 300);
     atomic_store(&servers[1].state, SRV_DRAINING);
-    struct mx_session *s = new_session(NULL, NULL);
+    struct client *s = new_session(NULL, NULL);
     assert_int_equal(borrow(s), 2);
     assert_int_equal(borrow(s), 2);
     atomic_store(&servers[0].state, SRV_UP);
@@ -502,7 +515,7 @@ static void test_affinity(void **state)
     (void)state;
     setup_world(2, "roundrobin");
     enum { N = 100 };
-    struct mx_session *ss[N];
+    struct client *ss[N];
     for (int i = 0; i < N; i++) ss[i] = new_session(NULL, NULL);
     for (int i = 0; i < N; i++) borrow(ss[i]);
     assert_int_equal(atomic_load(&servers[0].affine), 50);
@@ -537,10 +550,10 @@ static void test_synthetic(void **state)
 {
     (void)state;
     setup_world(2, "roundrobin");
-    struct mx_session *s = new_session(NULL, NULL);
+    struct client *s = new_session(NULL, NULL);
     s->server = 1;
-    s->synthetic_len = 5;
-    for (int i = 0; i < 10; i++) assert_int_equal(balance_pick(&w, s), 1);
+    s->r.to_last = true; /* KILL QUERY */
+    for (int i = 0; i < 10; i++) assert_int_equal(pick(s), 1);
     free(s);
 }
 
@@ -587,8 +600,9 @@ static void test_sticky_src(void **state)
     (void)state;
     setup_world(3, "roundrobin");
     cfg.stick_on = "src";
-    balance_worker_free(&w);
-    assert_int_equal(balance_worker_init(&w), 0);
+    balance_free(st);
+    st = balance_new(&px, 0);
+    assert_non_null(st);
     int first = pick_fresh("192.0.2.7:1000", NULL);
     for (int i = 0; i < 20; i++) {
         char peer[64];
@@ -610,7 +624,7 @@ static void test_sticky_src(void **state)
     atomic_store(&servers[first].state, SRV_UP);
     for (int i = 0; i < 10; i++) assert_int_equal(pick_fresh("192.0.2.7:4001", NULL), second);
     /* a session whose server goes down moves, and its entry with it */
-    struct mx_session *s = new_session("192.0.2.7:5000", NULL);
+    struct client *s = new_session("192.0.2.7:5000", NULL);
     assert_int_equal(borrow(s), second);
     atomic_store(&servers[second].state, SRV_DOWN);
     int third = borrow(s);
@@ -638,8 +652,9 @@ static void test_sticky_user(void **state)
     (void)state;
     setup_world(2, "roundrobin");
     cfg.stick_on = "user";
-    balance_worker_free(&w);
-    assert_int_equal(balance_worker_init(&w), 0);
+    balance_free(st);
+    st = balance_new(&px, 0);
+    assert_non_null(st);
     int a = pick_fresh("10.0.0.1:1", "alice");
     int b = pick_fresh("10.0.0.1:2", "bob");
     assert_int_not_equal(a, b);
@@ -663,19 +678,18 @@ static void test_login_avoids_failed_servers(void **unused)
         for (int k = 0; k < 30; k++) {
             char peer[32];
             snprintf(peer, sizeof peer, "10.0.%d.1:4000", k);
-            struct mx_session *s = new_session(peer, NULL);
-            s->state = SS_CONNECTING;
+            struct client *s = new_session(peer, NULL);
             int first = borrow(s);
             assert_true(first >= 0 && first < 3);
-            s->login_avoid |= 1ull << first;
+            s->r.avoid |= 1ull << first;
             int second = borrow(s);
             assert_true(second >= 0 && second < 3 && second != first);
-            s->login_avoid |= 1ull << second;
+            s->r.avoid |= 1ull << second;
             int third = borrow(s);
             assert_true(third >= 0 && third < 3 && third != first && third != second);
-            s->login_avoid |= 1ull << third;
-            assert_int_equal(balance_pick(&w, s), -1);
-            s->state = SS_IDLE; /* logged in: the mask is history */
+            s->r.avoid |= 1ull << third;
+            assert_int_equal(pick(s), -1);
+            s->r.avoid = 0; /* logged in: the mask is history */
             assert_true(borrow(s) >= 0);
             end_session(s);
         }

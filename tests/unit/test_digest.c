@@ -13,6 +13,7 @@
 #include "admin/admin.h"
 #include "admin/digest.h"
 #include "core/config.h"
+#include "core/proxy.h"
 #include "core/worker.h"
 #include "protocol/classify.h"
 

@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "core/proxy.h"
 #include "core/worker.h"
 #include "health/health.h"
 

@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include "core/proxy.h"
+#include "core/registry.h"
 #include "core/worker.h"
 
 static void test_grows_and_removes(void **state)
