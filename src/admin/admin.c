@@ -42,13 +42,15 @@ static void adm_take_sample(struct mx_proxy *px, struct adm_sample *s)
 {
     const struct mx_config *cfg = px->cfg;
     s->ms = adm_mono_ms();
-    s->queries = STAT_GET(px->stats.queries);
-    s->bytes_in = STAT_GET(px->stats.bytes_in);
-    s->bytes_out = STAT_GET(px->stats.bytes_out);
+    struct mx_stats tot;
+    stats_proc_total(px, &tot);
+    s->queries = STAT_GET(tot.queries);
+    s->bytes_in = STAT_GET(tot.bytes_in);
+    s->bytes_out = STAT_GET(tot.bytes_out);
     for (size_t i = 0; i < cfg->n_backends && i < 256; i++)
-        s->srv_queries[i] = STAT_GET(px->servers[i].queries);
+        s->srv_queries[i] = SRV_TOTAL(px, (int)i, &px->servers[i], queries);
     for (int i = 0; i < atomic_load(&px->n_ustats) && i < 256; i++)
-        s->user_queries[i] = STAT_GET(px->ustats[i].queries);
+        s->user_queries[i] = USER_TOTAL(px, i, &px->ustats[i], queries);
 }
 
 static double adm_rate(uint64_t now, uint64_t then, double secs)

@@ -62,7 +62,9 @@ json_t *api_status(struct mx_proxy *px)
     struct adm_rates rt;
     adm_rates_get(&rt);
     uint64_t now = mx_now_ms();
-    struct mx_stats *st = &px->stats;
+    struct mx_stats tot;
+    stats_proc_total(px, &tot);
+    struct mx_stats *st = &tot;
     json_t *j = json_pack(
         "{s:s, s:I, s:I, s:i, s:i, s:I, s:I, s:I, s:f, s:I, s:I, s:I, s:f, s:f, s:I, s:I, s:I}",
         "version", MYMUX_VERSION, "uptime_s", (json_int_t)((now - px->started_ms) / 1000),
@@ -121,10 +123,12 @@ static json_t *api_backend(struct mx_proxy *px, size_t i, const struct adm_rates
         "name", bc->name, "address", addr, "state",
         adm_state_name(atomic_load(&sv->state)), "weight", w > 0 ? w : bc->weight,
         "config_weight", bc->weight, "backup", bc->backup, "check", check, "connections", conns,
-        "sessions", atomic_load(&sv->affine), "queries", (json_int_t)STAT_GET(sv->queries), "qps",
-        i < 256 ? rt->srv_qps[i] : 0.0, "errors", (json_int_t)STAT_GET(sv->errors),
-        "bytes_to_backend", (json_int_t)STAT_GET(sv->bytes_to_backend), "bytes_from_backend",
-        (json_int_t)STAT_GET(sv->bytes_from_backend), "borrows", (json_int_t)STAT_GET(sv->borrows),
+        "sessions", atomic_load(&sv->affine), "queries",
+        (json_int_t)SRV_TOTAL(px, (int)i, sv, queries), "qps", i < 256 ? rt->srv_qps[i] : 0.0,
+        "errors", (json_int_t)SRV_TOTAL(px, (int)i, sv, errors), "bytes_to_backend",
+        (json_int_t)SRV_TOTAL(px, (int)i, sv, bytes_to_backend), "bytes_from_backend",
+        (json_int_t)SRV_TOTAL(px, (int)i, sv, bytes_from_backend), "borrows",
+        (json_int_t)STAT_GET(sv->borrows),
         "waits", (json_int_t)waits, "queue", (json_int_t)ps.waiting, "wait_ms_total",
         ms_of_us(wait_us), "wait_ms_avg", waits ? ms_of_us(wait_us) / (double)waits : 0.0,
         "connects", (json_int_t)STAT_GET(sv->connects), "connect_errors",
@@ -226,10 +230,11 @@ json_t *api_users(struct mx_proxy *px)
                          "sessions", atomic_load(&u->sessions), "connects",
                          (json_int_t)STAT_GET(u->connects), "auth_failures",
                          (json_int_t)STAT_GET(u->auth_failures), "queries",
-                         (json_int_t)STAT_GET(u->queries), "qps", i < 256 ? rt.user_qps[i] : 0.0,
-                         "errors", (json_int_t)STAT_GET(u->errors), "bytes_in",
-                         (json_int_t)STAT_GET(u->bytes_in), "bytes_out",
-                         (json_int_t)STAT_GET(u->bytes_out)));
+                         (json_int_t)USER_TOTAL(px, i, u, queries), "qps",
+                         i < 256 ? rt.user_qps[i] : 0.0, "errors",
+                         (json_int_t)USER_TOTAL(px, i, u, errors), "bytes_in",
+                         (json_int_t)USER_TOTAL(px, i, u, bytes_in), "bytes_out",
+                         (json_int_t)USER_TOTAL(px, i, u, bytes_out)));
     }
     return a;
 }

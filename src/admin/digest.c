@@ -460,11 +460,16 @@ static void dg_log_slow(struct mx_worker *w, const struct dg_slot *e, uint64_t u
 
 void digest_end(struct mx_worker *w, uint64_t handle, uint64_t us, uint64_t rows, bool error)
 {
-    struct mx_stats *st = &w->px->stats;
+    struct mx_stats *st = w->hot ? &w->hot->proc : &w->px->stats; /* this worker's share */
     int b = 0;
     while (b < DG_N_BUCKETS && us > dg_buckets_us[b]) b++;
-    STAT_ADD(st->query_hist[b], 1);
-    STAT_ADD(st->query_hist[DG_HIST_SUM], us);
+    if (w->hot) {
+        HOT_ADD(st->query_hist[b], 1);
+        HOT_ADD(st->query_hist[DG_HIST_SUM], us);
+    } else {
+        STAT_ADD(st->query_hist[b], 1);
+        STAT_ADD(st->query_hist[DG_HIST_SUM], us);
+    }
     struct dg_slot *e = NULL;
     uint32_t k = (uint32_t)handle;
     struct dg_table *t = k ? dg_table_of(w) : NULL;

@@ -126,19 +126,19 @@ static void m_states(FILE *f, struct mx_proxy *px)
     }
 }
 
-static void m_histogram(FILE *f, struct mx_proxy *px)
+static void m_histogram(FILE *f, const struct mx_stats *st)
 {
     const char *name = "mymux_query_duration_seconds";
     m_head(f, name, "histogram", "Duration of client queries and executes, as seen by mymux.");
     uint64_t cum = 0;
     for (int b = 0; b < DG_N_BUCKETS; b++) {
-        cum += STAT_GET(px->stats.query_hist[b]);
+        cum += STAT_GET(st->query_hist[b]);
         fprintf(f, "%s_bucket{le=\"%g\"} %llu\n", name, (double)dg_buckets_us[b] / 1e6,
                 (unsigned long long)cum);
     }
-    cum += STAT_GET(px->stats.query_hist[DG_N_BUCKETS]);
+    cum += STAT_GET(st->query_hist[DG_N_BUCKETS]);
     fprintf(f, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)cum);
-    fprintf(f, "%s_sum %.15g\n", name, STAT_GET(px->stats.query_hist[DG_HIST_SUM]) / 1e6);
+    fprintf(f, "%s_sum %.15g\n", name, STAT_GET(st->query_hist[DG_HIST_SUM]) / 1e6);
     fprintf(f, "%s_count %llu\n", name, (unsigned long long)cum);
 }
 
@@ -152,7 +152,9 @@ void metrics_handle(struct mx_proxy *px, const struct adm_request *q, struct adm
         return;
     }
     const struct mx_config *cfg = px->cfg;
-    struct mx_stats *st = &px->stats;
+    struct mx_stats tot;
+    stats_proc_total(px, &tot);
+    struct mx_stats *st = &tot;
     uint64_t now = mx_now_ms();
 
     m_head(f, "mymux_info", "gauge", "Version of this mymux.");
@@ -215,7 +217,7 @@ void metrics_handle(struct mx_proxy *px, const struct adm_request *q, struct adm
         const char *n = adm_pin_name(b);
         if (n) m_lab(f, "mymux_pins_total", "reason", n, (double)STAT_GET(st->pins[b]));
     }
-    m_histogram(f, px);
+    m_histogram(f, st);
 
     m_states(f, px);
     M_SRV(f, px, "mymux_backend_weight", "gauge", "Effective balancing weight.",
@@ -240,13 +242,13 @@ void metrics_handle(struct mx_proxy *px, const struct adm_request *q, struct adm
     M_SRV(f, px, "mymux_backend_check_failures_total", "counter",
           "Health checks of this backend that failed.", STAT_GET(sv->checks_failed));
     M_SRV(f, px, "mymux_backend_queries_total", "counter", "Queries sent to this backend.",
-          STAT_GET(sv->queries));
+          SRV_TOTAL(px, (int)i_, sv, queries));
     M_SRV(f, px, "mymux_backend_errors_total", "counter", "Queries this backend answered with an error.",
-          STAT_GET(sv->errors));
+          SRV_TOTAL(px, (int)i_, sv, errors));
     M_SRV(f, px, "mymux_backend_sent_bytes_total", "counter", "Bytes sent to this backend.",
-          STAT_GET(sv->bytes_to_backend));
+          SRV_TOTAL(px, (int)i_, sv, bytes_to_backend));
     M_SRV(f, px, "mymux_backend_received_bytes_total", "counter", "Bytes received from this backend.",
-          STAT_GET(sv->bytes_from_backend));
+          SRV_TOTAL(px, (int)i_, sv, bytes_from_backend));
     M_SRV(f, px, "mymux_backend_borrows_total", "counter", "Connections borrowed from the pool.",
           STAT_GET(sv->borrows));
     M_SRV(f, px, "mymux_backend_borrow_waits_total", "counter",
@@ -267,13 +269,13 @@ void metrics_handle(struct mx_proxy *px, const struct adm_request *q, struct adm
     M_USR(f, px, "mymux_user_auth_failures_total", "counter", "Failed logins of this user.",
           STAT_GET(u->auth_failures));
     M_USR(f, px, "mymux_user_queries_total", "counter", "Queries of this user.",
-          STAT_GET(u->queries));
+          USER_TOTAL(px, i_, u, queries));
     M_USR(f, px, "mymux_user_errors_total", "counter", "Queries of this user that failed.",
-          STAT_GET(u->errors));
+          USER_TOTAL(px, i_, u, errors));
     M_USR(f, px, "mymux_user_received_bytes_total", "counter", "Bytes received from this user.",
-          STAT_GET(u->bytes_in));
+          USER_TOTAL(px, i_, u, bytes_in));
     M_USR(f, px, "mymux_user_sent_bytes_total", "counter", "Bytes sent to this user.",
-          STAT_GET(u->bytes_out));
+          USER_TOTAL(px, i_, u, bytes_out));
     if (fclose(f) != 0 || !buf) {
         free(buf);
         adm_reply_error(r, 500, "out of memory");

@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -102,6 +103,39 @@ struct mx_stats {
 
 #define MX_MAX_SERVERS 64   /* backend slots, configured and added by reloads */
 #define MX_MAX_USER_STATS 256
+
+/* The counters the query path writes, one set per worker (struct mx_worker.hot):
+ * each has one writer, its worker, which adds with a plain load and store
+ * (HOT_ADD), so that no cache line is written by two workers on the query path.
+ * Readers add the workers' shares to the process-wide field of the same name
+ * (stats_*_total), which the rarer writers keep using (STAT_ADD). */
+struct mx_srv_hot {
+    mx_counter queries, errors, bytes_to_backend, bytes_from_backend;
+    uint64_t ewma_us;     /* this worker's response-time average (only it reads it) */
+    uint64_t ewma_pub_ms; /* when it last published it to mx_server.ewma_us */
+};
+struct mx_user_hot {
+    mx_counter queries, errors, bytes_in, bytes_out;
+};
+struct mx_hot {
+    struct mx_stats proc; /* queries, errors, bytes, pins, the latency histogram, ... */
+    struct mx_srv_hot srv[MX_MAX_SERVERS];
+    struct mx_user_hot user[MX_MAX_USER_STATS];
+};
+#define HOT_ADD(c, n)                                                                              \
+    atomic_store_explicit(&(c), atomic_load_explicit(&(c), memory_order_relaxed) + (uint64_t)(n),  \
+                          memory_order_relaxed)
+struct mx_proxy;
+/* The process's counters: px->stats plus every worker's share. */
+void stats_proc_total(const struct mx_proxy *px, struct mx_stats *out);
+/* A server's (a user's) counter: the shared field plus the workers' shares of the
+ * field of struct mx_srv_hot (mx_user_hot) at offset off. */
+uint64_t stats_srv_total(const struct mx_proxy *px, int server, const mx_counter *shared,
+                         size_t off);
+uint64_t stats_user_total(const struct mx_proxy *px, int user, const mx_counter *shared,
+                          size_t off);
+#define SRV_TOTAL(px, i, sv, f) stats_srv_total(px, i, &(sv)->f, offsetof(struct mx_srv_hot, f))
+#define USER_TOTAL(px, i, u, f) stats_user_total(px, i, &(u)->f, offsetof(struct mx_user_hot, f))
 
 /* Process-wide state. */
 struct mx_proxy {

@@ -36,6 +36,14 @@ static void start_backend_command(struct mx_session *s);
 static void kill_batch_send(struct mx_session *s);
 static void finish_release(struct mx_session *s);
 
+/* This worker's share of the session's user's counters (NULL: none kept). */
+static struct mx_user_hot *user_hot(const struct mx_session *s)
+{
+    if (!s->ustats) return NULL;
+    ptrdiff_t i = s->ustats - s->w->px->ustats;
+    return i >= 0 && i < MX_MAX_USER_STATS ? &s->w->hot->user[i] : NULL;
+}
+
 /* The session's query deadline in ms: its user's, else the pool's (0: none). */
 static int query_timeout_of(const struct mx_session *s)
 {
@@ -1959,9 +1967,10 @@ static void forward_command(struct mx_session *s)
             b->rpos = b->ppos;
         } else if (b->ppos > b->rpos) {
             uint32_t nbytes = b->ppos - b->rpos;
-            STAT_ADD(s->w->px->stats.bytes_in, nbytes);
-            STAT_ADD(s->w->px->servers[be->pool->server].bytes_to_backend, nbytes);
-            if (s->ustats) STAT_ADD(s->ustats->bytes_in, nbytes);
+            HOT_ADD(s->w->hot->proc.bytes_in, nbytes);
+            HOT_ADD(s->w->hot->srv[be->pool->server].bytes_to_backend, nbytes);
+            struct mx_user_hot *uh = user_hot(s);
+            if (uh) HOT_ADD(uh->bytes_in, nbytes);
             s->log_bytes_in += nbytes;
             int rc = sock_write(&be->sock, b->data + b->rpos, b->ppos - b->rpos);
             if (rc < 0) {
@@ -2021,24 +2030,35 @@ static void finish_command(struct mx_session *s)
     be->state = BE_ATTACHED;
     struct mx_proxy *px = s->w->px;
     struct mx_server *sv = &px->servers[be->pool->server];
+    struct mx_hot *hot = s->w->hot;
+    struct mx_srv_hot *sh = &hot->srv[be->pool->server];
+    struct mx_user_hot *uh = user_hot(s);
     uint64_t us = mx_now_us() - s->cmd_started_us;
-    STAT_ADD(px->stats.queries, 1);
-    STAT_ADD(sv->queries, 1);
-    if (s->ustats) STAT_ADD(s->ustats->queries, 1);
+    HOT_ADD(hot->proc.queries, 1);
+    HOT_ADD(sh->queries, 1);
+    if (uh) HOT_ADD(uh->queries, 1);
     s->log_queries++;
     if (s->digest) digest_end(s->w, s->digest, us, r->rows ? r->rows : r->affected, r->error);
     s->digest = 0;
     if (atomic_load_explicit(&sv->timeouts_in_row, memory_order_relaxed))
         atomic_store_explicit(&sv->timeouts_in_row, 0, memory_order_relaxed);
     if (r->error) {
-        STAT_ADD(px->stats.errors, 1);
-        STAT_ADD(sv->errors, 1);
-        if (s->ustats) STAT_ADD(s->ustats->errors, 1);
+        HOT_ADD(hot->proc.errors, 1);
+        HOT_ADD(sh->errors, 1);
+        if (uh) HOT_ADD(uh->errors, 1);
     }
-    /* response time, weighted 1/8 for the newest (leastlatency) */
-    uint64_t old = atomic_load_explicit(&sv->ewma_us, memory_order_relaxed);
-    atomic_store_explicit(&sv->ewma_us, old ? old - old / 8 + us / 8 : us + 1,
-                          memory_order_relaxed);
+    /* response time, weighted 1/8 for the newest (leastlatency): this worker's
+     * own average, published to the server's at most once per loop millisecond
+     * and only when it moved by more than 1/16, so that the workers do not all
+     * write that line at every query */
+    uint64_t old = sh->ewma_us, avg = old ? old - old / 8 + us / 8 : us + 1;
+    sh->ewma_us = avg;
+    uint64_t pub = atomic_load_explicit(&sv->ewma_us, memory_order_relaxed);
+    uint64_t now_ms = uv_now(&s->w->loop);
+    if (!pub || (now_ms != sh->ewma_pub_ms && (avg > pub + pub / 16 || avg + pub / 16 < pub))) {
+        sh->ewma_pub_ms = now_ms;
+        atomic_store_explicit(&sv->ewma_us, avg, memory_order_relaxed);
+    }
     if (s->reg) atomic_store(&s->reg->busy, 0);
     bool was_in_trx = (s->status & SERVER_STATUS_IN_TRANS) != 0;
     /* More-results describes the answer in flight, not the session after it:
@@ -2050,7 +2070,7 @@ static void finish_command(struct mx_session *s)
             r->status & (uint16_t)~(SERVER_SESSION_STATE_CHANGED | SERVER_MORE_RESULTS_EXISTS);
     /* a transaction is a pin too, counted once per transaction the server opened */
     if (!was_in_trx && (s->status & SERVER_STATUS_IN_TRANS))
-        STAT_ADD(px->stats.pins[__builtin_ctz(CLS_PIN_TRX)], 1);
+        HOT_ADD(hot->proc.pins[__builtin_ctz(CLS_PIN_TRX)], 1);
     if (!r->error && s->pending_schema[0]) {
         snprintf(s->schema, sizeof s->schema, "%s", s->pending_schema);
         snprintf(be->schema, sizeof be->schema, "%s", s->pending_schema);
@@ -2434,9 +2454,10 @@ static void relay_response(struct mx_session *s)
     if (b && b->ppos > b->rpos) {
         s->resp_started = true;
         uint32_t nbytes = b->ppos - b->rpos;
-        STAT_ADD(s->w->px->stats.bytes_out, nbytes);
-        STAT_ADD(s->w->px->servers[be->pool->server].bytes_from_backend, nbytes);
-        if (s->ustats) STAT_ADD(s->ustats->bytes_out, nbytes);
+        HOT_ADD(s->w->hot->proc.bytes_out, nbytes);
+        HOT_ADD(s->w->hot->srv[be->pool->server].bytes_from_backend, nbytes);
+        struct mx_user_hot *uh = user_hot(s);
+        if (uh) HOT_ADD(uh->bytes_out, nbytes);
         s->log_bytes_out += nbytes;
         int rc = sock_write(&s->sock, b->data + b->rpos, b->ppos - b->rpos);
         if (rc < 0) {
@@ -2680,7 +2701,7 @@ void session_accept(struct mx_worker *w, uv_stream_t *listener)
     if (w->sessions) w->sessions->prev = s;
     w->sessions = s;
     w->n_sessions++;
-    STAT_ADD(w->px->stats.accepted, 1);
+    HOT_ADD(w->hot->proc.accepted, 1);
     if (!worker_fd_room(w->px, fds)) {
         /* refused before the descriptors kept for backends and health checks
          * are touched, as a server answers when it is full */

@@ -152,7 +152,7 @@ void sstate_count_pins(struct mx_session *s, uint32_t pins)
 {
     uint32_t fresh = pins & ~s->pins;
     for (int i = 0; fresh && i < 32; i++, fresh >>= 1)
-        if (fresh & 1) STAT_ADD(s->w->px->stats.pins[i], 1);
+        if (fresh & 1) HOT_ADD(s->w->hot->proc.pins[i], 1);
 }
 
 void sstate_on_query(struct mx_session *s, const struct cls_result *c, char *sql, size_t len,

@@ -290,6 +290,11 @@ int worker_start(struct mx_worker *w, struct mx_proxy *px, int id, int listen_fd
     pthread_cond_init(&w->snap_cond, NULL);
     w->pools = calloc(MX_MAX_SERVERS, sizeof *w->pools); /* reloads may add servers */
     if (!w->pools) return UV_ENOMEM;
+    /* a block of its own, aligned, so that no other worker's data shares its lines */
+    size_t hot_size = (sizeof *w->hot + 63) & ~(size_t)63;
+    w->hot = aligned_alloc(64, hot_size);
+    if (!w->hot) return UV_ENOMEM;
+    memset(w->hot, 0, hot_size);
     w->pool_home = (struct mx_pool_home){.px = px, .worker = w, .worker_id = id,
                                          .stopping = &w->stopping, .pcache = &w->pcache,
                                          .pools = w->pools};
@@ -337,6 +342,8 @@ void worker_join(struct mx_worker *w)
     bufpool_destroy(&w->bufs);
     pcache_destroy(&w->pcache);
     free(w->pools);
+    free(w->hot); /* the admin side, which sums it, has stopped before the workers */
+    w->hot = NULL;
     balance_free(w->balance);
     w->balance = NULL;
 }

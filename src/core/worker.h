@@ -39,6 +39,7 @@ struct mx_worker {
     uv_async_t wake;           /* messages from other threads */
     uv_timer_t tick;           /* periodic housekeeping (pool waiters, idle timeouts) */
     struct mx_bufpool bufs;
+    struct mx_hot *hot;        /* the query path's counters, this worker's share (proxy.h) */
     struct mx_pool *pools;     /* [MX_MAX_SERVERS]: a reload may add servers */
     struct mx_pool_home pool_home; /* what its pools share (pool/pool.h) */
     struct mx_session *sessions; /* all sessions of this worker (doubly linked) */
