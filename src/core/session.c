@@ -502,7 +502,7 @@ static void sync_done(struct mx_backend *be, int err, const struct be_error *e)
         return;
     }
     sstate_synced(s, be);
-    be->state = BE_ATTACHED;
+    be_set_state(be, BE_ATTACHED);
     if (s->state == SS_CONNECTING) {
         s->status = be->status & (SERVER_STATUS_AUTOCOMMIT | SERVER_STATUS_IN_TRANS |
                                   SERVER_STATUS_NO_BACKSLASH_ESCAPES | SERVER_STATUS_ANSI_QUOTES);
@@ -1544,7 +1544,7 @@ static void begin_response(struct mx_session *s)
     struct mx_backend *be = s->be;
     if (!resp_cmd_has_reply(s->cmd)) {
         stmt_forget_command(s);
-        be->state = BE_ATTACHED;
+        be_set_state(be, BE_ATTACHED);
         s->state = SS_IDLE;
         if (s->reg) atomic_store(&s->reg->busy, 0);
         process_input(s);
@@ -1556,7 +1556,7 @@ static void begin_response(struct mx_session *s)
     if (s->exec_retained && s->sock.in) /* sent, but kept until the answer begins */
         s->sock.in->rpos = s->sock.in->ppos - s->exec_pkt_len;
     s->exec_first = s->cmd == COM_STMT_EXECUTE && s->exec_ps;
-    be->state = BE_RELAY;
+    be_set_state(be, BE_RELAY);
     s->state = SS_RESPONSE;
     s->body_left = 0;
     s->resp_done = false;
@@ -1698,7 +1698,7 @@ static void forward_command(struct mx_session *s)
             resp_infile_done(&be->resp);
             s->state = SS_RESPONSE;
             s->last_pkt_done = false;
-            be->state = BE_RELAY;
+            be_set_state(be, BE_RELAY);
             sock_read_start(&be->sock);
             relay_response(s);
             return;
@@ -1731,7 +1731,7 @@ static void finish_command(struct mx_session *s)
 {
     struct mx_backend *be = s->be;
     struct mx_resp *r = &be->resp;
-    be->state = BE_ATTACHED;
+    be_set_state(be, BE_ATTACHED);
     struct mx_proxy *px = s->w->px;
     struct mx_server *sv = &px->servers[be->pool->server];
     uint64_t us = mx_now_us() - s->cmd_started_us;
@@ -2038,7 +2038,7 @@ static void stmt_reprepare(struct mx_session *s, struct mx_backend *be)
     ib->ppos = ib->rpos;
     s->fwd_left = s->exec_pkt_len;
     s->fwd_cont = false;
-    be->state = BE_ATTACHED;
+    be_set_state(be, BE_ATTACHED);
     s->state = SS_SYNC;
     sync_and_go(s);
 }
@@ -2162,7 +2162,7 @@ static void relay_response(struct mx_session *s)
             if (refused) goto refuse;
             if (infile) {
                 s->state = SS_INFILE;
-                be->state = BE_ATTACHED;
+                be_set_state(be, BE_ATTACHED);
             }
             return;
         }
@@ -2173,7 +2173,7 @@ static void relay_response(struct mx_session *s)
     if (infile || s->state == SS_INFILE) {
         /* the client now sends the file, then an empty packet */
         s->state = SS_INFILE;
-        be->state = BE_ATTACHED;
+        be_set_state(be, BE_ATTACHED);
         sock_read_stop(&be->sock);
         s->fwd_left = 0;
         s->fwd_cont = true;
@@ -2228,7 +2228,7 @@ void session_on_backend_data(struct mx_session *s, struct mx_backend *be)
         resp_begin(&be->resp, s->cmd, (s->caps & CLIENT_DEPRECATE_EOF) != 0);
         be->resp.whole_ok = be->track;
         be->resp.cursor_asked = s->cmd == COM_STMT_EXECUTE && s->exec_cursor;
-        be->state = BE_RELAY;
+        be_set_state(be, BE_RELAY);
         s->state = SS_RESPONSE;
         s->fwd_left = 0;
         s->fwd_cont = false;

@@ -22,6 +22,81 @@
 #include "protocol/proxy_proto.h"
 #include "pool/stmt.h"
 
+/* ---- the state machine ---- */
+
+static const char *const be_state_names[BE_N_STATES] = {
+    [BE_CONNECTING] = "connecting", [BE_GREETING] = "greeting", [BE_AUTH] = "auth",
+    [BE_IDLE] = "idle",             [BE_INTERNAL] = "internal", [BE_RELAY] = "relay",
+    [BE_ATTACHED] = "attached",     [BE_CLOSING] = "closing",
+};
+
+const char *be_state_name(enum be_state st)
+{
+    return (unsigned)st < BE_N_STATES && be_state_names[st] ? be_state_names[st] : "invalid";
+}
+
+/* Every move a backend connection may make (docs/ARCHITECTURE.md has the same
+ * table). Any state may close; nothing leaves BE_CLOSING. */
+static const struct {
+    uint8_t from, to;
+} be_moves[] = {
+    {BE_CONNECTING, BE_GREETING}, /* TCP connected */
+    {BE_GREETING, BE_AUTH},       /* handshake response sent */
+    {BE_AUTH, BE_ATTACHED},       /* logged in: the pool lends it or makes it idle */
+    {BE_IDLE, BE_ATTACHED},       /* lent from the idle list */
+    {BE_IDLE, BE_IDLE},           /* a reset without a session ended, now on the list */
+    {BE_ATTACHED, BE_ATTACHED},   /* lent after login; back from LOCAL INFILE data */
+    {BE_ATTACHED, BE_IDLE},       /* given back clean, or logged in for nobody */
+    {BE_ATTACHED, BE_INTERNAL},   /* a state sync for its session, a reset at release */
+    {BE_ATTACHED, BE_RELAY},      /* the command went out: its answer is relayed */
+    {BE_INTERNAL, BE_ATTACHED},   /* mymux's commands answered, for its session */
+    {BE_INTERNAL, BE_IDLE},       /* ...for nobody (a reset): the pool files it */
+    {BE_RELAY, BE_ATTACHED},      /* the answer is complete, or LOCAL INFILE data is due */
+};
+
+bool be_transition_ok(enum be_state from, enum be_state to)
+{
+    if ((unsigned)from >= BE_N_STATES || (unsigned)to >= BE_N_STATES) return false;
+    if (from == BE_CLOSING) return false;
+    if (to == BE_CLOSING) return true;
+    for (size_t i = 0; i < sizeof be_moves / sizeof be_moves[0]; i++)
+        if (be_moves[i].from == from && be_moves[i].to == to) return true;
+    return false;
+}
+
+void be_check(const struct mx_backend *be)
+{
+#ifndef NDEBUG
+    if (be->magic != MX_BE_MAGIC) {
+        log_error("backend_magic", "be=%p magic=0x%08x (0x%08x: freed)", (const void *)be,
+                  be->magic, MX_BE_FREED);
+        abort();
+    }
+#else
+    (void)be;
+#endif
+}
+
+void be_set_state(struct mx_backend *be, enum be_state st)
+{
+#ifndef NDEBUG
+    be_check(be);
+    if (!be_transition_ok(be->state, st)) {
+        log_error("backend_bad_transition", "thread_id=%u from=%s to=%s", be->thread_id,
+                  be_state_name(be->state), be_state_name(st));
+        abort();
+    }
+    if (st == BE_IDLE && be->broken) { /* a broken connection is never kept */
+        log_error("backend_broken_idle", "thread_id=%u from=%s", be->thread_id,
+                  be_state_name(be->state));
+        abort();
+    }
+#endif
+    be->state = st;
+}
+
+/* ---- credentials ---- */
+
 void cred_clear(struct mx_cred *c)
 {
     if (c->plain) {
@@ -70,7 +145,12 @@ static void be_fail_from_err(struct mx_backend *be, const uint8_t *p, size_t len
 /* The timer is closed after the socket; the memory goes when both are done. */
 static void timer_closed(uv_handle_t *h)
 {
-    free(h->data);
+    struct mx_backend *be = h->data;
+    be_check(be);
+#ifndef NDEBUG
+    be->magic = MX_BE_FREED;
+#endif
+    free(be);
 }
 
 static void on_closed(struct mx_sock *s)
@@ -99,7 +179,7 @@ void be_forget_reset(struct mx_backend *be)
 void be_close(struct mx_backend *be)
 {
     if (be->state == BE_CLOSING) return;
-    be->state = BE_CLOSING;
+    be_set_state(be, BE_CLOSING);
     uv_timer_stop(&be->timer);
     sock_close(&be->sock);
 }
@@ -241,7 +321,7 @@ static void send_response(struct mx_backend *be, const struct hs_greeting *g)
     hs_write_response(&w, ++be->seq, be->caps, be->charset, be->cred.user, tok, (size_t)n, NULL,
                       plugin);
     o->wpos += (uint32_t)w.pos;
-    be->state = BE_AUTH;
+    be_set_state(be, BE_AUTH);
     be_flush(be);
 }
 
@@ -266,7 +346,7 @@ static void login_done(struct mx_backend *be)
     uv_timer_stop(&be->timer);
     /* Keep only what re-authentication could need: nothing. */
     cred_clear(&be->cred);
-    be->state = BE_ATTACHED;
+    be_set_state(be, BE_ATTACHED);
     be_done_cb done = be->done;
     be->done = NULL;
     if (done) done(be, 0, NULL);
@@ -469,7 +549,11 @@ static void on_internal_packet(struct mx_backend *be, const uint8_t *p, size_t l
     uv_timer_stop(&be->timer);
     be->row_cb = NULL;
     be->row_arg = NULL;
-    be->state = be->session ? BE_ATTACHED : BE_IDLE;
+    if (be->broken && !be->session) { /* a reset's answers left it unfit to keep */
+        be_fail(be, 2027, "HY000", "backend connection given up after mymux's own commands");
+        return;
+    }
+    be_set_state(be, be->session ? BE_ATTACHED : BE_IDLE);
     be_done_cb done = be->done;
     be->done = NULL;
     int err = be->err.code ? -1 : 0;
@@ -570,7 +654,7 @@ static void on_connect(uv_connect_t *req, int status)
         return;
     }
     uv_tcp_nodelay(&be->sock.tcp, 1);
-    be->state = BE_GREETING;
+    be_set_state(be, BE_GREETING);
     if (be->client_ip[0]) { /* PROXY v2 first: the server sees the client's address */
         struct mx_buf *o = sock_out(&be->sock);
         int n = o ? pp_build_v2(o->data + o->wpos, o->cap - o->wpos,
@@ -620,8 +704,10 @@ struct mx_backend *be_open(struct mx_pool *pool, const struct mx_cred *cred, uin
     be->sock.on_read = on_read;
     be->sock.on_drain = on_drain;
     be->sock.on_close = on_closed;
+#ifndef NDEBUG
+    be->magic = MX_BE_MAGIC;
+#endif
     be->pool = pool;
-    be->state = BE_CONNECTING;
     be->key_caps = key_caps;
     be->charset = charset;
     be->hs_charset = charset;
@@ -642,7 +728,6 @@ struct mx_backend *be_open(struct mx_pool *pool, const struct mx_cred *cred, uin
         /* a host name: the control thread's cached resolution, never DNS here */
         if (!resolve_lookup(w->px, pool->server, bc->host, &ss)) {
             log_warn("backend_unresolved", "backend=%s host=%s", bc->name, bc->host);
-            be->state = BE_CONNECTING;
             uv_timer_start(&be->timer, on_timeout, 0, 0);
             return be;
         }
@@ -764,7 +849,7 @@ int be_run_internal(struct mx_backend *be, int n, be_done_cb done)
      * greet: the session is not left waiting on it */
     uv_timer_start(&be->timer, on_internal_timeout,
                    (uint64_t)be->pool->worker->px->cfg->pool_connect_timeout_ms, 0);
-    be->state = BE_INTERNAL;
+    be_set_state(be, BE_INTERNAL);
     be->iq_pos = 0;
     be->iq_started = false;
     be->iresp.state = RS_IDLE;
@@ -777,5 +862,5 @@ int be_run_internal(struct mx_backend *be, int n, be_done_cb done)
 void be_attach(struct mx_backend *be, struct mx_session *s)
 {
     be->session = s;
-    be->state = BE_ATTACHED;
+    be_set_state(be, BE_ATTACHED);
 }

@@ -28,15 +28,20 @@ struct mx_cred {
 void cred_clear(struct mx_cred *c);
 void cred_copy(struct mx_cred *dst, const struct mx_cred *src);
 
+/* Where a backend connection is. Only be_set_state() changes it, along the
+ * moves of the table in server_conn.c (checked in debug builds). */
 enum be_state {
-    BE_CONNECTING, /* TCP connect in progress */
-    BE_GREETING,   /* waiting for the server's handshake */
-    BE_AUTH,       /* handshake response sent: OK, ERR, auth switch or more data next */
-    BE_IDLE,       /* in pool->idle, nobody's */
-    BE_INTERNAL,   /* running mymux's own commands (reset, sync) */
-    BE_RELAY,      /* attached to a session, relaying its command */
-    BE_ATTACHED,   /* attached to a session, no command outstanding */
-    BE_CLOSING,
+    BE_CONNECTING = 0, /* TCP connect in progress; pool->all, be->session the waiter (calloc
+                        * leaves a new connection here) */
+    BE_GREETING,       /* waiting for the server's handshake */
+    BE_AUTH,           /* handshake response sent: OK, ERR, auth switch or more data next */
+    BE_IDLE,           /* in pool->idle, nobody's */
+    BE_INTERNAL,       /* running mymux's own commands (reset, sync), for be->session or none */
+    BE_RELAY,          /* attached to be->session, relaying its command's answer */
+    BE_ATTACHED,       /* attached to be->session, no answer outstanding (or LOCAL INFILE
+                        * data being forwarded) */
+    BE_CLOSING,        /* socket closing; freed in the close callback */
+    BE_N_STATES
 };
 
 /* Completion of a login or of a batch of internal commands: err == 0 on success;
@@ -49,9 +54,15 @@ struct be_error {
 };
 typedef void (*be_done_cb)(struct mx_backend *be, int err, const struct be_error *e);
 
+#define MX_BE_MAGIC 0x4d584245u      /* "MXBE" */
+#define MX_BE_FREED 0xdeadbe00u
+
 struct mx_backend {
     struct mx_sock sock;
-    enum be_state state;
+    enum be_state state;          /* written by be_set_state() only */
+#ifndef NDEBUG
+    uint32_t magic;               /* MX_BE_MAGIC while alive, MX_BE_FREED once freed */
+#endif
     struct mx_pool *pool;
     struct mx_session *session;   /* attached or waiting session */
     struct mx_backend *next, *prev; /* pool->idle or pool->all links */
@@ -107,6 +118,17 @@ struct mx_backend {
     uv_timer_t timer;             /* connect/login timeout */
     int connect_rc;               /* uv_tcp_connect's own failure, reported by the timer */
 };
+
+/* The name of a state, for logs and the abort of an impossible move. */
+const char *be_state_name(enum be_state st);
+/* Whether the table allows a connection in `from` to move to `to`. */
+bool be_transition_ok(enum be_state from, enum be_state to);
+/* The one writer of be->state. In debug builds (no NDEBUG) a move the table
+ * does not allow, a connection whose magic is wrong, or a broken connection
+ * made idle logs what it saw and aborts. */
+void be_set_state(struct mx_backend *be, enum be_state st);
+/* Debug builds: aborts unless be is a live backend connection. */
+void be_check(const struct mx_backend *be);
 
 /* Opens a connection to the pool's server logged in with cred; done is called
  * with the result. The backend counts toward the server's global cap already. */
