@@ -125,6 +125,10 @@ void session_fail(struct mx_session *s, uint16_t code, const char *state, const 
 static void free_session_cb(uv_handle_t *h)
 {
     struct mx_session *s = h->data;
+    session_check(s);
+#ifndef NDEBUG
+    s->magic = MX_SESSION_FREED;
+#endif
     free(s);
 }
 
@@ -173,18 +177,12 @@ void session_close(struct mx_session *s, const char *why)
 {
     if (s->state == SS_CLOSING) return;
     session_log_end(s, why);
-    s->state = SS_CLOSING;
+    session_set_state(s, SS_CLOSING);
     uv_timer_stop(&s->timer);
     if (s->wait_pool) pool_cancel_wait(s->wait_pool, s);
-    if (s->be) {
-        struct mx_backend *be = s->be;
-        if (be->state == BE_CONNECTING || be->state == BE_GREETING || be->state == BE_AUTH) {
-            be->session = NULL; /* it joins the pool when its login completes */
-            s->be = NULL;
-        } else {
-            detach_backend(s, false);
-        }
-    }
+    detach_backend(s, false);
+    /* a connection still logging in for it joins the pool when its login completes */
+    if (s->server >= 0 && s->server < MX_MAX_SERVERS) be_forget_session(&s->w->pools[s->server], s);
     if (s->reg) registry_remove(s->w->px, s->reg);
     s->reg = NULL;
     balance_session_end(s);
@@ -235,7 +233,7 @@ static void on_timer(uv_timer_t *t)
         session_deny_now(s, s->deny_used_password);
         return;
     }
-    if (s->state <= SS_AUTH_RSA) {
+    if (session_state_auth(s->state)) {
         log_info("handshake_timeout", "conn_id=%u client=%s", s->id, s->peer);
         STAT_ADD(s->w->px->stats.handshake_timeouts, 1);
         if (s->guard_queued) s->seq = 0xff; /* no greeting went out: the ERR is packet 0 */
@@ -266,7 +264,7 @@ static void on_timer(uv_timer_t *t)
 static void auth_input(struct mx_session *s)
 {
     struct mx_buf *b = s->sock.in;
-    while (b && s->state <= SS_AUTH_RSA && b->wpos - b->rpos >= PKT_HDR) {
+    while (b && session_state_auth(s->state) && b->wpos - b->rpos >= PKT_HDR) {
         uint32_t len = pkt_len(b->data + b->rpos);
         if (len + PKT_HDR > b->cap) {
             session_fail(s, 1043, "08S01", "Bad handshake: packet too large");
@@ -353,7 +351,7 @@ static void on_client_drain(struct mx_session *s)
         relay_response(s);
         break;
     case SS_LOCAL:
-        s->state = SS_IDLE;
+        session_set_state(s, SS_IDLE);
         process_input(s);
         break;
     case SS_IDLE:
@@ -396,7 +394,7 @@ static bool discard_begin(struct mx_session *s, const struct be_error *e)
     s->kq_victim = 0;
     s->kill_after = 0;
     if (s->reg) atomic_store(&s->reg->busy, 0);
-    s->state = SS_FORWARD;
+    session_set_state(s, SS_FORWARD);
     s->discard = true;
     int idle = s->w->px->cfg->client_idle_timeout_ms;
     if (idle > 0) uv_timer_start(&s->timer, on_timer, (uint64_t)idle, 0);
@@ -455,7 +453,7 @@ static void discard_done(struct mx_session *s)
     struct be_error *e = s->defer_err;
     s->defer_err = NULL;
     s->discard = false;
-    s->state = SS_LOCAL;
+    session_set_state(s, SS_LOCAL);
     bool alive = session_reply_err(s, e->code, e->sqlstate, "%s", e->msg);
     free(e);
     if (!alive) return;
@@ -464,7 +462,7 @@ static void discard_done(struct mx_session *s)
         return;
     }
     if (!s->sock.writing) {
-        s->state = SS_IDLE;
+        session_set_state(s, SS_IDLE);
         process_input(s);
     }
 }
@@ -508,12 +506,12 @@ static void sync_done(struct mx_backend *be, int err, const struct be_error *e)
                                   SERVER_STATUS_NO_BACKSLASH_ESCAPES | SERVER_STATUS_ANSI_QUOTES);
         if (s->pending_schema[0]) snprintf(s->schema, sizeof s->schema, "%s", s->pending_schema);
         s->pending_schema[0] = 0;
-        s->state = SS_LOCAL;
+        session_set_state(s, SS_LOCAL);
         if (sstate_can_release(s)) detach_backend(s, false);
         if (!session_reply_ok(s)) return;
         if (!session_compress_begin(s)) return;
         if (!s->sock.writing) {
-            s->state = SS_IDLE;
+            session_set_state(s, SS_IDLE);
             process_input(s);
         }
         return;
@@ -537,7 +535,7 @@ static void sync_done(struct mx_backend *be, int err, const struct be_error *e)
         fail_command(s, &e);
         return;
     }
-    s->state = SS_FORWARD;
+    session_set_state(s, SS_FORWARD);
     forward_command(s);
 }
 
@@ -569,7 +567,7 @@ static void sync_and_go(struct mx_session *s)
         sync_done(be, 0, NULL);
         return;
     }
-    s->state = s->state == SS_CONNECTING ? SS_CONNECTING : SS_SYNC;
+    if (s->state != SS_CONNECTING) session_set_state(s, SS_SYNC);
     if (be_run_internal(be, n, sync_done) < 0) {
         /* be_run_internal failed: the connection closes and reports through done */
         return;
@@ -642,7 +640,7 @@ static void need_backend(struct mx_session *s)
         return;
     }
     s->server = srv;
-    if (s->state != SS_CONNECTING) s->state = SS_WAIT_BACKEND;
+    if (s->state != SS_CONNECTING) session_set_state(s, SS_WAIT_BACKEND);
     pool_acquire(&s->w->pools[srv], s);
 }
 
@@ -657,7 +655,7 @@ void session_authenticated(struct mx_session *s)
 {
     uv_timer_stop(&s->timer);
     guard_handshake_done(s);
-    s->state = SS_CONNECTING;
+    session_set_state(s, SS_CONNECTING);
     need_backend(s);
 }
 
@@ -666,9 +664,9 @@ void session_authenticated(struct mx_session *s)
 static bool reply_local_err(struct mx_session *s, uint16_t code, const char *state,
                             const char *msg)
 {
-    s->state = SS_LOCAL;
+    session_set_state(s, SS_LOCAL);
     if (!session_reply_err(s, code, state, "%s", msg)) return false;
-    if (!s->sock.writing) s->state = SS_IDLE;
+    if (!s->sock.writing) session_set_state(s, SS_IDLE);
     return true;
 }
 
@@ -761,7 +759,7 @@ static void handle_kill(struct mx_session *s, bool query, uint64_t id)
         if (tw == s->w) {
             worker_kill_now(tw, (uint32_t)id);
         } else if (!via_backend && worker_post_kill(tw, (uint32_t)id, s->w->id, s->id)) {
-            s->state = SS_KILL_WAIT;
+            session_set_state(s, SS_KILL_WAIT);
             uv_timer_start(&s->timer, on_timer, KILL_WAIT_MS, 0);
             return;
         } else if (!worker_post_kill(tw, (uint32_t)id, -1, 0)) {
@@ -783,9 +781,9 @@ static void handle_kill(struct mx_session *s, bool query, uint64_t id)
         s->server = server;
         if (s->be && s->be->pool->server != server) {
             /* our connection is elsewhere: answer locally, the kill is best effort */
-            s->state = SS_LOCAL;
+            session_set_state(s, SS_LOCAL);
             session_reply_ok(s);
-            if (!s->sock.writing) s->state = SS_IDLE;
+            if (!s->sock.writing) session_set_state(s, SS_IDLE);
             return;
         }
         /* the synthetic command is written by forward_command from `synthetic` */
@@ -797,9 +795,9 @@ static void handle_kill(struct mx_session *s, bool query, uint64_t id)
         start_backend_command(s);
         return;
     }
-    s->state = SS_LOCAL;
+    session_set_state(s, SS_LOCAL);
     session_reply_ok(s);
-    if (s->state != SS_CLOSING && !s->sock.writing) s->state = SS_IDLE;
+    if (s->state != SS_CLOSING && !s->sock.writing) session_set_state(s, SS_IDLE);
 }
 
 /* The backend has not finished answering within the query deadline: the
@@ -839,10 +837,10 @@ void session_kill_done(struct mx_session *s)
 {
     if (s->state != SS_KILL_WAIT) return;
     uv_timer_stop(&s->timer);
-    s->state = SS_LOCAL;
+    session_set_state(s, SS_LOCAL);
     session_reply_ok(s);
     if (s->state == SS_LOCAL && !s->sock.writing) {
-        s->state = SS_IDLE;
+        session_set_state(s, SS_IDLE);
         process_input(s);
     }
 }
@@ -1197,10 +1195,10 @@ static int stmt_route(struct mx_session *s, const uint8_t *p, uint32_t len, uint
         if (!bs) {
             drop_packet(s, len);
             if (cmd == COM_STMT_RESET) {
-                s->state = SS_LOCAL;
+                session_set_state(s, SS_LOCAL);
                 if (!session_reply_ok(s)) return -1;
                 if (s->sock.writing) return -1;
-                s->state = SS_IDLE;
+                session_set_state(s, SS_IDLE);
                 return 0;
             }
             char m[96];
@@ -1395,10 +1393,10 @@ static bool handle_command(struct mx_session *s)
         return false;
     case COM_PING:
         drop_packet(s, len);
-        s->state = SS_LOCAL;
+        session_set_state(s, SS_LOCAL);
         if (!session_reply_ok(s)) return false;
         if (s->sock.writing) return false;
-        s->state = SS_IDLE;
+        session_set_state(s, SS_IDLE);
         return true;
     case COM_CHANGE_USER:
         if (len > want) {
@@ -1545,7 +1543,7 @@ static void begin_response(struct mx_session *s)
     if (!resp_cmd_has_reply(s->cmd)) {
         stmt_forget_command(s);
         be_set_state(be, BE_ATTACHED);
-        s->state = SS_IDLE;
+        session_set_state(s, SS_IDLE);
         if (s->reg) atomic_store(&s->reg->busy, 0);
         process_input(s);
         return;
@@ -1557,7 +1555,7 @@ static void begin_response(struct mx_session *s)
         s->sock.in->rpos = s->sock.in->ppos - s->exec_pkt_len;
     s->exec_first = s->cmd == COM_STMT_EXECUTE && s->exec_ps;
     be_set_state(be, BE_RELAY);
-    s->state = SS_RESPONSE;
+    session_set_state(s, SS_RESPONSE);
     s->body_left = 0;
     s->resp_done = false;
     s->last_pkt_done = false;
@@ -1593,7 +1591,7 @@ static bool kill_query_still_due(struct mx_session *s)
     s->kq_victim = 0;
     s->kill_after = 0;
     if (s->reg) atomic_store(&s->reg->busy, 0);
-    s->state = SS_LOCAL;
+    session_set_state(s, SS_LOCAL);
     if (sstate_can_release(s)) detach_backend(s, false);
     if (s->kq_owner) {
         if (!session_reply_ok(s)) return false;
@@ -1603,10 +1601,19 @@ static bool kill_query_still_due(struct mx_session *s)
         return false;
     }
     if (s->state == SS_LOCAL && !s->sock.writing) {
-        s->state = SS_IDLE;
+        session_set_state(s, SS_IDLE);
         process_input(s);
     }
     return false;
+}
+
+/* A write to the backend failed: the connection ends through the seam, which
+ * tells this session (session_backend_lost). */
+static void backend_write_failed(struct mx_backend *be, int rc)
+{
+    struct be_error e = {.code = 2013, .sqlstate = "HY000"};
+    snprintf(e.msg, sizeof e.msg, "lost connection to backend while writing: %s", uv_strerror(rc));
+    be_lost(be, &e);
 }
 
 /* Sends the client's bytes of the current command (or LOCAL INFILE data) to the backend. */
@@ -1633,10 +1640,10 @@ static void forward_command(struct mx_session *s)
     }
     if (s->out_cmd_ready) { /* the command is in the backend's output, not the client's buffer */
         s->out_cmd_ready = false;
-        s->state = SS_FORWARD;
+        session_set_state(s, SS_FORWARD);
         int rc = sock_flush_out(&be->sock);
         if (rc < 0) {
-            session_backend_lost(s, be, rc);
+            backend_write_failed(be, rc);
             return;
         }
         begin_response(s);
@@ -1678,7 +1685,7 @@ static void forward_command(struct mx_session *s)
             s->log_bytes_in += nbytes;
             int rc = sock_write(&be->sock, b->data + b->rpos, b->ppos - b->rpos);
             if (rc < 0) {
-                session_backend_lost(s, be, rc);
+                backend_write_failed(be, rc);
                 return;
             }
             if (rc == 1) {
@@ -1696,7 +1703,7 @@ static void forward_command(struct mx_session *s)
         }
         if (s->state == SS_INFILE) { /* the empty packet went out: the answer follows */
             resp_infile_done(&be->resp);
-            s->state = SS_RESPONSE;
+            session_set_state(s, SS_RESPONSE);
             s->last_pkt_done = false;
             be_set_state(be, BE_RELAY);
             sock_read_start(&be->sock);
@@ -1812,7 +1819,7 @@ static void diag_done(struct mx_backend *be, int err, const struct be_error *e)
     if (err && be->broken) {
         /* the statement's answer is with the client; its conditions are lost */
         if (!drop_dead_backend(s)) return;
-        s->state = SS_IDLE;
+        session_set_state(s, SS_IDLE);
         process_input(s);
         return;
     }
@@ -1855,7 +1862,7 @@ static int fetch_diagnostics(struct mx_session *s, struct mx_backend *be)
     s->prev_overwritten = true;
     be->row_cb = on_diag_row;
     be->row_arg = s;
-    s->state = SS_DIAG;
+    session_set_state(s, SS_DIAG);
     /* a failure to write reports through diag_done */
     (void)be_run_internal(be, 3, diag_done);
     return 0;
@@ -1871,7 +1878,7 @@ static int answer_diagnostics(struct mx_session *s, const char *sql, size_t n, u
     diag_parse_query(sql, n, &q);
     if (q.kind == DQ_NONE) return 0;
     drop_packet(s, len);
-    s->state = SS_LOCAL;
+    session_set_state(s, SS_LOCAL);
     struct pkt_wr w = out_writer(s);
     if (diag_write_answer(&w, (uint8_t)(s->seq + 1), &s->diag, &q, s->charset,
                           (s->caps & CLIENT_DEPRECATE_EOF) != 0, s->status, binary) != 0) {
@@ -1884,7 +1891,7 @@ static int answer_diagnostics(struct mx_session *s, const char *sql, size_t n, u
     s->last_row_count = -1;
     if (q.kind != DQ_LIST_WARNINGS && q.kind != DQ_LIST_ERRORS) s->last_found_rows = 1;
     if (!session_flush(s)) return -1;
-    if (!s->sock.writing) s->state = SS_IDLE;
+    if (!s->sock.writing) session_set_state(s, SS_IDLE);
     return 1;
 }
 
@@ -1923,7 +1930,7 @@ static void locks_done(struct mx_backend *be, int err, const struct be_error *e)
     if (err && be->broken) { /* gone, and whatever it held with it */
         if (!drop_dead_backend(s)) return;
         s->lock_doubt = false;
-        s->state = SS_IDLE;
+        session_set_state(s, SS_IDLE);
         process_input(s);
         return;
     }
@@ -1957,7 +1964,7 @@ static int check_user_locks(struct mx_session *s, struct mx_backend *be)
     s->locks_held = true; /* until a row says otherwise */
     be->row_cb = on_lock_row;
     be->row_arg = s;
-    s->state = SS_DIAG;
+    session_set_state(s, SS_DIAG);
     (void)be_run_internal(be, 1, locks_done); /* a failure to write reports there */
     return 0;
 }
@@ -1992,7 +1999,7 @@ static void finish_release(struct mx_session *s)
         !worker_post_kill(&s->w->px->workers[t.worker], s->kill_after, -1, 0))
         log_warn("kill_queue_full", "conn_id=%u target=%u", s->id, s->kill_after);
     s->kill_after = 0;
-    s->state = SS_IDLE;
+    session_set_state(s, SS_IDLE);
     struct mx_buf *bb = be->sock.in;
     if (bb && buf_empty(bb)) sock_release_in(&be->sock);
     if (release) detach_backend(s, false);
@@ -2039,7 +2046,7 @@ static void stmt_reprepare(struct mx_session *s, struct mx_backend *be)
     s->fwd_left = s->exec_pkt_len;
     s->fwd_cont = false;
     be_set_state(be, BE_ATTACHED);
-    s->state = SS_SYNC;
+    session_set_state(s, SS_SYNC);
     sync_and_go(s);
 }
 
@@ -2161,7 +2168,7 @@ static void relay_response(struct mx_session *s)
             if (bad) goto bad;
             if (refused) goto refuse;
             if (infile) {
-                s->state = SS_INFILE;
+                session_set_state(s, SS_INFILE);
                 be_set_state(be, BE_ATTACHED);
             }
             return;
@@ -2172,7 +2179,7 @@ static void relay_response(struct mx_session *s)
     if (refused) goto refuse;
     if (infile || s->state == SS_INFILE) {
         /* the client now sends the file, then an empty packet */
-        s->state = SS_INFILE;
+        session_set_state(s, SS_INFILE);
         be_set_state(be, BE_ATTACHED);
         sock_read_stop(&be->sock);
         s->fwd_left = 0;
@@ -2229,7 +2236,7 @@ void session_on_backend_data(struct mx_session *s, struct mx_backend *be)
         be->resp.whole_ok = be->track;
         be->resp.cursor_asked = s->cmd == COM_STMT_EXECUTE && s->exec_cursor;
         be_set_state(be, BE_RELAY);
-        s->state = SS_RESPONSE;
+        session_set_state(s, SS_RESPONSE);
         s->fwd_left = 0;
         s->fwd_cont = false;
         s->body_left = 0;
@@ -2308,20 +2315,36 @@ static void fail_answer(struct mx_session *s, const struct be_error *e, const ch
     session_fail(s, e->code, e->sqlstate, e->msg);
 }
 
-void session_backend_lost(struct mx_session *s, struct mx_backend *be, int status)
+void session_backend_lost(struct mx_session *s, struct mx_backend *be, const struct be_error *why)
 {
-    if (!s) {
-        be_close(be);
-        return;
-    }
-    log_warn("backend_lost", "conn_id=%u backend_thread=%u state=%d err=%s", s->id, be->thread_id,
-             s->state, uv_strerror(status));
+    log_warn("backend_lost", "conn_id=%u backend_thread=%u state=%s code=%u err=\"%s\"", s->id,
+             be->thread_id, session_state_name(s->state), why->code, why->msg);
     be->broken = true;
-    if (s->state == SS_IDLE) {
+    switch (s->state) {
+    case SS_CONNECTING: /* the login's own sync: the login fails */
+        detach_backend(s, true);
+        session_fail(s, why->code, why->sqlstate, why->msg);
+        return;
+    case SS_SYNC: /* nothing of the command went out yet */
+        if (!drop_dead_backend(s)) return;
+        fail_command(s, why);
+        return;
+    case SS_DIAG: /* the answer is with the client; its conditions or locks are lost */
+        if (!drop_dead_backend(s)) return;
+        s->lock_doubt = false;
+        session_set_state(s, SS_IDLE);
+        process_input(s);
+        return;
+    case SS_IDLE:
+    case SS_LOCAL:     /* no answer of the backend's is due: nothing of a command fails */
+    case SS_KILL_WAIT: {
         bool clean = sstate_is_clean(s) && !(s->status & SERVER_STATUS_IN_TRANS);
         detach_backend(s, true);
         if (!clean) session_close(s, "backend_lost"); /* its server state is gone */
         return;
+    }
+    default:
+        break;
     }
     bool held = !sstate_is_clean(s) || (s->status & SERVER_STATUS_IN_TRANS) ||
                 s->state == SS_INFILE || (s->resp_started && s->state == SS_RESPONSE);
@@ -2340,6 +2363,9 @@ void session_accept(struct mx_worker *w, uv_stream_t *listener)
 {
     struct mx_session *s = calloc(1, sizeof *s);
     if (!s) return;
+#ifndef NDEBUG
+    s->magic = MX_SESSION_MAGIC;
+#endif
     sock_init(&s->sock, w, s);
     s->sock.on_read = on_client_read;
     s->sock.on_drain = on_sock_drain;
@@ -2353,7 +2379,7 @@ void session_accept(struct mx_worker *w, uv_stream_t *listener)
     uv_timer_init(&w->loop, &s->timer);
     s->timer.data = s;
     if (uv_accept(listener, (uv_stream_t *)&s->sock.tcp) != 0) {
-        s->state = SS_CLOSING;
+        session_set_state(s, SS_CLOSING);
         sock_close(&s->sock);
         return;
     }

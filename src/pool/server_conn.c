@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/fsm_trace.h"
 #include "core/log.h"
 #include "core/resolve.h"
 #include "core/session.h"
@@ -79,7 +80,10 @@ void be_check(const struct mx_backend *be)
 
 void be_set_state(struct mx_backend *be, enum be_state st)
 {
-#ifndef NDEBUG
+#ifdef MX_STATE_TRACE
+    fsm_trace("be", be_state_name(be->state), be_state_name(st),
+              be_transition_ok(be->state, st) && !(st == BE_IDLE && be->broken));
+#elif !defined(NDEBUG)
     be_check(be);
     if (!be_transition_ok(be->state, st)) {
         log_error("backend_bad_transition", "thread_id=%u from=%s to=%s", be->thread_id,
@@ -112,23 +116,76 @@ void cred_copy(struct mx_cred *dst, const struct mx_cred *src)
     dst->plain = src->plain ? strdup(src->plain) : NULL;
 }
 
+/* A failure in any state: the error is recorded and the connection ends
+ * through be_lost. */
 static void be_fail(struct mx_backend *be, uint16_t code, const char *state, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 static void be_fail(struct mx_backend *be, uint16_t code, const char *state, const char *fmt, ...)
 {
+    if (be->state == BE_CLOSING || be->lost) return;
     be->err.code = code;
     memcpy(be->err.sqlstate, state, 6);
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(be->err.msg, sizeof be->err.msg, fmt, ap);
     va_end(ap);
-    be_done_cb done = be->done;
-    be->done = NULL;
+    struct be_error e = be->err;
+    be_lost(be, &e);
+}
+
+/* Lent to a session, which holds it as s->be (a login in progress is the
+ * pool's: the session has no pointer to it yet). */
+static bool be_lent(const struct mx_backend *be)
+{
+    return be->session &&
+           (be->state == BE_ATTACHED || be->state == BE_RELAY || be->state == BE_INTERNAL);
+}
+
+void be_lost(struct mx_backend *be, const struct be_error *e)
+{
+    if (be->state == BE_CLOSING || be->lost) return;
+    be->lost = true;
     be->broken = true;
     be->row_cb = NULL;
-    if (done) done(be, -1, &be->err);
+    be->row_arg = NULL;
+    be_done_cb done = be->done;
+    be->done = NULL;
+    uv_timer_stop(&be->timer);
+    if (be_lent(be)) {
+        struct mx_session *s = be->session;
+        session_backend_lost(s, be, e);
+        if (be->state != BE_CLOSING) {
+            /* kept while the client's write reads its buffer; given back after */
+#ifndef NDEBUG
+            if (be->session != s || s->be != be) {
+                log_error("backend_lost_dangling", "thread_id=%u state=%s", be->thread_id,
+                          be_state_name(be->state));
+                abort();
+            }
+#endif
+            sock_read_stop(&be->sock);
+            return;
+        }
+    } else if (done) {
+        done(be, -1, e);
+    }
     be_close(be);
+}
+
+void be_forget_session(struct mx_pool *p, const struct mx_session *s)
+{
+    for (struct mx_backend *be = p->all; be; be = be->anext) {
+        if (be->session != s || be == s->be) continue;
+#ifndef NDEBUG
+        if (be->state != BE_CONNECTING && be->state != BE_GREETING && be->state != BE_AUTH) {
+            log_error("backend_orphan", "thread_id=%u state=%s", be->thread_id,
+                      be_state_name(be->state));
+            abort();
+        }
+#endif
+        be->session = NULL;
+    }
 }
 
 static void be_fail_from_err(struct mx_backend *be, const uint8_t *p, size_t len)
@@ -596,11 +653,6 @@ static void on_read(struct mx_sock *s, ssize_t status)
 {
     struct mx_backend *be = s->owner;
     if (status < 0) {
-        if (be->state == BE_RELAY || be->state == BE_ATTACHED) {
-            be->broken = true;
-            session_backend_lost(be->session, be, (int)status);
-            return;
-        }
         if (be->state == BE_IDLE) log_debug("backend_closed", "thread_id=%u", be->thread_id);
         be_fail_io(be, "while reading", (int)status);
         return;
@@ -616,11 +668,6 @@ static void on_drain(struct mx_sock *s)
 {
     struct mx_backend *be = s->owner;
     if (s->write_error) {
-        if (be->state == BE_RELAY || be->state == BE_ATTACHED) {
-            be->broken = true;
-            session_backend_lost(be->session, be, s->write_error);
-            return;
-        }
         be_fail_io(be, "while writing", s->write_error);
         return;
     }

@@ -84,6 +84,7 @@ struct mx_backend {
                                    * (at release, or by the holder's next sync) */
     bool diag_dirty;              /* its diagnostics area may hold warnings or errors */
     bool broken;                  /* must not be reused */
+    bool lost;                    /* be_lost ran: its end was reported to its owner */
     bool track;                   /* the server's session trackers report its state */
     bool track_armed;             /* ...and they are switched on (a reset switches them off) */
     bool track_doubt;             /* an answer ended in ERR: its state changes, if any, are
@@ -157,8 +158,24 @@ int be_trim_idle(struct mx_backend *be);
  * dropped its prepared statements, variables and trackers and went back to the
  * handshake's character set; the schema stays. */
 void be_forget_reset(struct mx_backend *be);
+/* The one way a connection ends when it fails (I/O error, the server closing it,
+ * a connect, login or internal-command deadline, an answer that breaks the
+ * protocol), in any state. It is marked broken and then:
+ * - lent to a session (attached, relaying, or running mymux's commands for it):
+ *   the session is told through session_backend_lost(), its one entry point,
+ *   and lets go of it there; a pending internal completion is not called;
+ * - logging in, or in a reset for nobody: its completion callback (the pool's)
+ *   gets the error;
+ * then the connection closes. A session whose client write still reads the
+ * connection's buffer keeps it (reads stopped) until that write is out, then
+ * gives it back, which closes it. Idempotent. */
+void be_lost(struct mx_backend *be, const struct be_error *e);
 /* Closes (idempotent). The pool is told through pool_on_closed. */
 void be_close(struct mx_backend *be);
+/* Session s goes away: connections of pool p being opened for it (a login in
+ * progress, where s->be is not set yet) are nobody's from now on; they join
+ * the idle list when their login completes. */
+void be_forget_session(struct mx_pool *p, const struct mx_session *s);
 
 /* Session-facing: start reading (relay) or stop. */
 void be_attach(struct mx_backend *be, struct mx_session *s);
