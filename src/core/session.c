@@ -151,7 +151,6 @@ static void detach_backend(struct mx_session *s, bool broken)
         atomic_store(&s->reg->server, -1);
         atomic_store(&s->reg->busy, 0);
     }
-    be->session = NULL;
     /* state that cannot be replayed, or a diagnostics area the next session
      * could read, goes away with a reset before anyone else gets it */
     be->dirty = be->dirty || !sstate_is_clean(s) || be->diag_dirty ||
@@ -244,7 +243,7 @@ static void on_timer(uv_timer_t *t)
         session_kill_done(s);
         return;
     }
-    if (s->state == SS_FORWARD && s->discard) { /* the client stopped mid-command */
+    if (s->state == SS_DISCARD) { /* the client stopped mid-command */
         log_info("idle_timeout", "conn_id=%u client=%s", s->id, s->peer);
         session_close(s, "idle_timeout");
         return;
@@ -287,15 +286,16 @@ static void on_client_read(struct mx_sock *sock, ssize_t status)
 {
     struct mx_session *s = sock->owner;
     if (status == UV_EPROTO && sock->z && sock->z->bad_frame && !sock->writing &&
-        (s->state == SS_IDLE || s->state == SS_FORWARD)) {
+        (s->state == SS_IDLE || s->state == SS_FORWARD || s->state == SS_DISCARD)) {
         /* the frames in are unreadable, the way out still works: the client is told
          * why, as a server tells it (the command in flight never ran whole) */
-        if (s->be && s->state == SS_FORWARD) s->be->broken = true;
+        if (s->be && (s->state == SS_FORWARD || s->state == SS_DISCARD)) s->be->broken = true;
         session_fail(s, 1157, "08S01", "Couldn't uncompress communication packet");
         return;
     }
     if (status < 0) {
-        if (s->state == SS_RESPONSE || s->state == SS_FORWARD || s->state == SS_INFILE) {
+        if (s->state == SS_RESPONSE || s->state == SS_FORWARD || s->state == SS_DISCARD ||
+            s->state == SS_INFILE) {
             /* the client left mid-command: the backend connection is in an
              * unknown place in its answer, so it is not reused */
             if (s->be) {
@@ -320,6 +320,7 @@ static void on_client_read(struct mx_sock *sock, ssize_t status)
         process_input(s);
         break;
     case SS_FORWARD:
+    case SS_DISCARD:
     case SS_INFILE:
         forward_command(s);
         break;
@@ -394,8 +395,7 @@ static bool discard_begin(struct mx_session *s, const struct be_error *e)
     s->kq_victim = 0;
     s->kill_after = 0;
     if (s->reg) atomic_store(&s->reg->busy, 0);
-    session_set_state(s, SS_FORWARD);
-    s->discard = true;
+    session_set_state(s, SS_DISCARD);
     int idle = s->w->px->cfg->client_idle_timeout_ms;
     if (idle > 0) uv_timer_start(&s->timer, on_timer, (uint64_t)idle, 0);
     else uv_timer_stop(&s->timer);
@@ -452,7 +452,6 @@ static void discard_done(struct mx_session *s)
 {
     struct be_error *e = s->defer_err;
     s->defer_err = NULL;
-    s->discard = false;
     session_set_state(s, SS_LOCAL);
     bool alive = session_reply_err(s, e->code, e->sqlstate, "%s", e->msg);
     free(e);
@@ -1620,7 +1619,7 @@ static void backend_write_failed(struct mx_backend *be, int rc)
 static void forward_command(struct mx_session *s)
 {
     struct mx_backend *be = s->be;
-    if (!s->discard && (!be || be->sock.writing)) return;
+    if (s->state != SS_DISCARD && (!be || be->sock.writing)) return;
     if (s->synthetic_len && !kill_query_still_due(s)) return;
     if (s->synthetic_len) { /* a command mymux wrote itself instead of the client's */
         struct mx_buf *o = sock_out(&be->sock);
@@ -1664,18 +1663,18 @@ static void forward_command(struct mx_session *s)
             uint32_t len = pkt_len(hdr);
             if (s->state != SS_INFILE) { /* LOCAL INFILE data is no command packet */
                 s->cmd_bytes += len;
-                if (!s->discard &&
+                if (s->state != SS_DISCARD &&
                     s->cmd_bytes >= (uint64_t)s->w->px->cfg->max_packet_size &&
                     !command_too_large(s))
                     return;
-                if (s->discard) s->seq = hdr[3]; /* the error follows the last packet */
+                if (s->state == SS_DISCARD) s->seq = hdr[3]; /* the error follows the last packet */
             }
             s->fwd_left = (uint64_t)len + PKT_HDR;
             if (s->state == SS_INFILE) s->fwd_cont = len != 0;
             else s->fwd_cont = len == PKT_MAX_PAYLOAD;
             continue;
         }
-        if (b->ppos > b->rpos && s->discard) {
+        if (b->ppos > b->rpos && s->state == SS_DISCARD) {
             b->rpos = b->ppos;
         } else if (b->ppos > b->rpos) {
             uint32_t nbytes = b->ppos - b->rpos;
@@ -1697,7 +1696,7 @@ static void forward_command(struct mx_session *s)
         break;
     }
     if (s->fwd_left == 0 && !s->fwd_cont) {
-        if (s->discard) {
+        if (s->state == SS_DISCARD) {
             discard_done(s);
             return;
         }
@@ -1725,7 +1724,7 @@ static void forward_command(struct mx_session *s)
 void session_on_backend_drain(struct mx_session *s, struct mx_backend *be)
 {
     if (!s) return;
-    if (s->state == SS_FORWARD || s->state == SS_INFILE) {
+    if (s->state == SS_FORWARD || s->state == SS_DISCARD || s->state == SS_INFILE) {
         struct mx_buf *b = s->sock.in;
         if (b) b->rpos = b->ppos;
         forward_command(s);
@@ -2352,8 +2351,9 @@ void session_backend_lost(struct mx_session *s, struct mx_backend *be, const str
     snprintf(e.msg, sizeof e.msg, "mymux: lost connection to the backend server during query%s",
              held ? "" : "; the session goes on");
     /* what the client still sends of a command being forwarded is dropped */
-    s->fwd_cont = s->fwd_cont && s->state == SS_FORWARD;
-    if (s->state != SS_FORWARD) s->fwd_left = 0;
+    bool sending = s->state == SS_FORWARD || s->state == SS_DISCARD;
+    s->fwd_cont = s->fwd_cont && sending;
+    if (!sending) s->fwd_left = 0;
     fail_answer(s, &e, "backend_lost");
 }
 

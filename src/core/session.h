@@ -32,8 +32,9 @@ enum sess_state {
     SS_IDLE,          /* waiting for a command */
     SS_WAIT_BACKEND,  /* command held until a backend connection is ready (pool wait) */
     SS_SYNC,          /* backend being brought to the session's schema and charset */
-    SS_FORWARD,       /* command packets being forwarded to the backend (or, with
-                       * s->discard, read and dropped before its error is sent) */
+    SS_FORWARD,       /* command packets being forwarded to the backend */
+    SS_DISCARD,       /* the command failed before it reached a backend: the rest of its
+                       * packets is read and dropped, then s->defer_err answers it */
     SS_RESPONSE,      /* backend answer being streamed to the client */
     SS_DIAG,          /* answer relayed; reading the conditions (or user locks) it left */
     SS_INFILE,        /* client sending a LOCAL INFILE's contents to the backend */
@@ -164,8 +165,7 @@ struct mx_session {
     bool fd_counted;                 /* its socket counted in px->client_fds */
     uint64_t login_avoid;            /* servers whose first connection failed this login */
     bool proxy_wait;                 /* a trusted load balancer's PROXY header is awaited */
-    bool discard;                    /* the command's packets are dropped, not sent */
-    struct be_error *defer_err;      /* ...and this error answers it */
+    struct be_error *defer_err;      /* SS_DISCARD: the error that answers the command */
     uint32_t kill_after;             /* KILL of another user's session, once the backend agreed */
     struct mx_reg_entry reg_entry;
     struct mx_user_stats *ustats;    /* this user's counters (NULL before auth) */

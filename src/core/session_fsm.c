@@ -10,6 +10,7 @@ static const char *const ss_names[SS_N_STATES] = {
     [SS_HANDSHAKE] = "handshake", [SS_AUTH_SWITCH] = "auth_switch", [SS_AUTH_FULL] = "auth_full",
     [SS_AUTH_RSA] = "auth_rsa",   [SS_CONNECTING] = "connecting",   [SS_IDLE] = "idle",
     [SS_WAIT_BACKEND] = "wait_backend", [SS_SYNC] = "sync",         [SS_FORWARD] = "forward",
+    [SS_DISCARD] = "discard",
     [SS_RESPONSE] = "response",   [SS_DIAG] = "diag",               [SS_INFILE] = "infile",
     [SS_LOCAL] = "local",         [SS_KILL_WAIT] = "kill_wait",     [SS_CLOSING] = "closing",
 };
@@ -35,21 +36,23 @@ static const uint32_t ss_moves[SS_N_STATES] = {
     [SS_CONNECTING] = B(SS_LOCAL) | B(SS_IDLE),
     /* a command: answered here, sent over the held connection (synced or not),
      * waiting for one, a KILL waiting for another worker, a COM_CHANGE_USER */
+    /* (a command too large, or no server for it: dropped) */
     [SS_IDLE] = B(SS_IDLE) | B(SS_LOCAL) | B(SS_WAIT_BACKEND) | B(SS_SYNC) | B(SS_FORWARD) |
                 B(SS_KILL_WAIT) | B(SS_AUTH_SWITCH) | B(SS_AUTH_FULL) | B(SS_CONNECTING) |
-                B(SS_DIAG),
+                B(SS_DIAG) | B(SS_DISCARD),
     /* lent a connection: synced, or sent at once; a failure drops the command */
     [SS_WAIT_BACKEND] = B(SS_WAIT_BACKEND) | B(SS_SYNC) | B(SS_FORWARD) | B(SS_LOCAL) |
-                        B(SS_IDLE),
-    [SS_SYNC] = B(SS_SYNC) | B(SS_FORWARD) | B(SS_LOCAL) | B(SS_IDLE),
-    /* sent: its answer (or none: the next command); a dropped command's error;
+                        B(SS_IDLE) | B(SS_DISCARD),
+    [SS_SYNC] = B(SS_SYNC) | B(SS_FORWARD) | B(SS_LOCAL) | B(SS_IDLE) | B(SS_DISCARD),
+    /* sent: its answer (or none: the next command); too large or lost midway;
      * a KILL QUERY no longer due */
-    [SS_FORWARD] = B(SS_FORWARD) | B(SS_RESPONSE) | B(SS_IDLE) | B(SS_LOCAL),
+    [SS_FORWARD] = B(SS_FORWARD) | B(SS_RESPONSE) | B(SS_IDLE) | B(SS_LOCAL) | B(SS_DISCARD),
     /* complete; its conditions or locks asked for; LOCAL INFILE data; an
-     * EXECUTE prepared again (ERR 1615); none of it reached the client when the
-     * connection failed: the error is answered through SS_FORWARD's discard */
+     * EXECUTE prepared again (ERR 1615); failed before any of it reached the client */
     [SS_RESPONSE] = B(SS_IDLE) | B(SS_DIAG) | B(SS_INFILE) | B(SS_SYNC) | B(SS_LOCAL) |
-                    B(SS_FORWARD),
+                    B(SS_DISCARD),
+    /* the rest read: its error is answered (a failure meanwhile replaces the error) */
+    [SS_DISCARD] = B(SS_DISCARD) | B(SS_LOCAL),
     [SS_DIAG] = B(SS_IDLE) | B(SS_DIAG) | B(SS_LOCAL),
     [SS_INFILE] = B(SS_INFILE) | B(SS_RESPONSE),
     [SS_LOCAL] = B(SS_IDLE),

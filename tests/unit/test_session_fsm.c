@@ -39,7 +39,10 @@ static const enum sess_state allowed[][2] = {
     {SS_FORWARD, SS_LOCAL},           {SS_RESPONSE, SS_IDLE},
     {SS_RESPONSE, SS_DIAG},           {SS_RESPONSE, SS_INFILE},
     {SS_RESPONSE, SS_SYNC},           {SS_RESPONSE, SS_LOCAL},
-    {SS_RESPONSE, SS_FORWARD},
+    {SS_RESPONSE, SS_DISCARD},        {SS_IDLE, SS_DISCARD},
+    {SS_WAIT_BACKEND, SS_DISCARD},    {SS_SYNC, SS_DISCARD},
+    {SS_FORWARD, SS_DISCARD},         {SS_DISCARD, SS_DISCARD},
+    {SS_DISCARD, SS_LOCAL},
     {SS_DIAG, SS_IDLE},               {SS_DIAG, SS_DIAG},
     {SS_DIAG, SS_LOCAL},              {SS_INFILE, SS_INFILE},
     {SS_INFILE, SS_RESPONSE},         {SS_LOCAL, SS_IDLE},
@@ -79,6 +82,8 @@ static void test_impossible_moves_are_refused(void **state)
     assert_false(session_transition_ok(SS_N_STATES, SS_IDLE));
     assert_false(session_transition_ok(SS_IDLE, (enum sess_state)-1));
     assert_true(session_transition_ok(SS_RESPONSE, SS_CLOSING));
+    assert_false(session_transition_ok(SS_DISCARD, SS_RESPONSE)); /* dropped: never answered */
+    assert_false(session_transition_ok(SS_INFILE, SS_DISCARD));   /* the file is the server's */
 }
 
 /* A session's life: login, a query over a connection that needed a sync, its
