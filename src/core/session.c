@@ -576,8 +576,8 @@ static void sync_and_go(struct mx_session *s)
 void session_backend_ready(struct mx_session *s, struct mx_backend *be)
 {
     s->wait_pool = NULL;
+    be_check(be); /* the pool attached it to s (be->session, BE_ATTACHED) */
     s->be = be;
-    be_attach(be, s);
     struct mx_server *busy_sv = &s->w->px->servers[be->pool->server];
     stat_peak(&busy_sv->busy_peak, atomic_fetch_add(&busy_sv->busy, 1) + 1);
     if (s->reg) {

@@ -905,9 +905,3 @@ int be_run_internal(struct mx_backend *be, int n, be_done_cb done)
     if (!be_flush(be)) return -1;
     return sock_read_start(&be->sock);
 }
-
-void be_attach(struct mx_backend *be, struct mx_session *s)
-{
-    be->session = s;
-    be_set_state(be, BE_ATTACHED);
-}

@@ -177,7 +177,4 @@ void be_close(struct mx_backend *be);
  * the idle list when their login completes. */
 void be_forget_session(struct mx_pool *p, const struct mx_session *s);
 
-/* Session-facing: start reading (relay) or stop. */
-void be_attach(struct mx_backend *be, struct mx_session *s);
-
 #endif
