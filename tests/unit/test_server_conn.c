@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "core/session.h"
+#include "pool/pool.h"
 #include "pool/server_conn.h"
 
 /* The table of docs/ARCHITECTURE.md, written out again: a move added to or
@@ -82,6 +84,37 @@ static void test_walk_of_a_life(void **state)
     free(be);
 }
 
+/* A session that closes lets go of the connection logging in for it, and of
+ * nothing else: its own lent connection is detach_backend's, another
+ * session's is not its business. */
+static void test_forget_session(void **state)
+{
+    (void)state;
+    struct mx_pool p;
+    memset(&p, 0, sizeof p);
+    struct mx_session *s = calloc(1, sizeof *s), *other = calloc(1, sizeof *other);
+    struct mx_backend *b[4];
+    for (int i = 0; i < 4; i++) {
+        b[i] = calloc(1, sizeof *b[i]);
+        assert_non_null(b[i]);
+        b[i]->anext = p.all;
+        p.all = b[i];
+    }
+    b[0]->state = BE_CONNECTING, b[0]->session = s;   /* opening for s */
+    b[1]->state = BE_AUTH, b[1]->session = s;         /* a retry's, also for s */
+    b[2]->state = BE_ATTACHED, b[2]->session = s;     /* lent to s */
+    s->be = b[2];
+    b[3]->state = BE_GREETING, b[3]->session = other; /* someone else's login */
+    be_forget_session(&p, s);
+    assert_null(b[0]->session);
+    assert_null(b[1]->session);
+    assert_ptr_equal(b[2]->session, s);
+    assert_ptr_equal(b[3]->session, other);
+    for (int i = 0; i < 4; i++) free(b[i]);
+    free(s);
+    free(other);
+}
+
 static void test_names(void **state)
 {
     (void)state;
@@ -148,6 +181,7 @@ int main(void)
         cmocka_unit_test(test_impossible_moves_are_refused),
         cmocka_unit_test(test_walk_of_a_life),
         cmocka_unit_test(test_names),
+        cmocka_unit_test(test_forget_session),
 #if !defined(NDEBUG) && !defined(MX_STATE_TRACE)
         cmocka_unit_test(test_setter_aborts_in_debug_builds),
 #endif
