@@ -267,14 +267,29 @@ def _try(conn, sql):
 
 @pytest.fixture
 def proxy_slow_login(mymux_factory, fake):
-    """The fake behind mymux, with a 3 s deadline for a backend login."""
-    return mymux_factory({
+    """The fake behind mymux, with a 3 s deadline for a backend login; the admin API on
+    (the port is m.admin_port)."""
+    port = testbed.free_port()
+    m = mymux_factory({
+        "admin_listen": f"127.0.0.1:{port}",
         "workers": 1,
         "users": [{"name": "app", "password": "apppass"}],
         "backends": [{"name": "fake8", "address": fake.address, "health": {"type": "none"}}],
         "health": {"type": "none"},
         "pool": {"max_per_backend": 2, "wait_timeout": "10s", "connect_timeout": "3s"},
     })
+    m.admin_port = port
+    testbed.wait_until(lambda: testbed.port_accepts("127.0.0.1", port), 10, what="admin listener")
+    return m
+
+
+def pool_counts(m):
+    import json
+    import urllib.request
+    with urllib.request.urlopen(f"http://127.0.0.1:{m.admin_port}/api/backends", timeout=10) as r:
+        body = json.loads(r.read().decode())
+    bs = body["backends"] if isinstance(body, dict) else body
+    return bs[0]["connections"]
 
 
 def test_client_leaves_while_its_backend_logs_in(proxy_slow_login, fake):
@@ -298,4 +313,10 @@ def test_client_leaves_while_its_backend_logs_in(proxy_slow_login, fake):
         assert one(c, "SELECT 7") == 7
     finally:
         c.close()
+    # the pool's counters are true again: one idle connection (the new one), nothing
+    # busy or opening (the abandoned login counted once, as opened and closed)
+    testbed.wait_until(lambda: pool_counts(proxy_slow_login)["busy"] == 0, 10,
+                       what="the connection given back")
+    n = pool_counts(proxy_slow_login)
+    assert (n["busy"], n["opening"], n["open"], n["idle"]) == (0, 0, 1, 1), n
     assert "AddressSanitizer" not in proxy_slow_login.log()
