@@ -223,6 +223,7 @@ uv_timer_cb session_deny_timer_cb(void)
 static void on_timer(uv_timer_t *t)
 {
     struct mx_session *s = t->data;
+    session_check(s);
     if (s->proxy_wait) {
         session_proxy_timeout(s);
         return;
@@ -285,6 +286,7 @@ static void auth_input(struct mx_session *s)
 static void on_client_read(struct mx_sock *sock, ssize_t status)
 {
     struct mx_session *s = sock->owner;
+    session_check(s);
     if (status == UV_EPROTO && sock->z && sock->z->bad_frame && !sock->writing &&
         (s->state == SS_IDLE || s->state == SS_FORWARD || s->state == SS_DISCARD)) {
         /* the frames in are unreadable, the way out still works: the client is told
@@ -575,6 +577,7 @@ static void sync_and_go(struct mx_session *s)
 
 void session_backend_ready(struct mx_session *s, struct mx_backend *be)
 {
+    session_check(s);
     s->wait_pool = NULL;
     be_check(be); /* the pool attached it to s (be->session, BE_ATTACHED) */
     s->be = be;
@@ -589,6 +592,7 @@ void session_backend_ready(struct mx_session *s, struct mx_backend *be)
 
 void session_backend_failed(struct mx_session *s, const struct be_error *e)
 {
+    session_check(s);
     s->wait_pool = NULL;
     s->be = NULL;
     if (s->state == SS_CONNECTING) {
@@ -605,6 +609,7 @@ void session_backend_failed(struct mx_session *s, const struct be_error *e)
  * error is not of that kind or no server is left; the caller fails the login. */
 bool session_login_retry(struct mx_session *s, const struct be_error *e)
 {
+    session_check(s);
     if (s->state != SS_CONNECTING || e->local || s->server < 0 || s->server >= MX_MAX_SERVERS)
         return false;
     if (e->code != 2003 && e->code != 2013 && e->code != 2027 && e->code != 1040 &&
@@ -645,6 +650,7 @@ static void need_backend(struct mx_session *s)
 
 void session_reroute(struct mx_session *s)
 {
+    session_check(s);
     s->wait_pool = NULL;
     balance_session_end(s); /* its server went away: let the balancer choose again */
     need_backend(s);
@@ -1724,6 +1730,7 @@ static void forward_command(struct mx_session *s)
 void session_on_backend_drain(struct mx_session *s, struct mx_backend *be)
 {
     if (!s) return;
+    session_check(s);
     if (s->state == SS_FORWARD || s->state == SS_DISCARD || s->state == SS_INFILE) {
         struct mx_buf *b = s->sock.in;
         if (b) b->rpos = b->ppos;
@@ -2223,6 +2230,7 @@ refuse:
 void session_on_backend_data(struct mx_session *s, struct mx_backend *be)
 {
     if (!s) return;
+    session_check(s);
     if (s->state == SS_RESPONSE) {
         relay_response(s);
         return;
@@ -2316,6 +2324,7 @@ static void fail_answer(struct mx_session *s, const struct be_error *e, const ch
 
 void session_backend_lost(struct mx_session *s, struct mx_backend *be, const struct be_error *why)
 {
+    session_check(s);
     log_warn("backend_lost", "conn_id=%u backend_thread=%u state=%s code=%u err=\"%s\"", s->id,
              be->thread_id, session_state_name(s->state), why->code, why->msg);
     be->broken = true;

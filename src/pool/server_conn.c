@@ -144,6 +144,7 @@ static bool be_lent(const struct mx_backend *be)
 
 void be_lost(struct mx_backend *be, const struct be_error *e)
 {
+    be_check(be);
     if (be->state == BE_CLOSING || be->lost) return;
     be->lost = true;
     be->broken = true;
@@ -652,6 +653,7 @@ static void consume_packets(struct mx_backend *be)
 static void on_read(struct mx_sock *s, ssize_t status)
 {
     struct mx_backend *be = s->owner;
+    be_check(be);
     if (status < 0) {
         if (be->state == BE_IDLE) log_debug("backend_closed", "thread_id=%u", be->thread_id);
         be_fail_io(be, "while reading", (int)status);
@@ -667,6 +669,7 @@ static void on_read(struct mx_sock *s, ssize_t status)
 static void on_drain(struct mx_sock *s)
 {
     struct mx_backend *be = s->owner;
+    be_check(be);
     if (s->write_error) {
         be_fail_io(be, "while writing", s->write_error);
         return;
@@ -677,6 +680,7 @@ static void on_drain(struct mx_sock *s)
 static void on_timeout(uv_timer_t *t)
 {
     struct mx_backend *be = t->data;
+    be_check(be);
     if (be->connect_rc == UV_EMFILE || be->connect_rc == UV_ENFILE) {
         /* mymux's limit, not the server's fault: nothing takes the server down */
         be->err.local = true;
@@ -884,6 +888,7 @@ int be_trim_idle(struct mx_backend *be)
 static void on_internal_timeout(uv_timer_t *t)
 {
     struct mx_backend *be = t->data;
+    be_check(be);
     be_fail(be, 2013, "HY000", "backend %s did not answer mymux's own commands within %d ms",
             be->pool->worker->px->cfg->backends[be->pool->server].name,
             be->pool->worker->px->cfg->pool_connect_timeout_ms);
