@@ -174,6 +174,7 @@ const char *adm_sess_state_name(int state)
         [SS_HANDSHAKE] = "handshake",   [SS_AUTH_SWITCH] = "auth",  [SS_AUTH_FULL] = "auth",
         [SS_AUTH_RSA] = "auth",         [SS_CONNECTING] = "connecting", [SS_IDLE] = "idle",
         [SS_WAIT_BACKEND] = "waiting",  [SS_SYNC] = "sync",         [SS_FORWARD] = "query",
+        [SS_DISCARD] = "query",
         [SS_RESPONSE] = "response",     [SS_DIAG] = "diagnostics",     [SS_INFILE] = "infile",     [SS_LOCAL] = "local",
         [SS_KILL_WAIT] = "kill",
         [SS_CLOSING] = "closing",

@@ -199,7 +199,7 @@ json_t *api_sessions(struct mx_proxy *px)
         int n = worker_snapshot_sessions(&px->workers[w], info, max);
         for (int k = 0; k < n; k++) {
             struct mx_session_info *s = &info[k];
-            bool busy = s->state != SS_IDLE && s->state > SS_CONNECTING;
+            bool busy = session_state_busy((enum sess_state)s->state);
             json_t *srv = s->server >= 0 && (size_t)s->server < px->cfg->n_backends
                               ? json_string(px->cfg->backends[s->server].name)
                               : json_null();

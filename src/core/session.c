@@ -34,6 +34,7 @@ static void fail_answer(struct mx_session *s, const struct be_error *e, const ch
 static bool lock_check_on(const struct mx_session *s, const struct mx_backend *be);
 static void start_backend_command(struct mx_session *s);
 static void kill_batch_send(struct mx_session *s);
+static void kill_batch_finish(struct mx_session *s);
 static void finish_release(struct mx_session *s);
 
 /* This worker's share of the session's user's counters (NULL: none kept). */
@@ -138,6 +139,10 @@ void session_fail(struct mx_session *s, uint16_t code, const char *state, const 
 static void free_session_cb(uv_handle_t *h)
 {
     struct mx_session *s = h->data;
+    session_check(s);
+#ifndef NDEBUG
+    s->magic = MX_SESSION_FREED;
+#endif
     free(s);
 }
 
@@ -160,7 +165,6 @@ static void detach_backend(struct mx_session *s, bool broken)
         atomic_store(&s->reg->server, -1);
         atomic_store(&s->reg->busy, 0);
     }
-    be->session = NULL;
     /* state that cannot be replayed, or a diagnostics area the next session
      * could read, goes away with a reset before anyone else gets it */
     be->dirty = be->dirty || !sstate_is_clean(s) || be->diag_dirty ||
@@ -211,18 +215,12 @@ void session_close(struct mx_session *s, const char *why)
 {
     if (s->state == SS_CLOSING) return;
     session_log_end(s, why);
-    s->state = SS_CLOSING;
+    session_set_state(s, SS_CLOSING);
     uv_timer_stop(&s->timer);
-    pool_cancel_wait(&s->waiter);
-    if (s->be) {
-        struct mx_backend *be = s->be;
-        if (be->state == BE_CONNECTING || be->state == BE_GREETING || be->state == BE_AUTH) {
-            be->session = NULL; /* it joins the pool when its login completes */
-            s->be = NULL;
-        } else {
-            detach_backend(s, false);
-        }
-    }
+    pool_cancel_wait(&s->waiter); /* also cuts a connection logging in for it */
+    detach_backend(s, false);
+    /* a connection still logging in for it joins the pool when its login completes */
+    if (s->server >= 0 && s->server < MX_MAX_SERVERS) be_forget_session(&s->w->pools[s->server], s);
     if (s->reg) registry_remove(s->w->px, s->reg);
     s->reg = NULL;
     forget_server(s);
@@ -266,6 +264,7 @@ uv_timer_cb session_deny_timer_cb(void)
 static void on_timer(uv_timer_t *t)
 {
     struct mx_session *s = t->data;
+    session_check(s);
     if (s->proxy_wait) {
         session_proxy_timeout(s);
         return;
@@ -275,7 +274,7 @@ static void on_timer(uv_timer_t *t)
         session_deny_now(s, s->deny_used_password);
         return;
     }
-    if (s->state <= SS_AUTH_RSA) {
+    if (session_state_auth(s->state)) {
         log_info("handshake_timeout", "conn_id=%u client=%s", s->id, s->peer);
         STAT_ADD(s->w->px->stats.handshake_timeouts, 1);
         if (s->guard_queued) s->seq = 0xff; /* no greeting went out: the ERR is packet 0 */
@@ -286,7 +285,7 @@ static void on_timer(uv_timer_t *t)
         session_kill_done(s);
         return;
     }
-    if (s->state == SS_FORWARD && s->discard) { /* the client stopped mid-command */
+    if (s->state == SS_DISCARD) { /* the client stopped mid-command */
         log_info("idle_timeout", "conn_id=%u client=%s", s->id, s->peer);
         session_close(s, "idle_timeout");
         return;
@@ -306,7 +305,7 @@ static void on_timer(uv_timer_t *t)
 static void auth_input(struct mx_session *s)
 {
     struct mx_buf *b = s->sock.in;
-    while (b && s->state <= SS_AUTH_RSA && b->wpos - b->rpos >= PKT_HDR) {
+    while (b && session_state_auth(s->state) && b->wpos - b->rpos >= PKT_HDR) {
         uint32_t len = pkt_len(b->data + b->rpos);
         if (len + PKT_HDR > b->cap) {
             session_fail(s, 1043, "08S01", "Bad handshake: packet too large");
@@ -328,16 +327,18 @@ static void auth_input(struct mx_session *s)
 static void on_client_read(struct mx_sock *sock, ssize_t status)
 {
     struct mx_session *s = sock->owner;
+    session_check(s);
     if (status == UV_EPROTO && sock->z && sock->z->bad_frame && !sock->writing &&
-        (s->state == SS_IDLE || s->state == SS_FORWARD)) {
+        (s->state == SS_IDLE || s->state == SS_FORWARD || s->state == SS_DISCARD)) {
         /* the frames in are unreadable, the way out still works: the client is told
          * why, as a server tells it (the command in flight never ran whole) */
-        if (s->be && s->state == SS_FORWARD) s->be->broken = true;
+        if (s->be && (s->state == SS_FORWARD || s->state == SS_DISCARD)) s->be->broken = true;
         session_fail(s, 1157, "08S01", "Couldn't uncompress communication packet");
         return;
     }
     if (status < 0) {
-        if (s->state == SS_RESPONSE || s->state == SS_FORWARD || s->state == SS_INFILE) {
+        if (s->state == SS_RESPONSE || s->state == SS_FORWARD || s->state == SS_DISCARD ||
+            s->state == SS_INFILE) {
             /* the client left mid-command: the backend connection is in an
              * unknown place in its answer, so it is not reused */
             if (s->be) {
@@ -362,6 +363,7 @@ static void on_client_read(struct mx_sock *sock, ssize_t status)
         process_input(s);
         break;
     case SS_FORWARD:
+    case SS_DISCARD:
     case SS_INFILE:
         forward_command(s);
         break;
@@ -393,7 +395,7 @@ static void on_client_drain(struct mx_session *s)
         relay_response(s);
         break;
     case SS_LOCAL:
-        s->state = SS_IDLE;
+        session_set_state(s, SS_IDLE);
         process_input(s);
         break;
     case SS_IDLE:
@@ -436,8 +438,7 @@ static bool discard_begin(struct mx_session *s, const struct be_error *e)
     s->kq_victim = 0;
     s->kill_after = 0;
     if (s->reg) atomic_store(&s->reg->busy, 0);
-    s->state = SS_FORWARD;
-    s->discard = true;
+    session_set_state(s, SS_DISCARD);
     int idle = s->w->px->cfg->client_idle_timeout_ms;
     if (idle > 0) uv_timer_start(&s->timer, on_timer, (uint64_t)idle, 0);
     else uv_timer_stop(&s->timer);
@@ -494,9 +495,8 @@ static void discard_done(struct mx_session *s)
 {
     struct be_error *e = s->defer_err;
     s->defer_err = NULL;
-    s->discard = false;
     s->discard_infile = false;
-    s->state = SS_LOCAL;
+    session_set_state(s, SS_LOCAL);
     bool alive = session_reply_err(s, e->code, e->sqlstate, "%s", e->msg);
     free(e);
     if (!alive) return;
@@ -505,7 +505,7 @@ static void discard_done(struct mx_session *s)
         return;
     }
     if (!s->sock.writing) {
-        s->state = SS_IDLE;
+        session_set_state(s, SS_IDLE);
         process_input(s);
     }
 }
@@ -543,18 +543,18 @@ static void sync_done(struct mx_backend *be, int err, const struct be_error *e)
         return;
     }
     sstate_synced(s, be);
-    be->state = BE_ATTACHED;
+    be_set_state(be, BE_ATTACHED);
     if (s->state == SS_CONNECTING) {
         s->status = be->status & (SERVER_STATUS_AUTOCOMMIT | SERVER_STATUS_IN_TRANS |
                                   SERVER_STATUS_NO_BACKSLASH_ESCAPES | SERVER_STATUS_ANSI_QUOTES);
         if (s->pending_schema[0]) snprintf(s->schema, sizeof s->schema, "%s", s->pending_schema);
         s->pending_schema[0] = 0;
-        s->state = SS_LOCAL;
+        session_set_state(s, SS_LOCAL);
         if (sstate_can_release(s)) detach_backend(s, false);
         if (!session_reply_ok(s)) return;
         if (!session_compress_begin(s)) return;
         if (!s->sock.writing) {
-            s->state = SS_IDLE;
+            session_set_state(s, SS_IDLE);
             process_input(s);
         }
         return;
@@ -578,7 +578,7 @@ static void sync_done(struct mx_backend *be, int err, const struct be_error *e)
         fail_command(s, &e);
         return;
     }
-    s->state = SS_FORWARD;
+    session_set_state(s, SS_FORWARD);
     forward_command(s);
 }
 
@@ -610,7 +610,7 @@ static void sync_and_go(struct mx_session *s)
         sync_done(be, 0, NULL);
         return;
     }
-    s->state = s->state == SS_CONNECTING ? SS_CONNECTING : SS_SYNC;
+    if (s->state != SS_CONNECTING) session_set_state(s, SS_SYNC);
     if (be_run_internal(be, n, sync_done) < 0) {
         /* be_run_internal failed: the connection closes and reports through done */
         return;
@@ -666,14 +666,16 @@ void session_pool_req(const struct mx_session *s, struct mx_pool_req *r)
 static void borrow_from(struct mx_session *s, int srv)
 {
     s->waiter.ops = &session_waiter_ops;
+    s->waiter.owner = s;
     session_pool_req(s, &s->waiter.req);
     pool_acquire(&s->w->pools[srv], &s->waiter);
 }
 
 void session_backend_ready(struct mx_session *s, struct mx_backend *be)
 {
+    session_check(s);
+    be_check(be); /* the pool attached it to s (be->session, BE_ATTACHED) */
     s->be = be;
-    be_attach(be, s);
     struct mx_server *busy_sv = &s->w->px->servers[be->pool->server];
     stat_peak(&busy_sv->busy_peak, atomic_fetch_add(&busy_sv->busy, 1) + 1);
     if (s->reg) {
@@ -685,6 +687,7 @@ void session_backend_ready(struct mx_session *s, struct mx_backend *be)
 
 void session_backend_failed(struct mx_session *s, const struct be_error *e)
 {
+    session_check(s);
     s->be = NULL;
     if (s->state == SS_CONNECTING) {
         session_fail(s, e->code, e->sqlstate, e->msg);
@@ -700,6 +703,7 @@ void session_backend_failed(struct mx_session *s, const struct be_error *e)
  * error is not of that kind or no server is left; the caller fails the login. */
 bool session_login_retry(struct mx_session *s, const struct be_error *e)
 {
+    session_check(s);
     if (s->state != SS_CONNECTING || e->local || s->server < 0 || s->server >= MX_MAX_SERVERS)
         return false;
     if (e->code != 2003 && e->code != 2013 && e->code != 2027 && e->code != 2061 &&
@@ -733,12 +737,13 @@ static void need_backend(struct mx_session *s)
         return;
     }
     s->server = srv;
-    if (s->state != SS_CONNECTING) s->state = SS_WAIT_BACKEND;
+    if (s->state != SS_CONNECTING) session_set_state(s, SS_WAIT_BACKEND);
     borrow_from(s, srv);
 }
 
 void session_reroute(struct mx_session *s)
 {
+    session_check(s);
     forget_server(s); /* its server went away: let the balancer choose again */
     need_backend(s);
 }
@@ -747,7 +752,7 @@ void session_authenticated(struct mx_session *s)
 {
     uv_timer_stop(&s->timer);
     guard_handshake_done(s);
-    s->state = SS_CONNECTING;
+    session_set_state(s, SS_CONNECTING);
     need_backend(s);
 }
 
@@ -756,9 +761,9 @@ void session_authenticated(struct mx_session *s)
 static bool reply_local_err(struct mx_session *s, uint16_t code, const char *state,
                             const char *msg)
 {
-    s->state = SS_LOCAL;
+    session_set_state(s, SS_LOCAL);
     if (!session_reply_err(s, code, state, "%s", msg)) return false;
-    if (!s->sock.writing) s->state = SS_IDLE;
+    if (!s->sock.writing) session_set_state(s, SS_IDLE);
     return true;
 }
 
@@ -855,7 +860,7 @@ static void handle_kill(struct mx_session *s, bool query, uint64_t id)
         if (tw == s->w) {
             worker_kill_now(tw, (uint32_t)id);
         } else if (!via_backend && worker_post_kill(tw, (uint32_t)id, s->w->id, s->id)) {
-            s->state = SS_KILL_WAIT;
+            session_set_state(s, SS_KILL_WAIT);
             uv_timer_start(&s->timer, on_timer, KILL_WAIT_MS, 0);
             return;
         } else if (!worker_post_kill(tw, (uint32_t)id, -1, 0)) {
@@ -877,9 +882,9 @@ static void handle_kill(struct mx_session *s, bool query, uint64_t id)
         s->server = server;
         if (s->be && s->be->pool->server != server) {
             /* our connection is elsewhere: answer locally, the kill is best effort */
-            s->state = SS_LOCAL;
+            session_set_state(s, SS_LOCAL);
             session_reply_ok(s);
-            if (!s->sock.writing) s->state = SS_IDLE;
+            if (!s->sock.writing) session_set_state(s, SS_IDLE);
             return;
         }
         /* the synthetic command is written by forward_command from `synthetic` */
@@ -891,9 +896,9 @@ static void handle_kill(struct mx_session *s, bool query, uint64_t id)
         start_backend_command(s);
         return;
     }
-    s->state = SS_LOCAL;
+    session_set_state(s, SS_LOCAL);
     session_reply_ok(s);
-    if (s->state != SS_CLOSING && !s->sock.writing) s->state = SS_IDLE;
+    if (s->state != SS_CLOSING && !s->sock.writing) session_set_state(s, SS_IDLE);
 }
 
 /* KILL [CONNECTION|QUERY] USER (MariaDB's form): the sessions logged in to
@@ -963,6 +968,13 @@ static void kill_batch_done(struct mx_backend *be, int err, const struct be_erro
         kill_batch_send(s);
         return;
     }
+    kill_batch_finish(s);
+}
+
+/* The KILL USER's statements are stopped, or cannot be any more: answer, then
+ * go on as after any command. */
+static void kill_batch_finish(struct mx_session *s)
+{
     uv_timer_stop(&s->timer);
     if (s->reg) atomic_store(&s->reg->busy, 0);
     kill_batch_answer(s);
@@ -970,7 +982,7 @@ static void kill_batch_done(struct mx_backend *be, int err, const struct be_erro
     if (s->be) {
         finish_release(s);
     } else {
-        s->state = SS_IDLE;
+        session_set_state(s, SS_IDLE);
         process_input(s);
     }
 }
@@ -1005,7 +1017,7 @@ static void kill_batch_send(struct mx_session *s)
     }
     if (n > 0 && !w.bad) {
         o->wpos += (uint32_t)w.pos;
-        s->state = SS_DIAG;
+        session_set_state(s, SS_DIAG);
         (void)be_run_internal(be, n, kill_batch_done); /* a failure to write reports there */
         return;
     }
@@ -1074,9 +1086,9 @@ static void handle_kill_user(struct mx_session *s, const struct cls_result *c)
     for (size_t i = 0; i < kb->n; i++) stop_any = stop_any || kb->v[i].tid;
     s->kb = kb;
     if (!stop_any) { /* nothing runs: no backend needed */
-        s->state = SS_LOCAL;
+        session_set_state(s, SS_LOCAL);
         kill_batch_answer(s);
-        if (s->state == SS_LOCAL && !s->sock.writing) s->state = SS_IDLE;
+        if (s->state == SS_LOCAL && !s->sock.writing) session_set_state(s, SS_IDLE);
         return;
     }
     s->cmd = COM_QUERY;
@@ -1125,10 +1137,10 @@ void session_kill_done(struct mx_session *s)
 {
     if (s->state != SS_KILL_WAIT) return;
     uv_timer_stop(&s->timer);
-    s->state = SS_LOCAL;
+    session_set_state(s, SS_LOCAL);
     session_reply_ok(s);
     if (s->state == SS_LOCAL && !s->sock.writing) {
-        s->state = SS_IDLE;
+        session_set_state(s, SS_IDLE);
         process_input(s);
     }
 }
@@ -1486,10 +1498,10 @@ static int stmt_route(struct mx_session *s, const uint8_t *p, uint32_t len, uint
         if (!bs) {
             drop_packet(s, len);
             if (cmd == COM_STMT_RESET) {
-                s->state = SS_LOCAL;
+                session_set_state(s, SS_LOCAL);
                 if (!session_reply_ok(s)) return -1;
                 if (s->sock.writing) return -1;
-                s->state = SS_IDLE;
+                session_set_state(s, SS_IDLE);
                 return 0;
             }
             char m[96];
@@ -1686,10 +1698,10 @@ static bool handle_command(struct mx_session *s)
         return false;
     case COM_PING:
         drop_packet(s, len);
-        s->state = SS_LOCAL;
+        session_set_state(s, SS_LOCAL);
         if (!session_reply_ok(s)) return false;
         if (s->sock.writing) return false;
-        s->state = SS_IDLE;
+        session_set_state(s, SS_IDLE);
         return true;
     case COM_CHANGE_USER:
         if (len > want) {
@@ -1836,8 +1848,8 @@ static void begin_response(struct mx_session *s)
     struct mx_backend *be = s->be;
     if (!resp_cmd_has_reply(s->cmd)) {
         stmt_forget_command(s);
-        be->state = BE_ATTACHED;
-        s->state = SS_IDLE;
+        be_set_state(be, BE_ATTACHED);
+        session_set_state(s, SS_IDLE);
         if (s->reg) atomic_store(&s->reg->busy, 0);
         process_input(s);
         return;
@@ -1849,8 +1861,8 @@ static void begin_response(struct mx_session *s)
     if (s->exec_retained && s->sock.in) /* sent, but kept until the answer begins */
         s->sock.in->rpos = s->sock.in->ppos - s->exec_pkt_len;
     s->exec_first = s->cmd == COM_STMT_EXECUTE && s->exec_ps;
-    be->state = BE_RELAY;
-    s->state = SS_RESPONSE;
+    be_set_state(be, BE_RELAY);
+    session_set_state(s, SS_RESPONSE);
     s->body_left = 0;
     s->resp_done = false;
     s->last_pkt_done = false;
@@ -1883,7 +1895,7 @@ static bool kill_query_still_due(struct mx_session *s)
     s->kq_victim = 0;
     s->kill_after = 0;
     if (s->reg) atomic_store(&s->reg->busy, 0);
-    s->state = SS_LOCAL;
+    session_set_state(s, SS_LOCAL);
     if (sstate_can_release(s)) detach_backend(s, false);
     if (s->kq_owner) {
         if (!session_reply_ok(s)) return false;
@@ -1893,18 +1905,27 @@ static bool kill_query_still_due(struct mx_session *s)
         return false;
     }
     if (s->state == SS_LOCAL && !s->sock.writing) {
-        s->state = SS_IDLE;
+        session_set_state(s, SS_IDLE);
         process_input(s);
     }
     return false;
+}
+
+/* A write to the backend failed: the connection ends through the seam, which
+ * tells this session (session_backend_lost). */
+static void backend_write_failed(struct mx_backend *be, int rc)
+{
+    struct be_error e = {.code = 2013, .sqlstate = "HY000"};
+    snprintf(e.msg, sizeof e.msg, "lost connection to backend while writing: %s", uv_strerror(rc));
+    be_lost(be, &e);
 }
 
 /* Sends the client's bytes of the current command (or LOCAL INFILE data) to the backend. */
 static void forward_command(struct mx_session *s)
 {
     struct mx_backend *be = s->be;
-    if (!s->discard && (!be || be->sock.writing)) return;
-    if (s->kb && !s->discard) {
+    if (s->state != SS_DISCARD && (!be || be->sock.writing)) return;
+    if (s->kb && s->state != SS_DISCARD) {
         kill_batch_send(s);
         return;
     }
@@ -1927,10 +1948,10 @@ static void forward_command(struct mx_session *s)
     }
     if (s->out_cmd_ready) { /* the command is in the backend's output, not the client's buffer */
         s->out_cmd_ready = false;
-        s->state = SS_FORWARD;
+        session_set_state(s, SS_FORWARD);
         int rc = sock_flush_out(&be->sock);
         if (rc < 0) {
-            session_backend_lost(s, be, rc);
+            backend_write_failed(be, rc);
             return;
         }
         begin_response(s);
@@ -1952,18 +1973,18 @@ static void forward_command(struct mx_session *s)
             bool infile = s->state == SS_INFILE || s->discard_infile;
             if (!infile) { /* LOCAL INFILE data is no command packet */
                 s->cmd_bytes += len;
-                if (!s->discard &&
+                if (s->state != SS_DISCARD &&
                     s->cmd_bytes >= (uint64_t)s->w->px->cfg->max_packet_size &&
                     !command_too_large(s))
                     return;
             }
-            if (s->discard) s->seq = hdr[3]; /* the error follows the last packet */
+            if (s->state == SS_DISCARD) s->seq = hdr[3]; /* the error follows the last packet */
             s->fwd_left = (uint64_t)len + PKT_HDR;
             if (infile) s->fwd_cont = len != 0;
             else s->fwd_cont = len == PKT_MAX_PAYLOAD;
             continue;
         }
-        if (b->ppos > b->rpos && s->discard) {
+        if (b->ppos > b->rpos && s->state == SS_DISCARD) {
             b->rpos = b->ppos;
         } else if (b->ppos > b->rpos) {
             uint32_t nbytes = b->ppos - b->rpos;
@@ -1974,7 +1995,7 @@ static void forward_command(struct mx_session *s)
             s->log_bytes_in += nbytes;
             int rc = sock_write(&be->sock, b->data + b->rpos, b->ppos - b->rpos);
             if (rc < 0) {
-                session_backend_lost(s, be, rc);
+                backend_write_failed(be, rc);
                 return;
             }
             if (rc == 1) {
@@ -1986,15 +2007,15 @@ static void forward_command(struct mx_session *s)
         break;
     }
     if (s->fwd_left == 0 && !s->fwd_cont) {
-        if (s->discard) {
+        if (s->state == SS_DISCARD) {
             discard_done(s);
             return;
         }
         if (s->state == SS_INFILE) { /* the empty packet went out: the answer follows */
             resp_infile_done(&be->resp);
-            s->state = SS_RESPONSE;
+            session_set_state(s, SS_RESPONSE);
             s->last_pkt_done = false;
-            be->state = BE_RELAY;
+            be_set_state(be, BE_RELAY);
             sock_read_start(&be->sock);
             relay_response(s);
             return;
@@ -2014,7 +2035,8 @@ static void forward_command(struct mx_session *s)
 void session_on_backend_drain(struct mx_session *s, struct mx_backend *be)
 {
     if (!s) return;
-    if (s->state == SS_FORWARD || s->state == SS_INFILE) {
+    session_check(s);
+    if (s->state == SS_FORWARD || s->state == SS_DISCARD || s->state == SS_INFILE) {
         struct mx_buf *b = s->sock.in;
         if (b) b->rpos = b->ppos;
         forward_command(s);
@@ -2027,7 +2049,7 @@ static void finish_command(struct mx_session *s)
 {
     struct mx_backend *be = s->be;
     struct mx_resp *r = &be->resp;
-    be->state = BE_ATTACHED;
+    be_set_state(be, BE_ATTACHED);
     struct mx_proxy *px = s->w->px;
     struct mx_server *sv = &px->servers[be->pool->server];
     struct mx_hot *hot = s->w->hot;
@@ -2119,7 +2141,7 @@ static void diag_done(struct mx_backend *be, int err, const struct be_error *e)
     if (err && be->broken) {
         /* the statement's answer is with the client; its conditions are lost */
         if (!drop_dead_backend(s)) return;
-        s->state = SS_IDLE;
+        session_set_state(s, SS_IDLE);
         process_input(s);
         return;
     }
@@ -2162,7 +2184,7 @@ static int fetch_diagnostics(struct mx_session *s, struct mx_backend *be)
     s->prev_overwritten = true;
     be->row_cb = on_diag_row;
     be->row_arg = s;
-    s->state = SS_DIAG;
+    session_set_state(s, SS_DIAG);
     /* a failure to write reports through diag_done */
     (void)be_run_internal(be, 3, diag_done);
     return 0;
@@ -2178,7 +2200,7 @@ static int answer_diagnostics(struct mx_session *s, const char *sql, size_t n, u
     diag_parse_query(sql, n, &q);
     if (q.kind == DQ_NONE) return 0;
     drop_packet(s, len);
-    s->state = SS_LOCAL;
+    session_set_state(s, SS_LOCAL);
     struct pkt_wr w = out_writer(s);
     if (diag_write_answer(&w, (uint8_t)(s->seq + 1), &s->diag, &q, s->charset,
                           (s->caps & CLIENT_DEPRECATE_EOF) != 0, s->status, binary) != 0) {
@@ -2191,7 +2213,7 @@ static int answer_diagnostics(struct mx_session *s, const char *sql, size_t n, u
     s->last_row_count = -1;
     if (q.kind != DQ_LIST_WARNINGS && q.kind != DQ_LIST_ERRORS) s->last_found_rows = 1;
     if (!session_flush(s)) return -1;
-    if (!s->sock.writing) s->state = SS_IDLE;
+    if (!s->sock.writing) session_set_state(s, SS_IDLE);
     return 1;
 }
 
@@ -2230,7 +2252,7 @@ static void locks_done(struct mx_backend *be, int err, const struct be_error *e)
     if (err && be->broken) { /* gone, and whatever it held with it */
         if (!drop_dead_backend(s)) return;
         s->lock_doubt = false;
-        s->state = SS_IDLE;
+        session_set_state(s, SS_IDLE);
         process_input(s);
         return;
     }
@@ -2264,7 +2286,7 @@ static int check_user_locks(struct mx_session *s, struct mx_backend *be)
     s->locks_held = true; /* until a row says otherwise */
     be->row_cb = on_lock_row;
     be->row_arg = s;
-    s->state = SS_DIAG;
+    session_set_state(s, SS_DIAG);
     (void)be_run_internal(be, 1, locks_done); /* a failure to write reports there */
     return 0;
 }
@@ -2300,7 +2322,7 @@ static void finish_release(struct mx_session *s)
         !worker_post_kill(&s->w->px->workers[t.worker], s->kill_after, -1, 0))
         log_warn("kill_queue_full", "conn_id=%u target=%u", s->id, s->kill_after);
     s->kill_after = 0;
-    s->state = SS_IDLE;
+    session_set_state(s, SS_IDLE);
     struct mx_buf *bb = be->sock.in;
     if (bb && buf_empty(bb)) sock_release_in(&be->sock);
     if (release) detach_backend(s, false);
@@ -2346,8 +2368,8 @@ static void stmt_reprepare(struct mx_session *s, struct mx_backend *be)
     ib->ppos = ib->rpos;
     s->fwd_left = s->exec_pkt_len;
     s->fwd_cont = false;
-    be->state = BE_ATTACHED;
-    s->state = SS_SYNC;
+    be_set_state(be, BE_ATTACHED);
+    session_set_state(s, SS_SYNC);
     sync_and_go(s);
 }
 
@@ -2470,8 +2492,8 @@ static void relay_response(struct mx_session *s)
             if (bad) goto bad;
             if (refused) goto refuse;
             if (infile) {
-                s->state = SS_INFILE;
-                be->state = BE_ATTACHED;
+                session_set_state(s, SS_INFILE);
+                be_set_state(be, BE_ATTACHED);
             }
             return;
         }
@@ -2481,8 +2503,8 @@ static void relay_response(struct mx_session *s)
     if (refused) goto refuse;
     if (infile || s->state == SS_INFILE) {
         /* the client now sends the file, then an empty packet */
-        s->state = SS_INFILE;
-        be->state = BE_ATTACHED;
+        session_set_state(s, SS_INFILE);
+        be_set_state(be, BE_ATTACHED);
         sock_read_stop(&be->sock);
         s->fwd_left = 0;
         s->fwd_cont = true;
@@ -2526,6 +2548,7 @@ refuse:
 void session_on_backend_data(struct mx_session *s, struct mx_backend *be)
 {
     if (!s) return;
+    session_check(s);
     if (s->state == SS_RESPONSE) {
         relay_response(s);
         return;
@@ -2537,8 +2560,8 @@ void session_on_backend_data(struct mx_session *s, struct mx_backend *be)
         resp_begin(&be->resp, s->cmd, (s->caps & CLIENT_DEPRECATE_EOF) != 0);
         be->resp.whole_ok = be->track;
         be->resp.cursor_asked = s->cmd == COM_STMT_EXECUTE && s->exec_cursor;
-        be->state = BE_RELAY;
-        s->state = SS_RESPONSE;
+        be_set_state(be, BE_RELAY);
+        session_set_state(s, SS_RESPONSE);
         s->fwd_left = 0;
         s->fwd_cont = false;
         s->body_left = 0;
@@ -2629,20 +2652,41 @@ static void fail_answer(struct mx_session *s, const struct be_error *e, const ch
     session_fail(s, e->code, e->sqlstate, e->msg);
 }
 
-void session_backend_lost(struct mx_session *s, struct mx_backend *be, int status)
+void session_backend_lost(struct mx_session *s, struct mx_backend *be, const struct be_error *why)
 {
-    if (!s) {
-        be_close(be);
-        return;
-    }
-    log_warn("backend_lost", "conn_id=%u backend_thread=%u state=%d err=%s", s->id, be->thread_id,
-             s->state, uv_strerror(status));
+    session_check(s);
+    log_warn("backend_lost", "conn_id=%u backend_thread=%u state=%s code=%u err=\"%s\"", s->id,
+             be->thread_id, session_state_name(s->state), why->code, why->msg);
     be->broken = true;
-    if (s->state == SS_IDLE) {
+    switch (s->state) {
+    case SS_CONNECTING: /* the login's own sync: the login fails */
+        detach_backend(s, true);
+        session_fail(s, why->code, why->sqlstate, why->msg);
+        return;
+    case SS_SYNC: /* nothing of the command went out yet */
+        if (!drop_dead_backend(s)) return;
+        fail_command(s, why);
+        return;
+    case SS_DIAG: /* the answer is with the client; its conditions or locks are lost */
+        if (!drop_dead_backend(s)) return;
+        if (s->kb) { /* a KILL USER stopping statements: the rest cannot be stopped */
+            kill_batch_finish(s);
+            return;
+        }
+        s->lock_doubt = false;
+        session_set_state(s, SS_IDLE);
+        process_input(s);
+        return;
+    case SS_IDLE:
+    case SS_LOCAL:     /* no answer of the backend's is due: nothing of a command fails */
+    case SS_KILL_WAIT: {
         bool clean = sstate_is_clean(s) && !(s->status & SERVER_STATUS_IN_TRANS);
         detach_backend(s, true);
         if (!clean) session_close(s, "backend_lost"); /* its server state is gone */
         return;
+    }
+    default:
+        break;
     }
     bool held = !sstate_is_clean(s) || (s->status & SERVER_STATUS_IN_TRANS) ||
                 (s->resp_started && s->state == SS_RESPONSE);
@@ -2650,7 +2694,7 @@ void session_backend_lost(struct mx_session *s, struct mx_backend *be, int statu
     snprintf(e.msg, sizeof e.msg, "mymux: lost connection to the backend server during query%s",
              held ? "" : "; the session goes on");
     /* what the client still sends of a command or file being forwarded is dropped */
-    bool sending = s->state == SS_FORWARD || s->state == SS_INFILE;
+    bool sending = s->state == SS_FORWARD || s->state == SS_INFILE || s->state == SS_DISCARD;
     s->fwd_cont = s->fwd_cont && sending;
     if (!sending) s->fwd_left = 0;
     fail_answer(s, &e, "backend_lost");
@@ -2662,6 +2706,9 @@ void session_accept(struct mx_worker *w, uv_stream_t *listener)
 {
     struct mx_session *s = calloc(1, sizeof *s);
     if (!s) return;
+#ifndef NDEBUG
+    s->magic = MX_SESSION_MAGIC;
+#endif
     sock_init(&s->sock, w, s);
     s->sock.on_read = on_client_read;
     s->sock.on_drain = on_sock_drain;
@@ -2675,7 +2722,7 @@ void session_accept(struct mx_worker *w, uv_stream_t *listener)
     uv_timer_init(&w->loop, &s->timer);
     s->timer.data = s;
     if (uv_accept(listener, (uv_stream_t *)&s->sock.tcp) != 0) {
-        s->state = SS_CLOSING;
+        session_set_state(s, SS_CLOSING);
         sock_close(&s->sock);
         return;
     }

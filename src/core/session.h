@@ -21,8 +21,11 @@ struct mx_worker;
 struct mx_pool;
 struct mx_reg_entry;
 
+/* Where a client session is. Only session_set_state() changes it, along the
+ * moves of the table in session_fsm.c (checked in debug builds). */
 enum sess_state {
-    SS_HANDSHAKE,     /* greeting sent; waiting for the handshake response */
+    SS_HANDSHAKE = 0, /* greeting sent (or queued by the guard, or a PROXY header awaited);
+                       * waiting for the handshake response (calloc leaves a new session here) */
     SS_AUTH_SWITCH,   /* auth switch request sent; waiting for the client's token */
     SS_AUTH_FULL,     /* caching_sha2 full auth asked; waiting for a key request or password */
     SS_AUTH_RSA,      /* public key sent; waiting for the encrypted password */
@@ -31,17 +34,41 @@ enum sess_state {
     SS_WAIT_BACKEND,  /* command held until a backend connection is ready (pool wait) */
     SS_SYNC,          /* backend being brought to the session's schema and charset */
     SS_FORWARD,       /* command packets being forwarded to the backend */
+    SS_DISCARD,       /* the command failed before it reached a backend: the rest of its
+                       * packets is read and dropped, then s->defer_err answers it */
     SS_RESPONSE,      /* backend answer being streamed to the client */
-    SS_DIAG,          /* answer relayed; reading the conditions it left from the server */
+    SS_DIAG,          /* answer relayed; reading the conditions (or user locks) it left */
     SS_INFILE,        /* client sending a LOCAL INFILE's contents to the backend */
     SS_LOCAL,         /* a reply mymux generated is being written */
     SS_KILL_WAIT,     /* KILL of a session on another worker: waiting until it is closed */
     SS_CLOSING,       /* closing: freed in the close callback */
+    SS_N_STATES
 };
+
+/* The name of a state (logs, the abort of an impossible move). */
+const char *session_state_name(enum sess_state st);
+/* Whether the table allows a session in `from` to move to `to`. */
+bool session_transition_ok(enum sess_state from, enum sess_state to);
+/* Still authenticating the client (no command yet). */
+static inline bool session_state_auth(enum sess_state st)
+{
+    return st == SS_HANDSHAKE || st == SS_AUTH_SWITCH || st == SS_AUTH_FULL || st == SS_AUTH_RSA;
+}
+/* Running a command of the client's (counted busy on the admin side). */
+static inline bool session_state_busy(enum sess_state st)
+{
+    return !session_state_auth(st) && st != SS_CONNECTING && st != SS_IDLE;
+}
+
+#define MX_SESSION_MAGIC 0x4d585353u /* "MXSS" */
+#define MX_SESSION_FREED 0xdead5500u
 
 struct mx_session {
     struct mx_sock sock;
-    enum sess_state state;
+    enum sess_state state;           /* written by session_set_state() only */
+#ifndef NDEBUG
+    uint32_t magic;                  /* MX_SESSION_MAGIC while alive, MX_SESSION_FREED after */
+#endif
     struct mx_worker *w;
     uint32_t id;                     /* client-visible connection id */
     struct mx_reg_entry *reg;        /* &reg_entry once registered */
@@ -138,9 +165,8 @@ struct mx_session {
     bool fd_counted;                 /* its socket counted in px->client_fds */
     uint64_t login_avoid;            /* servers whose first connection failed this login */
     bool proxy_wait;                 /* a trusted load balancer's PROXY header is awaited */
-    bool discard;                    /* the command's packets are dropped, not sent */
-    bool discard_infile;             /* ...and they are LOCAL INFILE data, up to an empty one */
-    struct be_error *defer_err;      /* ...and this error answers it */
+    bool discard_infile;             /* SS_DISCARD of LOCAL INFILE data, up to an empty packet */
+    struct be_error *defer_err;      /* SS_DISCARD: the error that answers the command */
     uint32_t kill_after;             /* KILL of another user's session, once the backend agreed */
     struct mx_reg_entry reg_entry;
     struct mx_user_stats *ustats;    /* this user's counters (NULL before auth) */
@@ -173,6 +199,13 @@ struct mx_session {
     /* for the disconnect log line (session_log.c) */
     uint64_t log_bytes_in, log_bytes_out, log_queries;
 };
+
+/* session_fsm.c: the one writer of s->state. In debug builds (no NDEBUG) a
+ * move the table does not allow, or a session whose magic is wrong, logs both
+ * state names and aborts. */
+void session_set_state(struct mx_session *s, enum sess_state st);
+/* Debug builds: aborts unless s is a live session. */
+void session_check(const struct mx_session *s);
 
 /* session_log.c: the `disconnect` line (info), called once by session_close. */
 void session_log_end(const struct mx_session *s, const char *why);
@@ -242,7 +275,12 @@ void session_reroute(struct mx_session *s);
 /* From the backend connection attached to s. */
 void session_on_backend_data(struct mx_session *s, struct mx_backend *be);
 void session_on_backend_drain(struct mx_session *s, struct mx_backend *be);
-void session_backend_lost(struct mx_session *s, struct mx_backend *be, int status);
+/* The one entry point by which the session learns that its connection ended
+ * (be_lost, server_conn.c): the command in flight fails, or the session ends
+ * when its state was on that connection. It lets go of be (detach_backend),
+ * except while a client write still reads be's buffer: then it gives it back
+ * once that write is out. */
+void session_backend_lost(struct mx_session *s, struct mx_backend *be, const struct be_error *why);
 /* Closes the session (idempotent). */
 void session_close(struct mx_session *s, const char *why);
 /* The session another worker was asked to close for s's KILL is closed. */

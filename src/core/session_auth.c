@@ -163,7 +163,7 @@ void session_send_greeting(struct mx_session *s)
     hs_write_greeting(&w, s->id, s->w->px->server_version, s->nonce, offered_caps(s),
                       s->w->px->default_charset, SERVER_STATUS_AUTOCOMMIT, PLUGIN_NATIVE);
     o->wpos += (uint32_t)w.pos;
-    s->state = SS_HANDSHAKE;
+    session_set_state(s, SS_HANDSHAKE);
     s->status = SERVER_STATUS_AUTOCOMMIT;
     if (!session_flush(s)) return;
     sock_read_start(&s->sock);
@@ -279,9 +279,9 @@ static void change_user_refused(struct mx_session *s, uint16_t code, const char 
     session_drop_backend(s);
     sstate_reset(s);
     s->status = SERVER_STATUS_AUTOCOMMIT;
-    s->state = SS_LOCAL;
+    session_set_state(s, SS_LOCAL);
     if (!session_reply_err(s, code, state, "%s", msg)) return;
-    if (!s->sock.writing) s->state = SS_IDLE;
+    if (!s->sock.writing) session_set_state(s, SS_IDLE);
     sock_read_start(&s->sock);
 }
 
@@ -313,7 +313,7 @@ static void auth_switch(struct mx_session *s, const char *plugin)
     pkt_wr_init(&w, o->data + o->wpos, o->cap - o->wpos);
     hs_write_auth_switch(&w, ++s->seq, plugin, s->nonce);
     o->wpos += (uint32_t)w.pos;
-    s->state = SS_AUTH_SWITCH;
+    session_set_state(s, SS_AUTH_SWITCH);
     session_flush(s);
 }
 
@@ -527,7 +527,7 @@ static void check_token(struct mx_session *s, const struct mx_user *u, const uin
         /* not a failure yet: the full authentication is the check */
         auth_gate_end(s, GUARD_UNDECIDED);
         send_raw(s, (const uint8_t[]){0x01, 0x04}, 2); /* perform full authentication */
-        s->state = SS_AUTH_FULL;
+        session_set_state(s, SS_AUTH_FULL);
         return;
     }
     auth_failed(s, len > 0);
@@ -641,7 +641,7 @@ void session_auth_packet(struct mx_session *s, const uint8_t *p, size_t len, uin
             buf[0] = 0x01;
             memcpy(buf + 1, pem, n);
             send_raw(s, buf, n + 1);
-            s->state = SS_AUTH_RSA;
+            session_set_state(s, SS_AUTH_RSA);
             return;
         }
         if (s->sock.tls) { /* over TLS the client sends its password in clear, NUL-ended */

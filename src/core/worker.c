@@ -57,7 +57,7 @@ static void fill_snapshot(struct mx_worker *w)
         i->in_trans = (s->status & SERVER_STATUS_IN_TRANS) != 0;
         i->state = s->state;
         i->cmd = s->cmd;
-        bool busy = s->state != SS_IDLE && s->state > SS_CONNECTING;
+        bool busy = session_state_busy((enum sess_state)s->state);
         i->cmd_ms = busy ? (now_us - s->cmd_started_us) / 1000 : 0;
         i->age_ms = now - s->started_ms;
     }

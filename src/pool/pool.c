@@ -129,7 +129,7 @@ static void idle_push(struct mx_pool *p, struct mx_backend *be)
     p->idle = be;
     p->n_idle++;
     be->in_idle = true;
-    be->state = BE_IDLE;
+    be_set_state(be, BE_IDLE);
     be->session = NULL;
     be->idle_since_ms = mx_now_ms();
 }
@@ -331,7 +331,8 @@ static void lend(struct mx_pool *p, struct mx_backend *be, struct mx_pool_waiter
     be->busy = true;
     p->borrows++;
     STAT_ADD(SRV(p)->borrows, 1);
-    be->state = BE_ATTACHED;
+    be->session = w->owner;
+    be_set_state(be, BE_ATTACHED);
     waiter_leave(w);
     w->ops->ready(w, be);
 }
@@ -450,7 +451,6 @@ void pool_release(struct mx_backend *be)
         be_forget_reset(be); /* nothing reads it before the answer; a failure closes it */
         p->resets++;
         STAT_ADD(SRV(p)->resets, 1);
-        be->state = BE_INTERNAL;
         if (be_run_internal(be, 1, on_reset_done) < 0) be_close(be);
         return;
     }

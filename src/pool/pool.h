@@ -57,6 +57,7 @@ struct mx_pool_waiter {
     struct mx_pool_waiter *next;  /* FIFO link */
     struct mx_backend *opening;   /* a connection opened for it, logging in */
     uint64_t since_us;            /* when it joined the FIFO */
+    struct mx_session *owner;     /* what a connection lent to it is attached to (opaque) */
 };
 
 /* What the pools of one worker share; filled by the worker before pool_init. */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/fsm_trace.h"
 #include "core/log.h"
 #include "core/resolve.h"
 #include "core/session.h"
@@ -23,6 +24,84 @@
 #include "protocol/handshake.h"
 #include "protocol/proxy_proto.h"
 #include "pool/stmt.h"
+
+/* ---- the state machine ---- */
+
+static const char *const be_state_names[BE_N_STATES] = {
+    [BE_CONNECTING] = "connecting", [BE_GREETING] = "greeting", [BE_AUTH] = "auth",
+    [BE_IDLE] = "idle",             [BE_INTERNAL] = "internal", [BE_RELAY] = "relay",
+    [BE_ATTACHED] = "attached",     [BE_CLOSING] = "closing",
+};
+
+const char *be_state_name(enum be_state st)
+{
+    return (unsigned)st < BE_N_STATES && be_state_names[st] ? be_state_names[st] : "invalid";
+}
+
+/* Every move a backend connection may make (docs/ARCHITECTURE.md has the same
+ * table). Any state may close; nothing leaves BE_CLOSING. */
+static const struct {
+    uint8_t from, to;
+} be_moves[] = {
+    {BE_CONNECTING, BE_GREETING}, /* TCP connected */
+    {BE_GREETING, BE_AUTH},       /* handshake response sent */
+    {BE_AUTH, BE_ATTACHED},       /* logged in: the pool lends it or makes it idle */
+    {BE_IDLE, BE_ATTACHED},       /* lent from the idle list */
+    {BE_IDLE, BE_IDLE},           /* a reset without a session ended, now on the list */
+    {BE_ATTACHED, BE_ATTACHED},   /* lent after login; back from LOCAL INFILE data */
+    {BE_ATTACHED, BE_IDLE},       /* given back clean, or logged in for nobody */
+    {BE_ATTACHED, BE_INTERNAL},   /* a state sync for its session, a reset at release */
+    {BE_ATTACHED, BE_RELAY},      /* the command went out: its answer is relayed */
+    {BE_INTERNAL, BE_ATTACHED},   /* mymux's commands answered, for its session */
+    {BE_INTERNAL, BE_IDLE},       /* ...for nobody (a reset): the pool files it */
+    {BE_RELAY, BE_ATTACHED},      /* the answer is complete, or LOCAL INFILE data is due */
+};
+
+bool be_transition_ok(enum be_state from, enum be_state to)
+{
+    if ((unsigned)from >= BE_N_STATES || (unsigned)to >= BE_N_STATES) return false;
+    if (from == BE_CLOSING) return false;
+    if (to == BE_CLOSING) return true;
+    for (size_t i = 0; i < sizeof be_moves / sizeof be_moves[0]; i++)
+        if (be_moves[i].from == from && be_moves[i].to == to) return true;
+    return false;
+}
+
+void be_check(const struct mx_backend *be)
+{
+#ifndef NDEBUG
+    if (be->magic != MX_BE_MAGIC) {
+        log_error("backend_magic", "be=%p magic=0x%08x (0x%08x: freed)", (const void *)be,
+                  be->magic, MX_BE_FREED);
+        abort();
+    }
+#else
+    (void)be;
+#endif
+}
+
+void be_set_state(struct mx_backend *be, enum be_state st)
+{
+#ifdef MX_STATE_TRACE
+    fsm_trace("be", be_state_name(be->state), be_state_name(st),
+              be_transition_ok(be->state, st) && !(st == BE_IDLE && be->broken));
+#elif !defined(NDEBUG)
+    be_check(be);
+    if (!be_transition_ok(be->state, st)) {
+        log_error("backend_bad_transition", "thread_id=%u from=%s to=%s", be->thread_id,
+                  be_state_name(be->state), be_state_name(st));
+        abort();
+    }
+    if (st == BE_IDLE && be->broken) { /* a broken connection is never kept */
+        log_error("backend_broken_idle", "thread_id=%u from=%s", be->thread_id,
+                  be_state_name(be->state));
+        abort();
+    }
+#endif
+    be->state = st;
+}
+
+/* ---- credentials ---- */
 
 void cred_clear(struct mx_cred *c)
 {
@@ -39,23 +118,77 @@ void cred_copy(struct mx_cred *dst, const struct mx_cred *src)
     dst->plain = src->plain ? strdup(src->plain) : NULL;
 }
 
+/* A failure in any state: the error is recorded and the connection ends
+ * through be_lost. */
 static void be_fail(struct mx_backend *be, uint16_t code, const char *state, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 static void be_fail(struct mx_backend *be, uint16_t code, const char *state, const char *fmt, ...)
 {
+    if (be->state == BE_CLOSING || be->lost) return;
     be->err.code = code;
     memcpy(be->err.sqlstate, state, 6);
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(be->err.msg, sizeof be->err.msg, fmt, ap);
     va_end(ap);
-    be_done_cb done = be->done;
-    be->done = NULL;
+    struct be_error e = be->err;
+    be_lost(be, &e);
+}
+
+/* Lent to a session, which holds it as s->be (a login in progress is the
+ * pool's: the session has no pointer to it yet). */
+static bool be_lent(const struct mx_backend *be)
+{
+    return be->session &&
+           (be->state == BE_ATTACHED || be->state == BE_RELAY || be->state == BE_INTERNAL);
+}
+
+void be_lost(struct mx_backend *be, const struct be_error *e)
+{
+    be_check(be);
+    if (be->state == BE_CLOSING || be->lost) return;
+    be->lost = true;
     be->broken = true;
     be->row_cb = NULL;
-    if (done) done(be, -1, &be->err);
+    be->row_arg = NULL;
+    be_done_cb done = be->done;
+    be->done = NULL;
+    uv_timer_stop(&be->timer);
+    if (be_lent(be)) {
+        struct mx_session *s = be->session;
+        session_backend_lost(s, be, e);
+        if (be->state != BE_CLOSING) {
+            /* kept while the client's write reads its buffer; given back after */
+#ifndef NDEBUG
+            if (be->session != s || s->be != be) {
+                log_error("backend_lost_dangling", "thread_id=%u state=%s", be->thread_id,
+                          be_state_name(be->state));
+                abort();
+            }
+#endif
+            sock_read_stop(&be->sock);
+            return;
+        }
+    } else if (done) {
+        done(be, -1, e);
+    }
     be_close(be);
+}
+
+void be_forget_session(struct mx_pool *p, const struct mx_session *s)
+{
+    for (struct mx_backend *be = p->all; be; be = be->anext) {
+        if (be->session != s || be == s->be) continue;
+#ifndef NDEBUG
+        if (be->state != BE_CONNECTING && be->state != BE_GREETING && be->state != BE_AUTH) {
+            log_error("backend_orphan", "thread_id=%u state=%s", be->thread_id,
+                      be_state_name(be->state));
+            abort();
+        }
+#endif
+        be->session = NULL;
+    }
 }
 
 static void be_fail_from_err(struct mx_backend *be, const uint8_t *p, size_t len)
@@ -72,7 +205,12 @@ static void be_fail_from_err(struct mx_backend *be, const uint8_t *p, size_t len
 /* The timer is closed after the socket; the memory goes when both are done. */
 static void timer_closed(uv_handle_t *h)
 {
-    free(h->data);
+    struct mx_backend *be = h->data;
+    be_check(be);
+#ifndef NDEBUG
+    be->magic = MX_BE_FREED;
+#endif
+    free(be);
 }
 
 static void on_closed(struct mx_sock *s)
@@ -101,7 +239,7 @@ void be_forget_reset(struct mx_backend *be)
 void be_close(struct mx_backend *be)
 {
     if (be->state == BE_CLOSING) return;
-    be->state = BE_CLOSING;
+    be_set_state(be, BE_CLOSING);
     uv_timer_stop(&be->timer);
     sock_close(&be->sock);
 }
@@ -243,7 +381,7 @@ static void send_response(struct mx_backend *be, const struct hs_greeting *g)
     hs_write_response(&w, ++be->seq, be->caps, be->charset, be->cred.user, tok, (size_t)n, NULL,
                       plugin);
     o->wpos += (uint32_t)w.pos;
-    be->state = BE_AUTH;
+    be_set_state(be, BE_AUTH);
     be_flush(be);
 }
 
@@ -268,7 +406,7 @@ static void login_done(struct mx_backend *be)
     uv_timer_stop(&be->timer);
     /* Keep only what re-authentication could need: nothing. */
     cred_clear(&be->cred);
-    be->state = BE_ATTACHED;
+    be_set_state(be, BE_ATTACHED);
     be_done_cb done = be->done;
     be->done = NULL;
     if (done) done(be, 0, NULL);
@@ -471,7 +609,11 @@ static void on_internal_packet(struct mx_backend *be, const uint8_t *p, size_t l
     uv_timer_stop(&be->timer);
     be->row_cb = NULL;
     be->row_arg = NULL;
-    be->state = be->session ? BE_ATTACHED : BE_IDLE;
+    if (be->broken && !be->session) { /* a reset's answers left it unfit to keep */
+        be_fail(be, 2027, "HY000", "backend connection given up after mymux's own commands");
+        return;
+    }
+    be_set_state(be, be->session ? BE_ATTACHED : BE_IDLE);
     be_done_cb done = be->done;
     be->done = NULL;
     int err = be->err.code ? -1 : 0;
@@ -513,12 +655,8 @@ static void consume_packets(struct mx_backend *be)
 static void on_read(struct mx_sock *s, ssize_t status)
 {
     struct mx_backend *be = s->owner;
+    be_check(be);
     if (status < 0) {
-        if (be->state == BE_RELAY || be->state == BE_ATTACHED) {
-            be->broken = true;
-            session_backend_lost(be->session, be, (int)status);
-            return;
-        }
         if (be->state == BE_IDLE) log_debug("backend_closed", "thread_id=%u", be->thread_id);
         be_fail_io(be, "while reading", (int)status);
         return;
@@ -533,12 +671,8 @@ static void on_read(struct mx_sock *s, ssize_t status)
 static void on_drain(struct mx_sock *s)
 {
     struct mx_backend *be = s->owner;
+    be_check(be);
     if (s->write_error) {
-        if (be->state == BE_RELAY || be->state == BE_ATTACHED) {
-            be->broken = true;
-            session_backend_lost(be->session, be, s->write_error);
-            return;
-        }
         be_fail_io(be, "while writing", s->write_error);
         return;
     }
@@ -548,6 +682,7 @@ static void on_drain(struct mx_sock *s)
 static void on_timeout(uv_timer_t *t)
 {
     struct mx_backend *be = t->data;
+    be_check(be);
     if (be->connect_rc == UV_EMFILE || be->connect_rc == UV_ENFILE) {
         /* mymux's limit, not the server's fault: nothing takes the server down */
         be->err.local = true;
@@ -572,7 +707,7 @@ static void on_connect(uv_connect_t *req, int status)
         return;
     }
     uv_tcp_nodelay(&be->sock.tcp, 1);
-    be->state = BE_GREETING;
+    be_set_state(be, BE_GREETING);
     if (be->client_ip[0]) { /* PROXY v2 first: the server sees the client's address */
         struct mx_buf *o = sock_out(&be->sock);
         int n = o ? pp_build_v2(o->data + o->wpos, o->cap - o->wpos,
@@ -622,8 +757,10 @@ struct mx_backend *be_open(struct mx_pool *pool, const struct mx_cred *cred, uin
     be->sock.on_read = on_read;
     be->sock.on_drain = on_drain;
     be->sock.on_close = on_closed;
+#ifndef NDEBUG
+    be->magic = MX_BE_MAGIC;
+#endif
     be->pool = pool;
-    be->state = BE_CONNECTING;
     be->key_caps = key_caps;
     be->charset = charset;
     be->hs_charset = charset;
@@ -644,7 +781,6 @@ struct mx_backend *be_open(struct mx_pool *pool, const struct mx_cred *cred, uin
         /* a host name: the control thread's cached resolution, never DNS here */
         if (!resolve_lookup(w->px, pool->server, bc->host, &ss)) {
             log_warn("backend_unresolved", "backend=%s host=%s", bc->name, bc->host);
-            be->state = BE_CONNECTING;
             uv_timer_start(&be->timer, on_timeout, 0, 0);
             return be;
         }
@@ -754,6 +890,7 @@ int be_trim_idle(struct mx_backend *be)
 static void on_internal_timeout(uv_timer_t *t)
 {
     struct mx_backend *be = t->data;
+    be_check(be);
     be_fail(be, 2013, "HY000", "backend %s did not answer mymux's own commands within %d ms",
             be->pool->worker->px->cfg->backends[be->pool->server].name,
             be->pool->worker->px->cfg->pool_connect_timeout_ms);
@@ -766,7 +903,7 @@ int be_run_internal(struct mx_backend *be, int n, be_done_cb done)
      * greet: the session is not left waiting on it */
     uv_timer_start(&be->timer, on_internal_timeout,
                    (uint64_t)be->pool->worker->px->cfg->pool_connect_timeout_ms, 0);
-    be->state = BE_INTERNAL;
+    be_set_state(be, BE_INTERNAL);
     be->iq_pos = 0;
     be->iq_started = false;
     be->iresp.state = RS_IDLE;
@@ -774,10 +911,4 @@ int be_run_internal(struct mx_backend *be, int n, be_done_cb done)
     memset(&be->err, 0, sizeof be->err);
     if (!be_flush(be)) return -1;
     return sock_read_start(&be->sock);
-}
-
-void be_attach(struct mx_backend *be, struct mx_session *s)
-{
-    be->session = s;
-    be->state = BE_ATTACHED;
 }

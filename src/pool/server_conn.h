@@ -29,15 +29,20 @@ struct mx_cred {
 void cred_clear(struct mx_cred *c);
 void cred_copy(struct mx_cred *dst, const struct mx_cred *src);
 
+/* Where a backend connection is. Only be_set_state() changes it, along the
+ * moves of the table in server_conn.c (checked in debug builds). */
 enum be_state {
-    BE_CONNECTING, /* TCP connect in progress */
-    BE_GREETING,   /* waiting for the server's handshake */
-    BE_AUTH,       /* handshake response sent: OK, ERR, auth switch or more data next */
-    BE_IDLE,       /* in pool->idle, nobody's */
-    BE_INTERNAL,   /* running mymux's own commands (reset, sync) */
-    BE_RELAY,      /* attached to a session, relaying its command */
-    BE_ATTACHED,   /* attached to a session, no command outstanding */
-    BE_CLOSING,
+    BE_CONNECTING = 0, /* TCP connect in progress; pool->all, be->session the waiter (calloc
+                        * leaves a new connection here) */
+    BE_GREETING,       /* waiting for the server's handshake */
+    BE_AUTH,           /* handshake response sent: OK, ERR, auth switch or more data next */
+    BE_IDLE,           /* in pool->idle, nobody's */
+    BE_INTERNAL,       /* running mymux's own commands (reset, sync), for be->session or none */
+    BE_RELAY,          /* attached to be->session, relaying its command's answer */
+    BE_ATTACHED,       /* attached to be->session, no answer outstanding (or LOCAL INFILE
+                        * data being forwarded) */
+    BE_CLOSING,        /* socket closing; freed in the close callback */
+    BE_N_STATES
 };
 
 /* Completion of a login or of a batch of internal commands: err == 0 on success;
@@ -50,9 +55,15 @@ struct be_error {
 };
 typedef void (*be_done_cb)(struct mx_backend *be, int err, const struct be_error *e);
 
+#define MX_BE_MAGIC 0x4d584245u      /* "MXBE" */
+#define MX_BE_FREED 0xdeadbe00u
+
 struct mx_backend {
     struct mx_sock sock;
-    enum be_state state;
+    enum be_state state;          /* written by be_set_state() only */
+#ifndef NDEBUG
+    uint32_t magic;               /* MX_BE_MAGIC while alive, MX_BE_FREED once freed */
+#endif
     struct mx_pool *pool;
     struct mx_session *session;   /* attached session */
     struct mx_pool_waiter *waiter; /* while it logs in: the waiter it was opened for (pool.c) */
@@ -75,6 +86,7 @@ struct mx_backend {
                                    * (at release, or by the holder's next sync) */
     bool diag_dirty;              /* its diagnostics area may hold warnings or errors */
     bool broken;                  /* must not be reused */
+    bool lost;                    /* be_lost ran: its end was reported to its owner */
     bool track;                   /* the server's session trackers report its state */
     bool track_armed;             /* ...and they are switched on (a reset switches them off) */
     bool track_doubt;             /* an answer ended in ERR: its state changes, if any, are
@@ -110,6 +122,17 @@ struct mx_backend {
     int connect_rc;               /* uv_tcp_connect's own failure, reported by the timer */
 };
 
+/* The name of a state, for logs and the abort of an impossible move. */
+const char *be_state_name(enum be_state st);
+/* Whether the table allows a connection in `from` to move to `to`. */
+bool be_transition_ok(enum be_state from, enum be_state to);
+/* The one writer of be->state. In debug builds (no NDEBUG) a move the table
+ * does not allow, a connection whose magic is wrong, or a broken connection
+ * made idle logs what it saw and aborts. */
+void be_set_state(struct mx_backend *be, enum be_state st);
+/* Debug builds: aborts unless be is a live backend connection. */
+void be_check(const struct mx_backend *be);
+
 /* Opens a connection to the pool's server logged in with cred; done is called
  * with the result. The backend counts toward the server's global cap already. */
 struct mx_backend *be_open(struct mx_pool *pool, const struct mx_cred *cred, uint32_t key_caps,
@@ -137,10 +160,23 @@ int be_trim_idle(struct mx_backend *be);
  * dropped its prepared statements, variables and trackers and went back to the
  * handshake's character set; the schema stays. */
 void be_forget_reset(struct mx_backend *be);
+/* The one way a connection ends when it fails (I/O error, the server closing it,
+ * a connect, login or internal-command deadline, an answer that breaks the
+ * protocol), in any state. It is marked broken and then:
+ * - lent to a session (attached, relaying, or running mymux's commands for it):
+ *   the session is told through session_backend_lost(), its one entry point,
+ *   and lets go of it there; a pending internal completion is not called;
+ * - logging in, or in a reset for nobody: its completion callback (the pool's)
+ *   gets the error;
+ * then the connection closes. A session whose client write still reads the
+ * connection's buffer keeps it (reads stopped) until that write is out, then
+ * gives it back, which closes it. Idempotent. */
+void be_lost(struct mx_backend *be, const struct be_error *e);
 /* Closes (idempotent). The pool is told through pool_on_closed. */
 void be_close(struct mx_backend *be);
-
-/* Session-facing: start reading (relay) or stop. */
-void be_attach(struct mx_backend *be, struct mx_session *s);
+/* Session s goes away: connections of pool p being opened for it (a login in
+ * progress, where s->be is not set yet) are nobody's from now on; they join
+ * the idle list when their login completes. */
+void be_forget_session(struct mx_pool *p, const struct mx_session *s);
 
 #endif

@@ -274,3 +274,60 @@ def _try(conn, sql):
         return q(conn, sql)
     except Exception as e:  # noqa: BLE001 - closed under it by the test: any error will do
         return repr(e)
+
+
+@pytest.fixture
+def proxy_slow_login(mymux_factory, fake):
+    """The fake behind mymux, with a 3 s deadline for a backend login; the admin API on
+    (the port is m.admin_port)."""
+    port = testbed.free_port()
+    m = mymux_factory({
+        "admin_listen": f"127.0.0.1:{port}",
+        "workers": 1,
+        "users": [{"name": "app", "password": "apppass"}],
+        "backends": [{"name": "fake8", "address": fake.address, "health": {"type": "none"}}],
+        "health": {"type": "none"},
+        "pool": {"max_per_backend": 2, "wait_timeout": "10s", "connect_timeout": "3s"},
+    })
+    m.admin_port = port
+    testbed.wait_until(lambda: testbed.port_accepts("127.0.0.1", port), 10, what="admin listener")
+    return m
+
+
+def pool_counts(m):
+    import json
+    import urllib.request
+    with urllib.request.urlopen(f"http://127.0.0.1:{m.admin_port}/api/backends", timeout=10) as r:
+        body = json.loads(r.read().decode())
+    bs = body["backends"] if isinstance(body, dict) else body
+    return bs[0]["connections"]
+
+
+def test_client_leaves_while_its_backend_logs_in(proxy_slow_login, fake):
+    """Issue 11, the seam: the client gives up while the connection opened for its login
+    still waits for the server's greeting. When that login ends (here: its deadline), no
+    session is told of it any more (the sanitizer build reported a use after free of the
+    closed session), and the proxy serves the next client."""
+    fake.mode = "silent"
+    with pytest.raises(pymysql.MySQLError):
+        # mymux authenticates the client itself, then opens the backend connection; the
+        # client's own deadline (1 s) ends before mymux's (3 s)
+        proxy_slow_login.connect(connect_timeout=1, read_timeout=1)
+    testbed.wait_until(lambda: "disconnect" in proxy_slow_login.log(), 10,
+                       what="the session closed")
+    assert "backend_login_failed" not in proxy_slow_login.log()
+    testbed.wait_until(lambda: "backend_login_failed" in proxy_slow_login.log(), 10,
+                       what="the abandoned login ended")
+    fake.mode = "fast"
+    c = proxy_slow_login.connect(autocommit=True)
+    try:
+        assert one(c, "SELECT 7") == 7
+    finally:
+        c.close()
+    # the pool's counters are true again: one idle connection (the new one), nothing
+    # busy or opening (the abandoned login counted once, as opened and closed)
+    testbed.wait_until(lambda: pool_counts(proxy_slow_login)["busy"] == 0, 10,
+                       what="the connection given back")
+    n = pool_counts(proxy_slow_login)
+    assert (n["busy"], n["opening"], n["open"], n["idle"]) == (0, 0, 1, 1), n
+    assert "AddressSanitizer" not in proxy_slow_login.log()

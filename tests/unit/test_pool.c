@@ -73,7 +73,10 @@ struct mx_backend *__wrap_be_open(struct mx_pool *pool, const struct mx_cred *cr
     struct mx_backend *be = calloc(1, sizeof *be);
     assert_non_null(be);
     be->pool = pool;
-    be->state = BE_CONNECTING;
+    be->state = BE_CONNECTING; /* the fake plays server_conn.c's part */
+#ifndef NDEBUG
+    be->magic = MX_BE_MAGIC;
+#endif
     be->key_caps = key_caps;
     be->charset = be->hs_charset = charset;
     be->done = done;
