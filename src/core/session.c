@@ -575,6 +575,14 @@ static void sync_done(struct mx_backend *be, int err, const struct be_error *e)
                  brc == -2 ? "mymux: cannot re-send parameter types for an EXECUTE larger than "
                              "16 KiB on another connection; bind the parameters again"
                            : "mymux: the statement could not be prepared on the backend");
+        if (brc == -1 && be->prep_mismatch >= 0 && s->exec_ps) {
+            e.code = 1105;
+            snprintf(e.msg, sizeof e.msg,
+                     "mymux: the backend now prepares this statement with %d parameter(s), the "
+                     "client's has %u; prepare it again",
+                     be->prep_mismatch, s->exec_ps->num_params);
+        }
+        be->prep_mismatch = -1;
         fail_command(s, &e);
         return;
     }

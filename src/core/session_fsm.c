@@ -48,7 +48,8 @@ static const uint32_t ss_moves[SS_N_STATES] = {
                 B(SS_DIAG),
     /* sent: its answer (or none: the next command); too large or lost midway;
      * a KILL QUERY no longer due */
-    [SS_FORWARD] = B(SS_FORWARD) | B(SS_RESPONSE) | B(SS_IDLE) | B(SS_LOCAL) | B(SS_DISCARD),
+    [SS_FORWARD] = B(SS_FORWARD) | B(SS_RESPONSE) | B(SS_IDLE) | B(SS_LOCAL) | B(SS_DISCARD) |
+                   B(SS_DIAG),
     /* complete; its conditions or locks asked for; LOCAL INFILE data; an
      * EXECUTE prepared again (ERR 1615); failed before any of it reached the client */
     [SS_RESPONSE] = B(SS_IDLE) | B(SS_DIAG) | B(SS_INFILE) | B(SS_SYNC) | B(SS_LOCAL) |

@@ -597,9 +597,19 @@ static void on_internal_packet(struct mx_backend *be, const uint8_t *p, size_t l
                 ps->num_params = be->iresp.num_params;
                 ps->num_cols = be->iresp.num_cols;
             }
-            bstmts_add(&be->stmts, c, ps, be->iresp.stmt_id,
-                       (uint32_t)be->sock.worker->px->cfg->pool_max_prepared, &evicted);
-            if (evicted) be_close_stmt_later(be, evicted);
+            if (be->iresp.num_params != ps->num_params) {
+                /* the server reads the text otherwise now (a schema change, another
+                 * server behind the pool): the client's statement binds another
+                 * number of parameters, so this one cannot serve it */
+                log_warn("prepare_mismatch", "thread_id=%u params=%u client_params=%u",
+                         be->thread_id, be->iresp.num_params, ps->num_params);
+                be->prep_mismatch = be->iresp.num_params;
+                be_close_stmt_later(be, be->iresp.stmt_id);
+            } else {
+                bstmts_add(&be->stmts, c, ps, be->iresp.stmt_id,
+                           (uint32_t)be->sock.worker->px->cfg->pool_max_prepared, &evicted);
+                if (evicted) be_close_stmt_later(be, evicted);
+            }
         }
     }
     if (be->iq[be->iq_pos].ps) pstmt_unref(&be->sock.worker->pcache, be->iq[be->iq_pos].ps);
@@ -753,6 +763,7 @@ struct mx_backend *be_open(struct mx_pool *pool, const struct mx_cred *cred, uin
     const struct mx_backend_cfg *bc = &w->px->cfg->backends[pool->server];
     struct mx_backend *be = calloc(1, sizeof *be);
     if (!be) return NULL;
+    be->prep_mismatch = -1;
     sock_init(&be->sock, w, be);
     be->sock.on_read = on_read;
     be->sock.on_drain = on_drain;

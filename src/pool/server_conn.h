@@ -85,6 +85,8 @@ struct mx_backend {
     bool dirty;                   /* holds state no other session may see: reset first
                                    * (at release, or by the holder's next sync) */
     bool diag_dirty;              /* its diagnostics area may hold warnings or errors */
+    int32_t prep_mismatch;        /* parameters its last PREPARE of a known text announced
+                                     when they differ from the text's (-1: none) */
     bool broken;                  /* must not be reused */
     bool lost;                    /* be_lost ran: its end was reported to its owner */
     bool track;                   /* the server's session trackers report its state */

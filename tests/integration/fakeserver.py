@@ -59,6 +59,8 @@ enough of the protocol for a login and a few commands:
   "die_in_packet" (it drops inside a row); for COM_STMT_EXECUTE the rows are binary. A COM_QUERY containing "WARN" is answered with an OK carrying one
   warning; SHOW WARNINGS and mymux's SELECT @@warning_count, ... answer as a server would
   after it (one warning).
+  `prepare_counts[text] = (params, columns)` makes COM_STMT_PREPARE of that text announce
+  those counts (a schema change, or another server, behind the same pool).
   `fail_executes(times, skip=0, code=1615)` makes EXECUTEs fail: after `skip`
   more EXECUTEs went through, the next `times` ones are answered with ERR 1615
   "Prepared statement needs to be re-prepared" (or `code`), and the statement
@@ -320,6 +322,7 @@ class FakeMySQL8:
         self.close_on_query = None
         self.release = threading.Event()  # mode "hold": greet from then on
         self.fault = None         # (cmd, text, action), see the module doc
+        self.prepare_counts = {}  # statement text -> (parameters, columns) its PREPARE announces
         self.faults_done = []     # the faults that fired: (cmd, arg)
         self.errors = []      # exceptions in connection handlers (bugs of the fake or bad input)
         self._lock = threading.Lock()
@@ -690,6 +693,8 @@ class FakeMySQL8:
         nparams = sql.count("?")
         q = sql.strip().rstrip(";").strip()
         ncols = 1 if q.upper().startswith("SELECT") else 0
+        if sql in self.prepare_counts:  # a server that reads the same text otherwise now
+            nparams, ncols = self.prepare_counts[sql]
         st["stmts"][sid] = {"sql": sql, "params": nparams, "cols": ncols, "types": None,
                             "name": q[6:].strip().encode() or b"1"}
         self._stmt_event(st["conn_id"], "PREPARE", sid, "ok", sql=sql)

@@ -90,3 +90,35 @@ def test_fault_at_the_re_prepare_keeps_the_books(proxy_books, fake, isolation_ps
     finally:
         c.close()
     assert_books_true(m, fake)
+
+
+@pytest.mark.parametrize("counts", [(3, 1), (0, 1), (200, 1), (1, 4), (1, 0)])
+def test_prepare_answered_with_other_counts(proxy_books, fake, isolation_ps, counts):
+    """The same text prepared again (here on a new connection after the first was lost)
+    is announced with other parameter or column counts than the client's statement has (a
+    schema change, another server behind the pool): everything a backend sends is input,
+    so the EXECUTE fails with a clear error or runs with what the client bound, never
+    copies past what mymux allocated (the sanitizer build checks), and the books stay
+    true."""
+    m = proxy_books
+    c = PsClient(isolation_ps, m, "app", "apppass")
+    try:
+        prep = c.cmd("prep", "SELECT ?")
+        assert prep.startswith("ok"), prep
+        slot = prep.split("\t")[1]
+        assert c.cmd("exec", slot, "1") == "ok\t1"
+        fake.prepare_counts["SELECT ?"] = counts
+        fake.fault = (fakeserver.COM_STMT_EXECUTE, "", "close")
+        lost = c.cmd("exec", slot, "2")
+        assert lost.startswith("err"), lost
+        answer = c.cmd("exec", slot, "3")  # prepared again on a new connection
+        if counts[0] != 1:  # the client bound one parameter: that cannot be sent
+            assert answer.startswith("err\t1105") and "parameter" in answer, answer
+        else:
+            assert answer.startswith("ok") or answer.startswith("err"), answer
+        assert c.cmd("q", "SELECT 5") == "ok\t5"  # the session goes on
+        assert_books_true(m, fake)
+        assert m.alive()
+    finally:
+        c.close()
+    assert_books_true(m, fake)

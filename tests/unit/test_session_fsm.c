@@ -47,6 +47,7 @@ static const enum sess_state allowed[][2] = {
     {SS_DIAG, SS_LOCAL},              {SS_INFILE, SS_INFILE},
     {SS_INFILE, SS_RESPONSE},         {SS_LOCAL, SS_IDLE},
     {SS_WAIT_BACKEND, SS_DIAG},       {SS_SYNC, SS_DIAG},
+    {SS_FORWARD, SS_DIAG},
     {SS_INFILE, SS_DISCARD},
     {SS_KILL_WAIT, SS_LOCAL},
 };
