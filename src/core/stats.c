@@ -22,26 +22,31 @@ void stats_proc_total(const struct mx_proxy *px, struct mx_stats *out)
     }
 }
 
+/* The shared counter plus, in every worker's block, the counter at offset off
+ * of entry idx of the array at array_off (entries stride bytes apart). */
+static uint64_t sum_shares(const struct mx_proxy *px, const mx_counter *shared, size_t array_off,
+                           size_t stride, int idx, size_t off)
+{
+    uint64_t v = STAT_GET(*shared);
+    for (int i = 0; i < px->n_workers; i++) {
+        const char *h = (const char *)px->workers[i].hot;
+        if (h) v += STAT_GET(*(const mx_counter *)(h + array_off + (size_t)idx * stride + off));
+    }
+    return v;
+}
+
 uint64_t stats_srv_total(const struct mx_proxy *px, int server, const mx_counter *shared,
                          size_t off)
 {
-    uint64_t v = STAT_GET(*shared);
-    if (server < 0 || server >= MX_MAX_SERVERS) return v;
-    for (int i = 0; i < px->n_workers; i++) {
-        const struct mx_hot *h = px->workers[i].hot;
-        if (h) v += STAT_GET(*(const mx_counter *)((const char *)&h->srv[server] + off));
-    }
-    return v;
+    if (server < 0 || server >= MX_MAX_SERVERS) return STAT_GET(*shared);
+    return sum_shares(px, shared, offsetof(struct mx_hot, srv), sizeof(struct mx_srv_hot), server,
+                      off);
 }
 
 uint64_t stats_user_total(const struct mx_proxy *px, int user, const mx_counter *shared,
                           size_t off)
 {
-    uint64_t v = STAT_GET(*shared);
-    if (user < 0 || user >= MX_MAX_USER_STATS) return v;
-    for (int i = 0; i < px->n_workers; i++) {
-        const struct mx_hot *h = px->workers[i].hot;
-        if (h) v += STAT_GET(*(const mx_counter *)((const char *)&h->user[user] + off));
-    }
-    return v;
+    if (user < 0 || user >= MX_MAX_USER_STATS) return STAT_GET(*shared);
+    return sum_shares(px, shared, offsetof(struct mx_hot, user), sizeof(struct mx_user_hot), user,
+                      off);
 }
