@@ -36,7 +36,8 @@ BENCH_MANY=1|only, BENCH_MYMUX_RESTART=0 (one mymux per section instead of a
 fresh one per mymux run), BENCH_SESSION_TRACK=1 (leave MariaDB's session tracking on;
 default off, as on TiDB), BENCH_MYMUX_TRACKING=auto|on|off (mymux's
 backends[].session_tracking: on = its own trackers per connection, off = the
-classifier alone, as for TiDB; default auto), BENCH_KEEP=1, BENCH_RESULTS_DIR (bench/results).
+classifier alone, as for TiDB; default auto), BENCH_BUSY_POLL (mymux's busy_poll, e.g. 50us; default 0 = off), BENCH_KEEP=1,
+BENCH_RESULTS_DIR (bench/results).
 EOF
 }
 
@@ -312,6 +313,7 @@ mymux_start() {  # mymux_start POOL_MAX
   cat >"$cfg" <<EOF
 listen: 127.0.0.1:$MYMUX_PORT
 workers: $WORKERS
+busy_poll: ${BENCH_BUSY_POLL:-0}
 users:
   - name: app
     password: apppass
