@@ -109,7 +109,7 @@ LIST=(
 # They pass directly over TCP against the same server (plugin_vars only on its first run).
 RUNTIME_USER="logs in as a user the test creates at run time; mymux admits only the users in its configuration"
 SESSIONS="waits for the server's session count to fall back after disconnects; mymux keeps the backend connections open in its pool"
-OWN_STATEMENTS="counts what the server's session ran; on a pooled connection that includes mymux's own statements (trackers set, state replayed, warnings read back)"
+OWN_STATEMENTS="reads the server session's own counters; on a pooled connection they count the connection's life, mymux's own statements included (trackers set, state replayed, warnings read back), and a reset clears them"
 METADATA="reads MariaDB's extended column metadata (format=json), a MariaDB extended capability (MARIADB_CLIENT_EXTENDED_METADATA) mymux deliberately does not offer"
 KILL_EXPR="KILL with an expression for the id: mymux translates its ids in a literal KILL (and CONNECTION_ID()) only, and refuses the rest rather than let the server read them as its own"
 declare -A EXCLUDED=(
@@ -129,6 +129,18 @@ declare -A EXCLUDED=(
     [nested_profiling]="$RUNTIME_USER"
     [ps_grant]="$RUNTIME_USER"
     [sql_mode]="$RUNTIME_USER"
+    [cte_nonrecursive_not_embedded]="$RUNTIME_USER"
+    [delete_returning_grant]="$RUNTIME_USER"
+    [flush_notembedded]="$RUNTIME_USER"
+    [grant_explain_non_select]="$RUNTIME_USER"
+    [grant_kill]="$RUNTIME_USER"
+    [grant_master_admin]="$RUNTIME_USER"
+    [grant_read_only]="$RUNTIME_USER"
+    [grant_server]="$RUNTIME_USER"
+    [grant_slave_admin]="$RUNTIME_USER"
+    [lock_view]="$RUNTIME_USER"
+    [partition_grant]="$RUNTIME_USER"
+    [grant_utf8_cli]="$RUNTIME_USER (the mariadb client logs in as one)"
     [aborted_clients]="$SESSIONS"
     [mdev375]="$SESSIONS"
     [compress]="$SESSIONS"
@@ -137,11 +149,14 @@ declare -A EXCLUDED=(
     [rename]="$SESSIONS"
     [sp-threads]="$SESSIONS"
     [synchronization]="$SESSIONS"
+    [consistent_snapshot]="$SESSIONS"
+    [sp-innodb]="$SESSIONS"
     [empty_table]="$OWN_STATEMENTS (the status counter Empty_queries)"
     [status2]="$OWN_STATEMENTS (the status counter Questions)"
     [information_schema_parameters]="$OWN_STATEMENTS (the status counter Handler_read_rnd_next)"
     [information_schema_routines]="$OWN_STATEMENTS (the status counter Handler_read_rnd_next)"
     [myisam_explain_non_select_all]="$OWN_STATEMENTS (the status counters Handler_*)"
+    [invisible_field]="$OWN_STATEMENTS (the status counter Feature_invisible_columns)"
     [profiling]="$OWN_STATEMENTS (SHOW PROFILES)"
     [show_profile]="$OWN_STATEMENTS (SHOW PROFILES)"
     [mysqltest_tracking_info]="reads @@session_track_system_variables, which mymux sets to '*' on its backend connections to follow their state"
@@ -153,6 +168,8 @@ declare -A EXCLUDED=(
     [plugin_vars]="passes only the first time on a server: it leaves the archive plugin and an archive table behind, so the run after the direct one fails (directly too: it fails on the test bed's second direct run)"
     # Bugs left.
     [order_by_sortkey]="BUG LEFT, intermittent with pool.multiplex off (once in four CI runs, not reproduced in 160 runs alone or after its neighbours, release and ASan builds): its temporary table was gone before the test's DROP TABLE (1051 Unknown table)"
+    [auto_increment]="BUG LEFT, multiplexing on: LAST_INSERT_ID() after an INSERT of an explicit value (-1) into an AUTO_INCREMENT column is answered from the OK packet's insert id, which carries the explicit value, while the server's LAST_INSERT_ID() keeps the last generated one"
+    [sp-vars]="BUG LEFT: the row number in the message of a CALL's parameter conversion is what the previous statement on the connection left: 0 after the test's own, 1 after mymux's statements that read warnings back and empty the area (SELECT @@warning_count ..., DO (SELECT ...))"
     [get_diagnostics]="BUG LEFT: GET DIAGNOSTICS CONDITION n after an error goes to whichever connection the session borrows next, where the server has no condition (a warning 1758 Invalid condition number); mymux answers SHOW WARNINGS and @@warning_count itself, not yet GET DIAGNOSTICS"
 )
 
@@ -239,7 +256,7 @@ GLOBALS="sql_mode default_storage_engine autocommit character_set_server collati
     tmp_table_size sort_buffer_size use_stat_tables histogram_type histogram_size
     optimizer_use_condition_selectivity lock_wait_timeout innodb_lock_wait_timeout time_zone
     div_precision_increment group_concat_max_len concurrent_insert low_priority_updates
-    key_buffer_size"
+    key_buffer_size read_only"
 saved_settings="" saved_users=""
 saved_dbs=""
 fresh_test_db() {
@@ -306,9 +323,10 @@ while IFS= read -r line; do
     if [ "$line" = "#" ]; then part=$((part + 1)); continue; fi
     case $part in
     0) [ "$line" = "$saved_settings" ] ||
-        { "${via[@]}" -e "SET GLOBAL max_allowed_packet = 16777216"; "${via[@]}" -e "SET GLOBAL $saved_settings"; } ;;
-    1) grep -qxF -- "$line" <<<"$saved_dbs" || "${srv[@]}" -e "DROP DATABASE \`$line\`" ;;
-    2) grep -qxF -- "$line" <<<"$saved_users" || "${srv[@]}" -e "DROP USER $line" ;;
+        { "${via[@]}" -e "SET GLOBAL max_allowed_packet = 16777216" </dev/null
+          "${via[@]}" -e "SET GLOBAL $saved_settings" </dev/null; } ;;
+    1) grep -qxF -- "$line" <<<"$saved_dbs" || "${srv[@]}" -e "DROP DATABASE \`$line\`" </dev/null ;;
+    2) grep -qxF -- "$line" <<<"$saved_users" || "${srv[@]}" -e "DROP USER $line" </dev/null ;;
     esac
 done <<<"$state" >/dev/null 2>&1
 WRAPPER
