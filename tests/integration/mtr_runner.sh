@@ -35,7 +35,7 @@
 # Environment: MTR (default /usr/share/mysql/mysql-test/mariadb-test-run), MTR_TIMEOUT
 # (seconds for the whole batch, default 600), MTR_LOG_DIR (keep the logs there).
 #
-# How the list was chosen: every `main` test without its own server options (.opt/.cnf,
+# How the list was chosen: first, every `main` test without its own server options (.opt/.cnf,
 # which --extern cannot apply) and without a need for a debug build, binary log, plugin,
 # query cache or restart, shorter than 7 kB of test text, was run directly against such a
 # server; of the ~300 that passed, about 170 were taken by area (DDL and DML, queries and the
@@ -44,8 +44,17 @@
 # functions, GIS, partitions, engines, client programs) so that each area has several, plus
 # the longer tests that issue 15 found failing through mymux (sp-cursor, signal, ctype_latin1,
 # user_var, packet, select_safe, ...), less the few that take seconds each (sp_stress_case,
-# index_merge_innodb, range_mrr_icp, timeout). 182 tests: under a minute per run, directly or
-# through mymux, on the 2-core CI machine.
+# index_merge_innodb, range_mrr_icp, timeout): 182 tests. Then all 851 candidates (see
+# candidates() and --candidates) were run once, each from a fresh state, on MariaDB 10.11 on
+# the 2-core machine: 639 passed directly, 549 of those through mymux with multiplexing on
+# and 577 with it off (the failures are excluded below with their reasons, or are bugs left,
+# or follow from state a failed test left behind: one run of mysqldump-timing that met the
+# server's max_connections left max_statement_time at 0.1 s for the 20 after it). The other
+# tests that passed all three runs and took under 0.25 s each directly were added (227; less
+# client_xml, which another test's leftover view fails now and then, overflow, which waits
+# for the server's session count, and timeout, left out before): 409 tests, whose three runs
+# in test_mtr.py take about five minutes. The 150 that passed all three but take longer
+# (about 330 s a run) are left to --candidates.
 
 set -u
 
@@ -103,6 +112,58 @@ LIST=(
     strict_autoinc_1myisam strict_autoinc_3heap preload assign_key_cache
     # client programs
     mysqldump-header mysqltest_256 my_print_defaults perror non_blocking_api
+    # the other candidates that passed directly and through mymux both ways in the
+    # measurement (see the header) and took under 0.25 s each directly, by name
+    alias alter_table_autoinc-5574 alter_table_online analyze analyze_format_json_timings
+    analyze_stmt_orderby backup_aria bigint binary_to_hex bool_innodb bug12427262 bug13633383
+    bulk_replace check_constraint check_constraint_innodb client column_compression_utf16
+    comment_column comment_column2 comment_index comment_table comments commit compare
+    contributors create-uca create_drop_server create_drop_user create_or_replace_pfs
+    create_utf8 create_w_max_indexes_64 cset_narrowing cte_cycle cte_recursive_not_embedded
+    ctype_ascii ctype_collate ctype_collate_table ctype_cp850 ctype_cp932 ctype_errors
+    ctype_filename_innodb ctype_latin2 ctype_many ctype_partitions ctype_recoding
+    ctype_sjis_innodb ctype_uca_innodb ctype_uca_partitions ctype_ucs2_general_ci_casefold
+    ctype_ucs2_general_mysql500_ci_casefold ctype_ucs2_general_mysql500_ci_ws
+    ctype_ucs2_turkish_ci_casefold ctype_ucs2_unicode_520_ci_casefold
+    ctype_utf8mb3_general_ci_casefold ctype_utf8mb3_general_ci_ws
+    ctype_utf8mb3_turkish_ci_casefold ctype_utf8mb3_unicode_520_ci_casefold
+    custom_aggregate_functions datetime_456 default_innodb delete_innodb
+    delimiter_command_case_sensitivity distinct_notembedded empty_string_literal
+    events_microsec events_trans execution_constants explain_innodb
+    explain_json_format_partitions explain_json_innodb ext_key_noPK_6794
+    fast_prefix_index_fetch_innodb features fetch_first filesort_bad_i_s-7585 fulltext
+    fulltext_cache fulltext_derived_4257 fulltext_derived_4316 fulltext_distinct
+    fulltext_left_join func_concat func_date_add func_default func_des_encrypt func_digest
+    func_encrypt_ucs2 func_group_innodb func_sapdb func_system func_test func_time_hires
+    func_time_round gcc296 gis-alter_table_online gis-json group_by_innodb
+    group_min_max_notembedded handler_read_last ignored_index_innodb
+    implicit_char_to_num_conversion in_datetime_241 in_subq_cond_pushdown
+    index_merge_innodb_notembedded innodb_bug878769 insert_innodb item_types
+    join_cache_cardinality json_normalize leaks load_timezones_with_alter_algorithm_inplace
+    loaddata_autocom_innodb locked_temporary-5955 long_unique_bugs_no_sp_protocol
+    long_unique_update long_unique_using_hash lotofstack lowercase_table5 max_session_mem_used
+    mdev-25830 mdev-35721-ubsan mdev-35765 mdev-37000 mdev13607 mdev19198 mdev316 mdev_14586
+    mrr_derived_crash_4610 multi_update_innodb mysql_comments mysql_cp932 mysql_not_windows
+    mysql_protocols mysqld--defaults-file mysqldump-utf8mb4 mysqltest_cont_on_error
+    name_const_replacement odbc olap opt_trace_default opt_trace_index_merge_innodb
+    opt_trace_ucs2 order_by-mdev-10122 order_by_zerolength-4285 parser_not_embedded
+    partition_bug18198 partition_column_prune partition_key_cache partition_mgm_err
+    partition_mgm_err2 partition_mrr_innodb partition_mrr_myisam partition_ucs2 precedence_bugs
+    progress_976225 ps_11bugs ps_not_windows range_notembedded reopen_temp_table
+    repair_symlink-5543 replace_returning_datatypes replace_returning_err rowid_filter_myisam
+    rowid_order_innodb select_found servers set_operation set_statement_profiling
+    show_function_with_pad_char_to_full_length sighup-6580 signal_demo1 simultaneous_assignment
+    single_delete_update_innodb sp-bugs2 sp-dynamic sp-expr sp-for-loop sp-no-valgrind
+    sql_mode_pad_char_to_full_length ssl_and_innodb stack stack-crash stat_tables_flush
+    stat_tables_missing stat_tables_partition statement-expr statistics_index_crash-7362
+    status_bug17954 strict_autoinc_2innodb strings subselect-crash_15755 subselect2
+    subselect_elimination subselect_mat_analyze_json subselect_notembedded
+    subselect_nulls_innodb subselect_sj_aria subselect_union_rand system_mysql_db
+    system_mysql_db_refs table_keyinfo-6838 truncate truncate_notembedded type_date
+    type_date_round type_ranges type_set type_temporal_innodb type_time_6065 type_year
+    union_innodb update_innodb variables_community view_alias win_as_arg_to_aggregate_func
+    win_big-mdev-10092 win_bit win_empty_over win_first_last_value win_i_s win_insert_select
+    win_lead_lag win_min_max win_nth_value win_ntile win_percentile xml
 )
 
 # Tests (of the list or the candidates) that cannot pass through mymux, each with the reason.
@@ -151,6 +212,7 @@ declare -A EXCLUDED=(
     [synchronization]="$SESSIONS"
     [consistent_snapshot]="$SESSIONS"
     [sp-innodb]="$SESSIONS"
+    [overflow]="$SESSIONS"
     [empty_table]="$OWN_STATEMENTS (the status counter Empty_queries)"
     [status2]="$OWN_STATEMENTS (the status counter Questions)"
     [information_schema_parameters]="$OWN_STATEMENTS (the status counter Handler_read_rnd_next)"
@@ -256,7 +318,7 @@ GLOBALS="sql_mode default_storage_engine autocommit character_set_server collati
     tmp_table_size sort_buffer_size use_stat_tables histogram_type histogram_size
     optimizer_use_condition_selectivity lock_wait_timeout innodb_lock_wait_timeout time_zone
     div_precision_increment group_concat_max_len concurrent_insert low_priority_updates
-    key_buffer_size read_only"
+    key_buffer_size read_only max_statement_time max_connections"
 saved_settings="" saved_users=""
 saved_dbs=""
 fresh_test_db() {
