@@ -159,6 +159,7 @@ struct mx_session {
     uint32_t kq_victim;              /* the synthetic is KILL QUERY of this session's... */
     unsigned kq_tid;                 /* ...backend thread, on server s->server */
     bool kq_owner;                   /* ...asked by its owner (else it authorises a KILL) */
+    bool kq_gone_ok;                 /* in flight: its ERR 1094 is answered OK (see relay) */
     uint16_t synthetic_len;
     struct mx_kill_batch *kb;        /* KILL USER under way (session.c), NULL otherwise */
     bool counted;                    /* counted in px->sessions_total */

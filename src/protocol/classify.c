@@ -825,7 +825,11 @@ static void cls_scan_tok(struct cls_scan *sc, const struct cls_tok *t)
         if (t->type == TK_WORD) {
             if (!sc->uses_tables && cls_names_tables(t, idx))
                 sc->uses_tables = true;
-            if (cls_kw(t, "SQL_CALC_FOUND_ROWS"))
+            /* LIMIT with an offset: MariaDB's FOUND_ROWS() counts the skipped rows
+             * too (MDEV-9390), which the rows relayed do not tell, so the next
+             * statement stays on this connection as after SQL_CALC_FOUND_ROWS */
+            if (cls_kw(t, "SQL_CALC_FOUND_ROWS") ||
+                (cls_kw(t, "OFFSET") && !cls_kw(&sc->first, "SHOW")))
                 sc->pins |= CLS_PIN_FOUND_ROWS;
             else if (cls_kw(t, "INTO"))
                 sc->has_into = true;
@@ -870,6 +874,8 @@ static void cls_scan_tok(struct cls_scan *sc, const struct cls_tok *t)
             sc->depth++;
         } else if (cls_punct(t, ')')) {
             sc->depth--;
+        } else if (cls_punct(t, ',') && cls_kw(&sc->p2, "LIMIT") && !cls_kw(&sc->first, "SHOW")) {
+            sc->pins |= CLS_PIN_FOUND_ROWS; /* LIMIT offset, count: see OFFSET above */
         }
     }
     sc->p4 = sc->p3;

@@ -56,7 +56,9 @@ enough of the protocol for a login and a few commands:
   definition, then nothing), or a result set that breaks: "absurd_count" (2^64-1 columns),
   "short_defs" / "long_defs" (fewer / more definitions than announced), "garbage_def"
   (a packet that is no definition), "die_in_rows" (the connection drops after three rows),
-  "die_in_packet" (it drops inside a row); for COM_STMT_EXECUTE the rows are binary. A COM_QUERY containing "WARN" is answered with an OK carrying one
+  "die_in_packet" (it drops inside a row; for COM_STMT_EXECUTE the rows are binary),
+  "err_1094" (ERR 1094 Unknown thread id, as for a KILL of a thread that has just ended).
+  `fault` may also be a list of such triples, each done once. A COM_QUERY containing "WARN" is answered with an OK carrying one
   warning; SHOW WARNINGS and mymux's SELECT @@warning_count, ... answer as a server would
   after it (one warning).
   `prepare_counts[text] = (params, columns)` makes COM_STMT_PREPARE of that text announce
@@ -856,10 +858,14 @@ class FakeMySQL8:
                 self.commands.append((cmd, arg))
             if cmd == COM_QUIT:
                 return
-            f = self.fault
-            if f and f[0] == cmd and f[1].encode() in arg:
+            faults = self.fault if isinstance(self.fault, list) else [self.fault]
+            f = next((f for f in faults if f and f[0] == cmd and f[1].encode() in arg), None)
+            if f:
                 with self._lock:
-                    self.fault = None
+                    if isinstance(self.fault, list):
+                        self.fault = [x for x in self.fault if x is not f]
+                    else:
+                        self.fault = None
                     self.faults_done.append((cmd, arg))
                 if f[2] == "close":
                     return
@@ -883,6 +889,10 @@ class FakeMySQL8:
                 if f[2] == "garbage":
                     conn.write(b"\x42 this is not an answer")
                     conn.faulted = True  # the peer must hang up now (not an error)
+                    continue
+                if f[2] == "err_1094":  # a KILL of a thread that has just ended
+                    conn.write(self._err(1094, "HY000", "Unknown thread id: "
+                                         + arg.decode(errors="replace").split()[-1]))
                     continue
                 conn.write(self._err(1105, "HY000", "fake server: injected error"))
                 continue

@@ -331,3 +331,50 @@ def test_client_leaves_while_its_backend_logs_in(proxy_slow_login, fake):
     n = pool_counts(proxy_slow_login)
     assert (n["busy"], n["opening"], n["open"], n["idle"]) == (0, 0, 1, 1), n
     assert "AddressSanitizer" not in proxy_slow_login.log()
+
+
+def test_kill_of_a_thread_that_ended_meanwhile_is_ok(mymux_factory, fake):
+    """Issue 15, lock_kill of MariaDB's suite under load: the owner's KILL [QUERY] of a
+    session busy on a backend thread goes out as KILL QUERY of that thread, and when the
+    thread ends before the server runs it (its ALTER TABLE ended as its worker closed it),
+    the server answers 1094 Unknown thread id. A server kills its own thread atomically and
+    answers OK; so does mymux, as when it sees the statement end first. The fake stands in for
+    the server that lost the race, which a real one does only by chance."""
+    import threading
+    m = mymux_factory({
+        "workers": 1,
+        "users": [{"name": "app", "password": "apppass"}],
+        "backends": [{"name": "fake8", "address": fake.address, "health": {"type": "none"}}],
+        "health": {"type": "none"},
+        "pool": {"max_per_backend": 2, "wait_timeout": "10s"},
+    })
+    v = m.connect(autocommit=True, read_timeout=60)
+    k = m.connect(autocommit=True)
+    vid = v.thread_id()  # mymux's id, from its greeting
+    fake.fault = [(fakeserver.COM_QUERY, "STALL", "stall"),
+                  (fakeserver.COM_QUERY, "KILL QUERY", "err_1094")]
+    got = []
+
+    def stalled():
+        try:
+            q(v, "SELECT STALL")
+            got.append("answered")
+        except pymysql.MySQLError as e:
+            got.append(e.args[0])
+
+    t = threading.Thread(target=stalled)
+    t.start()
+    try:
+        testbed.wait_until(lambda: any(b"STALL" in a for c, a in fake.all_commands()), 10,
+                           what="the victim's statement on the backend")
+        q(k, f"KILL QUERY {vid}")  # 1094 before the fix
+        assert any(b"KILL QUERY" in a for c, a in fake.all_commands())
+        assert "kill_query_thread_gone" in m.log()
+        assert one(k, "SELECT 5") == 5
+        q(k, f"KILL {vid}")  # the victim's connection closes
+        t.join(30)
+        assert got and got[0] in (2013, 2006), got
+    finally:
+        t.join(30)
+        v.close()
+        k.close()

@@ -162,6 +162,43 @@ def test_warning_does_not_hold_the_only_connection(mymux_factory, tracking):
         b.close()
 
 
+@pytest.mark.parametrize("columns", [40, 400])
+def test_long_note_reads_as_the_server_wrote_it(mymux_factory, tracking, backends, columns):
+    """EXPLAIN EXTENDED's note 1003 is the whole rewritten query, 1.1 kB and 12 kB here:
+    mymux read it back and answered SHOW WARNINGS with its first 512 bytes (issue 15:
+    derived_cond_pushdown, join_nested, subselect_mat and more of MariaDB's suite)."""
+    sql = "EXPLAIN EXTENDED SELECT " + ", ".join(f"a + {i} AS c{i}" for i in range(columns)) + \
+        " FROM diag_t"
+    d = pymysql.connect(host=backends[0].host, port=backends[0].port, user="app",
+                        password="apppass", database="test", autocommit=True)
+    m = mymux_factory(one_conn_config(tracking=tracking))
+    a = m.connect(database="test", autocommit=True)
+    b = m.connect(database="test", autocommit=True)
+    try:
+        want = []
+        for conn in (d, a):
+            with conn.cursor() as cur:
+                cur.execute("CREATE TABLE IF NOT EXISTS diag_t (a INT)")
+                cur.execute(sql)
+            if conn is a:
+                assert one_value(b, "SELECT 1") == 1  # the connection went back meanwhile
+            with conn.cursor() as cur:
+                cur.execute("SHOW WARNINGS")
+                want.append(cur.fetchall())
+        assert len(want[0][0][2]) > 1000
+        assert want[1] == want[0]
+    finally:
+        d.close()
+        a.close()
+        b.close()
+
+
+def one_value(conn, sql):
+    with conn.cursor() as cur:
+        cur.execute(sql)
+        return cur.fetchall()[0][0]
+
+
 def test_reset_connection_forgets_held_diagnostics(mymux_factory, tracking):
     m = mymux_factory(one_conn_config(wait=LONG_WAIT, tracking=tracking))
     a = m.connect(database="test", autocommit=True)

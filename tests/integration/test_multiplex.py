@@ -629,6 +629,18 @@ def test_found_rows_after_plain_select(mux1, clients, table):
     assert one(b, "SELECT FOUND_ROWS()") == 4
 
 
+def test_found_rows_after_limit_with_offset(mux1, clients, table):
+    """MariaDB's FOUND_ROWS() after a LIMIT with an offset counts the skipped rows too
+    (MDEV-9390; select_found of its suite): 3 for LIMIT 2,1, where one row was sent. The
+    rows relayed do not tell, so the session keeps the connection for its next statement."""
+    a, b = clients(mux1, 2)
+    assert len(q(a, f"SELECT * FROM {table} ORDER BY id LIMIT 2,1")) == 1
+    assert one(a, "SELECT FOUND_ROWS()") == 3
+    assert len(q(a, f"SELECT * FROM {table} ORDER BY id LIMIT 1 OFFSET 4")) == 1
+    assert one(a, "SELECT FOUND_ROWS()") == 5
+    assert one(b, "SELECT 1") == 1  # released after A's next statement
+
+
 def test_row_count_after_update(mux1, clients, table):
     a, b, c = clients(mux1, 3)
     with a.cursor() as cur:

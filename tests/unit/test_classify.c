@@ -234,6 +234,16 @@ static void test_temp_prepare_misc_pins(void **state)
     assert_int_equal(PINS("EXECUTE IMMEDIATE 'SELECT 1'"), CLS_PIN_UNSURE);
 
     assert_int_equal(PINS("SELECT SQL_CALC_FOUND_ROWS * FROM t LIMIT 1"), CLS_PIN_FOUND_ROWS);
+    /* an offset makes MariaDB's FOUND_ROWS() count the skipped rows (MDEV-9390) */
+    assert_int_equal(PINS("SELECT * FROM t ORDER BY a LIMIT 2,1"), CLS_PIN_FOUND_ROWS);
+    assert_int_equal(PINS("SELECT * FROM t ORDER BY a LIMIT ?, ?"), CLS_PIN_FOUND_ROWS);
+    assert_int_equal(PINS("SELECT * FROM t LIMIT 1 OFFSET 2"), CLS_PIN_FOUND_ROWS);
+    assert_int_equal(PINS("SELECT * FROM t OFFSET 2 ROWS FETCH FIRST 1 ROWS ONLY"),
+                     CLS_PIN_FOUND_ROWS);
+    assert_int_equal(PINS("SELECT * FROM t LIMIT 2"), 0);
+    assert_int_equal(PINS("SHOW WARNINGS LIMIT 1, 5"), 0); /* answered by mymux */
+    assert_int_equal(PINS("SHOW WARNINGS LIMIT 1 OFFSET 1"), 0);
+    assert_int_equal(PINS("SELECT a, b FROM t LIMIT 2"), 0);
     assert_int_equal(PINS("HANDLER t OPEN"), CLS_PIN_HANDLER);
     assert_int_equal(PINS("HANDLER db.t OPEN AS h"), CLS_PIN_HANDLER);
     assert_int_equal(PINS("HANDLER t CLOSE"), 0);
