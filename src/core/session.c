@@ -1015,11 +1015,7 @@ static void kill_batch_send(struct mx_session *s)
             continue; /* nothing running there any more */
         char q[48];
         int ql = snprintf(q, sizeof q, "KILL QUERY %u", v->tid);
-        size_t off = pkt_wr_begin(&w);
-        pkt_wr_u8(&w, COM_QUERY);
-        pkt_wr_bytes(&w, q, (size_t)ql);
-        pkt_wr_end(&w, off, 0);
-        if (w.bad) break;
+        if (pkt_command(&w, COM_QUERY, q, (size_t)ql) != 0) break;
         be_expect(be, COM_QUERY, NULL);
         n++;
     }
@@ -1035,10 +1031,7 @@ static void kill_batch_send(struct mx_session *s)
         return;
     }
     kb->next = kb->n;
-    uv_timer_stop(&s->timer);
-    if (s->reg) atomic_store(&s->reg->busy, 0);
-    kill_batch_answer(s);
-    if (s->state != SS_CLOSING) finish_release(s);
+    kill_batch_finish(s);
 }
 
 #define KILL_USER_REFUSED                                                                          \
@@ -1980,10 +1973,7 @@ static void forward_command(struct mx_session *s)
         }
         struct pkt_wr w;
         pkt_wr_init(&w, o->data + o->wpos, o->cap - o->wpos);
-        size_t off = pkt_wr_begin(&w);
-        pkt_wr_u8(&w, COM_QUERY);
-        pkt_wr_bytes(&w, s->synthetic, s->synthetic_len);
-        pkt_wr_end(&w, off, 0);
+        pkt_command(&w, COM_QUERY, s->synthetic, s->synthetic_len);
         o->wpos += (uint32_t)w.pos;
         s->synthetic_len = 0;
         s->out_cmd_ready = true;
@@ -2211,10 +2201,7 @@ static int fetch_diagnostics(struct mx_session *s, struct mx_backend *be)
     struct pkt_wr w;
     pkt_wr_init(&w, o->data + o->wpos, o->cap - o->wpos);
     for (size_t i = 0; i < sizeof q / sizeof q[0]; i++) {
-        size_t off = pkt_wr_begin(&w);
-        pkt_wr_u8(&w, COM_QUERY);
-        pkt_wr_bytes(&w, q[i], strlen(q[i]));
-        pkt_wr_end(&w, off, 0);
+        pkt_command(&w, COM_QUERY, q[i], strlen(q[i]));
     }
     if (w.bad) return -1;
     o->wpos += (uint32_t)w.pos;
@@ -2318,11 +2305,7 @@ static int check_user_locks(struct mx_session *s, struct mx_backend *be)
     if (!o) return -1;
     struct pkt_wr w;
     pkt_wr_init(&w, o->data + o->wpos, o->cap - o->wpos);
-    size_t off = pkt_wr_begin(&w);
-    pkt_wr_u8(&w, COM_QUERY);
-    pkt_wr_bytes(&w, LOCK_CHECK_QUERY, sizeof LOCK_CHECK_QUERY - 1);
-    pkt_wr_end(&w, off, 0);
-    if (w.bad) return -1;
+    if (pkt_command(&w, COM_QUERY, LOCK_CHECK_QUERY, sizeof LOCK_CHECK_QUERY - 1) != 0) return -1;
     o->wpos += (uint32_t)w.pos;
     be_expect_rows(be, 1);
     s->locks_held = true; /* until a row says otherwise */

@@ -603,10 +603,7 @@ static bool charset_is_utf8(uint16_t collation)
 
 static void write_init_db(struct pkt_wr *w, struct mx_backend *be, const char *schema)
 {
-    size_t off = pkt_wr_begin(w);
-    pkt_wr_u8(w, COM_INIT_DB);
-    pkt_wr_bytes(w, schema, strlen(schema));
-    pkt_wr_end(w, off, 0);
+    pkt_command(w, COM_INIT_DB, schema, strlen(schema));
     be_expect(be, COM_INIT_DB, NULL);
 }
 
@@ -623,9 +620,7 @@ int sstate_write_sync(struct mx_session *s, struct mx_backend *be)
     be->sync_reset = need == SYNC_RESET_FIRST;
     uint8_t charset = be->charset;
     if (be->sync_reset) {
-        size_t off = pkt_wr_begin(&w);
-        pkt_wr_u8(&w, COM_RESET_CONNECTION);
-        pkt_wr_end(&w, off, 0);
+        pkt_command(&w, COM_RESET_CONNECTION, NULL, 0);
         be_expect(be, COM_RESET_CONNECTION, NULL);
         bstmts_clear(&be->stmts, &s->w->pcache);
         charset = be->hs_charset;
@@ -640,10 +635,7 @@ int sstate_write_sync(struct mx_session *s, struct mx_backend *be)
         static const char q[] = "SET session_track_state_change = 1, "
                                 "session_track_system_variables = '*', "
                                 "session_track_schema = 1, session_track_transaction_info = OFF";
-        size_t off = pkt_wr_begin(&w);
-        pkt_wr_u8(&w, COM_QUERY);
-        pkt_wr_bytes(&w, q, sizeof q - 1);
-        pkt_wr_end(&w, off, 0);
+        pkt_command(&w, COM_QUERY, q, sizeof q - 1);
         be_expect(be, COM_QUERY, NULL);
         be->track_armed = true;
         n++;
@@ -665,10 +657,7 @@ int sstate_write_sync(struct mx_session *s, struct mx_backend *be)
         names_first = false;
         if (!charset_is_utf8(charset)) {
             static const char q[] = "SET NAMES utf8mb4";
-            size_t off = pkt_wr_begin(&w);
-            pkt_wr_u8(&w, COM_QUERY);
-            pkt_wr_bytes(&w, q, sizeof q - 1);
-            pkt_wr_end(&w, off, 0);
+            pkt_command(&w, COM_QUERY, q, sizeof q - 1);
             be_expect(be, COM_QUERY, NULL);
             n++;
             charset = (uint8_t)charset_default_collation("utf8mb4");
@@ -684,10 +673,7 @@ int sstate_write_sync(struct mx_session *s, struct mx_backend *be)
         if (cs && coll) {
             char q[200];
             int ql = snprintf(q, sizeof q, "SET NAMES %s COLLATE %s", cs, coll);
-            size_t off = pkt_wr_begin(&w);
-            pkt_wr_u8(&w, COM_QUERY);
-            pkt_wr_bytes(&w, q, (size_t)ql);
-            pkt_wr_end(&w, off, 0);
+            pkt_command(&w, COM_QUERY, q, (size_t)ql);
             be_expect(be, COM_QUERY, NULL);
             n++;
         }
@@ -705,10 +691,7 @@ int sstate_write_sync(struct mx_session *s, struct mx_backend *be)
     /* the statement the command runs, prepared on this connection if new to it */
     struct mx_pstmt *ps = s->exec_ps;
     if (ps && ps->sql_len && !bstmts_get(&be->stmts, ps)) {
-        size_t off = pkt_wr_begin(&w);
-        pkt_wr_u8(&w, COM_STMT_PREPARE);
-        pkt_wr_bytes(&w, ps->sql, ps->sql_len);
-        pkt_wr_end(&w, off, 0);
+        pkt_command(&w, COM_STMT_PREPARE, ps->sql, ps->sql_len);
         be_expect(be, COM_STMT_PREPARE, ps);
         n++;
     }

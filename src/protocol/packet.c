@@ -190,6 +190,15 @@ void pkt_wr_end(struct pkt_wr *w, size_t off, uint8_t seq)
     pkt_put_hdr(w->p + off, (uint32_t)(w->pos - off - PKT_HDR), seq);
 }
 
+int pkt_command(struct pkt_wr *w, uint8_t cmd, const void *arg, size_t len)
+{
+    size_t off = pkt_wr_begin(w);
+    pkt_wr_u8(w, cmd);
+    if (len) pkt_wr_bytes(w, arg, len);
+    pkt_wr_end(w, off, 0);
+    return w->bad ? -1 : 0;
+}
+
 int pkt_ok(struct pkt_wr *w, uint8_t seq, uint64_t affected, uint64_t insert_id,
            uint16_t status, uint16_t warnings, const char *info)
 {

@@ -155,6 +155,9 @@ void pkt_wr_lenenc_str(struct pkt_wr *w, const void *p, size_t n);
 void pkt_wr_zero(struct pkt_wr *w, size_t n);
 /* Starts a packet: reserves the header and returns its offset. */
 size_t pkt_wr_begin(struct pkt_wr *w);
+/* One command packet (sequence 0): the command byte, then len bytes of arg.
+ * Returns -1 when it did not fit (w->bad). */
+int pkt_command(struct pkt_wr *w, uint8_t cmd, const void *arg, size_t len);
 /* Ends the packet begun at off: fills in the header with seq. */
 void pkt_wr_end(struct pkt_wr *w, size_t off, uint8_t seq);
 
