@@ -99,6 +99,20 @@ void registry_remove(struct mx_proxy *px, struct mx_reg_entry *e)
     pthread_mutex_unlock(&px->reg_lock);
 }
 
+/* What a caller may read of entry e, copied under the lock (the entry is its
+ * session's and may go once the lock is released). */
+static void copy_entry(struct mx_reg_entry *out, const struct mx_reg_entry *e)
+{
+    out->id = e->id;
+    out->worker = e->worker;
+    memcpy(out->user, e->user, sizeof out->user);
+    memcpy(out->backend_user, e->backend_user, sizeof out->backend_user);
+    memcpy(out->host, e->host, sizeof out->host);
+    atomic_store(&out->server, atomic_load(&e->server));
+    atomic_store(&out->backend_tid, atomic_load(&e->backend_tid));
+    atomic_store(&out->busy, atomic_load(&e->busy));
+}
+
 static int registry_get_marked(struct mx_proxy *px, uint32_t id, uint64_t until_ms,
                                struct mx_reg_entry *out)
 {
@@ -109,13 +123,7 @@ static int registry_get_marked(struct mx_proxy *px, uint32_t id, uint64_t until_
         struct mx_reg_entry *e = px->reg[k];
         if (e->id != id) continue;
         if (until_ms) atomic_store(&e->kill_until_ms, until_ms); /* before busy is read */
-        out->id = id;
-        out->worker = e->worker;
-        memcpy(out->user, e->user, sizeof out->user);
-        memcpy(out->backend_user, e->backend_user, sizeof out->backend_user);
-        atomic_store(&out->server, atomic_load(&e->server));
-        atomic_store(&out->backend_tid, atomic_load(&e->backend_tid));
-        atomic_store(&out->busy, atomic_load(&e->busy));
+        copy_entry(out, e);
         rc = 0;
         break;
     }
@@ -144,15 +152,7 @@ size_t registry_find_user(struct mx_proxy *px, const char *user, const char *hos
         if (!e || strcmp(e->user, user) != 0 || (host[0] && strcmp(e->host, host) != 0))
             continue;
         if (n < max) {
-            struct mx_reg_entry *o = &out[n];
-            o->id = e->id;
-            o->worker = e->worker;
-            memcpy(o->user, e->user, sizeof o->user);
-            memcpy(o->backend_user, e->backend_user, sizeof o->backend_user);
-            memcpy(o->host, e->host, sizeof o->host);
-            atomic_store(&o->server, atomic_load(&e->server));
-            atomic_store(&o->backend_tid, atomic_load(&e->backend_tid));
-            atomic_store(&o->busy, atomic_load(&e->busy));
+            copy_entry(&out[n], e);
         }
         n++;
     }
