@@ -1065,6 +1065,7 @@ static void handle_kill_user(struct mx_session *s, const struct cls_result *c)
     }
     kb->query = c->kill_query;
     kb->server = s->be ? s->be->pool->server : -1;
+    bool stop_any = false; /* a statement to stop on kb->server */
     for (size_t i = 0; i < n; i++) {
         struct mx_reg_entry *t = &found[i];
         kb->rows++;
@@ -1078,13 +1079,15 @@ static void handle_kill_user(struct mx_session *s, const struct cls_result *c)
         int server = atomic_load(&t->server);
         if (!atomic_load(&t->busy) || server < 0) continue;
         if (kb->server < 0) kb->server = server;
-        if (server == kb->server) v->tid = atomic_load(&t->backend_tid);
-        else log_warn("kill_user_unreached", "conn_id=%u target=%u (its statement runs on "
-                      "another server than the KILL's connection)", s->id, t->id);
+        if (server == kb->server) {
+            v->tid = atomic_load(&t->backend_tid);
+            stop_any = stop_any || v->tid;
+        } else {
+            log_warn("kill_user_unreached", "conn_id=%u target=%u (its statement runs on "
+                     "another server than the KILL's connection)", s->id, t->id);
+        }
     }
     free(found);
-    bool stop_any = false;
-    for (size_t i = 0; i < kb->n; i++) stop_any = stop_any || kb->v[i].tid;
     s->kb = kb;
     if (!stop_any) { /* nothing runs: no backend needed */
         session_set_state(s, SS_LOCAL);
