@@ -280,27 +280,11 @@ def _try(conn, sql):
 def proxy_slow_login(mymux_factory, fake):
     """The fake behind mymux, with a 3 s deadline for a backend login; the admin API on
     (the port is m.admin_port)."""
-    port = testbed.free_port()
-    m = mymux_factory({
-        "admin_listen": f"127.0.0.1:{port}",
-        "workers": 1,
-        "users": [{"name": "app", "password": "apppass"}],
-        "backends": [{"name": "fake8", "address": fake.address, "health": {"type": "none"}}],
-        "health": {"type": "none"},
-        "pool": {"max_per_backend": 2, "wait_timeout": "10s", "connect_timeout": "3s"},
-    })
-    m.admin_port = port
-    testbed.wait_until(lambda: testbed.port_accepts("127.0.0.1", port), 10, what="admin listener")
-    return m
+    return testbed.mymux_over_fake(mymux_factory, fake, {
+        "max_per_backend": 2, "wait_timeout": "10s", "connect_timeout": "3s"})
 
 
-def pool_counts(m):
-    import json
-    import urllib.request
-    with urllib.request.urlopen(f"http://127.0.0.1:{m.admin_port}/api/backends", timeout=10) as r:
-        body = json.loads(r.read().decode())
-    bs = body["backends"] if isinstance(body, dict) else body
-    return bs[0]["connections"]
+pool_counts = testbed.backend_connections
 
 
 def test_client_leaves_while_its_backend_logs_in(proxy_slow_login, fake):

@@ -7,9 +7,6 @@ server-side statement, and checks after each that the pool's counters are true a
 connection lent, and as many open as the backend has (a leaked or double-counted slot
 would show here, and with max_per_backend 1 it would also make the next borrow wait)."""
 
-import json
-import urllib.request
-
 import pytest
 
 import fakeserver
@@ -23,25 +20,11 @@ pytestmark = pytest.mark.proxy_only
 
 @pytest.fixture
 def proxy_books(mymux_factory, fake):
-    port = testbed.free_port()
-    m = mymux_factory({
-        "workers": 1,
-        "admin_listen": f"127.0.0.1:{port}",
-        "users": [{"name": "app", "password": "apppass"}],
-        "backends": [{"name": "fake8", "address": fake.address, "health": {"type": "none"}}],
-        "health": {"type": "none"},
-        "pool": {"max_per_backend": 1, "wait_timeout": "10s", "connect_timeout": "1500ms"},
-    })
-    m.admin_port = port
-    testbed.wait_until(lambda: testbed.port_accepts("127.0.0.1", port), 10, what="admin")
-    return m
+    return testbed.mymux_over_fake(mymux_factory, fake, {
+        "max_per_backend": 1, "wait_timeout": "10s", "connect_timeout": "1500ms"})
 
 
-def books(m):
-    with urllib.request.urlopen(f"http://127.0.0.1:{m.admin_port}/api/backends", timeout=5) as r:
-        doc = json.load(r)
-    b = (doc["backends"] if isinstance(doc, dict) else doc)[0]
-    return b["connections"]
+books = testbed.backend_connections
 
 
 def assert_books_true(m, fake):

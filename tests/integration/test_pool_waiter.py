@@ -8,9 +8,7 @@ nothing only because the answer came late enough). The scripted server (fakeserv
 its greeting back until the test lets it go, which a real server does not do on demand.
 """
 
-import json
 import re
-import urllib.request
 
 import pymysql
 import pytest
@@ -34,23 +32,12 @@ def fake():
 
 @pytest.fixture
 def proxy(mymux_factory, fake):
-    port = testbed.free_port()
-    m = mymux_factory({
-        "workers": 1,
-        "admin_listen": f"127.0.0.1:{port}",
-        "users": [{"name": "app", "password": "apppass"}],
-        "backends": [{"name": "fake8", "address": fake.address, "health": {"type": "none"}}],
-        "health": {"type": "none"},
-        "pool": {"max_per_backend": 1, "connect_timeout": "2s", "wait_timeout": "10s"},
-    })
-    m.admin_port = port
-    testbed.wait_until(lambda: testbed.port_accepts("127.0.0.1", port), 10, what="admin")
-    return m
+    return testbed.mymux_over_fake(mymux_factory, fake, {
+        "max_per_backend": 1, "connect_timeout": "2s", "wait_timeout": "10s"})
 
 
 def pool(m):
-    with urllib.request.urlopen(f"http://127.0.0.1:{m.admin_port}/api/pools", timeout=10) as r:
-        (p,) = json.loads(r.read().decode())
+    (p,) = testbed.admin_json(m, "/api/pools")
     return p
 
 

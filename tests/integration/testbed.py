@@ -546,3 +546,34 @@ def _read(path):
             return f.read().decode("utf-8", "replace")
     except OSError:
         return ""
+
+
+def mymux_over_fake(factory, fake, pool):
+    """mymux (one worker, user app) in front of the scripted server `fake`, health checks
+    off, with its admin API on m.admin_port; pool: the pool section."""
+    port = free_port()
+    m = factory({
+        "workers": 1,
+        "admin_listen": f"127.0.0.1:{port}",
+        "users": [{"name": "app", "password": "apppass"}],
+        "backends": [{"name": "fake8", "address": fake.address, "health": {"type": "none"}}],
+        "health": {"type": "none"},
+        "pool": pool,
+    })
+    m.admin_port = port
+    wait_until(lambda: port_accepts("127.0.0.1", port), 10, what="admin listener")
+    return m
+
+
+def admin_json(m, path):
+    """GET path of m's admin API (m.admin_port), decoded."""
+    import json
+    import urllib.request
+    with urllib.request.urlopen(f"http://127.0.0.1:{m.admin_port}{path}", timeout=10) as r:
+        return json.loads(r.read().decode())
+
+
+def backend_connections(m):
+    """The first backend's connection counts from m's admin API."""
+    doc = admin_json(m, "/api/backends")
+    return (doc["backends"] if isinstance(doc, dict) else doc)[0]["connections"]
