@@ -37,9 +37,7 @@ def test_broken_execute_answer_is_an_error_not_a_hang(proxy_deadline, fake, ps_b
     c = PsClient(binary, proxy_deadline, "app", "apppass")
     other = PsClient(binary, proxy_deadline, "app", "apppass")
     try:
-        prep = c.cmd("prep", "SELECT ?")
-        assert prep.startswith("ok"), prep
-        slot = prep.split("\t")[1]
+        slot, _ = c.prepare("SELECT ?")
         assert c.cmd("exec", slot, "7") == "ok\t7"
         fake.fault = (fakeserver.COM_STMT_EXECUTE, "", kind)
         # every row read before answering (Go's "execall"); within _line's 60 s: no hang

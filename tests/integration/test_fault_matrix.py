@@ -55,9 +55,7 @@ def test_fault_at_the_re_prepare_keeps_the_books(proxy_books, fake, isolation_ps
     m = proxy_books
     c = PsClient(isolation_ps, m, "app", "apppass")
     try:
-        prep = c.cmd("prep", "SELECT ?")
-        assert prep.startswith("ok"), prep
-        slot = prep.split("\t")[1]
+        slot, _ = c.prepare("SELECT ?")
         assert c.cmd("exec", slot, "1") == "ok\t1"
         fake.fail_executes(1)
         fake.fault = (fakeserver.COM_STMT_PREPARE, "SELECT ?", action)
@@ -86,9 +84,7 @@ def test_prepare_answered_with_other_counts(proxy_books, fake, isolation_ps, cou
     m = proxy_books
     c = PsClient(isolation_ps, m, "app", "apppass")
     try:
-        prep = c.cmd("prep", "SELECT ?")
-        assert prep.startswith("ok"), prep
-        slot = prep.split("\t")[1]
+        slot, _ = c.prepare("SELECT ?")
         assert c.cmd("exec", slot, "1") == "ok\t1"
         fake.prepare_counts["SELECT ?"] = counts
         fake.fault = (fakeserver.COM_STMT_EXECUTE, "", "close")
