@@ -491,7 +491,7 @@ int main(int argc, char **argv)
     atomic_store(&px.fd_limit, fd_limit);
     if (fd_limit > 0) {
         int base = atomic_load(&px.fd_base);
-        int reserve = worker_fd_reserve(cfg), room = fd_limit - base - reserve;
+        int reserve = worker_fd_reserve(cfg, px.servers), room = fd_limit - base - reserve;
         if (room < (fd_limit - base) / 2)
             log_warn("fd_limit", "soft=%d at_start=%d reserve=%d msg=\"the reserve for backend "
                      "connections does not fit; clients get half of what is left\"", fd_limit,

@@ -16,6 +16,7 @@
 #include "core/registry.h"
 #include "core/snapshot.h"
 #include "core/worker.h"
+#include "pool/cap.h"
 #include "pool/pool.h"
 
 #define API_SESSIONS_MAX 100000 /* per worker, per request */
@@ -97,7 +98,7 @@ static json_t *api_backend(struct mx_proxy *px, size_t i, const struct adm_rates
     struct api_pool_sum ps;
     api_pool_sum(px, i, &ps);
     int w = atomic_load(&sv->weight);
-    int max = bc->max_connections > 0 ? bc->max_connections : px->cfg->pool_max_per_backend;
+    int max = pool_server_cap(px->cfg, sv, i);
     int ok = atomic_load(&sv->check_ok);
     /* transitions: the state changes its checks made; failed: checks that failed */
     json_t *check = json_pack("{s:o, s:f, s:s, s:I, s:I}", "ok",
@@ -139,6 +140,9 @@ static json_t *api_backend(struct mx_proxy *px, size_t i, const struct adm_rates
         json_object_set_new(j, "state_s", json_integer((json_int_t)((now - since) / 1000)));
         json_object_set_new(j, "transitions", json_integer(atomic_load(&sv->transitions)));
         json_object_set_new(j, "sessions_peak", json_integer(atomic_load(&sv->affine_peak)));
+        /* the CPU count pool.max_per_backend: auto sizes the cap by (null: unknown) */
+        int cpus = bc->cpus > 0 ? bc->cpus : atomic_load(&sv->cpus);
+        json_object_set_new(j, "cpus", cpus > 0 ? json_integer(cpus) : json_null());
     }
     return j;
 }

@@ -10,6 +10,7 @@
 #include "core/proxy.h"
 #include "core/config.h"
 #include "core/worker.h"
+#include "pool/cap.h"
 #include "pool/pool.h"
 
 /* Writes s as a label value (backslash, quote and newline escaped). */
@@ -225,8 +226,7 @@ void metrics_handle(struct mx_proxy *px, const struct adm_request *q, struct adm
     M_SRV(f, px, "mymux_backend_connections_open", "gauge",
           "Backend connections open or opening, all workers.", atomic_load(&sv->open));
     M_SRV(f, px, "mymux_backend_connections_max", "gauge", "Cap of backend connections.",
-          cfg->backends[i_].max_connections > 0 ? cfg->backends[i_].max_connections
-                                                : cfg->pool_max_per_backend);
+          pool_server_cap(cfg, sv, i_));
     M_SRV(f, px, "mymux_backend_connections_lent", "gauge",
           "Backend connections lent to sessions now.", atomic_load(&sv->busy));
     m_pools(f, px);

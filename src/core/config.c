@@ -868,12 +868,13 @@ enum {
     B_MAINTENANCE,
     B_TRACKING,
     B_LOCK_CHECK,
+    B_CPUS,
     B_N
 };
 static const char *const config_backend_keys[B_N] = {
     "name",   "address", "weight",   "backup",     "max_connections", "status_port",
     "health", "tls",     "compress", "send_proxy", "maintenance",     "session_tracking",
-    "lock_check",
+    "lock_check",       "cpus",
 };
 static const char *const config_tracking_names[] = {"auto", "on", "off"};
 
@@ -901,6 +902,7 @@ static int config_parse_backend(struct config_ctx *c, const yaml_node_t *map,
     if (v[B_STATUS_PORT] &&
         config_get_int(c, v[B_STATUS_PORT], "status_port", 0, 65535, &b->status_port) < 0)
         return -1;
+    if (v[B_CPUS] && config_get_int(c, v[B_CPUS], "cpus", 0, 65536, &b->cpus) < 0) return -1;
     if (config_check_copy(c, map, &b->health, &c->cfg->health) < 0 ||
         (v[B_HEALTH] && config_parse_check(c, v[B_HEALTH], "in backend health", &b->health) < 0))
         return -1;
@@ -1019,13 +1021,14 @@ enum {
     P_MAX_WAITING,
     P_QUERY_TIMEOUT,
     P_PREPARED_UNUSED,
+    P_PER_CPU,
     P_N
 };
 static const char *const config_pool_keys[P_N] = {
     "max_per_backend", "min_idle",        "idle_timeout", "max_lifetime",
     "wait_timeout",    "connect_timeout", "multiplex",    "max_prepared",
     "connect_rate",    "max_connecting",  "max_waiting",  "query_timeout",
-    "max_prepared_unused",
+    "max_prepared_unused", "per_cpu",
 };
 
 static int config_parse_pool(struct config_ctx *c, const yaml_node_t *map)
@@ -1034,8 +1037,22 @@ static int config_parse_pool(struct config_ctx *c, const yaml_node_t *map)
     yaml_node_t *v[P_N];
     if (config_is_null(map)) return 0;
     if (config_fields(c, map, "pool", "in pool", config_pool_keys, P_N, v) < 0) return -1;
-    if ((v[P_MAX] && config_get_int(c, v[P_MAX], "max_per_backend", 1, INT_MAX,
-                                    &cfg->pool_max_per_backend) < 0) ||
+    if (v[P_MAX] && v[P_MAX]->type == YAML_SCALAR_NODE &&
+        strcmp(config_scalar(v[P_MAX]), "auto") == 0) {
+        cfg->pool_max_auto = true;
+    } else if (v[P_MAX] && !config_is_null(v[P_MAX])) {
+        if (v[P_MAX]->type == YAML_SCALAR_NODE &&
+            !(config_scalar(v[P_MAX])[0] >= '0' && config_scalar(v[P_MAX])[0] <= '9'))
+            return config_error(c, v[P_MAX],
+                                "max_per_backend: expected auto or a positive integer, got '" CONFIG_ECHO
+                                "'", config_scalar(v[P_MAX]));
+        if (config_get_int(c, v[P_MAX], "max_per_backend", 1, INT_MAX,
+                           &cfg->pool_max_per_backend) < 0)
+            return -1;
+        cfg->pool_max_auto = false;
+    }
+    if ((v[P_PER_CPU] &&
+         config_get_int(c, v[P_PER_CPU], "per_cpu", 1, 1024, &cfg->pool_per_cpu) < 0) ||
         (v[P_MIN_IDLE] &&
          config_get_int(c, v[P_MIN_IDLE], "min_idle", 0, INT_MAX, &cfg->pool_min_idle) < 0) ||
         (v[P_IDLE] &&
@@ -1062,7 +1079,7 @@ static int config_parse_pool(struct config_ctx *c, const yaml_node_t *map)
          config_get_int(c, v[P_PREPARED_UNUSED], "max_prepared_unused", 0, 65535,
                         &cfg->pool_max_prepared_unused) < 0))
         return -1;
-    if (cfg->pool_min_idle > cfg->pool_max_per_backend)
+    if (!cfg->pool_max_auto && cfg->pool_min_idle > cfg->pool_max_per_backend)
         return config_error(c, v[P_MIN_IDLE] ? v[P_MIN_IDLE] : map,
                             "min_idle: must not exceed max_per_backend (%d), got %d",
                             cfg->pool_max_per_backend, cfg->pool_min_idle);
@@ -1622,6 +1639,8 @@ static struct mx_config *config_new(const char *name)
     cfg->log_level = strdup("info");
     cfg->balance = strdup("roundrobin");
     cfg->pool_max_per_backend = 64;
+    cfg->pool_max_auto = true;
+    cfg->pool_per_cpu = 8;
     cfg->pool_min_idle = 0;
     cfg->pool_idle_timeout_ms = 60000;
     cfg->pool_max_lifetime_ms = 3600000;

@@ -68,6 +68,8 @@ struct mx_backend_cfg {
     int weight;   /* default 1 */
     bool backup;  /* default false */
     int max_connections; /* 0 = pool.max_per_backend */
+    int cpus;            /* its CPU count, for pool.max_per_backend: auto (0 = unknown:
+                            learned from the status port's tidb_server_maxprocs if it has one) */
     int status_port;     /* TiDB status port, 0 = none (default 10080 when health.type is status) */
     struct mx_check_cfg health;   /* global health section, with this backend's overrides */
     struct mx_backend_tls_cfg tls;
@@ -98,7 +100,10 @@ struct mx_config {
     size_t n_backends;
 
     /* pool: */
-    int pool_max_per_backend;   /* default 64 */
+    int pool_max_per_backend;   /* the cap when given, or auto's cap for a backend whose CPU
+                                   count is unknown: 64 (see pool/cap.c) */
+    bool pool_max_auto;         /* default true: pool.max_per_backend: auto */
+    int pool_per_cpu;           /* default 8: auto's connections per backend CPU */
     int pool_min_idle;          /* default 0 */
     int pool_idle_timeout_ms;   /* default 60000 */
     int pool_max_lifetime_ms;   /* default 3600000 */

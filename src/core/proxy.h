@@ -48,6 +48,8 @@ struct mx_server {
     atomic_uint version;    /* from its last greeting: hs_version_number(), 0 unknown */
     atomic_bool mariadb;    /* ...and whether it is MariaDB */
     atomic_bool tidb;       /* ...or TiDB */
+    atomic_int cpus;        /* its CPU count as its status port reports it (0 unknown):
+                               sets the connection cap under pool.max_per_backend: auto */
     atomic_int removed;     /* dropped from the configuration by a reload */
     atomic_int timeouts_in_row; /* query deadlines missed since its last finished answer */
     /* its host name resolved off the worker loops (core/resolve.c) */

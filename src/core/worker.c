@@ -18,6 +18,7 @@
 #include "core/guard.h"
 #include "core/log.h"
 #include "core/session.h"
+#include "pool/cap.h"
 #include "pool/pool.h"
 #include "router/balance.h"
 #include "protocol/packet.h"
@@ -256,13 +257,12 @@ int worker_listen_probe(const struct mx_config *cfg)
     return rc;
 }
 
-int worker_fd_reserve(const struct mx_config *cfg)
+int worker_fd_reserve(const struct mx_config *cfg, const struct mx_server *servers)
 {
     int reserve = 32; /* admin connections come and go, the resolver, a log reopen */
     for (size_t i = 0; i < cfg->n_backends; i++) {
-        int cap = cfg->backends[i].max_connections > 0 ? cfg->backends[i].max_connections
-                                                       : cfg->pool_max_per_backend;
-        reserve += (cap > 0 ? cap : 64) + 1; /* + its health check in flight */
+        reserve += pool_server_cap(cfg, servers ? &servers[i] : NULL, i) +
+                   1; /* + its health check in flight */
     }
     return reserve;
 }
@@ -272,7 +272,7 @@ bool worker_fd_room(const struct mx_proxy *px, int clients)
     int limit = atomic_load(&px->fd_limit); /* set last, once the base is known */
     if (limit <= 0) return true;
     int usable = limit - atomic_load(&px->fd_base);
-    int room = usable - worker_fd_reserve(px->cfg);
+    int room = usable - worker_fd_reserve(px->cfg, px->servers);
     /* a limit too small for the reserve (main.c warns): clients get half */
     if (room < usable / 2) room = usable / 2;
     return clients <= room;

@@ -17,6 +17,7 @@
 #include "pool/stmt.h"
 
 struct mx_config;
+struct mx_server;
 struct mx_proxy;
 struct mx_session;
 struct mx_session_info;
@@ -85,7 +86,7 @@ int worker_listen_probe(const struct mx_config *cfg);
 /* Descriptors kept for backend connections and health checks: every backend's
  * connection cap (max_connections, else pool.max_per_backend), one check per
  * backend, and a margin for the admin side, the resolver and logs. */
-int worker_fd_reserve(const struct mx_config *cfg);
+int worker_fd_reserve(const struct mx_config *cfg, const struct mx_server *servers);
 /* Whether `clients` open client sockets leave the reserve untouched. */
 bool worker_fd_room(const struct mx_proxy *px, int clients);
 void worker_stop(struct mx_worker *w);

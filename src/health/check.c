@@ -29,7 +29,8 @@ static void check_vfinish(struct check_conn *c, enum health_outcome o, unsigned 
     if (c->finished) return;
     c->finished = true;
     struct health_result r = {.outcome = o,
-                              .latency_us = latency_us ? latency_us : check_elapsed_us(c)};
+                              .latency_us = latency_us ? latency_us : check_elapsed_us(c),
+                              .cpus = c->cpus};
     vsnprintf(r.detail, sizeof r.detail, fmt, ap);
     /* Server text goes into key="value" log lines: no quotes, no control bytes. */
     for (char *q = r.detail; *q; q++)
@@ -232,8 +233,9 @@ void check_consume(struct check_conn *c, size_t n)
     c->in_len -= n;
 }
 
-struct check_conn *check_start(uv_loop_t *loop, const struct mx_config *cfg,
-                               const struct mx_backend_cfg *bc, void *arg, check_done_cb done)
+static struct check_conn *check_open(uv_loop_t *loop, const struct mx_config *cfg,
+                                     const struct mx_backend_cfg *bc, void *arg,
+                                     check_done_cb done, const struct check_ops *ops, int port)
 {
     struct check_conn *c = calloc(1, sizeof *c);
     if (!c) return NULL;
@@ -242,26 +244,38 @@ struct check_conn *check_start(uv_loop_t *loop, const struct mx_config *cfg,
     c->bc = bc;
     c->arg = arg;
     c->done = done;
+    c->ops = ops;
     uv_tcp_init(loop, &c->tcp);
     uv_timer_init(loop, &c->timer);
     c->tcp.data = c;
     c->timer.data = c;
     c->handles = 2;
-    int port = bc->port;
-    switch (bc->health.type) {
-    case MX_CHECK_MYSQL:
-        c->ops = &check_mysql_ops;
-        break;
-    case MX_CHECK_STATUS:
-        c->ops = &check_status_ops;
-        port = bc->status_port > 0 ? bc->status_port : 10080;
-        break;
-    default:
-        c->ops = &check_tcp_ops;
-        break;
-    }
     check_connect(c, bc->host, port);
     return c;
+}
+
+static int check_status_port(const struct mx_backend_cfg *bc)
+{
+    return bc->status_port > 0 ? bc->status_port : 10080;
+}
+
+struct check_conn *check_start(uv_loop_t *loop, const struct mx_config *cfg,
+                               const struct mx_backend_cfg *bc, void *arg, check_done_cb done)
+{
+    switch (bc->health.type) {
+    case MX_CHECK_MYSQL:
+        return check_open(loop, cfg, bc, arg, done, &check_mysql_ops, bc->port);
+    case MX_CHECK_STATUS:
+        return check_open(loop, cfg, bc, arg, done, &check_status_ops, check_status_port(bc));
+    default:
+        return check_open(loop, cfg, bc, arg, done, &check_tcp_ops, bc->port);
+    }
+}
+
+struct check_conn *check_start_cpus(uv_loop_t *loop, const struct mx_config *cfg,
+                                    const struct mx_backend_cfg *bc, void *arg, check_done_cb done)
+{
+    return check_open(loop, cfg, bc, arg, done, &check_cpus_ops, check_status_port(bc));
 }
 
 void check_finish_err(struct check_conn *c, const uint8_t *p, size_t len)

@@ -20,6 +20,7 @@ struct health_result {
     enum health_outcome outcome;
     unsigned latency_us; /* connect to the decisive answer */
     char detail[120];    /* "ok 0.4ms", "timeout", "refused", "ERR 1040 ...", "HTTP 500" */
+    int cpus;            /* the cpus probe's finding (tidb_server_maxprocs), 0 none */
 };
 
 typedef void (*check_done_cb)(void *arg, const struct health_result *r);
@@ -82,12 +83,19 @@ struct check_conn {
     bool status_seen;
     int http_status;
     unsigned http_latency_us;
+    /* cpus probe */
+    bool line_too_long; /* skipping the rest of a line longer than in[] */
+    int cpus;
 };
 
 /* Starts the check configured for backend bc. done is called exactly once
  * unless the check is aborted. Returns NULL only when out of memory. */
 struct check_conn *check_start(uv_loop_t *loop, const struct mx_config *cfg,
                                const struct mx_backend_cfg *bc, void *arg, check_done_cb done);
+/* Asks backend bc's status port for its CPU count (GET /metrics, the gauge
+ * tidb_server_maxprocs): HC_OK with r->cpus set, or HC_FAIL. Same contract. */
+struct check_conn *check_start_cpus(uv_loop_t *loop, const struct mx_config *cfg,
+                                    const struct mx_backend_cfg *bc, void *arg, check_done_cb done);
 /* Cancels a check in flight without calling done (shutdown). */
 void check_abort(struct check_conn *c);
 
@@ -108,6 +116,6 @@ void check_finish_ok(struct check_conn *c, unsigned latency_us);
 /* A failure from an ERR packet's payload: "ERR 1040 Too many connections". */
 void check_finish_err(struct check_conn *c, const uint8_t *p, size_t len);
 
-extern const struct check_ops check_tcp_ops, check_mysql_ops, check_status_ops;
+extern const struct check_ops check_tcp_ops, check_mysql_ops, check_status_ops, check_cpus_ops;
 
 #endif

@@ -12,6 +12,7 @@
 #include "core/proxy.h"
 #include "core/config.h"
 #include "health/check.h"
+#include "pool/cap.h"
 
 /* One backend slot (control thread only). Slots are stable across reloads. */
 struct health_srv {
@@ -22,6 +23,10 @@ struct health_srv {
     int last_outcome;      /* -1 before the first result */
     bool tick_open;        /* tick initialised (closed by health_stop) */
     int type, interval_ms; /* what the tick runs now (MX_CHECK_NONE: stopped) */
+    struct check_conn *cpus_probe; /* asking its status port for its CPU count, or NULL */
+    uint64_t cpus_next_ms;         /* when to ask again after a probe that found none */
+    bool cpus_failed_logged;
+    bool cpus_recheck; /* back up after being down: ask again, keep the old count meanwhile */
 };
 
 static struct {
@@ -140,6 +145,10 @@ static void health_on_result(void *arg, const struct health_result *r)
     }
     uint64_t now = mx_now_ms();
     if (next == SRV_UP) atomic_store(&s->up_since_ms, now);
+    if (next == SRV_UP && cur == SRV_DOWN) { /* perhaps restarted: its CPUs are asked again */
+        hs->cpus_recheck = true;
+        hs->cpus_next_ms = 0;
+    }
     srv_state_changed(s, now);
     atomic_fetch_add(&s->check_transitions, 1);
     char reason[160];
@@ -157,12 +166,61 @@ static void health_on_result(void *arg, const struct health_result *r)
               health_state_name(next), reason);
 }
 
+/* pool.max_per_backend: auto sizes a server's cap by its CPU count. A server
+ * with a status port (TiDB's) says it: the probe asks until it has an answer,
+ * every 30 s, and again when the server comes back up (it may have restarted
+ * on other hardware). Other servers keep the fallback unless backends[].cpus
+ * states it. */
+#define CPUS_RETRY_MS 30000
+
+static void health_on_cpus(void *arg, const struct health_result *r)
+{
+    struct health_srv *hs = arg;
+    hs->cpus_probe = NULL;
+    const struct mx_config *cfg = atomic_load(&health.px->cfg);
+    if (hs->idx >= cfg->n_backends) return;
+    const struct mx_backend_cfg *bc = &cfg->backends[hs->idx];
+    struct mx_server *s = &health.px->servers[hs->idx];
+    if (r->outcome != HC_OK || r->cpus <= 0) {
+        hs->cpus_next_ms = mx_now_ms() + CPUS_RETRY_MS;
+        if (!hs->cpus_failed_logged)
+            log_info("backend_cpus_unknown", "backend=%s detail=\"%s\" cap=%d msg=\"its status "
+                     "port did not give its CPU count; pool.max_per_backend: auto keeps the "
+                     "fallback\"", bc->name, r->detail, pool_server_cap(cfg, s, hs->idx));
+        hs->cpus_failed_logged = true;
+        return;
+    }
+    hs->cpus_failed_logged = false;
+    hs->cpus_recheck = false;
+    int was = atomic_exchange(&s->cpus, r->cpus);
+    if (was != r->cpus)
+        log_info("backend_cpus", "backend=%s cpus=%d cap=%d source=status_port", bc->name,
+                 r->cpus, pool_server_cap(cfg, s, hs->idx));
+}
+
+static bool health_wants_cpus(const struct mx_config *cfg, const struct mx_backend_cfg *bc)
+{
+    return cfg->pool_max_auto && bc->max_connections <= 0 && bc->cpus <= 0 &&
+           (bc->status_port > 0 || bc->health.type == MX_CHECK_STATUS);
+}
+
+static void health_ask_cpus(struct health_srv *hs, const struct mx_config *cfg)
+{
+    const struct mx_backend_cfg *bc = &cfg->backends[hs->idx];
+    struct mx_server *s = &health.px->servers[hs->idx];
+    if (hs->cpus_probe || !health_wants_cpus(cfg, bc) ||
+        (atomic_load(&s->cpus) > 0 && !hs->cpus_recheck) || mx_now_ms() < hs->cpus_next_ms)
+        return;
+    hs->cpus_probe = check_start_cpus(health.loop, cfg, bc, hs, health_on_cpus);
+}
+
 static void health_on_tick(uv_timer_t *t)
 {
     struct health_srv *hs = t->data;
-    if (hs->running) return; /* a check slower than the interval: skip this round */
     const struct mx_config *cfg = atomic_load(&health.px->cfg);
     if (hs->idx >= cfg->n_backends) return;
+    health_ask_cpus(hs, cfg);
+    if (hs->running) return; /* a check slower than the interval: skip this round */
     /* The check keeps pointers into cfg: old snapshots stay valid until exit. */
     hs->running = check_start(health.loop, cfg, &cfg->backends[hs->idx], hs, health_on_result);
 }
@@ -239,6 +297,8 @@ void health_stop(void)
         struct health_srv *hs = &health.srv[i];
         if (hs->running) check_abort(hs->running);
         hs->running = NULL;
+        if (hs->cpus_probe) check_abort(hs->cpus_probe);
+        hs->cpus_probe = NULL;
         if (hs->tick_open) uv_close((uv_handle_t *)&hs->tick, NULL);
         hs->tick_open = false;
     }

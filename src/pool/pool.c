@@ -10,6 +10,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/proxy.h"
+#include "pool/cap.h"
 #include "pool/server_conn.h"
 #include "pool/stmt.h"
 #include "pool/sync.h"
@@ -23,10 +24,7 @@ static void lend(struct mx_pool *p, struct mx_backend *be, struct mx_pool_waiter
 
 static int server_cap(struct mx_pool *p)
 {
-    const struct mx_config *cfg = PX(p)->cfg;
-    int cap = cfg->backends[p->server].max_connections;
-    if (cap <= 0 || cap > cfg->pool_max_per_backend) cap = cfg->pool_max_per_backend;
-    return cap;
+    return pool_server_cap(PX(p)->cfg, SRV(p), p->server);
 }
 
 /* Each worker owns a fixed share of the server's cap, so that a session only
@@ -489,9 +487,8 @@ void pool_tick(struct mx_pool *p, uint64_t now)
         struct be_error e = {.code = 9001, .sqlstate = "HY000"};
         snprintf(e.msg, sizeof e.msg,
                  "mymux: waited %d ms for a connection to backend %s and none became free "
-                 "(pool.max_per_backend=%d)",
-                 cfg->pool_wait_timeout_ms, cfg->backends[p->server].name,
-                 cfg->pool_max_per_backend);
+                 "(its cap: %d connections)",
+                 cfg->pool_wait_timeout_ms, cfg->backends[p->server].name, server_cap(p));
         w->ops->failed(w, &e);
     }
     serve_waiters(p);

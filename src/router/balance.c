@@ -8,6 +8,7 @@
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/proxy.h"
+#include "pool/cap.h"
 #include "pool/pool.h"
 #include "router/sticky.h"
 
@@ -466,8 +467,7 @@ int balance_pick(struct balance_state *st, const struct mx_pool *pools,
         int64_t load = atomic_load_explicit(&sv->busy, memory_order_relaxed);
         if (pools) load += (int64_t)(pools[i].n_wait + pools[i].n_opening);
         st->load[i] = load < 0 ? 0 : load;
-        int cap = cfg->backends[i].max_connections > 0 ? cfg->backends[i].max_connections
-                                                       : cfg->pool_max_per_backend;
+        int cap = pool_server_cap(cfg, sv, i);
         /* full: every connection lent, or the cap reached with none idle here
          * (idle ones of other workers cannot serve this one) */
         bool full = cap > 0 && (st->load[i] >= cap ||

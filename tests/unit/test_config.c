@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "core/config.h"
+#include "pool/cap.h"
 
 #ifndef MYMUX_SOURCE_DIR
 #define MYMUX_SOURCE_DIR "."
@@ -203,6 +204,9 @@ static void test_defaults(void **state)
     assert_int_equal(b->max_connections, 0);
     assert_int_equal(b->status_port, 0);
     assert_int_equal(cfg->pool_max_per_backend, 64);
+    assert_true(cfg->pool_max_auto);
+    assert_int_equal(cfg->pool_per_cpu, 8);
+    assert_int_equal(b->cpus, 0);
     assert_int_equal(cfg->pool_min_idle, 0);
     assert_int_equal(cfg->pool_idle_timeout_ms, 60000);
     assert_int_equal(cfg->pool_max_lifetime_ms, 3600000);
@@ -305,7 +309,7 @@ static void test_unknown_keys(void **state)
                  "    adress: 127.0.0.1:3307\n",
                  "t.yaml:7:5: unknown key 'adress' in backend (did you mean 'address'?) (expected one of: name, address, "
                  "weight, backup, max_connections, status_port, health, tls, compress, "
-                 "send_proxy, maintenance, session_tracking, lock_check)\n"
+                 "send_proxy, maintenance, session_tracking, lock_check, cpus)\n"
                  "t.yaml:6:5: missing required key 'address' in backend");
     expect_error(BASE "listn: 1\n",
                  "t.yaml:8:1: unknown key 'listn' at top level (did you mean 'listen'?) (expected one of: listen, "
@@ -324,7 +328,7 @@ static void test_unknown_keys(void **state)
                  "t.yaml:9:3: unknown key 'max' in pool (expected one of: max_per_backend, "
                  "min_idle, idle_timeout, max_lifetime, wait_timeout, connect_timeout, "
                  "multiplex, max_prepared, connect_rate, max_connecting, max_waiting, query_timeout, "
-                 "max_prepared_unused)");
+                 "max_prepared_unused, per_cpu)");
     expect_error(BASE "limits: {max_packet: 3}\n",
                  "t.yaml:8:10: unknown key 'max_packet' in limits (expected one of: "
                  "max_client_connections, handshake_timeout, client_idle_timeout, "
@@ -427,6 +431,28 @@ static void test_integers_and_bools(void **state)
                  "got '0'");
     expect_error(BASE "pool:\n  max_per_backend: 4\n  min_idle: 5\n",
                  "t.yaml:10:13: min_idle: must not exceed max_per_backend (4), got 5");
+    expect_error(BASE "pool:\n  max_per_backend: lots\n",
+                 "t.yaml:9:20: max_per_backend: expected auto or a positive integer, got 'lots'");
+    expect_error(BASE "pool:\n  per_cpu: 0\n",
+                 "t.yaml:9:12: per_cpu: expected an integer between 1 and 1024, got '0'");
+    expect_error(BASE "    cpus: many\n",
+                 "t.yaml:8:11: cpus: expected a non-negative integer, got 'many'");
+    {
+        /* a number is the cap; auto (the default) sizes it by CPUs */
+        struct mx_config *cfg = load_ok(BASE "    cpus: 3\npool:\n  max_per_backend: 12\n");
+        assert_false(cfg->pool_max_auto);
+        assert_int_equal(cfg->pool_max_per_backend, 12);
+        assert_int_equal(pool_server_cap(cfg, NULL, 0), 12);
+        config_free(cfg);
+        cfg = load_ok(BASE "    cpus: 3\npool:\n  max_per_backend: auto\n  per_cpu: 5\n");
+        assert_true(cfg->pool_max_auto);
+        assert_int_equal(pool_server_cap(cfg, NULL, 0), 15);
+        cfg->backends[0].cpus = 0; /* unknown: the fallback */
+        assert_int_equal(pool_server_cap(cfg, NULL, 0), 64);
+        cfg->backends[0].max_connections = 2; /* the backend's own cap wins */
+        assert_int_equal(pool_server_cap(cfg, NULL, 0), 2);
+        config_free(cfg);
+    }
     expect_error(BASE "pool:\n  multiplex: maybe\n",
                  "t.yaml:9:14: multiplex: expected true/false (or yes/no, on/off), got 'maybe'");
     expect_error(BASE "log_level: verbose\n",
