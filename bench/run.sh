@@ -31,7 +31,8 @@ Usage: bench/run.sh [options]
 Other environment: MYMUX_BIN (default build/mymux), BENCH_TABLES (4),
 BENCH_TABLE_SIZE (10000), BENCH_WORKERS (2), BENCH_POOL_MAX (max per backend for
 the main runs; default max(64, largest thread count)), BENCH_MANY_THREADS
-("512 2000"), BENCH_MANY_POOL (32), BENCH_MANY_TIME (defaults to the run time),
+("512 2000"), BENCH_MANY_POOL (32; auto: mymux's default, pool.per_cpu (8) per
+CPU, the backend's cpus being this machine's), BENCH_MANY_TIME (defaults to the run time),
 BENCH_MANY=1|only, BENCH_MYMUX_RESTART=0 (one mymux per section instead of a
 fresh one per mymux run), BENCH_SESSION_TRACK=1 (leave MariaDB's session tracking on;
 default off, as on TiDB), BENCH_MYMUX_TRACKING=auto|on|off (mymux's
@@ -321,6 +322,7 @@ backends:
   - name: db1
     address: 127.0.0.1:$DB_PORT
     session_tracking: ${BENCH_MYMUX_TRACKING:-auto}
+    cpus: $(nproc)
 pool:
   max_per_backend: $MYMUX_POOL
 EOF
@@ -525,7 +527,7 @@ meta = {
   "mymux_bin": "$MYMUX_BIN",
   "mymux_bin_mtime": __import__("time").strftime("%Y-%m-%dT%H:%M:%S", __import__("time").localtime(os.path.getmtime("$MYMUX_BIN"))) if os.path.exists("$MYMUX_BIN") else None,
   "mymux_version": os.environ.get("MYMUX_VERSION") or None,
-  "mymux_workers": $WORKERS, "mymux_restart_per_run": "$MYMUX_RESTART" == "1", "mymux_pool_main": $POOL_MAX, "mymux_pool_many": $MANY_POOL,
+  "mymux_workers": $WORKERS, "mymux_restart_per_run": "$MYMUX_RESTART" == "1", "mymux_pool_main": $POOL_MAX, "mymux_pool_many": $(case $MANY_POOL in *[!0-9]*) echo "\"$MANY_POOL\"";; *) echo "$MANY_POOL";; esac),
   "threads": "$THREADS".split(), "many_threads": "$MANY_THREADS".split() if "$MANY" != "0" else [],
   "time_s": $TIME, "repeat": $REPEAT, "many_time_s": $MANY_TIME, "ps_modes": "$PS_MODES".split(),
   "tables": $TABLES, "table_size": $TABLE_SIZE, "mariadb_max_connections": $DB_MAXCONN,
