@@ -19,6 +19,7 @@
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/proxy.h"
+#include "core/worker.h"
 #include "core/buf.h"
 #include "pool/pool.h"
 #include "pool/server_conn.h"
@@ -35,6 +36,7 @@ static atomic_int stopping;
 static struct mx_pcache pcache;
 static struct mx_pool pools[MX_MAX_SERVERS];
 static struct mx_pool_home home;
+static struct mx_worker worker; /* px.workers: what the admin side sums */
 static struct mx_pool *P = &pools[0];
 
 /* ---- fakes for what the pool calls of server_conn.c and sock.c ---- */
@@ -252,6 +254,10 @@ static void assert_counts(size_t idle, size_t busy, size_t opening, size_t open)
     assert_int_equal(P->n_opening, opening);
     assert_int_equal(P->n_open, open);
     assert_int_equal(atomic_load(&server.open), (int)open);
+    /* what another thread reads: the sum over workers, and a peak never below the gauge */
+    assert_int_equal(POOL_TOTAL(&px, 0, n_busy), busy);
+    assert_int_equal(POOL_TOTAL(&px, 0, n_idle), idle);
+    assert_true(atomic_load(&server.busy_peak) >= (int)busy);
     size_t listed = 0;
     for (struct mx_backend *be = P->idle; be; be = be->next) listed++;
     assert_int_equal(listed, idle);
@@ -279,6 +285,9 @@ static int setup(void **state)
     px.cfg = &cfg;
     px.servers = &server;
     px.n_workers = 1;
+    memset(&worker, 0, sizeof worker);
+    worker.pools = pools;
+    px.workers = &worker;
     atomic_store(&stopping, 0);
     home = (struct mx_pool_home){.px = &px, .worker = NULL, .worker_id = 0,
                                  .stopping = &stopping, .pcache = &pcache, .pools = pools};
