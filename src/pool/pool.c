@@ -319,7 +319,7 @@ static bool evict_one_idle(struct mx_pool *p)
     for (struct mx_backend *be = p->idle; be; be = be->next) victim = be; /* oldest */
     if (!victim) return false;
     idle_unlink(p, victim);
-    be_close(victim);
+    be_end(victim);
     return true;
 }
 
@@ -389,7 +389,7 @@ static void on_reset_done(struct mx_backend *be, int err, const struct be_error 
     struct mx_pool *p = be->pool;
     if (err) {
         log_warn("backend_reset_failed", "thread_id=%u code=%u", be->thread_id, e->code);
-        be_close(be);
+        be_end(be);
         return;
     }
     be->dirty = false;
@@ -431,7 +431,7 @@ void pool_release(struct mx_backend *be)
     if (be->broken || atomic_load(p->home->stopping) || atomic_load(&SRV(p)->state) != SRV_UP ||
         mx_now_ms() - be->created_ms > (uint64_t)cfg->pool_max_lifetime_ms || recycled(p, be) ||
         over_share(p) || (owes_slots(p) && !p->wait_head)) {
-        be_close(be);
+        be_end(be);
         return;
     }
     if (be->dirty) {
@@ -440,7 +440,7 @@ void pool_release(struct mx_backend *be)
          * handshake's, and the schema is kept. */
         struct mx_buf *o = sock_out(&be->sock);
         if (!o) {
-            be_close(be);
+            be_end(be);
             return;
         }
         pkt_put_hdr(o->data + o->wpos, 1, 0);
@@ -449,7 +449,7 @@ void pool_release(struct mx_backend *be)
         be_expect(be, COM_RESET_CONNECTION, NULL);
         be_forget_reset(be); /* nothing reads it before the answer; a failure closes it */
         HOT_ADD(p->resets, 1);
-        if (be_run_internal(be, 1, on_reset_done) < 0) be_close(be);
+        if (be_run_internal(be, 1, on_reset_done) < 0) be_end(be);
         return;
     }
     idle_push(p, be);
@@ -498,7 +498,7 @@ void pool_tick(struct mx_pool *p, uint64_t now)
         struct mx_backend *old = p->idle;
         while (old->next) old = old->next;
         idle_unlink(p, old);
-        be_close(old);
+        be_end(old);
     }
     /* statements whose last client let go are closed on idle connections too
      * (busy ones close theirs with their next write), so the server keeps at
@@ -512,7 +512,7 @@ void pool_tick(struct mx_pool *p, uint64_t now)
             int rc = be_trim_idle(be);
             if (rc < 0) {
                 idle_unlink(p, be);
-                be_close(be);
+                be_end(be);
             }
             more = more || rc > 0;
         }
@@ -527,7 +527,7 @@ void pool_tick(struct mx_pool *p, uint64_t now)
         if (gone || now - be->idle_since_ms > (uint64_t)cfg->pool_idle_timeout_ms ||
             now - be->created_ms > (uint64_t)cfg->pool_max_lifetime_ms || recycled(p, be)) {
             idle_unlink(p, be);
-            be_close(be);
+            be_end(be);
         }
     }
 }
@@ -536,6 +536,6 @@ void pool_shutdown(struct mx_pool *p)
 {
     for (struct mx_backend *be = p->all, *n; be; be = n) {
         n = be->anext;
-        be_close(be);
+        be_end(be);
     }
 }

@@ -115,7 +115,7 @@ void pool_cancel_wait(struct mx_pool_waiter *w);
 bool pool_fits(const struct mx_backend *be, const struct mx_pool_req *r);
 /* The holder gives its connection back: reset if dirty, then idle. */
 void pool_release(struct mx_backend *be);
-/* Called by be_close when a connection is gone. */
+/* Called from the close callback of a connection be_end ended. */
 void pool_on_closed(struct mx_backend *be);
 /* A login finished for a connection opened for a waiter. */
 void pool_on_login(struct mx_backend *be, int err, const struct be_error *e);

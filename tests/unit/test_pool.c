@@ -44,7 +44,7 @@ static struct mx_pool *P = &pools[0];
 #define MAXBE 32
 static struct mx_backend *made[MAXBE]; /* every connection opened, in order */
 static int n_made;
-static struct mx_backend *closing[MAXBE]; /* be_close asked, close callback not run yet */
+static struct mx_backend *closing[MAXBE]; /* be_end asked, close callback not run yet */
 static int n_closing;
 static bool open_fails;                 /* be_open runs out of memory */
 static be_done_cb reset_done[MAXBE];    /* by index in made: a reset the pool sent */
@@ -90,8 +90,8 @@ struct mx_backend *__wrap_be_open(struct mx_pool *pool, const struct mx_cred *cr
 }
 
 /* As the real one: closing is asynchronous, the pool hears of it later. */
-void __wrap_be_close(struct mx_backend *be);
-void __wrap_be_close(struct mx_backend *be)
+void __wrap_be_end(struct mx_backend *be);
+void __wrap_be_end(struct mx_backend *be)
 {
     if (be->state == BE_CLOSING) return;
     be->state = BE_CLOSING;
@@ -145,7 +145,7 @@ int __wrap_sock_read_start(struct mx_sock *s)
     return 0;
 }
 
-/* The loop runs the close callbacks of the connections be_close was asked for. */
+/* The loop runs the close callbacks of the connections be_end was asked for. */
 static void run_closes(void)
 {
     while (n_closing) {
@@ -229,7 +229,7 @@ static struct mx_backend *login_last(int err)
         struct be_error e = {.code = (uint16_t)err, .sqlstate = "HY000"};
         snprintf(e.msg, sizeof e.msg, "login failed");
         pool_on_login(be, -1, &e);
-        __wrap_be_close(be); /* be_fail closes it after telling */
+        __wrap_be_end(be); /* be_fail closes it after telling */
     } else {
         pool_on_login(be, 0, NULL);
     }
