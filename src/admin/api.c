@@ -26,25 +26,19 @@ static double ms_of_us(uint64_t us)
     return (double)us / 1000.0;
 }
 
-/* Pool gauges of one server summed over the workers. The fields are written
- * by each worker without atomics; a torn or stale read only skews a gauge. */
+/* Pool gauges of one server summed over the workers (relaxed loads of fields
+ * each worker writes alone: each is a true count, not all of one instant). */
 struct api_pool_sum {
     long idle, busy, opening, open, waiting;
 };
 
 static void api_pool_sum(struct mx_proxy *px, size_t srv, struct api_pool_sum *s)
 {
-    memset(s, 0, sizeof *s);
-    for (int w = 0; w < px->n_workers; w++) {
-        struct mx_pool *p = px->workers[w].pools;
-        if (!p) continue;
-        p = &p[srv];
-        s->idle += (long)p->n_idle;
-        s->busy += (long)p->n_busy;
-        s->opening += (long)p->n_opening;
-        s->open += (long)p->n_open;
-        s->waiting += (long)p->n_wait;
-    }
+    s->idle = (long)POOL_TOTAL(px, (int)srv, n_idle);
+    s->busy = (long)POOL_TOTAL(px, (int)srv, n_busy);
+    s->opening = (long)POOL_TOTAL(px, (int)srv, n_opening);
+    s->open = (long)POOL_TOTAL(px, (int)srv, n_open);
+    s->waiting = (long)POOL_TOTAL(px, (int)srv, n_wait);
 }
 
 static json_t *api_pins(const mx_counter *pins)
@@ -110,12 +104,12 @@ static json_t *api_backend(struct mx_proxy *px, size_t i, const struct adm_rates
     json_t *conns = json_pack("{s:i, s:I, s:I, s:I, s:I, s:i, s:i, s:i}", "open",
                               atomic_load(&sv->open), "idle", (json_int_t)ps.idle, "busy",
                               (json_int_t)ps.busy, "opening", (json_int_t)ps.opening, "lent",
-                              (json_int_t)atomic_load(&sv->busy), "max", max, "open_peak",
+                              (json_int_t)ps.busy, "max", max, "open_peak",
                               atomic_load(&sv->open_peak), "lent_peak",
                               atomic_load(&sv->busy_peak));
     uint64_t since = atomic_load(&sv->state_since_ms), now = mx_now_ms();
     if (!since || since > now) since = since ? now : px->started_ms;
-    uint64_t waits = STAT_GET(sv->waits), wait_us = STAT_GET(sv->wait_us);
+    uint64_t waits = POOL_TOTAL(px, (int)i, waits), wait_us = POOL_TOTAL(px, (int)i, wait_us);
     char addr[300];
     snprintf(addr, sizeof addr, strchr(bc->host, ':') ? "[%s]:%d" : "%s:%d", bc->host, bc->port);
     json_t *j = json_pack(
@@ -129,11 +123,12 @@ static json_t *api_backend(struct mx_proxy *px, size_t i, const struct adm_rates
         "errors", (json_int_t)SRV_TOTAL(px, (int)i, sv, errors), "bytes_to_backend",
         (json_int_t)SRV_TOTAL(px, (int)i, sv, bytes_to_backend), "bytes_from_backend",
         (json_int_t)SRV_TOTAL(px, (int)i, sv, bytes_from_backend), "borrows",
-        (json_int_t)STAT_GET(sv->borrows),
+        (json_int_t)POOL_TOTAL(px, (int)i, borrows),
         "waits", (json_int_t)waits, "queue", (json_int_t)ps.waiting, "wait_ms_total",
         ms_of_us(wait_us), "wait_ms_avg", waits ? ms_of_us(wait_us) / (double)waits : 0.0,
-        "connects", (json_int_t)STAT_GET(sv->connects), "connect_errors",
-        (json_int_t)STAT_GET(sv->connect_errors), "resets", (json_int_t)STAT_GET(sv->resets),
+        "connects", (json_int_t)POOL_TOTAL(px, (int)i, connects), "connect_errors",
+        (json_int_t)POOL_TOTAL(px, (int)i, connect_errors), "resets",
+        (json_int_t)POOL_TOTAL(px, (int)i, resets),
         "response_ms", ms_of_us(atomic_load(&sv->ewma_us)));
     if (j) {
         /* time in the current state, and how often it changed (any cause) */
@@ -169,13 +164,18 @@ json_t *api_pools(struct mx_proxy *px)
                 a, json_pack("{s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
                              "s:I}",
                              "worker", w, "backend", px->cfg->backends[i].name, "idle",
-                             (json_int_t)p->n_idle, "busy", (json_int_t)p->n_busy, "opening",
-                             (json_int_t)p->n_opening, "open", (json_int_t)p->n_open, "waiting",
-                             (json_int_t)p->n_wait, "borrows", (json_int_t)p->borrows, "waits",
-                             (json_int_t)p->waits, "wait_ms_total", (json_int_t)p->wait_ms_total,
-                             "opened", (json_int_t)p->opened, "closed", (json_int_t)p->closed,
-                             "resets", (json_int_t)p->resets, "connect_errors",
-                             (json_int_t)p->connect_errors));
+                             (json_int_t)STAT_GET(p->n_idle), "busy",
+                             (json_int_t)STAT_GET(p->n_busy), "opening",
+                             (json_int_t)STAT_GET(p->n_opening), "open",
+                             (json_int_t)STAT_GET(p->n_open), "waiting",
+                             (json_int_t)STAT_GET(p->n_wait), "borrows",
+                             (json_int_t)STAT_GET(p->borrows), "waits",
+                             (json_int_t)STAT_GET(p->waits), "wait_ms_total",
+                             (json_int_t)(STAT_GET(p->wait_us) / 1000), "opened",
+                             (json_int_t)STAT_GET(p->opened), "closed",
+                             (json_int_t)STAT_GET(p->closed), "resets",
+                             (json_int_t)STAT_GET(p->resets), "connect_errors",
+                             (json_int_t)STAT_GET(p->connect_errors)));
         }
     }
     return a;
@@ -355,10 +355,10 @@ static void api_backend_action(struct mx_proxy *px, const struct adm_request *q,
         const char *name = px->cfg->backends[i].name;
         unsigned gen = atomic_fetch_add(&px->servers[i].recycle, 1) + 1;
         log_info("backend_recycle", "backend=%s recycle=%u reason=admin", name, gen);
-        adm_reply_json(r, 200, json_pack("{s:s, s:I, s:i, s:i}", "backend", name, "recycle",
+        adm_reply_json(r, 200, json_pack("{s:s, s:I, s:i, s:I}", "backend", name, "recycle",
                                          (json_int_t)gen, "open",
                                          atomic_load(&px->servers[i].open), "busy",
-                                         atomic_load(&px->servers[i].busy)));
+                                         (json_int_t)POOL_TOTAL(px, (int)i, n_busy)));
     } else if (strcmp(act, "weight") == 0) {
         long v;
         char why[200];

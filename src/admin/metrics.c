@@ -73,16 +73,8 @@ static void m_pools(FILE *f, struct mx_proxy *px)
     const char *name = "mymux_backend_connections";
     m_head(f, name, "gauge", "Backend connections by state, summed over workers.");
     for (size_t i = 0; i < px->cfg->n_backends; i++) {
-        long v[3] = {0, 0, 0}, wait = 0;
-        for (int w = 0; w < px->n_workers; w++) {
-            struct mx_pool *p = px->workers[w].pools;
-            if (!p) continue;
-            v[0] += (long)p[i].n_idle;
-            v[1] += (long)p[i].n_busy;
-            v[2] += (long)p[i].n_opening;
-            wait += (long)p[i].n_wait;
-        }
-        (void)wait;
+        long v[3] = {(long)POOL_TOTAL(px, (int)i, n_idle), (long)POOL_TOTAL(px, (int)i, n_busy),
+                     (long)POOL_TOTAL(px, (int)i, n_opening)};
         for (int k = 0; k < 3; k++) {
             fprintf(f, "%s{backend=\"", name);
             m_label(f, px->cfg->backends[i].name);
@@ -92,11 +84,9 @@ static void m_pools(FILE *f, struct mx_proxy *px)
     m_head(f, "mymux_backend_waiting_sessions", "gauge",
            "Sessions queued for a backend connection.");
     for (size_t i = 0; i < px->cfg->n_backends; i++) {
-        long wait = 0;
-        for (int w = 0; w < px->n_workers; w++)
-            if (px->workers[w].pools) wait += (long)px->workers[w].pools[i].n_wait;
+        double wait = (double)POOL_TOTAL(px, (int)i, n_wait);
         m_lab(f, "mymux_backend_waiting_sessions", "backend", px->cfg->backends[i].name,
-              (double)wait);
+              wait);
     }
 }
 
@@ -199,7 +189,7 @@ void metrics_handle(struct mx_proxy *px, const struct adm_request *q, struct adm
           (double)STAT_GET(st->bytes_out));
 
     uint64_t conn_err = 0;
-    for (size_t i = 0; i < cfg->n_backends; i++) conn_err += STAT_GET(px->servers[i].connect_errors);
+    for (size_t i = 0; i < cfg->n_backends; i++) conn_err += POOL_TOTAL(px, (int)i, connect_errors);
     m_head(f, "mymux_errors_total", "counter", "Errors by kind.");
     fprintf(f, "mymux_errors_total{kind=\"query\"} %llu\n",
             (unsigned long long)STAT_GET(st->errors));
@@ -228,7 +218,7 @@ void metrics_handle(struct mx_proxy *px, const struct adm_request *q, struct adm
     M_SRV(f, px, "mymux_backend_connections_max", "gauge", "Cap of backend connections.",
           pool_server_cap(cfg, sv, i_));
     M_SRV(f, px, "mymux_backend_connections_lent", "gauge",
-          "Backend connections lent to sessions now.", atomic_load(&sv->busy));
+          "Backend connections lent to sessions now.", POOL_TOTAL(px, (int)i_, n_busy));
     m_pools(f, px);
     M_SRV(f, px, "mymux_backend_sessions", "gauge", "Sessions whose affinity is this backend.",
           atomic_load(&sv->affine));
@@ -250,17 +240,17 @@ void metrics_handle(struct mx_proxy *px, const struct adm_request *q, struct adm
     M_SRV(f, px, "mymux_backend_received_bytes_total", "counter", "Bytes received from this backend.",
           SRV_TOTAL(px, (int)i_, sv, bytes_from_backend));
     M_SRV(f, px, "mymux_backend_borrows_total", "counter", "Connections borrowed from the pool.",
-          STAT_GET(sv->borrows));
+          POOL_TOTAL(px, (int)i_, borrows));
     M_SRV(f, px, "mymux_backend_borrow_waits_total", "counter",
-          "Borrows that had to wait for a connection.", STAT_GET(sv->waits));
+          "Borrows that had to wait for a connection.", POOL_TOTAL(px, (int)i_, waits));
     M_SRV(f, px, "mymux_backend_borrow_wait_seconds_total", "counter",
-          "Time sessions spent waiting for a connection.", STAT_GET(sv->wait_us) / 1e6);
+          "Time sessions spent waiting for a connection.", POOL_TOTAL(px, (int)i_, wait_us) / 1e6);
     M_SRV(f, px, "mymux_backend_connects_total", "counter", "Backend connections opened.",
-          STAT_GET(sv->connects));
+          POOL_TOTAL(px, (int)i_, connects));
     M_SRV(f, px, "mymux_backend_connect_errors_total", "counter",
-          "Backend connections that failed to open or log in.", STAT_GET(sv->connect_errors));
+          "Backend connections that failed to open or log in.", POOL_TOTAL(px, (int)i_, connect_errors));
     M_SRV(f, px, "mymux_backend_resets_total", "counter", "COM_RESET_CONNECTION sent.",
-          STAT_GET(sv->resets));
+          POOL_TOTAL(px, (int)i_, resets));
 
     M_USR(f, px, "mymux_user_sessions", "gauge", "Client sessions of this user now.",
           atomic_load(&u->sessions));

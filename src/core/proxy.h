@@ -34,7 +34,6 @@ struct mx_server {
     atomic_int state;       /* enum mx_srv_state */
     atomic_int weight;      /* effective weight: config or admin override (0 = none) */
     atomic_int open;        /* backend connections open or opening, all workers */
-    atomic_int busy;        /* connections lent to sessions right now */
     atomic_int waiting;     /* sessions waiting for a connection to it, all workers */
     atomic_int affine;      /* sessions whose affinity is this server */
     atomic_uint_least64_t up_since_ms; /* when it last came up (slow start) */
@@ -42,7 +41,8 @@ struct mx_server {
     atomic_uint transitions; /* state changes, any cause */
     atomic_uint check_transitions; /* ...of them, those its health checks made */
     mx_counter checks_failed; /* health checks that failed */
-    atomic_int open_peak, busy_peak, affine_peak; /* highest open, busy, affine seen */
+    /* highest open, lent (the pools' n_busy summed over workers), affine seen */
+    atomic_int open_peak, busy_peak, affine_peak;
     atomic_uint_least64_t ewma_us;     /* response time, exponentially weighted */
     uint32_t caps;          /* capabilities from its greeting (0 = not probed) */
     atomic_uint version;    /* from its last greeting: hs_version_number(), 0 unknown */
@@ -64,8 +64,8 @@ struct mx_server {
     atomic_uint check_latency_us;
     char check_detail[128]; /* short text, written by the control thread only */
     /* traffic */
-    mx_counter queries, errors, bytes_to_backend, bytes_from_backend, borrows, waits,
-        wait_us, connects, connect_errors, resets, reprepares;
+    /* borrows, waits, connects, resets: per worker in its pools (POOL_TOTAL) */
+    mx_counter queries, errors, bytes_to_backend, bytes_from_backend, reprepares;
 };
 
 /* Raises *peak to v if v is higher (a gauge's highest value; lock-free, called
@@ -136,6 +136,9 @@ uint64_t stats_srv_total(const struct mx_proxy *px, int server, const mx_counter
                          size_t off);
 uint64_t stats_user_total(const struct mx_proxy *px, int user, const mx_counter *shared,
                           size_t off);
+/* A pool counter (the mx_counter at offset off of struct mx_pool) of server
+ * `server`, summed over the workers' pools (pool/pool.h POOL_TOTAL). */
+uint64_t stats_pool_total(const struct mx_proxy *px, int server, size_t off);
 #define SRV_TOTAL(px, i, sv, f) stats_srv_total(px, i, &(sv)->f, offsetof(struct mx_srv_hot, f))
 #define USER_TOTAL(px, i, u, f) stats_user_total(px, i, &(u)->f, offsetof(struct mx_user_hot, f))
 

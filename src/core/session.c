@@ -160,7 +160,6 @@ static void detach_backend(struct mx_session *s, bool broken)
     struct mx_backend *be = s->be;
     if (!be) return;
     s->be = NULL;
-    atomic_fetch_sub(&s->w->px->servers[be->pool->server].busy, 1);
     if (s->reg) {
         atomic_store(&s->reg->server, -1);
         atomic_store(&s->reg->busy, 0);
@@ -684,8 +683,6 @@ void session_backend_ready(struct mx_session *s, struct mx_backend *be)
     session_check(s);
     be_check(be); /* the pool attached it to s (be->session, BE_ATTACHED) */
     s->be = be;
-    struct mx_server *busy_sv = &s->w->px->servers[be->pool->server];
-    stat_peak(&busy_sv->busy_peak, atomic_fetch_add(&busy_sv->busy, 1) + 1);
     if (s->reg) {
         atomic_store(&s->reg->backend_tid, be->thread_id);
         atomic_store(&s->reg->server, s->server);

@@ -6,6 +6,7 @@
 
 #include "core/proxy.h"
 #include "core/worker.h"
+#include "pool/pool.h"
 
 void stats_proc_total(const struct mx_proxy *px, struct mx_stats *out)
 {
@@ -49,4 +50,15 @@ uint64_t stats_user_total(const struct mx_proxy *px, int user, const mx_counter 
     if (user < 0 || user >= MX_MAX_USER_STATS) return STAT_GET(*shared);
     return sum_shares(px, shared, offsetof(struct mx_hot, user), sizeof(struct mx_user_hot), user,
                       off);
+}
+
+uint64_t stats_pool_total(const struct mx_proxy *px, int server, size_t off)
+{
+    if (server < 0 || server >= MX_MAX_SERVERS) return 0;
+    uint64_t v = 0;
+    for (int i = 0; i < px->n_workers; i++) {
+        const struct mx_pool *pools = px->workers[i].pools;
+        if (pools) v += STAT_GET(*(const mx_counter *)((const char *)&pools[server] + off));
+    }
+    return v;
 }

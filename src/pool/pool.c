@@ -3,6 +3,7 @@
  * only by their request and waiter (pool.h), never as sessions. */
 #include "pool/pool.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,7 +51,7 @@ static int share_of(const struct mx_pool *p, int total)
 static bool may_connect(struct mx_pool *p)
 {
     const struct mx_config *cfg = PX(p)->cfg;
-    if (cfg->pool_max_connecting > 0 && p->n_opening >= (size_t)share_of(p, cfg->pool_max_connecting))
+    if (cfg->pool_max_connecting > 0 && STAT_GET(p->n_opening) >= (uint64_t)share_of(p, cfg->pool_max_connecting))
         return false;
     if (cfg->pool_connect_rate > 0) {
         uint64_t now = mx_now_ms();
@@ -77,7 +78,7 @@ static bool slot_take(struct mx_pool *p)
         if (atomic_compare_exchange_weak(&sv->open, &cur, cur + 1)) {
             stat_peak(&sv->open_peak, cur + 1);
             p->rate_used++;
-            p->n_open++;
+            HOT_ADD(p->n_open, 1);
             return true;
         }
     }
@@ -90,14 +91,14 @@ static bool slot_take(struct mx_pool *p)
  * used there; with a cap below the number of workers the shares overlap). */
 static bool owes_slots(struct mx_pool *p)
 {
-    if (atomic_load(&SRV(p)->waiting) <= (int)p->n_wait) return false;
-    return p->n_open > (size_t)worker_share(p) ||
-           (p->n_wait == 0 && atomic_load(&SRV(p)->open) >= server_cap(p));
+    if (atomic_load(&SRV(p)->waiting) <= (int)STAT_GET(p->n_wait)) return false;
+    return STAT_GET(p->n_open) > (uint64_t)worker_share(p) ||
+           (STAT_GET(p->n_wait) == 0 && atomic_load(&SRV(p)->open) >= server_cap(p));
 }
 
 static void slot_give(struct mx_pool *p)
 {
-    p->n_open--;
+    HOT_ADD(p->n_open, -1);
     atomic_fetch_sub(&SRV(p)->open, 1);
 }
 
@@ -116,7 +117,7 @@ static void idle_unlink(struct mx_pool *p, struct mx_backend *be)
     if (be->next) be->next->prev = be->prev;
     be->next = be->prev = NULL;
     be->in_idle = false;
-    p->n_idle--;
+    HOT_ADD(p->n_idle, -1);
 }
 
 static void idle_push(struct mx_pool *p, struct mx_backend *be)
@@ -125,7 +126,7 @@ static void idle_push(struct mx_pool *p, struct mx_backend *be)
     be->next = p->idle;
     if (p->idle) p->idle->prev = be;
     p->idle = be;
-    p->n_idle++;
+    HOT_ADD(p->n_idle, 1);
     be->in_idle = true;
     be_set_state(be, BE_IDLE);
     be->session = NULL;
@@ -196,10 +197,9 @@ static void wait_push(struct mx_pool *p, struct mx_pool_waiter *w)
     if (p->wait_tail) p->wait_tail->next = w;
     else p->wait_head = w;
     p->wait_tail = w;
-    p->n_wait++;
+    HOT_ADD(p->n_wait, 1);
     atomic_fetch_add(&SRV(p)->waiting, 1);
-    p->waits++;
-    STAT_ADD(SRV(p)->waits, 1);
+    HOT_ADD(p->waits, 1);
 }
 
 /* Takes w out of p's FIFO (if there); w->pool stays for the caller to clear. */
@@ -214,7 +214,7 @@ static void wait_unlink(struct mx_pool *p, struct mx_pool_waiter *w)
     *pp = w->next;
     if (p->wait_tail == w) p->wait_tail = prev;
     w->next = NULL;
-    p->n_wait--;
+    HOT_ADD(p->n_wait, -1);
     atomic_fetch_sub(&SRV(p)->waiting, 1);
 }
 
@@ -241,14 +241,13 @@ static void waiter_leave(struct mx_pool_waiter *w)
 void pool_on_login(struct mx_backend *be, int err, const struct be_error *e)
 {
     struct mx_pool *p = be->pool;
-    p->n_opening--;
+    HOT_ADD(p->n_opening, -1);
     struct mx_pool_waiter *w = be->waiter;
     be->waiter = NULL;
     if (w) waiter_leave(w);
-    STAT_ADD(SRV(p)->connects, 1);
+    HOT_ADD(p->connects, 1);
     if (err) {
-        p->connect_errors++;
-        STAT_ADD(SRV(p)->connect_errors, 1);
+        HOT_ADD(p->connect_errors, 1);
         const struct mx_config *cfg = PX(p)->cfg;
         log_warn("backend_login_failed", "backend=%s user=%s code=%u msg=\"%s\"",
                  cfg->backends[p->server].name, be->user, e->code, e->msg);
@@ -274,7 +273,7 @@ void pool_on_login(struct mx_backend *be, int err, const struct be_error *e)
         if (w) w->ops->failed(w, e);
         return;
     }
-    p->opened++;
+    HOT_ADD(p->opened, 1);
     if (w) {
         lend(p, be, w);
     } else { /* its session left while it logged in: someone else may want it */
@@ -292,11 +291,11 @@ static void on_login_cb(struct mx_backend *be, int err, const struct be_error *e
  * until the login completes. */
 static void open_for(struct mx_pool *p, struct mx_pool_waiter *w)
 {
-    p->n_opening++;
+    HOT_ADD(p->n_opening, 1);
     const struct mx_pool_req *r = &w->req;
     struct mx_backend *be = be_open(p, r->cred, r->key_caps, r->charset, r->peer, on_login_cb);
     if (!be) {
-        p->n_opening--;
+        HOT_ADD(p->n_opening, -1);
         slot_give(p);
         waiter_leave(w);
         struct be_error e = {.code = 1040, .sqlstate = "08004"};
@@ -318,17 +317,18 @@ static bool evict_one_idle(struct mx_pool *p)
     for (struct mx_backend *be = p->idle; be; be = be->next) victim = be; /* oldest */
     if (!victim) return false;
     idle_unlink(p, victim);
-    be_close(victim);
+    be_end(victim);
     return true;
 }
 
 /* Hands a connection (idle, or just logged in) to waiter w. */
 static void lend(struct mx_pool *p, struct mx_backend *be, struct mx_pool_waiter *w)
 {
-    p->n_busy++;
+    HOT_ADD(p->n_busy, 1);
     be->busy = true;
-    p->borrows++;
-    STAT_ADD(SRV(p)->borrows, 1);
+    HOT_ADD(p->borrows, 1);
+    /* the lent count is the workers' n_busy summed: read, never written, here */
+    stat_peak(&SRV(p)->busy_peak, (int)POOL_TOTAL(PX(p), p->server, n_busy));
     be->session = w->owner;
     be_set_state(be, BE_ATTACHED);
     waiter_leave(w);
@@ -350,13 +350,13 @@ void pool_acquire(struct mx_pool *p, struct mx_pool_waiter *w)
         return;
     }
     const struct mx_config *cfg = PX(p)->cfg;
-    if (p->n_wait >= (size_t)share_of(p, cfg->pool_max_waiting > 0 ? cfg->pool_max_waiting : 1)) {
+    if (STAT_GET(p->n_wait) >= (uint64_t)share_of(p, cfg->pool_max_waiting > 0 ? cfg->pool_max_waiting : 1)) {
         STAT_ADD(PX(p)->stats.queue_full, 1);
         struct be_error e = {.code = 1040, .sqlstate = "08004"};
         snprintf(e.msg, sizeof e.msg,
-                 "Too many connections: mymux already has %zu sessions waiting for backend %s "
+                 "Too many connections: mymux already has %" PRIu64 " sessions waiting for backend %s "
                  "(pool.max_waiting)",
-                 p->n_wait, cfg->backends[p->server].name);
+                 STAT_GET(p->n_wait), cfg->backends[p->server].name);
         w->ops->failed(w, &e);
         return;
     }
@@ -372,8 +372,7 @@ static void serve_waiters(struct mx_pool *p)
         if (!be && !slot_take(p) && !(evict_one_idle(p) && slot_take(p))) return;
         wait_unlink(p, w);
         uint64_t waited_us = mx_now_us() - w->since_us;
-        p->wait_ms_total += waited_us / 1000;
-        STAT_ADD(SRV(p)->wait_us, waited_us);
+        HOT_ADD(p->wait_us, waited_us);
         if (be) {
             idle_unlink(p, be);
             lend(p, be, w);
@@ -388,7 +387,7 @@ static void on_reset_done(struct mx_backend *be, int err, const struct be_error 
     struct mx_pool *p = be->pool;
     if (err) {
         log_warn("backend_reset_failed", "thread_id=%u code=%u", be->thread_id, e->code);
-        be_close(be);
+        be_end(be);
         return;
     }
     be->dirty = false;
@@ -405,32 +404,32 @@ static bool over_share(struct mx_pool *p)
 {
     struct mx_proxy *px = PX(p);
     const struct mx_config *cfg = px->cfg;
-    if (cfg->n_backends < 2 || p->n_idle < (size_t)cfg->pool_min_idle + 1) return false;
+    if (cfg->n_backends < 2 || STAT_GET(p->n_idle) < (uint64_t)cfg->pool_min_idle + 1) return false;
     uint64_t conns = 0, weights = 0;
     for (size_t i = 0; i < cfg->n_backends; i++) {
         if (atomic_load(&px->servers[i].state) != SRV_UP || cfg->backends[i].backup) continue;
         int wt = atomic_load(&px->servers[i].weight);
         weights += (uint64_t)(wt > 0 ? wt : cfg->backends[i].weight);
-        conns += p->home->pools[i].n_open;
+        conns += STAT_GET(p->home->pools[i].n_open);
     }
     int mine = atomic_load(&SRV(p)->weight);
     uint64_t wt = (uint64_t)(mine > 0 ? mine : cfg->backends[p->server].weight);
     if (!weights || cfg->backends[p->server].backup) return false;
     /* more than its weighted share of this worker's connections, plus one */
-    return (uint64_t)p->n_open * weights > conns * wt + weights;
+    return STAT_GET(p->n_open) * weights > conns * wt + weights;
 }
 
 void pool_release(struct mx_backend *be)
 {
     struct mx_pool *p = be->pool;
-    p->n_busy--;
+    HOT_ADD(p->n_busy, -1);
     be->busy = false;
     be->session = NULL;
     const struct mx_config *cfg = PX(p)->cfg;
     if (be->broken || atomic_load(p->home->stopping) || atomic_load(&SRV(p)->state) != SRV_UP ||
         mx_now_ms() - be->created_ms > (uint64_t)cfg->pool_max_lifetime_ms || recycled(p, be) ||
         over_share(p) || (owes_slots(p) && !p->wait_head)) {
-        be_close(be);
+        be_end(be);
         return;
     }
     if (be->dirty) {
@@ -439,7 +438,7 @@ void pool_release(struct mx_backend *be)
          * handshake's, and the schema is kept. */
         struct mx_buf *o = sock_out(&be->sock);
         if (!o) {
-            be_close(be);
+            be_end(be);
             return;
         }
         pkt_put_hdr(o->data + o->wpos, 1, 0);
@@ -447,9 +446,8 @@ void pool_release(struct mx_backend *be)
         o->wpos += 5;
         be_expect(be, COM_RESET_CONNECTION, NULL);
         be_forget_reset(be); /* nothing reads it before the answer; a failure closes it */
-        p->resets++;
-        STAT_ADD(SRV(p)->resets, 1);
-        if (be_run_internal(be, 1, on_reset_done) < 0) be_close(be);
+        HOT_ADD(p->resets, 1);
+        if (be_run_internal(be, 1, on_reset_done) < 0) be_end(be);
         return;
     }
     idle_push(p, be);
@@ -462,8 +460,8 @@ void pool_on_closed(struct mx_backend *be)
     struct mx_pool *p = be->pool;
     if (be->in_idle) idle_unlink(p, be);
     all_unlink(p, be);
-    if (be->busy) p->n_busy--;
-    p->closed++;
+    if (be->busy) HOT_ADD(p->n_busy, -1);
+    HOT_ADD(p->closed, 1);
     slot_give(p);
     serve_waiters(p);
 }
@@ -497,7 +495,7 @@ void pool_tick(struct mx_pool *p, uint64_t now)
         struct mx_backend *old = p->idle;
         while (old->next) old = old->next;
         idle_unlink(p, old);
-        be_close(old);
+        be_end(old);
     }
     /* statements whose last client let go are closed on idle connections too
      * (busy ones close theirs with their next write), so the server keeps at
@@ -511,7 +509,7 @@ void pool_tick(struct mx_pool *p, uint64_t now)
             int rc = be_trim_idle(be);
             if (rc < 0) {
                 idle_unlink(p, be);
-                be_close(be);
+                be_end(be);
             }
             more = more || rc > 0;
         }
@@ -526,7 +524,7 @@ void pool_tick(struct mx_pool *p, uint64_t now)
         if (gone || now - be->idle_since_ms > (uint64_t)cfg->pool_idle_timeout_ms ||
             now - be->created_ms > (uint64_t)cfg->pool_max_lifetime_ms || recycled(p, be)) {
             idle_unlink(p, be);
-            be_close(be);
+            be_end(be);
         }
     }
 }
@@ -535,6 +533,6 @@ void pool_shutdown(struct mx_pool *p)
 {
     for (struct mx_backend *be = p->all, *n; be; be = n) {
         n = be->anext;
-        be_close(be);
+        be_end(be);
     }
 }

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/proxy.h"
+
 /* Pointers only: the worker embeds a pool home without seeing connections. */
 struct mx_backend;
 struct mx_cred;
@@ -75,17 +77,24 @@ struct mx_pool {
     struct mx_worker *worker;     /* home->worker, for server_conn.c */
     int server;                   /* index into cfg->backends */
     struct mx_backend *idle;      /* LIFO list of idle connections */
-    size_t n_idle, n_busy, n_opening;
-    size_t n_open;                /* connections of this pool, any state (its share of the cap) */
+    /* What other threads read of a pool (the admin side; routers of other
+     * workers): each field has one writer, this pool's worker, which adds with
+     * a relaxed load and store (HOT_ADD, no read-modify-write); readers use
+     * STAT_GET, or POOL_TOTAL for a server's sum over the workers. */
+    mx_counter n_idle, n_busy, n_opening;
+    mx_counter n_open;            /* connections of this pool, any state (its share of the cap) */
     uint64_t rate_since_ms;       /* pool.connect_rate window */
     int rate_used;
     struct mx_backend *all;       /* every connection of this pool (anext) */
     struct mx_pool_waiter *wait_head, *wait_tail; /* FIFO of waiters */
-    size_t n_wait;
+    mx_counter n_wait;
     uint64_t trim_seen;           /* worker pcache.released when idle maps were last trimmed */
-    /* counters */
-    uint64_t borrows, waits, wait_ms_total, opened, closed, resets, connect_errors;
+    /* counters (the server's totals are their sums over the workers) */
+    mx_counter borrows, waits, wait_us, connects, connect_errors, opened, closed, resets;
 };
+
+/* Field f of server srv's pools summed over the workers (any thread). */
+#define POOL_TOTAL(px, srv, f) stats_pool_total(px, srv, offsetof(struct mx_pool, f))
 
 void pool_init(struct mx_pool *p, const struct mx_pool_home *home, int server);
 /* Closes every connection (shutdown). */
@@ -106,7 +115,7 @@ void pool_cancel_wait(struct mx_pool_waiter *w);
 bool pool_fits(const struct mx_backend *be, const struct mx_pool_req *r);
 /* The holder gives its connection back: reset if dirty, then idle. */
 void pool_release(struct mx_backend *be);
-/* Called by be_close when a connection is gone. */
+/* Called from the close callback of a connection be_end ended. */
 void pool_on_closed(struct mx_backend *be);
 /* A login finished for a connection opened for a waiter. */
 void pool_on_login(struct mx_backend *be, int err, const struct be_error *e);

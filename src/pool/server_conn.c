@@ -144,10 +144,11 @@ static bool be_lent(const struct mx_backend *be)
            (be->state == BE_ATTACHED || be->state == BE_RELAY || be->state == BE_INTERNAL);
 }
 
-void be_lost(struct mx_backend *be, const struct be_error *e)
+/* Nothing of be is reported or taken back from here on: it is marked lost and
+ * broken, its callbacks and deadline go. Returns the completion that was
+ * pending (be_lost tells it; be_end drops it). */
+static be_done_cb be_disarm(struct mx_backend *be)
 {
-    be_check(be);
-    if (be->state == BE_CLOSING || be->lost) return;
     be->lost = true;
     be->broken = true;
     be->row_cb = NULL;
@@ -155,6 +156,14 @@ void be_lost(struct mx_backend *be, const struct be_error *e)
     be_done_cb done = be->done;
     be->done = NULL;
     uv_timer_stop(&be->timer);
+    return done;
+}
+
+void be_lost(struct mx_backend *be, const struct be_error *e)
+{
+    be_check(be);
+    if (be->state == BE_CLOSING || be->lost) return;
+    be_done_cb done = be_disarm(be);
     if (be_lent(be)) {
         struct mx_session *s = be->session;
         session_backend_lost(s, be, e);
@@ -170,10 +179,11 @@ void be_lost(struct mx_backend *be, const struct be_error *e)
             sock_read_stop(&be->sock);
             return;
         }
+        /* it let go (detach_backend -> pool_release), which ended it: be_end below is a no-op */
     } else if (done) {
         done(be, -1, e);
     }
-    be_close(be);
+    be_end(be);
 }
 
 void be_forget_session(struct mx_pool *p, const struct mx_session *s)
@@ -236,11 +246,21 @@ void be_forget_reset(struct mx_backend *be)
     be->track_doubt = false;
 }
 
-void be_close(struct mx_backend *be)
+void be_end(struct mx_backend *be)
 {
+    be_check(be);
     if (be->state == BE_CLOSING) return;
+#ifndef NDEBUG
+    /* a session still holding it would use it after the close: it lets go first */
+    if (be->session && be->session->be == be) {
+        log_error("backend_end_attached", "thread_id=%u state=%s", be->thread_id,
+                  be_state_name(be->state));
+        abort();
+    }
+#endif
+    be_disarm(be);
+    be->session = NULL;
     be_set_state(be, BE_CLOSING);
-    uv_timer_stop(&be->timer);
     sock_close(&be->sock);
 }
 

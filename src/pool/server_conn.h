@@ -162,20 +162,28 @@ int be_trim_idle(struct mx_backend *be);
  * dropped its prepared statements, variables and trackers and went back to the
  * handshake's character set; the schema stays. */
 void be_forget_reset(struct mx_backend *be);
-/* The one way a connection ends when it fails (I/O error, the server closing it,
- * a connect, login or internal-command deadline, an answer that breaks the
- * protocol), in any state. It is marked broken and then:
- * - lent to a session (attached, relaying, or running mymux's commands for it):
- *   the session is told through session_backend_lost(), its one entry point,
- *   and lets go of it there; a pending internal completion is not called;
- * - logging in, or in a reset for nobody: its completion callback (the pool's)
- *   gets the error;
- * then the connection closes. A session whose client write still reads the
- * connection's buffer keeps it (reads stopped) until that write is out, then
- * gives it back, which closes it. Idempotent. */
+/* How a connection ends. Two functions, one below the other:
+ * - be_lost: it failed under mymux (I/O error, the server closing it, a
+ *   connect, login or internal-command deadline, an answer that breaks the
+ *   protocol), in any state. It is marked broken and then:
+ *   - lent to a session (attached, relaying, or running mymux's commands for
+ *     it): the session is told through session_backend_lost(), its one entry
+ *     point, and lets go of it there (detach_backend -> pool_release ->
+ *     be_end); a pending internal completion is not called;
+ *   - logging in, or in a reset for nobody: its completion callback (the
+ *     pool's) gets the error;
+ *   then be_end. A session whose client write still reads the connection's
+ *   buffer keeps it (reads stopped) until that write is out, then gives it
+ *   back, which ends it. Idempotent.
+ * - be_end: the one function that takes a connection out of service, whoever
+ *   decided (be_lost; a session giving up a connection itself: a query
+ *   deadline, a malformed answer, its client gone, state a reset cannot clear,
+ *   all through pool_release of a broken connection; the pool retiring one):
+ *   it is disarmed (lost, broken, no callbacks, no deadline), detached from its
+ *   session (which must have let go: debug builds abort otherwise) and closed;
+ *   pool_on_closed and the memory follow in the close callbacks. Idempotent. */
 void be_lost(struct mx_backend *be, const struct be_error *e);
-/* Closes (idempotent). The pool is told through pool_on_closed. */
-void be_close(struct mx_backend *be);
+void be_end(struct mx_backend *be);
 /* Session s goes away: connections of pool p being opened for it (a login in
  * progress, where s->be is not set yet) are nobody's from now on; they join
  * the idle list when their login completes. */

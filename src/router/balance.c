@@ -464,15 +464,16 @@ int balance_pick(struct balance_state *st, const struct mx_pool *pools,
             ew = ew / 10 + (ew - ew / 10) * (int64_t)(now - up) / cfg->slow_start_ms;
         }
         st->ew[i] = ew > 0 ? ew : 1;
-        int64_t load = atomic_load_explicit(&sv->busy, memory_order_relaxed);
-        if (pools) load += (int64_t)(pools[i].n_wait + pools[i].n_opening);
+        /* connections lent by every worker: the cap is the server's, not this worker's share */
+        int64_t load = (int64_t)POOL_TOTAL(px, (int)i, n_busy);
+        if (pools) load += (int64_t)(STAT_GET(pools[i].n_wait) + STAT_GET(pools[i].n_opening));
         st->load[i] = load < 0 ? 0 : load;
         int cap = pool_server_cap(cfg, sv, i);
         /* full: every connection lent, or the cap reached with none idle here
          * (idle ones of other workers cannot serve this one) */
         bool full = cap > 0 && (st->load[i] >= cap ||
                                 (atomic_load_explicit(&sv->open, memory_order_relaxed) >= cap &&
-                                 !(pools && pools[i].n_idle)));
+                                 !(pools && STAT_GET(pools[i].n_idle))));
         if (!full) n_room++;
         else st->ew[i] = -st->ew[i]; /* a candidate only if all are full */
     }

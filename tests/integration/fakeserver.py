@@ -58,6 +58,8 @@ enough of the protocol for a login and a few commands:
   (a packet that is no definition), "die_in_rows" (the connection drops after three rows),
   "die_in_packet" (it drops inside a row; for COM_STMT_EXECUTE the rows are binary),
   "err_1094" (ERR 1094 Unknown thread id, as for a KILL of a thread that has just ended).
+  At COM_STMT_CLOSE, which has no answer, "err" and "garbage" send a packet where none is
+  due (it lands where the next command's answer is read) and "stall" is what a server does.
   `fault` may also be a list of such triples, each done once. A COM_QUERY containing "WARN" is answered with an OK carrying one
   warning; SHOW WARNINGS and mymux's SELECT @@warning_count, ... answer as a server would
   after it (one warning).
@@ -895,6 +897,8 @@ class FakeMySQL8:
                                          + arg.decode(errors="replace").split()[-1]))
                     continue
                 conn.write(self._err(1105, "HY000", "fake server: injected error"))
+                if cmd == COM_STMT_CLOSE:  # no answer was due: the peer must hang up now
+                    conn.faulted = True
                 continue
             if cmd == COM_QUERY:
                 q = arg.decode("utf-8", "replace").strip().rstrip(";").strip()

@@ -548,21 +548,25 @@ def _read(path):
         return ""
 
 
-def mymux_over_fake(factory, fake, pool):
-    """mymux (one worker, user app) in front of the scripted server `fake`, health checks
-    off, with its admin API on m.admin_port; pool: the pool section."""
+def mymux_with_admin(factory, config):
+    """factory(config) with its admin API listening on m.admin_port (once it accepts)."""
     port = free_port()
-    m = factory({
+    m = factory({**config, "admin_listen": f"127.0.0.1:{port}"})
+    m.admin_port = port
+    wait_until(lambda: port_accepts("127.0.0.1", port), 10, what="admin listener")
+    return m
+
+
+def mymux_over_fake(factory, fake, pool, users=(("app", "apppass"),)):
+    """mymux (one worker, users: (name, password) pairs) in front of the scripted server
+    `fake`, health checks off, with its admin API on m.admin_port; pool: the pool section."""
+    return mymux_with_admin(factory, {
         "workers": 1,
-        "admin_listen": f"127.0.0.1:{port}",
-        "users": [{"name": "app", "password": "apppass"}],
+        "users": [{"name": u, "password": p} for u, p in users],
         "backends": [{"name": "fake8", "address": fake.address, "health": {"type": "none"}}],
         "health": {"type": "none"},
         "pool": pool,
     })
-    m.admin_port = port
-    wait_until(lambda: port_accepts("127.0.0.1", port), 10, what="admin listener")
-    return m
 
 
 def admin_json(m, path):

@@ -17,6 +17,7 @@
 #include "core/config.h"
 #include "core/proxy.h"
 #include "pool/pool.h"
+#include "core/worker.h"
 #include "router/balance.h"
 #include "router/sticky.h"
 
@@ -29,7 +30,11 @@ static char names[NMAX][16];
 static struct mx_server servers[NMAX];
 static struct mx_proxy px;
 static struct balance_state *st;
-static struct mx_pool pools[NMAX];
+static struct mx_pool pools[MX_MAX_SERVERS];
+/* the router's worker (pools) and another one (other_pools, counted when
+ * px.n_workers is 2): the load is what all workers lend */
+static struct mx_pool other_pools[MX_MAX_SERVERS];
+static struct mx_worker workers[2];
 
 static void setup_world(size_t n, const char *algo)
 {
@@ -40,6 +45,7 @@ static void setup_world(size_t n, const char *algo)
     memset(servers, 0, sizeof servers);
     memset(&px, 0, sizeof px);
     memset(pools, 0, sizeof pools);
+    memset(other_pools, 0, sizeof other_pools);
     for (size_t i = 0; i < NMAX; i++) {
         snprintf(names[i], sizeof names[i], "db%zu", i + 1);
         bcfg[i].name = names[i];
@@ -54,6 +60,10 @@ static void setup_world(size_t n, const char *algo)
     cfg.stick_size = 1000;
     px.cfg = &cfg;
     px.servers = servers;
+    workers[0].pools = pools;
+    workers[1].pools = other_pools;
+    px.workers = workers;
+    px.n_workers = 1;
     st = balance_new(&px, 0);
     assert_non_null(st);
 }
@@ -204,25 +214,37 @@ static void test_leastconn(void **state)
 {
     (void)state;
     setup_world(3, "leastconn");
-    atomic_store(&servers[0].busy, 10);
+    atomic_store(&pools[0].n_busy, 10);
     int c[NMAX] = {0};
     for (int i = 0; i < 20; i++) {
         int srv = pick_fresh(NULL, NULL);
         c[srv]++;
-        atomic_fetch_add(&servers[srv].busy, 1); /* it keeps the connection */
+        atomic_fetch_add(&pools[srv].n_busy, 1); /* it keeps the connection */
     }
     assert_int_equal(c[0], 0); /* 10 busy already: the others fill up to it */
     assert_int_equal(c[1], 10);
     assert_int_equal(c[2], 10);
-    for (int i = 0; i < 30; i++) atomic_fetch_add(&servers[pick_fresh(NULL, NULL)].busy, 1);
-    for (int i = 0; i < 3; i++) assert_near(atomic_load(&servers[i].busy), 20, 1);
+    for (int i = 0; i < 30; i++) atomic_fetch_add(&pools[pick_fresh(NULL, NULL)].n_busy, 1);
+    for (int i = 0; i < 3; i++) assert_near(atomic_load(&pools[i].n_busy), 20, 1);
 
     /* weights 2:1 */
     setup_world(2, "leastconn");
     bcfg[0].weight = 2;
-    for (int i = 0; i < 300; i++) atomic_fetch_add(&servers[pick_fresh(NULL, NULL)].busy, 1);
-    assert_near(atomic_load(&servers[0].busy), 200, 1);
-    assert_near(atomic_load(&servers[1].busy), 100, 1);
+    for (int i = 0; i < 300; i++) atomic_fetch_add(&pools[pick_fresh(NULL, NULL)].n_busy, 1);
+    assert_near(atomic_load(&pools[0].n_busy), 200, 1);
+    assert_near(atomic_load(&pools[1].n_busy), 100, 1);
+
+    /* connections another worker lent count as load, and against the cap */
+    setup_world(2, "leastconn");
+    px.n_workers = 2;
+    atomic_store(&other_pools[0].n_busy, 4);
+    atomic_store(&pools[1].n_busy, 3);
+    assert_int_equal(pick_fresh(NULL, NULL), 1);
+    bcfg[1].max_connections = 3; /* full: the other worker's 4 do not make server 0 full */
+    bcfg[0].max_connections = 5;
+    assert_int_equal(pick_fresh(NULL, NULL), 0);
+    atomic_store(&other_pools[0].n_busy, 5); /* now both full: the lighter per weight */
+    assert_int_equal(pick_fresh(NULL, NULL), 1);
 
     /* sessions waiting in this worker's pool count as load */
     setup_world(2, "leastconn");
@@ -246,11 +268,11 @@ static void test_first(void **state)
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         int srv = pick_fresh(NULL, NULL);
         assert_int_equal(srv, want[i]);
-        atomic_fetch_add(&servers[srv].busy, 1);
+        atomic_fetch_add(&pools[srv].n_busy, 1);
     }
     /* room again on the first: it gets the next session, and a session whose
      * last server was the second goes back to the first */
-    atomic_fetch_sub(&servers[0].busy, 1);
+    atomic_fetch_sub(&pools[0].n_busy, 1);
     struct client *s = new_session(NULL, NULL);
     s->server = 1;
     atomic_fetch_add(&servers[1].affine, 1);
@@ -260,8 +282,8 @@ static void test_first(void **state)
     setup_world(2, "first");
     bcfg[0].max_connections = 1;
     bcfg[1].max_connections = 1;
-    atomic_store(&servers[0].busy, 1);
-    atomic_store(&servers[1].busy, 1);
+    atomic_store(&pools[0].n_busy, 1);
+    atomic_store(&pools[1].n_busy, 1);
     assert_int_equal(pick_fresh(NULL, NULL), 0);
 }
 
@@ -286,16 +308,16 @@ static void test_random2(void **state)
 {
     (void)state;
     setup_world(4, "random(2)");
-    for (int i = 0; i < 400; i++) atomic_fetch_add(&servers[pick_fresh(NULL, NULL)].busy, 1);
+    for (int i = 0; i < 400; i++) atomic_fetch_add(&pools[pick_fresh(NULL, NULL)].n_busy, 1);
     int lo = 1 << 30, hi = 0;
     for (int i = 0; i < 4; i++) {
-        int b = atomic_load(&servers[i].busy);
+        int b = atomic_load(&pools[i].n_busy);
         lo = b < lo ? b : lo;
         hi = b > hi ? b : hi;
     }
     assert_true(hi - lo <= 2);
     setup_world(2, "random(2)");
-    atomic_store(&servers[0].busy, 5);
+    atomic_store(&pools[0].n_busy, 5);
     int c[NMAX] = {0};
     count_fresh(1000, c);
     assert_int_equal(c[1], 1000); /* two distinct draws out of two: always the lighter */
@@ -419,7 +441,7 @@ static void test_leastlatency(void **state)
     bcfg[2].weight = 4; /* 300/4 < 100/1 */
     assert_int_equal(pick_fresh(NULL, NULL), 2);
     bcfg[2].weight = 1;
-    atomic_store(&servers[1].busy, 3); /* 100 * 4 > 300 * 1 */
+    atomic_store(&pools[1].n_busy, 3); /* 100 * 4 > 300 * 1 */
     assert_int_equal(pick_fresh(NULL, NULL), 2);
 }
 
@@ -456,7 +478,7 @@ static void test_cap(void **state)
     (void)state;
     setup_world(2, "roundrobin");
     bcfg[0].max_connections = 2;
-    atomic_store(&servers[0].busy, 2);
+    atomic_store(&pools[0].n_busy, 2);
     int c[NMAX] = {0};
     count_fresh(100, c);
     assert_int_equal(c[1], 100);
@@ -472,9 +494,9 @@ static void test_cap(void **state)
     count_fresh(10, c);
     assert_int_equal(c[0], 5);
     /* every server full: all of them again */
-    atomic_store(&servers[0].busy, 2);
+    atomic_store(&pools[0].n_busy, 2);
     cfg.pool_max_per_backend = 5; /* 0 = the pool cap */
-    atomic_store(&servers[1].busy, 5);
+    atomic_store(&pools[1].n_busy, 5);
     memset(c, 0, sizeof c);
     count_fresh(100, c);
     assert_int_equal(c[0], 50);

@@ -19,6 +19,7 @@
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/proxy.h"
+#include "core/worker.h"
 #include "core/buf.h"
 #include "pool/pool.h"
 #include "pool/server_conn.h"
@@ -35,6 +36,7 @@ static atomic_int stopping;
 static struct mx_pcache pcache;
 static struct mx_pool pools[MX_MAX_SERVERS];
 static struct mx_pool_home home;
+static struct mx_worker worker; /* px.workers: what the admin side sums */
 static struct mx_pool *P = &pools[0];
 
 /* ---- fakes for what the pool calls of server_conn.c and sock.c ---- */
@@ -42,7 +44,7 @@ static struct mx_pool *P = &pools[0];
 #define MAXBE 32
 static struct mx_backend *made[MAXBE]; /* every connection opened, in order */
 static int n_made;
-static struct mx_backend *closing[MAXBE]; /* be_close asked, close callback not run yet */
+static struct mx_backend *closing[MAXBE]; /* be_end asked, close callback not run yet */
 static int n_closing;
 static bool open_fails;                 /* be_open runs out of memory */
 static be_done_cb reset_done[MAXBE];    /* by index in made: a reset the pool sent */
@@ -88,8 +90,8 @@ struct mx_backend *__wrap_be_open(struct mx_pool *pool, const struct mx_cred *cr
 }
 
 /* As the real one: closing is asynchronous, the pool hears of it later. */
-void __wrap_be_close(struct mx_backend *be);
-void __wrap_be_close(struct mx_backend *be)
+void __wrap_be_end(struct mx_backend *be);
+void __wrap_be_end(struct mx_backend *be)
 {
     if (be->state == BE_CLOSING) return;
     be->state = BE_CLOSING;
@@ -143,7 +145,7 @@ int __wrap_sock_read_start(struct mx_sock *s)
     return 0;
 }
 
-/* The loop runs the close callbacks of the connections be_close was asked for. */
+/* The loop runs the close callbacks of the connections be_end was asked for. */
 static void run_closes(void)
 {
     while (n_closing) {
@@ -227,7 +229,7 @@ static struct mx_backend *login_last(int err)
         struct be_error e = {.code = (uint16_t)err, .sqlstate = "HY000"};
         snprintf(e.msg, sizeof e.msg, "login failed");
         pool_on_login(be, -1, &e);
-        __wrap_be_close(be); /* be_fail closes it after telling */
+        __wrap_be_end(be); /* be_fail closes it after telling */
     } else {
         pool_on_login(be, 0, NULL);
     }
@@ -252,6 +254,10 @@ static void assert_counts(size_t idle, size_t busy, size_t opening, size_t open)
     assert_int_equal(P->n_opening, opening);
     assert_int_equal(P->n_open, open);
     assert_int_equal(atomic_load(&server.open), (int)open);
+    /* what another thread reads: the sum over workers, and a peak never below the gauge */
+    assert_int_equal(POOL_TOTAL(&px, 0, n_busy), busy);
+    assert_int_equal(POOL_TOTAL(&px, 0, n_idle), idle);
+    assert_true(atomic_load(&server.busy_peak) >= (int)busy);
     size_t listed = 0;
     for (struct mx_backend *be = P->idle; be; be = be->next) listed++;
     assert_int_equal(listed, idle);
@@ -279,6 +285,9 @@ static int setup(void **state)
     px.cfg = &cfg;
     px.servers = &server;
     px.n_workers = 1;
+    memset(&worker, 0, sizeof worker);
+    worker.pools = pools;
+    px.workers = &worker;
     atomic_store(&stopping, 0);
     home = (struct mx_pool_home){.px = &px, .worker = NULL, .worker_id = 0,
                                  .stopping = &stopping, .pcache = &pcache, .pools = pools};

@@ -162,6 +162,19 @@ static void freed(struct mx_backend *be)
     be_set_state(be, BE_GREETING);
 }
 static void fine(struct mx_backend *be) { be_set_state(be, BE_GREETING); }
+/* be_end on a connection its session still holds as s->be: the session would use
+ * it after the close (the session lets go first, in detach_backend) */
+static void end_while_held(struct mx_backend *be)
+{
+    be_set_state(be, BE_GREETING);
+    be_set_state(be, BE_AUTH);
+    be_set_state(be, BE_ATTACHED);
+    struct mx_session *s = calloc(1, sizeof *s);
+    if (!s) _exit(2);
+    s->be = be;
+    be->session = s;
+    be_end(be);
+}
 
 static void test_setter_aborts_in_debug_builds(void **state)
 {
@@ -171,6 +184,7 @@ static void test_setter_aborts_in_debug_builds(void **state)
     assert_true(child_aborts(reopen));
     assert_true(child_aborts(keep_broken));
     assert_true(child_aborts(freed));
+    assert_true(child_aborts(end_while_held));
 }
 #endif
 
