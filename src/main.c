@@ -393,6 +393,11 @@ int main(int argc, char **argv)
 
     px.cfg = cfg;
     px.servers = calloc(MX_MAX_SERVERS, sizeof *px.servers);
+    if (!px.servers) {
+        log_error("startup", "msg=\"out of memory\"");
+        return 1;
+    }
+    for (int i = 0; i < MX_MAX_SERVERS; i++) pthread_mutex_init(&px.servers[i].check_lock, NULL);
     if (cfg->n_backends > MX_MAX_SERVERS) {
         fprintf(stderr, "mymux: at most %d backends\n", MX_MAX_SERVERS);
         return 1;

@@ -94,11 +94,16 @@ static json_t *api_backend(struct mx_proxy *px, size_t i, const struct adm_rates
     int w = atomic_load(&sv->weight);
     int max = pool_server_cap(px->cfg, sv, i);
     int ok = atomic_load(&sv->check_ok);
+    char detail[sizeof sv->check_detail];
+    pthread_mutex_lock(&sv->check_lock);
+    memcpy(detail, sv->check_detail, sizeof detail);
+    pthread_mutex_unlock(&sv->check_lock);
+    detail[sizeof detail - 1] = 0;
     /* transitions: the state changes its checks made; failed: checks that failed */
     json_t *check = json_pack("{s:o, s:f, s:s, s:I, s:I}", "ok",
                               ok < 0 ? json_null() : json_boolean(ok), "latency_ms",
                               ms_of_us(atomic_load(&sv->check_latency_us)), "detail",
-                              ok < 0 ? "" : sv->check_detail, "transitions",
+                              ok < 0 ? "" : detail, "transitions",
                               (json_int_t)atomic_load(&sv->check_transitions), "failed",
                               (json_int_t)STAT_GET(sv->checks_failed));
     json_t *conns = json_pack("{s:i, s:I, s:I, s:I, s:I, s:i, s:i, s:i}", "open",

@@ -63,6 +63,7 @@ struct mx_server {
     atomic_int check_ok;    /* 1 ok, 0 failed, -1 not run */
     atomic_uint check_latency_us;
     char check_detail[128]; /* short text, written by the control thread only */
+    pthread_mutex_t check_lock; /* check_detail, which the admin thread reads */
     /* traffic */
     /* borrows, waits, connects, resets: per worker in its pools (POOL_TOTAL) */
     mx_counter queries, errors, bytes_to_backend, bytes_from_backend, reprepares;

@@ -125,7 +125,9 @@ static void health_on_result(void *arg, const struct health_result *r)
     }
     atomic_store(&s->check_ok, r->outcome == HC_OK ? 1 : 0);
     atomic_store(&s->check_latency_us, r->latency_us);
+    pthread_mutex_lock(&s->check_lock);
     snprintf(s->check_detail, sizeof s->check_detail, "%s", r->detail);
+    pthread_mutex_unlock(&s->check_lock);
     if (r->outcome == HC_OK) { /* leastlatency's first estimate, until traffic gives one */
         uint_least64_t none = 0;
         atomic_compare_exchange_strong(&s->ewma_us, &none, (uint_least64_t)r->latency_us + 1);
