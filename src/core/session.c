@@ -26,6 +26,7 @@
 static void process_input(struct mx_session *s);
 static void finish_release(struct mx_session *s);
 static int fetch_diagnostics(struct mx_session *s, struct mx_backend *be);
+static bool diag_stays_on_server(const struct mx_session *s);
 static int answer_diagnostics(struct mx_session *s, const char *sql, size_t n, uint32_t len,
                               bool binary);
 static void forward_command(struct mx_session *s);
@@ -2154,14 +2155,30 @@ static void finish_command(struct mx_session *s)
     sstate_on_finish(s, r);
     /* The conditions a statement raised are read now, while the connection is
      * still the session's, so that it can go back at once: the session answers
-     * the readers itself from then on (answer_diagnostics). */
+     * the readers itself from then on (answer_diagnostics). A connection the
+     * session keeps for good holds its own diagnostics area: the server answers
+     * every reader there, GET DIAGNOSTICS too, and nothing of mymux's runs in
+     * between (no row counter, ROW_COUNT() or FOUND_ROWS() of its statements). */
     if (r->warnings || r->error) {
-        if (fetch_diagnostics(s, be) == 0) return;
+        bool kept = diag_stays_on_server(s);
+        if (!kept && fetch_diagnostics(s, be) == 0) return;
+        if (kept) diag_clear(&s->diag); /* the readers go to the server */
         be->diag_dirty = true; /* not read: a reset clears them before anyone else */
     } else if (s->clears_diag) {
         diag_clear(&s->diag);
     }
     finish_release(s);
+}
+
+/* Whether the session keeps its connection until a reset, or for good
+ * (multiplexing off, a server that stays up): then the server's own
+ * diagnostics area is the session's. A transaction or a soft pin ends, and the
+ * connection goes back then with conditions mymux has not read. */
+static bool diag_stays_on_server(const struct mx_session *s)
+{
+    const struct mx_server *sv = &s->w->px->servers[s->be->pool->server];
+    if (atomic_load(&sv->state) != SRV_UP) return false;
+    return s->pins || !s->w->px->cfg->pool_multiplex;
 }
 
 /* The answer to the diagnostics fetch is in (or the connection is gone). */

@@ -16,12 +16,16 @@
  * their true counts with what FOUND_ROWS() and ROW_COUNT() say of the statement
  * (the fetch itself changes both on the server), the conditions (at most the
  * session's max_error_count of them), and a statement that empties the
- * diagnostics area (it names a derived table: MariaDB and MySQL clear the area
- * only before statements that use tables; TiDB before every statement) so that
- * the next borrower finds none. */
+ * diagnostics area (it names a table: MariaDB and MySQL clear the area only
+ * before statements that use tables; TiDB before every statement) so that the
+ * next borrower finds none. The clear also leaves MariaDB's row counter for
+ * warnings (the "at row N" of a CALL's parameter conversion, which reports what
+ * the previous statement left) at 0, as a statement that uses tables and reads
+ * no rows does: a derived table, or any SELECT that runs, sets it to 1, and
+ * WHERE 0 keeps information_schema from filling the table. */
 #define DIAG_FETCH_COUNTS "SELECT @@warning_count, @@error_count, FOUND_ROWS(), ROW_COUNT()"
 #define DIAG_FETCH_LIST "SHOW WARNINGS"
-#define DIAG_FETCH_CLEAR "DO (SELECT 1 FROM (SELECT 1) AS mymux_clear)"
+#define DIAG_FETCH_CLEAR "DO (SELECT 1 FROM information_schema.COLLATIONS WHERE 0)"
 
 /* Held messages longer than this are cut. The server's errors and warnings stay
  * under 512 bytes, but its notes do not: EXPLAIN EXTENDED's note 1003 is the

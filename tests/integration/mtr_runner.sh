@@ -364,7 +364,7 @@ trap 'exit 130' INT TERM
 
 expr=""
 for v in $GLOBALS; do
-    expr="$expr${expr:+, ', ', }'$v = ', IF(@@GLOBAL.$v REGEXP '^[0-9]+\$', @@GLOBAL.$v, QUOTE(@@GLOBAL.$v))"
+    expr="$expr${expr:+, ', ', }'$v = ', IF(@@GLOBAL.$v REGEXP '^[0-9]+([.][0-9]+)?\$', @@GLOBAL.$v, QUOTE(@@GLOBAL.$v))"
 done
 saved_settings=$(sql "SELECT CONCAT($expr)") ||
     { echo "runner: cannot connect as root to $server" >&2; exit 1; }
