@@ -27,6 +27,9 @@ static void process_input(struct mx_session *s);
 static void finish_release(struct mx_session *s);
 static int fetch_diagnostics(struct mx_session *s, struct mx_backend *be);
 static bool diag_stays_on_server(const struct mx_session *s);
+static void finish_answer(struct mx_session *s);
+static void answered_backend_lost(struct mx_session *s);
+static int insert_id_fetch(struct mx_session *s, struct mx_backend *be);
 static int answer_diagnostics(struct mx_session *s, const char *sql, size_t n, uint32_t len,
                               bool binary);
 static void forward_command(struct mx_session *s);
@@ -2167,7 +2170,65 @@ static void finish_command(struct mx_session *s)
     } else if (s->clears_diag) {
         diag_clear(&s->diag);
     }
+    finish_answer(s);
+}
+
+/* The statement's diagnostics are dealt with: the insert id is made sure of
+ * if the connection is about to go back, then it goes (finish_release). */
+static void finish_answer(struct mx_session *s)
+{
+    if (s->insert_id_unsure && sstate_can_release(s) && insert_id_fetch(s, s->be) == 0) return;
     finish_release(s);
+}
+
+static void on_insert_id_row(void *arg, int idx, const uint8_t *p, size_t len)
+{
+    struct mx_session *s = arg;
+    uint64_t v;
+    if (idx == 0 && diag_read_uint_row(p, len, &v) == 0) {
+        s->last_insert_id = v;
+        s->insert_id_unsure = false;
+    }
+}
+
+static void insert_id_done(struct mx_backend *be, int err, const struct be_error *e)
+{
+    (void)e;
+    struct mx_session *s = be->session;
+    if (!s) {
+        pool_release(be);
+        return;
+    }
+    if (s->insert_id_unsure) /* not answered: the OK's value stands */
+        log_debug("insert_id_unread", "conn_id=%u", s->id);
+    s->insert_id_unsure = false;
+    if (err && be->broken) {
+        answered_backend_lost(s);
+        return;
+    }
+    finish_release(s);
+}
+
+/* Asks be the server's LAST_INSERT_ID() (it also sets FOUND_ROWS() and
+ * ROW_COUNT() there, which the session answers from then on); 0 on success. */
+static int insert_id_fetch(struct mx_session *s, struct mx_backend *be)
+{
+    if (be->broken || be->iq_n) return -1;
+    struct mx_buf *o = sock_out(&be->sock);
+    if (!o) return -1;
+    static const char q[] = "SELECT LAST_INSERT_ID()";
+    struct pkt_wr w;
+    pkt_wr_init(&w, o->data + o->wpos, o->cap - o->wpos);
+    pkt_command(&w, COM_QUERY, q, sizeof q - 1);
+    if (w.bad) return -1;
+    o->wpos += (uint32_t)w.pos;
+    be_expect_rows(be, 1);
+    s->prev_overwritten = true;
+    be->row_cb = on_insert_id_row;
+    be->row_arg = s;
+    session_set_state(s, SS_DIAG);
+    (void)be_run_internal(be, 1, insert_id_done);
+    return 0;
 }
 
 /* Whether the session keeps its connection until a reset, or for good
@@ -2181,6 +2242,15 @@ static bool diag_stays_on_server(const struct mx_session *s)
     return s->pins || !s->w->px->cfg->pool_multiplex;
 }
 
+/* The connection broke under mymux's own command after the statement's
+ * answer went to the client: the session goes on without it. */
+static void answered_backend_lost(struct mx_session *s)
+{
+    if (!drop_dead_backend(s)) return;
+    session_set_state(s, SS_IDLE);
+    process_input(s);
+}
+
 /* The answer to the diagnostics fetch is in (or the connection is gone). */
 static void diag_done(struct mx_backend *be, int err, const struct be_error *e)
 {
@@ -2192,13 +2262,11 @@ static void diag_done(struct mx_backend *be, int err, const struct be_error *e)
     }
     if (err && be->broken) {
         /* the statement's answer is with the client; its conditions are lost */
-        if (!drop_dead_backend(s)) return;
-        session_set_state(s, SS_IDLE);
-        process_input(s);
+        answered_backend_lost(s);
         return;
     }
     if (err) be->diag_dirty = true; /* the server's area holds what mymux did not read */
-    finish_release(s);
+    finish_answer(s);
 }
 
 static void on_diag_row(void *arg, int idx, const uint8_t *p, size_t len)

@@ -64,6 +64,10 @@ int diag_add_row(struct mx_diag *d, const uint8_t *p, size_t len);
 int diag_set_counts(struct mx_diag *d, const uint8_t *p, size_t len, uint64_t *found_rows,
                     int64_t *row_count);
 
+/* The row of a one-column answer holding an unsigned decimal (SELECT
+ * LAST_INSERT_ID()) into *v. Returns 0 or -1 (malformed). */
+int diag_read_uint_row(const uint8_t *p, size_t len, uint64_t *v);
+
 /* The readers mymux answers itself, in the forms it recognises exactly. */
 enum diag_query_kind {
     DQ_NONE,           /* not one of them (forwarded) */
