@@ -2174,19 +2174,25 @@ static void finish_command(struct mx_session *s)
 }
 
 /* The statement's diagnostics are dealt with: the insert id is made sure of
- * if the connection is about to go back, then it goes (finish_release). */
+ * (on a connection the session keeps for good the server answers LAST_INSERT_ID()
+ * itself), then the connection may go (finish_release). */
 static void finish_answer(struct mx_session *s)
 {
-    if (s->insert_id_unsure && sstate_can_release(s) && insert_id_fetch(s, s->be) == 0) return;
+    if (s->insert_id_unsure && !diag_stays_on_server(s) && insert_id_fetch(s, s->be) == 0)
+        return;
     finish_release(s);
 }
 
+/* The server's LAST_INSERT_ID() right after the statement: the OK's insert id
+ * if the statement generated it, else what the connection held before, which
+ * is another session's on a shared connection: the session's own stands then.
+ * (An explicit value equal to what the connection held reads as generated.) */
 static void on_insert_id_row(void *arg, int idx, const uint8_t *p, size_t len)
 {
     struct mx_session *s = arg;
     uint64_t v;
     if (idx == 0 && diag_read_uint_row(p, len, &v) == 0) {
-        s->last_insert_id = v;
+        if (v != s->last_insert_id) s->last_insert_id = s->insert_id_before;
         s->insert_id_unsure = false;
     }
 }

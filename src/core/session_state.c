@@ -530,8 +530,9 @@ void sstate_on_finish(struct mx_session *s, const struct mx_resp *r)
      * value of the last row's AUTO_INCREMENT column, which leaves
      * LAST_INSERT_ID() as it was (MariaDB's and MySQL's mysql_insert). The
      * packet does not say which: unless it is the value already known, the
-     * server is asked before the connection goes back (insert_id_fetch). */
+     * server is asked at once (insert_id_fetch). */
     if (r->insert_id && r->insert_id != s->last_insert_id) {
+        s->insert_id_before = s->last_insert_id;
         s->last_insert_id = r->insert_id;
         s->insert_id_unsure = true;
     }
