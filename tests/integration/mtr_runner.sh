@@ -63,7 +63,7 @@ set -u
 LIST=(
     # DDL and DML
     alter_table_errors alter_table_trans create_drop_db create_drop_index create_drop_procedure
-    create_drop_trigger create_drop_view create_replace_tmp delete_returning replace
+    create_drop_trigger create_drop_view create_replace_tmp delete_returning replace auto_increment
     replace_returning insert_returning insert_returning_datatypes insert_update_autoinc-7150
     update_ignore_216 truncate-stale-6500 renamedb rollback unique key_primary key_diff check
     constraints check_constraint_show empty_table limit tablelock foreign_key
@@ -91,6 +91,7 @@ LIST=(
     sp-cursor sp-anchor-row-type-cursor sp-anchor-row-type-table signal sp-fib sp-group
     sp-no-code sp_missing_4665 sp-memory-leak signal_demo2 signal_demo3
     signal_sqlmode trigger-33083 trigger_no_defaults-11698 custom_aggregates_i_s partition_sp
+    get_diagnostics sp-vars
     # prepared statements
     prepare ps_2myisam ps_4heap ps_5merge ps_10nestset ps_max_subselect-5113 ps_innodb
     information_schema_prepare
@@ -240,9 +241,6 @@ declare -A EXCLUDED=(
     [plugin_vars]="passes only the first time on a server: it leaves the archive plugin and an archive table behind, so the run after the direct one fails (directly too: it fails on the test bed's second direct run)"
     # Bugs left.
     [order_by_sortkey]="BUG LEFT, intermittent with pool.multiplex off (once in four CI runs, not reproduced in 160 runs alone or after its neighbours, release and ASan builds): its temporary table was gone before the test's DROP TABLE (1051 Unknown table)"
-    [auto_increment]="BUG LEFT, multiplexing on: LAST_INSERT_ID() after an INSERT of an explicit value (-1) into an AUTO_INCREMENT column is answered from the OK packet's insert id, which carries the explicit value, while the server's LAST_INSERT_ID() keeps the last generated one"
-    [sp-vars]="BUG LEFT: the row number in the message of a CALL's parameter conversion is what the previous statement on the connection left: 0 after the test's own, 1 after mymux's statements that read warnings back and empty the area (SELECT @@warning_count ..., DO (SELECT ...))"
-    [get_diagnostics]="BUG LEFT: GET DIAGNOSTICS CONDITION n after an error goes to whichever connection the session borrows next, where the server has no condition (a warning 1758 Invalid condition number); mymux answers SHOW WARNINGS and @@warning_count itself, not yet GET DIAGNOSTICS"
 )
 
 MTR=${MTR:-/usr/share/mysql/mysql-test/mariadb-test-run}
