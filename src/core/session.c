@@ -29,6 +29,7 @@ static int fetch_diagnostics(struct mx_session *s, struct mx_backend *be);
 static bool diag_stays_on_server(const struct mx_session *s);
 static void finish_answer(struct mx_session *s);
 static void answered_backend_lost(struct mx_session *s);
+static struct mx_session *internal_owner(struct mx_backend *be);
 static int insert_id_fetch(struct mx_session *s, struct mx_backend *be);
 static int answer_diagnostics(struct mx_session *s, const char *sql, size_t n, uint32_t len,
                               bool binary);
@@ -2200,11 +2201,8 @@ static void on_insert_id_row(void *arg, int idx, const uint8_t *p, size_t len)
 static void insert_id_done(struct mx_backend *be, int err, const struct be_error *e)
 {
     (void)e;
-    struct mx_session *s = be->session;
-    if (!s) {
-        pool_release(be);
-        return;
-    }
+    struct mx_session *s = internal_owner(be);
+    if (!s) return;
     if (s->insert_id_unsure) /* not answered: the OK's value stands */
         log_debug("insert_id_unread", "conn_id=%u", s->id);
     s->insert_id_unsure = false;
@@ -2213,6 +2211,21 @@ static void insert_id_done(struct mx_backend *be, int err, const struct be_error
         return;
     }
     finish_release(s);
+}
+
+/* Starts the n internal commands written on be that read what the session's
+ * statement left (their rows go to row_cb), in SS_DIAG: they change FOUND_ROWS()
+ * and ROW_COUNT() there, which the session answers from then on. A failure to
+ * write reports through done. */
+static void run_session_reads(struct mx_session *s, struct mx_backend *be, int n,
+                              void (*row_cb)(void *, int, const uint8_t *, size_t),
+                              be_done_cb done)
+{
+    s->prev_overwritten = true;
+    be->row_cb = row_cb;
+    be->row_arg = s;
+    session_set_state(s, SS_DIAG);
+    (void)be_run_internal(be, n, done);
 }
 
 /* Asks be the server's LAST_INSERT_ID() (it also sets FOUND_ROWS() and
@@ -2229,11 +2242,7 @@ static int insert_id_fetch(struct mx_session *s, struct mx_backend *be)
     if (w.bad) return -1;
     o->wpos += (uint32_t)w.pos;
     be_expect_rows(be, 1);
-    s->prev_overwritten = true;
-    be->row_cb = on_insert_id_row;
-    be->row_arg = s;
-    session_set_state(s, SS_DIAG);
-    (void)be_run_internal(be, 1, insert_id_done);
+    run_session_reads(s, be, 1, on_insert_id_row, insert_id_done);
     return 0;
 }
 
@@ -2246,6 +2255,15 @@ static bool diag_stays_on_server(const struct mx_session *s)
     const struct mx_server *sv = &s->w->px->servers[s->be->pool->server];
     if (atomic_load(&sv->state) != SRV_UP) return false;
     return s->pins || !s->w->px->cfg->pool_multiplex;
+}
+
+/* The session an internal command ran for, or NULL when it has gone meanwhile
+ * (the connection then goes back to the pool). */
+static struct mx_session *internal_owner(struct mx_backend *be)
+{
+    struct mx_session *s = be->session;
+    if (!s) pool_release(be);
+    return s;
 }
 
 /* The connection broke under mymux's own command after the statement's
@@ -2261,11 +2279,8 @@ static void answered_backend_lost(struct mx_session *s)
 static void diag_done(struct mx_backend *be, int err, const struct be_error *e)
 {
     (void)e;
-    struct mx_session *s = be->session;
-    if (!s) {
-        pool_release(be);
-        return;
-    }
+    struct mx_session *s = internal_owner(be);
+    if (!s) return;
     if (err && be->broken) {
         /* the statement's answer is with the client; its conditions are lost */
         answered_backend_lost(s);
@@ -2304,12 +2319,7 @@ static int fetch_diagnostics(struct mx_session *s, struct mx_backend *be)
     be_expect(be, COM_QUERY, NULL);
     diag_clear(&s->diag);
     s->diag.held = true;
-    s->prev_overwritten = true;
-    be->row_cb = on_diag_row;
-    be->row_arg = s;
-    session_set_state(s, SS_DIAG);
-    /* a failure to write reports through diag_done */
-    (void)be_run_internal(be, 3, diag_done);
+    run_session_reads(s, be, 3, on_diag_row, diag_done);
     return 0;
 }
 
@@ -2367,11 +2377,8 @@ static void on_lock_row(void *arg, int idx, const uint8_t *p, size_t len)
 
 static void locks_done(struct mx_backend *be, int err, const struct be_error *e)
 {
-    struct mx_session *s = be->session;
-    if (!s) {
-        pool_release(be);
-        return;
-    }
+    struct mx_session *s = internal_owner(be);
+    if (!s) return;
     if (err && be->broken) { /* gone, and whatever it held with it */
         if (!drop_dead_backend(s)) return;
         s->lock_doubt = false;
