@@ -55,7 +55,19 @@
 # overflow, which waits for the server's session count, and timeout, left out before): 465
 # tests, whose three runs in test_mtr.py took 187 s on the release build and 168 s on the
 # ASan one (with other load beside them). The 91 that passed all three but take longer
-# (about 320 s a run) are left to --candidates.
+# (about 320 s a run) are left to --candidates. Later, get_diagnostics, sp-vars and
+# auto_increment joined the list once fixed: 468 tests; test_mtr.py's three runs took 465 s
+# on the release build with another test run beside them, 460 passing directly (MariaDB
+# 10.11.19). Until then the globals were never put back (max_statement_time's '0.000000'
+# was quoted, which SET GLOBAL refuses), so the retries of the full measurement above ran
+# on whatever the failed tests had left.
+#
+# Order-dependent: ctype_recoding's SHOW TABLES lists a view `vv` when it comes after
+# information_schema_tables, whose second connection loops CREATE OR REPLACE VIEW vv until
+# the first KILLs it and drops vv: a CREATE the KILL did not stop in time runs after the
+# DROP. Seen once through mymux with multiplexing on (it passed alone); a race of the test
+# itself, which a KILL through mymux (the victim's worker, then KILL QUERY on the backend)
+# may widen.
 
 set -u
 
