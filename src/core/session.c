@@ -26,6 +26,11 @@
 static void process_input(struct mx_session *s);
 static void finish_release(struct mx_session *s);
 static int fetch_diagnostics(struct mx_session *s, struct mx_backend *be);
+static bool diag_stays_on_server(const struct mx_session *s);
+static void finish_answer(struct mx_session *s);
+static void answered_backend_lost(struct mx_session *s);
+static struct mx_session *internal_owner(struct mx_backend *be);
+static int insert_id_fetch(struct mx_session *s, struct mx_backend *be);
 static int answer_diagnostics(struct mx_session *s, const char *sql, size_t n, uint32_t len,
                               bool binary);
 static void forward_command(struct mx_session *s);
@@ -2151,34 +2156,135 @@ static void finish_command(struct mx_session *s)
     sstate_on_finish(s, r);
     /* The conditions a statement raised are read now, while the connection is
      * still the session's, so that it can go back at once: the session answers
-     * the readers itself from then on (answer_diagnostics). */
+     * the readers itself from then on (answer_diagnostics). A connection the
+     * session keeps for good holds its own diagnostics area: the server answers
+     * every reader there, GET DIAGNOSTICS too, and nothing of mymux's runs in
+     * between (no row counter, ROW_COUNT() or FOUND_ROWS() of its statements). */
     if (r->warnings || r->error) {
-        if (fetch_diagnostics(s, be) == 0) return;
+        bool kept = diag_stays_on_server(s);
+        if (!kept && fetch_diagnostics(s, be) == 0) return;
+        if (kept) diag_clear(&s->diag); /* the readers go to the server */
         be->diag_dirty = true; /* not read: a reset clears them before anyone else */
     } else if (s->clears_diag) {
         diag_clear(&s->diag);
     }
+    finish_answer(s);
+}
+
+/* The statement's diagnostics are dealt with: the insert id is made sure of
+ * (on a connection the session keeps for good the server answers LAST_INSERT_ID()
+ * itself), then the connection may go (finish_release). */
+static void finish_answer(struct mx_session *s)
+{
+    if (s->insert_id_unsure && !diag_stays_on_server(s) && insert_id_fetch(s, s->be) == 0)
+        return;
     finish_release(s);
+}
+
+/* The server's LAST_INSERT_ID() right after the statement: the OK's insert id
+ * if the statement generated it, else what the connection held before, which
+ * is another session's on a shared connection: the session's own stands then.
+ * (An explicit value equal to what the connection held reads as generated.) */
+static void on_insert_id_row(void *arg, int idx, const uint8_t *p, size_t len)
+{
+    struct mx_session *s = arg;
+    uint64_t v;
+    if (idx == 0 && diag_read_uint_row(p, len, &v) == 0) {
+        if (v != s->last_insert_id) s->last_insert_id = s->insert_id_before;
+        s->insert_id_unsure = false;
+    }
+}
+
+static void insert_id_done(struct mx_backend *be, int err, const struct be_error *e)
+{
+    (void)e;
+    struct mx_session *s = internal_owner(be);
+    if (!s) return;
+    if (s->insert_id_unsure) /* not answered: the OK's value stands */
+        log_debug("insert_id_unread", "conn_id=%u", s->id);
+    s->insert_id_unsure = false;
+    if (err && be->broken) {
+        answered_backend_lost(s);
+        return;
+    }
+    finish_release(s);
+}
+
+/* Starts the n internal commands written on be that read what the session's
+ * statement left (their rows go to row_cb), in SS_DIAG: they change FOUND_ROWS()
+ * and ROW_COUNT() there, which the session answers from then on. A failure to
+ * write reports through done. */
+static void run_session_reads(struct mx_session *s, struct mx_backend *be, int n,
+                              void (*row_cb)(void *, int, const uint8_t *, size_t),
+                              be_done_cb done)
+{
+    s->prev_overwritten = true;
+    be->row_cb = row_cb;
+    be->row_arg = s;
+    session_set_state(s, SS_DIAG);
+    (void)be_run_internal(be, n, done);
+}
+
+/* Asks be the server's LAST_INSERT_ID() (it also sets FOUND_ROWS() and
+ * ROW_COUNT() there, which the session answers from then on); 0 on success. */
+static int insert_id_fetch(struct mx_session *s, struct mx_backend *be)
+{
+    if (be->broken || be->iq_n) return -1;
+    struct mx_buf *o = sock_out(&be->sock);
+    if (!o) return -1;
+    static const char q[] = "SELECT LAST_INSERT_ID()";
+    struct pkt_wr w;
+    pkt_wr_init(&w, o->data + o->wpos, o->cap - o->wpos);
+    pkt_command(&w, COM_QUERY, q, sizeof q - 1);
+    if (w.bad) return -1;
+    o->wpos += (uint32_t)w.pos;
+    be_expect_rows(be, 1);
+    run_session_reads(s, be, 1, on_insert_id_row, insert_id_done);
+    return 0;
+}
+
+/* Whether the session keeps its connection until a reset, or for good
+ * (multiplexing off, a server that stays up): then the server's own
+ * diagnostics area is the session's. A transaction or a soft pin ends, and the
+ * connection goes back then with conditions mymux has not read. */
+static bool diag_stays_on_server(const struct mx_session *s)
+{
+    const struct mx_server *sv = &s->w->px->servers[s->be->pool->server];
+    if (atomic_load(&sv->state) != SRV_UP) return false;
+    return s->pins || !s->w->px->cfg->pool_multiplex;
+}
+
+/* The session an internal command ran for, or NULL when it has gone meanwhile
+ * (the connection then goes back to the pool). */
+static struct mx_session *internal_owner(struct mx_backend *be)
+{
+    struct mx_session *s = be->session;
+    if (!s) pool_release(be);
+    return s;
+}
+
+/* The connection broke under mymux's own command after the statement's
+ * answer went to the client: the session goes on without it. */
+static void answered_backend_lost(struct mx_session *s)
+{
+    if (!drop_dead_backend(s)) return;
+    session_set_state(s, SS_IDLE);
+    process_input(s);
 }
 
 /* The answer to the diagnostics fetch is in (or the connection is gone). */
 static void diag_done(struct mx_backend *be, int err, const struct be_error *e)
 {
     (void)e;
-    struct mx_session *s = be->session;
-    if (!s) {
-        pool_release(be);
-        return;
-    }
+    struct mx_session *s = internal_owner(be);
+    if (!s) return;
     if (err && be->broken) {
         /* the statement's answer is with the client; its conditions are lost */
-        if (!drop_dead_backend(s)) return;
-        session_set_state(s, SS_IDLE);
-        process_input(s);
+        answered_backend_lost(s);
         return;
     }
     if (err) be->diag_dirty = true; /* the server's area holds what mymux did not read */
-    finish_release(s);
+    finish_answer(s);
 }
 
 static void on_diag_row(void *arg, int idx, const uint8_t *p, size_t len)
@@ -2210,12 +2316,7 @@ static int fetch_diagnostics(struct mx_session *s, struct mx_backend *be)
     be_expect(be, COM_QUERY, NULL);
     diag_clear(&s->diag);
     s->diag.held = true;
-    s->prev_overwritten = true;
-    be->row_cb = on_diag_row;
-    be->row_arg = s;
-    session_set_state(s, SS_DIAG);
-    /* a failure to write reports through diag_done */
-    (void)be_run_internal(be, 3, diag_done);
+    run_session_reads(s, be, 3, on_diag_row, diag_done);
     return 0;
 }
 
@@ -2273,11 +2374,8 @@ static void on_lock_row(void *arg, int idx, const uint8_t *p, size_t len)
 
 static void locks_done(struct mx_backend *be, int err, const struct be_error *e)
 {
-    struct mx_session *s = be->session;
-    if (!s) {
-        pool_release(be);
-        return;
-    }
+    struct mx_session *s = internal_owner(be);
+    if (!s) return;
     if (err && be->broken) { /* gone, and whatever it held with it */
         if (!drop_dead_backend(s)) return;
         s->lock_doubt = false;

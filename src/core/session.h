@@ -146,6 +146,10 @@ struct mx_session {
     char trk_schema[192];            /* the current schema the server reported */
     struct mx_vars *trk_vars;        /* reported system variables, as SET literals */
     uint64_t last_insert_id;         /* what LAST_INSERT_ID() returns on this session */
+    bool insert_id_unsure;           /* last_insert_id is an OK's insert id that may be an
+                                        explicit value (the server kept the one before):
+                                        read back on the spot (insert_id_fetch) */
+    uint64_t insert_id_before;       /* ...and that one, the session's before the statement */
     int64_t last_row_count;          /* ROW_COUNT() */
     uint64_t last_found_rows;        /* FOUND_ROWS() after a SELECT without SQL_CALC_FOUND_ROWS */
     bool prev_overwritten;           /* mymux's own statements ran after the session's last one

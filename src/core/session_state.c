@@ -525,7 +525,17 @@ void sstate_on_finish(struct mx_session *s, const struct mx_resp *r)
     }
 
     /* what the next statement may read of this one */
-    if (r->insert_id) s->last_insert_id = r->insert_id;
+    /* An OK's insert id is the first id the statement generated, which is
+     * LAST_INSERT_ID() from then on, or, when it generated none, the explicit
+     * value of the last row's AUTO_INCREMENT column, which leaves
+     * LAST_INSERT_ID() as it was (MariaDB's and MySQL's mysql_insert). The
+     * packet does not say which: unless it is the value already known, the
+     * server is asked at once (insert_id_fetch). */
+    if (r->insert_id && r->insert_id != s->last_insert_id) {
+        s->insert_id_before = s->last_insert_id;
+        s->last_insert_id = r->insert_id;
+        s->insert_id_unsure = true;
+    }
     if (r->error) {
         s->last_row_count = -1;
     } else if (r->last_rs) {
@@ -590,6 +600,7 @@ void sstate_reset(struct mx_session *s)
     /* the server forgets the session's prepared statements */
     stmts_free(&s->stmts, &s->w->pcache);
     s->last_insert_id = 0;
+    s->insert_id_unsure = false;
     s->last_row_count = -1;
     s->last_found_rows = 0;
     diag_clear(&s->diag);

@@ -118,6 +118,16 @@ int diag_set_counts(struct mx_diag *d, const uint8_t *p, size_t len, uint64_t *f
     return 0;
 }
 
+int diag_read_uint_row(const uint8_t *p, size_t len, uint64_t *v)
+{
+    struct pkt_rd r;
+    pkt_rd_init(&r, p, len);
+    size_t n;
+    const uint8_t *f = pkt_rd_lenenc_str(&r, &n);
+    if (r.bad || pkt_rd_left(&r)) return -1;
+    return parse_uint(f, n, v);
+}
+
 /* ---- recognising the readers ---- */
 
 struct scan {

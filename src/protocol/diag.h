@@ -16,12 +16,16 @@
  * their true counts with what FOUND_ROWS() and ROW_COUNT() say of the statement
  * (the fetch itself changes both on the server), the conditions (at most the
  * session's max_error_count of them), and a statement that empties the
- * diagnostics area (it names a derived table: MariaDB and MySQL clear the area
- * only before statements that use tables; TiDB before every statement) so that
- * the next borrower finds none. */
+ * diagnostics area (it names a table: MariaDB and MySQL clear the area only
+ * before statements that use tables; TiDB before every statement) so that the
+ * next borrower finds none. The clear also leaves MariaDB's row counter for
+ * warnings (the "at row N" of a CALL's parameter conversion, which reports what
+ * the previous statement left) at 0, as a statement that uses tables and reads
+ * no rows does: a derived table, or any SELECT that runs, sets it to 1, and
+ * WHERE 0 keeps information_schema from filling the table. */
 #define DIAG_FETCH_COUNTS "SELECT @@warning_count, @@error_count, FOUND_ROWS(), ROW_COUNT()"
 #define DIAG_FETCH_LIST "SHOW WARNINGS"
-#define DIAG_FETCH_CLEAR "DO (SELECT 1 FROM (SELECT 1) AS mymux_clear)"
+#define DIAG_FETCH_CLEAR "DO (SELECT 1 FROM information_schema.COLLATIONS WHERE 0)"
 
 /* Held messages longer than this are cut. The server's errors and warnings stay
  * under 512 bytes, but its notes do not: EXPLAIN EXTENDED's note 1003 is the
@@ -59,6 +63,10 @@ int diag_add_row(struct mx_diag *d, const uint8_t *p, size_t len);
  * ROW_COUNT() to *found_rows and *row_count. Returns 0 or -1 (malformed). */
 int diag_set_counts(struct mx_diag *d, const uint8_t *p, size_t len, uint64_t *found_rows,
                     int64_t *row_count);
+
+/* The row of a one-column answer holding an unsigned decimal (SELECT
+ * LAST_INSERT_ID()) into *v. Returns 0 or -1 (malformed). */
+int diag_read_uint_row(const uint8_t *p, size_t len, uint64_t *v);
 
 /* The readers mymux answers itself, in the forms it recognises exactly. */
 enum diag_query_kind {

@@ -55,7 +55,19 @@
 # overflow, which waits for the server's session count, and timeout, left out before): 465
 # tests, whose three runs in test_mtr.py took 187 s on the release build and 168 s on the
 # ASan one (with other load beside them). The 91 that passed all three but take longer
-# (about 320 s a run) are left to --candidates.
+# (about 320 s a run) are left to --candidates. Later, get_diagnostics, sp-vars and
+# auto_increment joined the list once fixed: 468 tests; test_mtr.py's three runs took 465 s
+# on the release build with another test run beside them, 460 passing directly (MariaDB
+# 10.11.19). Until then the globals were never put back (max_statement_time's '0.000000'
+# was quoted, which SET GLOBAL refuses), so the retries of the full measurement above ran
+# on whatever the failed tests had left.
+#
+# Order-dependent: ctype_recoding's SHOW TABLES lists a view `vv` when it comes after
+# information_schema_tables, whose second connection loops CREATE OR REPLACE VIEW vv until
+# the first KILLs it and drops vv: a CREATE the KILL did not stop in time runs after the
+# DROP. Seen once through mymux with multiplexing on (it passed alone); a race of the test
+# itself, which a KILL through mymux (the victim's worker, then KILL QUERY on the backend)
+# may widen.
 
 set -u
 
@@ -63,7 +75,7 @@ set -u
 LIST=(
     # DDL and DML
     alter_table_errors alter_table_trans create_drop_db create_drop_index create_drop_procedure
-    create_drop_trigger create_drop_view create_replace_tmp delete_returning replace
+    create_drop_trigger create_drop_view create_replace_tmp delete_returning replace auto_increment
     replace_returning insert_returning insert_returning_datatypes insert_update_autoinc-7150
     update_ignore_216 truncate-stale-6500 renamedb rollback unique key_primary key_diff check
     constraints check_constraint_show empty_table limit tablelock foreign_key
@@ -91,6 +103,7 @@ LIST=(
     sp-cursor sp-anchor-row-type-cursor sp-anchor-row-type-table signal sp-fib sp-group
     sp-no-code sp_missing_4665 sp-memory-leak signal_demo2 signal_demo3
     signal_sqlmode trigger-33083 trigger_no_defaults-11698 custom_aggregates_i_s partition_sp
+    get_diagnostics sp-vars
     # prepared statements
     prepare ps_2myisam ps_4heap ps_5merge ps_10nestset ps_max_subselect-5113 ps_innodb
     information_schema_prepare
@@ -240,9 +253,6 @@ declare -A EXCLUDED=(
     [plugin_vars]="passes only the first time on a server: it leaves the archive plugin and an archive table behind, so the run after the direct one fails (directly too: it fails on the test bed's second direct run)"
     # Bugs left.
     [order_by_sortkey]="BUG LEFT, intermittent with pool.multiplex off (once in four CI runs, not reproduced in 160 runs alone or after its neighbours, release and ASan builds): its temporary table was gone before the test's DROP TABLE (1051 Unknown table)"
-    [auto_increment]="BUG LEFT, multiplexing on: LAST_INSERT_ID() after an INSERT of an explicit value (-1) into an AUTO_INCREMENT column is answered from the OK packet's insert id, which carries the explicit value, while the server's LAST_INSERT_ID() keeps the last generated one"
-    [sp-vars]="BUG LEFT: the row number in the message of a CALL's parameter conversion is what the previous statement on the connection left: 0 after the test's own, 1 after mymux's statements that read warnings back and empty the area (SELECT @@warning_count ..., DO (SELECT ...))"
-    [get_diagnostics]="BUG LEFT: GET DIAGNOSTICS CONDITION n after an error goes to whichever connection the session borrows next, where the server has no condition (a warning 1758 Invalid condition number); mymux answers SHOW WARNINGS and @@warning_count itself, not yet GET DIAGNOSTICS"
 )
 
 MTR=${MTR:-/usr/share/mysql/mysql-test/mariadb-test-run}
@@ -364,7 +374,7 @@ trap 'exit 130' INT TERM
 
 expr=""
 for v in $GLOBALS; do
-    expr="$expr${expr:+, ', ', }'$v = ', IF(@@GLOBAL.$v REGEXP '^[0-9]+\$', @@GLOBAL.$v, QUOTE(@@GLOBAL.$v))"
+    expr="$expr${expr:+, ', ', }'$v = ', IF(@@GLOBAL.$v REGEXP '^[0-9]+([.][0-9]+)?\$', @@GLOBAL.$v, QUOTE(@@GLOBAL.$v))"
 done
 saved_settings=$(sql "SELECT CONCAT($expr)") ||
     { echo "runner: cannot connect as root to $server" >&2; exit 1; }

@@ -1625,6 +1625,15 @@ static void test_function_names(void **state)
     assert_true(R.prev_last_insert_id);
     pins_maria("SELECT `ROW_COUNT`()");
     assert_true(R.prev_row_count);
+    /* a plan names them (EXPLAIN EXTENDED's note 1003): not rewritten; ANALYZE runs them */
+    pins_maria("EXPLAIN EXTENDED SELECT LAST_INSERT_ID(), ROW_COUNT(), FOUND_ROWS()");
+    assert_false(R.prev_last_insert_id || R.prev_row_count || R.prev_found_rows);
+    pins_maria("DESCRIBE SELECT @@identity");
+    assert_false(R.prev_identity);
+    pins_maria("ANALYZE SELECT LAST_INSERT_ID()");
+    assert_true(R.prev_last_insert_id);
+    pins_maria("SELECT 1; EXPLAIN SELECT ROW_COUNT()");
+    assert_false(R.prev_row_count);
     pins_maria("SELECT ROW_COUNT /* x */ ()");
     assert_true(R.prev_row_count);
     pins_maria("SELECT `FOUND_ROWS`()");

@@ -50,6 +50,15 @@ static void test_rows_and_counts(void **state)
     const char *cnt2[] = {"0", "0", "0", "3"};
     assert_int_equal(diag_set_counts(&d, b, row(b, cnt2, 4), &found, &affected), 0);
     assert_int_equal(affected, 3);
+    /* SELECT LAST_INSERT_ID()'s row */
+    uint64_t id = 0;
+    const char *li[] = {"18446744073709551615"};
+    assert_int_equal(diag_read_uint_row(b, row(b, li, 1), &id), 0);
+    assert_true(id == UINT64_MAX);
+    const char *li_bad[] = {"-1"};
+    assert_int_equal(diag_read_uint_row(b, row(b, li_bad, 1), &id), -1);
+    assert_int_equal(diag_read_uint_row(b, row(b, li, 1) - 1, &id), -1);
+    assert_int_equal(diag_read_uint_row(b, row(b, cnt2, 2), &id), -1);
     const char *cnt_bad[] = {"0", "0", "0", "-"};
     assert_int_equal(diag_set_counts(&d, b, row(b, cnt_bad, 4), &found, &affected), -1);
     d.warn_count = 7;
