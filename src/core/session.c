@@ -1354,6 +1354,7 @@ static bool stmt_prepare(struct mx_session *s, const uint8_t *p, uint32_t len, u
         s->prep_kill = !cr->is_kill ? 0 : cr->kill_param ? STMT_KILL_PARAM : STMT_KILL_LITERAL;
         s->prep_kill_query = cr->kill_query;
         s->prep_kill_id = cr->kill_id;
+        if (cr->prev_last_insert_id) s->reads_insert_id = true;
         if (cr->has_connection_id && sstate_rewrite(s, cr, true)) {
             /* the session's id, as in a text query: the packet may have grown and moved */
             p = s->sock.in->data + s->sock.in->rpos + PKT_HDR;
@@ -1798,6 +1799,7 @@ static bool handle_command(struct mx_session *s)
         sstate_lex(s, &lx); /* the classifier's reading, also for the digest */
         s->digest = digest_begin(s->w, (const char *)p + 1, want - 1, &lx,
                                  s->reg ? s->reg->user : s->cred.user, s->schema);
+        if (c->prev_last_insert_id) s->reads_insert_id = true;
         /* the text as the client wrote it is classified and digested; the backend
          * gets the values mymux answers for (the packet may grow and move) */
         if (len == want && sstate_rewrite(s, c, false)) {

@@ -150,6 +150,8 @@ struct mx_session {
                                         explicit value (the server kept the one before):
                                         read back on the spot (insert_id_fetch) */
     uint64_t insert_id_before;       /* ...and that one, the session's before the statement */
+    bool reads_insert_id;            /* the session has asked LAST_INSERT_ID() in SQL: only then
+                                        is an insert id made sure of (it costs a query) */
     int64_t last_row_count;          /* ROW_COUNT() */
     uint64_t last_found_rows;        /* FOUND_ROWS() after a SELECT without SQL_CALC_FOUND_ROWS */
     bool prev_overwritten;           /* mymux's own statements ran after the session's last one

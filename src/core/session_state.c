@@ -530,11 +530,14 @@ void sstate_on_finish(struct mx_session *s, const struct mx_resp *r)
      * value of the last row's AUTO_INCREMENT column, which leaves
      * LAST_INSERT_ID() as it was (MariaDB's and MySQL's mysql_insert). The
      * packet does not say which: unless it is the value already known, the
-     * server is asked at once (insert_id_fetch). */
+     * server is asked at once (insert_id_fetch), but only by a session that
+     * reads LAST_INSERT_ID() in SQL at all. The others (drivers and ORMs read the
+     * OK's id) would pay a query per INSERT for a value they never ask: their
+     * first LAST_INSERT_ID() right after an explicit value is the OK's. */
     if (r->insert_id && r->insert_id != s->last_insert_id) {
         s->insert_id_before = s->last_insert_id;
         s->last_insert_id = r->insert_id;
-        s->insert_id_unsure = true;
+        s->insert_id_unsure = s->reads_insert_id;
     }
     if (r->error) {
         s->last_row_count = -1;

@@ -169,3 +169,41 @@ def test_orm_insert_then_last_insert_id(mymux_factory, tracking):
             cur.execute("DROP TABLE orm_t")
     finally:
         a.close()
+
+
+def test_insert_id_is_made_sure_of_only_for_sessions_that_read_it(backends, mymux_factory,
+                                                                   tracking):
+    """Making sure of an insert id costs a SELECT LAST_INSERT_ID() per INSERT: a session that
+    never asks LAST_INSERT_ID() in SQL (drivers and ORMs read the OK's id) does not pay it.
+    Counted by the server's Com_select (only this test's clients run on it meanwhile)."""
+    m = mymux_factory(one_conn_config(wait=LONG_WAIT, tracking=tracking))
+    root = backends[0].root_conn()
+
+    def selects():
+        with root.cursor() as rc:
+            rc.execute("SHOW GLOBAL STATUS LIKE 'Com_select'")
+            return int(rc.fetchone()[1])
+
+    a = m.connect(database="test", autocommit=True)
+    try:
+        with a.cursor() as cur:
+            cur.execute("DROP TABLE IF EXISTS li_cost")
+            cur.execute("CREATE TABLE li_cost (id INT AUTO_INCREMENT PRIMARY KEY, v INT)")
+            before = selects()
+            for i in range(1, 21):
+                cur.execute("INSERT INTO li_cost (v) VALUES (%s)", (i,))
+                assert cur.lastrowid == i
+            assert selects() - before == 0  # no query of mymux's per INSERT
+            cur.execute("SELECT LAST_INSERT_ID()")  # from now on the session reads it
+            assert cur.fetchall() == ((20,),)
+            before = selects()
+            for i in range(21, 26):
+                cur.execute("INSERT INTO li_cost (v) VALUES (%s)", (i,))
+            assert selects() - before == 5  # each new id made sure of
+            cur.execute("INSERT INTO li_cost VALUES (100, 0)")  # explicit: the server keeps 25
+            cur.execute("SELECT LAST_INSERT_ID()")
+            assert cur.fetchall() == ((25,),)
+            cur.execute("DROP TABLE li_cost")
+    finally:
+        a.close()
+        root.close()
