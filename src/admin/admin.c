@@ -9,7 +9,7 @@
 
 #include "admin/admin_int.h"
 #include "core/log.h"
-#include "core/session.h"
+#include "session/session.h"
 #include "core/proxy.h"
 #include "core/config.h"
 

@@ -9,7 +9,7 @@
 #include "admin/digest.h"
 #include "core/clock.h"
 #include "core/log.h"
-#include "core/session.h"
+#include "session/session.h"
 #include "core/reload.h"
 #include "core/proxy.h"
 #include "core/config.h"

@@ -17,7 +17,7 @@
 #include "core/clock.h"
 #include "core/guard.h"
 #include "core/log.h"
-#include "core/session.h"
+#include "session/session.h"
 #include "pool/cap.h"
 #include "pool/pool.h"
 #include "router/balance.h"

@@ -14,7 +14,7 @@
 #include "core/fsm_trace.h"
 #include "core/log.h"
 #include "core/resolve.h"
-#include "core/session.h"
+#include "session/session.h"
 #include "core/tls.h"
 #include "core/proxy.h"
 #include "core/config.h"

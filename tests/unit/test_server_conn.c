@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "core/session.h"
+#include "session/session.h"
 #include "pool/pool.h"
 #include "pool/server_conn.h"
 

@@ -1,4 +1,4 @@
-/* Unit tests for the client session's state machine (src/core/session_fsm.c):
+/* Unit tests for the client session's state machine (src/session/session_fsm.c):
  * the moves session_transition_ok allows are exactly the documented ones, and
  * in debug builds session_set_state stops the process on any other. */
 #include <setjmp.h>
@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "core/session.h"
+#include "session/session.h"
 
 /* The table of docs/ARCHITECTURE.md written out again, closing aside (every
  * state but SS_CLOSING may close). */

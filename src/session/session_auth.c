@@ -8,7 +8,7 @@
 
 #include "core/guard.h"
 #include "core/log.h"
-#include "core/session.h"
+#include "session/session.h"
 #include "core/tls.h"
 #include "core/proxy.h"
 #include "core/config.h"

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "core/log.h"
-#include "core/session.h"
+#include "session/session.h"
 #include "core/proxy.h"
 #include "core/config.h"
 #include "core/worker.h"

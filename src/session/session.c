@@ -1,7 +1,7 @@
 /* Client connection handling: commands read from the client, classified, sent
  * over the session's backend connection, and answers streamed back with
  * backpressure (one write in flight per socket, the reader paused meanwhile). */
-#include "core/session.h"
+#include "session/session.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -4,7 +4,7 @@
 
 #include "core/fsm_trace.h"
 #include "core/log.h"
-#include "core/session.h"
+#include "session/session.h"
 
 static const char *const ss_names[SS_N_STATES] = {
     [SS_HANDSHAKE] = "handshake", [SS_AUTH_SWITCH] = "auth_switch", [SS_AUTH_FULL] = "auth_full",

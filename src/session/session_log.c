@@ -4,7 +4,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
-#include "core/session.h"
+#include "session/session.h"
 #include "core/proxy.h"
 #include "core/config.h"
 #include "core/worker.h"
