@@ -297,7 +297,7 @@ int worker_start(struct mx_worker *w, struct mx_proxy *px, int id, int listen_fd
     memset(w->hot, 0, hot_size);
     w->pool_home = (struct mx_pool_home){.px = px, .worker = w, .worker_id = id,
                                          .stopping = &w->stopping, .pcache = &w->pcache,
-                                         .pools = w->pools};
+                                         .pools = w->pools, .owner = &session_owner_ops};
     for (size_t i = 0; i < MX_MAX_SERVERS; i++) pool_init(&w->pools[i], &w->pool_home, (int)i);
     w->balance = balance_new(px, id);
     if (!w->balance) return UV_ENOMEM;

@@ -70,6 +70,7 @@ struct mx_pool_home {
     const atomic_int *stopping;   /* the worker is closing: nothing goes back idle */
     struct mx_pcache *pcache;     /* the worker's statement texts */
     struct mx_pool *pools;        /* [MX_MAX_SERVERS]: this worker's pools, by server */
+    const struct be_owner_ops *owner; /* how a connection tells its session (session.c) */
 };
 
 struct mx_pool {

@@ -14,7 +14,6 @@
 #include "core/fsm_trace.h"
 #include "core/log.h"
 #include "core/resolve.h"
-#include "session/session.h"
 #include "core/tls.h"
 #include "core/proxy.h"
 #include "core/config.h"
@@ -166,11 +165,12 @@ void be_lost(struct mx_backend *be, const struct be_error *e)
     be_done_cb done = be_disarm(be);
     if (be_lent(be)) {
         struct mx_session *s = be->session;
-        session_backend_lost(s, be, e);
+        const struct be_owner_ops *ops = be->pool->home->owner;
+        ops->lost(s, be, e);
         if (be->state != BE_CLOSING) {
             /* kept while the client's write reads its buffer; given back after */
 #ifndef NDEBUG
-            if (be->session != s || s->be != be) {
+            if (be->session != s || !ops->holds(s, be)) {
                 log_error("backend_lost_dangling", "thread_id=%u state=%s", be->thread_id,
                           be_state_name(be->state));
                 abort();
@@ -189,7 +189,7 @@ void be_lost(struct mx_backend *be, const struct be_error *e)
 void be_forget_session(struct mx_pool *p, const struct mx_session *s)
 {
     for (struct mx_backend *be = p->all; be; be = be->anext) {
-        if (be->session != s || be == s->be) continue;
+        if (be->session != s || p->home->owner->holds(s, be)) continue;
 #ifndef NDEBUG
         if (be->state != BE_CONNECTING && be->state != BE_GREETING && be->state != BE_AUTH) {
             log_error("backend_orphan", "thread_id=%u state=%s", be->thread_id,
@@ -252,7 +252,7 @@ void be_end(struct mx_backend *be)
     if (be->state == BE_CLOSING) return;
 #ifndef NDEBUG
     /* a session still holding it would use it after the close: it lets go first */
-    if (be->session && be->session->be == be) {
+    if (be->session && be->pool->home->owner->holds(be->session, be)) {
         log_error("backend_end_attached", "thread_id=%u state=%s", be->thread_id,
                   be_state_name(be->state));
         abort();
@@ -692,7 +692,7 @@ static void on_read(struct mx_sock *s, ssize_t status)
         return;
     }
     if (be->state == BE_RELAY || be->state == BE_ATTACHED) {
-        session_on_backend_data(be->session, be);
+        be->pool->home->owner->data(be->session, be);
         return;
     }
     consume_packets(be);
@@ -706,7 +706,8 @@ static void on_drain(struct mx_sock *s)
         be_fail_io(be, "while writing", s->write_error);
         return;
     }
-    if (be->state == BE_RELAY || be->state == BE_ATTACHED) session_on_backend_drain(be->session, be);
+    if (be->state == BE_RELAY || be->state == BE_ATTACHED)
+        be->pool->home->owner->drain(be->session, be);
 }
 
 static void on_timeout(uv_timer_t *t)

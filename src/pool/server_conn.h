@@ -58,6 +58,20 @@ typedef void (*be_done_cb)(struct mx_backend *be, int err, const struct be_error
 #define MX_BE_MAGIC 0x4d584245u      /* "MXBE" */
 #define MX_BE_FREED 0xdeadbe00u
 
+/* How a connection speaks to the session it is lent to: server_conn.c knows a
+ * session as this table and an opaque pointer (session.c fills it; the pool's
+ * home carries it). */
+struct be_owner_ops {
+    /* bytes arrived while attached or relaying */
+    void (*data)(struct mx_session *s, struct mx_backend *be);
+    /* its output went out while attached or relaying */
+    void (*drain)(struct mx_session *s, struct mx_backend *be);
+    /* it ended under mymux: the one entry point (see be_lost) */
+    void (*lost)(struct mx_session *s, struct mx_backend *be, const struct be_error *why);
+    /* whether s holds be as its connection (the debug checks of the seam) */
+    bool (*holds)(const struct mx_session *s, const struct mx_backend *be);
+};
+
 struct mx_backend {
     struct mx_sock sock;
     enum be_state state;          /* written by be_set_state() only */
@@ -167,7 +181,8 @@ void be_forget_reset(struct mx_backend *be);
  *   connect, login or internal-command deadline, an answer that breaks the
  *   protocol), in any state. It is marked broken and then:
  *   - lent to a session (attached, relaying, or running mymux's commands for
- *     it): the session is told through session_backend_lost(), its one entry
+ *     it): the session is told through its owner ops' lost (session.c:
+ *     session_backend_lost), its one entry
  *     point, and lets go of it there (detach_backend -> pool_release ->
  *     be_end); a pending internal completion is not called;
  *   - logging in, or in a reset for nobody: its completion callback (the

@@ -2156,6 +2156,10 @@ static void finish_command(struct mx_session *s)
     stmt_finish(s, r);
     stmt_forget_command(s);
     sstate_on_finish(s, r);
+    if (be->broken) { /* not to be trusted with another command: its conditions are lost */
+        answered_backend_lost(s);
+        return;
+    }
     /* The conditions a statement raised are read now, while the connection is
      * still the session's, so that it can go back at once: the session answers
      * the readers itself from then on (answer_diagnostics). A connection the
@@ -2645,10 +2649,13 @@ static void relay_response(struct mx_session *s)
     }
     if (s->resp_done && s->body_left == 0) {
         if (b && b->wpos > b->ppos) {
-            log_warn("backend_protocol_error", "conn_id=%u extra bytes after an answer", s->id);
+            /* more than the answer: the server is out of step with mymux (a stray
+             * packet, such as an answer to a COM_STMT_CLOSE, which has none). The
+             * answer is whole and with the client; the connection is given up
+             * (finish_command), the session goes on unless its state was there. */
+            log_warn("backend_protocol_error",
+                     "conn_id=%u extra bytes after an answer; the connection is given up", s->id);
             be->broken = true;
-            session_close(s, "backend_protocol_error");
-            return;
         }
         finish_command(s);
         return;
@@ -2924,3 +2931,15 @@ void session_accept_admit(struct mx_session *s)
     uv_timer_start(&s->timer, on_timer, (uint64_t)cfg->handshake_timeout_ms, 0);
     guard_admit(w, s); /* the greeting goes out now, or when the storm allows */
 }
+
+static bool session_holds(const struct mx_session *s, const struct mx_backend *be)
+{
+    return s->be == be;
+}
+
+const struct be_owner_ops session_owner_ops = {
+    .data = session_on_backend_data,
+    .drain = session_on_backend_drain,
+    .lost = session_backend_lost,
+    .holds = session_holds,
+};

@@ -288,6 +288,8 @@ void session_on_backend_drain(struct mx_session *s, struct mx_backend *be);
  * except while a client write still reads be's buffer: then it gives it back
  * once that write is out. */
 void session_backend_lost(struct mx_session *s, struct mx_backend *be, const struct be_error *why);
+/* The three above and the holds check, as server_conn.c calls them. */
+extern const struct be_owner_ops session_owner_ops;
 /* Closes the session (idempotent). */
 void session_close(struct mx_session *s, const char *why);
 /* The session another worker was asked to close for s's KILL is closed. */

@@ -32,7 +32,7 @@ pytestmark = pytest.mark.proxy_only
 BUILD_DIR = os.path.join(testbed.REPO, os.environ.get("MYMUX_BUILD_DIR", "build"))
 CLIENT = os.path.join(BUILD_DIR, "reprepare_client")
 
-with open(os.path.join(testbed.REPO, "src", "core", "session.c")) as _f:
+with open(os.path.join(testbed.REPO, "src", "session", "session.c")) as _f:
     REPREPARE_BUILT = "1615" in _f.read()
 needs_reprepare = pytest.mark.xfail(not REPREPARE_BUILT, strict=False,
                                     reason="re-prepare on 1615 being built")

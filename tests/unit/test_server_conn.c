@@ -87,11 +87,15 @@ static void test_walk_of_a_life(void **state)
 /* A session that closes lets go of the connection logging in for it, and of
  * nothing else: its own lent connection is detach_backend's, another
  * session's is not its business. */
+/* The pool's home as a worker fills it: how a connection tells its session. */
+static const struct mx_pool_home home = {.owner = &session_owner_ops};
+
 static void test_forget_session(void **state)
 {
     (void)state;
     struct mx_pool p;
     memset(&p, 0, sizeof p);
+    p.home = &home;
     struct mx_session *s = calloc(1, sizeof *s), *other = calloc(1, sizeof *other);
     struct mx_backend *b[4];
     for (int i = 0; i < 4; i++) {
@@ -170,9 +174,11 @@ static void end_while_held(struct mx_backend *be)
     be_set_state(be, BE_AUTH);
     be_set_state(be, BE_ATTACHED);
     struct mx_session *s = calloc(1, sizeof *s);
+    static struct mx_pool p = {.home = &home};
     if (!s) _exit(2);
     s->be = be;
     be->session = s;
+    be->pool = &p;
     be_end(be);
 }
 
