@@ -1823,6 +1823,18 @@ static bool handle_command(struct mx_session *s)
     return false;
 }
 
+/* How long the session may stay idle before mymux closes it (0: for ever):
+ * limits.client_idle_timeout, or the session's own wait_timeout if shorter. The
+ * server would end a session idle past its wait_timeout; through the pool its
+ * backend connection is not the session's, so the client side keeps the rule. */
+static uint64_t idle_limit_ms(const struct mx_session *s)
+{
+    uint64_t idle = (uint64_t)s->w->px->cfg->client_idle_timeout_ms;
+    uint64_t own = (uint64_t)s->wait_timeout_s * 1000;
+    if (own > 0 && (idle == 0 || own < idle)) idle = own;
+    return idle;
+}
+
 /* Handles every complete command in the client's buffer while idle. */
 static void process_input(struct mx_session *s)
 {
@@ -1835,11 +1847,9 @@ static void process_input(struct mx_session *s)
             else if (b && buf_free_tail(b) < PKT_HDR) buf_compact(b);
             if (s->state == SS_IDLE) {
                 sock_read_start(&s->sock);
-                const struct mx_config *cfg = s->w->px->cfg;
-                if (cfg->client_idle_timeout_ms > 0)
-                    uv_timer_start(&s->timer, on_timer, (uint64_t)cfg->client_idle_timeout_ms, 0);
-                else
-                    uv_timer_stop(&s->timer); /* the last command's deadline */
+                uint64_t idle = idle_limit_ms(s);
+                if (idle > 0) uv_timer_start(&s->timer, on_timer, idle, 0);
+                else uv_timer_stop(&s->timer); /* the last command's deadline */
             }
             return;
         }

@@ -159,6 +159,9 @@ struct mx_session {
                                         are no longer the session's (answer them from above) */
     uint64_t cmd_started_us;
     int query_timeout_ms;            /* the user's query_timeout (-1: pool.query_timeout) */
+    uint32_t wait_timeout_s;         /* the session's own SET wait_timeout (0: not set), which
+                                        mymux keeps on the client side: a pooled backend
+                                        connection is not the session's to time out */
     uint64_t started_ms;             /* when the client connected */
     uint64_t digest;                 /* query digest handle of the statement in flight */
     char synthetic[64];              /* a command mymux sends instead of the client's */
