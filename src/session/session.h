@@ -129,6 +129,7 @@ struct mx_session {
     bool clears_diag;                /* the statement in flight empties them on the server even
                                         if it raises none (it uses tables; on TiDB: any) */
     bool prep_clears_diag;           /* ...and the statement being prepared would */
+    uint64_t prep_infile_hash;       /* ...and the file it names if a LOAD DATA LOCAL (0: not) */
     uint8_t hs_charset;              /* collation id of the handshake (what a reset restores) */
     bool ansi_quotes;                /* sql_mode has ANSI_QUOTES: "x" is an identifier */
     struct mx_vars vars;             /* replayable settings */

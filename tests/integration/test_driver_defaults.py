@@ -7,14 +7,22 @@ not the session's: with multiplexing it goes back to the pool and the next state
 another one (wait_timeout replayed on it), without it mymux took a new connection when the
 pinned one timed out. Either way the session outlived its own wait_timeout; mymux now keeps
 that rule on the client side.
+
+Connector/C's test_conc525 prepares LOAD DATA LOCAL INFILE on the server and executes it: mymux
+let the server ask for a file only when a text COM_QUERY had named it, so each EXECUTE was
+refused and the backend connection dropped ("Server has gone away"). The file named by the
+prepared text is now expected at each EXECUTE of it.
 """
 
+import os
 import socket
 import subprocess
 import time
 
 import pymysql
 import pytest
+
+import testbed
 
 pytestmark = pytest.mark.proxy_only
 
@@ -122,3 +130,16 @@ def test_dbd_wait_timeout_lost_connection(mymux_factory, multiplex):
     assert out["readable"] == "1", out
     assert out["executed"] == "0", out
     assert int(out["err"]) in (2006, 2013), out
+
+
+@pytest.mark.parametrize("multiplex", MODES)
+def test_libmariadb_prepared_local_infile(mymux_factory, multiplex):
+    """libmariadb: a prepared LOAD DATA LOCAL of a missing file fails alone, and one of a real
+    file loads its 10 rows at each of two EXECUTEs (client_test.c local_infile_prepared)."""
+    binary = os.path.join(testbed.REPO, os.environ.get("MYMUX_BUILD_DIR", "build"), "client_test")
+    m = start(mymux_factory, multiplex)
+    r = subprocess.run([binary, m.host, str(m.port), "app", "apppass", "local_infile_prepared"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "ok local_infile_prepared" in r.stdout.splitlines(), \
+        r.stdout + r.stderr
+    assert "infile_refused" not in m.log()
