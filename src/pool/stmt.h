@@ -40,6 +40,8 @@ struct mx_sstmt {
     bool long_data;          /* SEND_LONG_DATA waits for the next EXECUTE */
     uint32_t pins;           /* what each EXECUTE pins (classified at PREPARE) */
     bool clears_diag;        /* each EXECUTE empties the diagnostics area (it uses tables) */
+    uint64_t infile_hash;    /* a LOAD DATA LOCAL: the hash of the file name its text gives,
+                                which each EXECUTE lets the server ask for; 0 = none */
     /* KILL [QUERY] n or ?: mymux runs each EXECUTE itself, in its own id space
      * (the server only prepared the text, for its metadata) */
     uint8_t kill;            /* 0, STMT_KILL_LITERAL (kill_id) or STMT_KILL_PARAM */

@@ -1277,6 +1277,8 @@ static uint32_t prepared_pins(struct mx_session *s, const char *sql, size_t n)
     classify_session(s, sql, n, c);
     uint32_t pins = c->pins;
     s->prep_clears_diag = !c->prev_diagnostics && clears_diagnostics(s, c);
+    bool local = c->kind == CLS_LOAD_DATA_LOCAL || c->kind == CLS_LOAD_XML_LOCAL;
+    s->prep_infile_hash = local && !c->multi ? fnv1a(c->arg, c->arg_len) | 1 : 0;
     if (c->multi || c->kind == CLS_SET || c->kind == CLS_USE || c->sets_last_insert_id)
         pins |= CLS_PIN_SESSION_VAR;
     return pins;
@@ -1288,6 +1290,15 @@ static uint32_t prepared_pins(struct mx_session *s, const char *sql, size_t n)
  * backend connection prepares it once whoever asks; a second server statement
  * made by this PREPARE is closed again. A text too long to read whole before
  * forwarding is not shared: the session stays on that connection. */
+/* The command in flight is a LOAD DATA LOCAL whose text names the file of hash h
+ * (fnv1a | 1): the server may ask for that file, and for no other. */
+static void infile_expect(struct mx_session *s, uint64_t h)
+{
+    s->infile_ok = true;
+    s->n_infile = 0;
+    s->infile_hash[s->n_infile++] = h;
+}
+
 /* The LOCAL files named by statements after the first of a multi-statement
  * text (the classifier describes the first one): the text after each ';' that
  * is followed by LOAD is classified on its own, under the session's reading.
@@ -1310,7 +1321,7 @@ static int infile_names_later(struct mx_session *s, const char *sql, size_t n)
         lexed = true;
         classify_lex(sql + j, n - j, &lx, &r);
         if (r.kind != CLS_LOAD_DATA_LOCAL && r.kind != CLS_LOAD_XML_LOCAL) continue;
-        s->infile_hash[s->n_infile++] = fnv1a(r.arg, r.arg_len);
+        s->infile_hash[s->n_infile++] = fnv1a(r.arg, r.arg_len) | 1;
         s->infile_ok = true;
         found++;
     }
@@ -1388,6 +1399,7 @@ static void stmt_prepared(struct mx_session *s, struct mx_backend *be, uint8_t *
     if (!st) return;
     st->pins = s->prep_pins;
     st->clears_diag = s->prep_clears_diag;
+    st->infile_hash = s->prep_infile_hash;
     st->kill = s->prep_kill;
     st->kill_query = s->prep_kill_query;
     st->kill_id = s->prep_kill_id;
@@ -1543,6 +1555,7 @@ static int stmt_route(struct mx_session *s, const uint8_t *p, uint32_t len, uint
             if (rc != 0) return rc > 0 ? 0 : -1;
         }
         s->clears_diag = st->clears_diag;
+        if (st->infile_hash) infile_expect(s, st->infile_hash);
         s->exec_cursor = want > 5 && (p[5] & 0x07); /* CURSOR_TYPE_READ_ONLY and kin */
         s->soft_pin = s->soft_pin || (st->pins & SESS_SOFT_PINS);
         sstate_count_pins(s, st->pins & ~SESS_SOFT_PINS);
@@ -1777,9 +1790,7 @@ static bool handle_command(struct mx_session *s)
                 drop_packet(s, len);
                 return infile_refuse_local(s);
             }
-            s->infile_ok = true;
-            s->n_infile = 0;
-            s->infile_hash[s->n_infile++] = fnv1a(c->arg, c->arg_len);
+            infile_expect(s, fnv1a(c->arg, c->arg_len) | 1);
         }
         if (c->multi && len == want && infile_names_later(s, (const char *)p + 1, want - 1) &&
             !(s->caps & CLIENT_LOCAL_FILES)) {
@@ -1823,6 +1834,18 @@ static bool handle_command(struct mx_session *s)
     return false;
 }
 
+/* How long the session may stay idle before mymux closes it (0: for ever):
+ * limits.client_idle_timeout, or the session's own wait_timeout if shorter. The
+ * server would end a session idle past its wait_timeout; through the pool its
+ * backend connection is not the session's, so the client side keeps the rule. */
+static uint64_t idle_limit_ms(const struct mx_session *s)
+{
+    uint64_t idle = (uint64_t)s->w->px->cfg->client_idle_timeout_ms;
+    uint64_t own = (uint64_t)s->wait_timeout_s * 1000;
+    if (own > 0 && (idle == 0 || own < idle)) idle = own;
+    return idle;
+}
+
 /* Handles every complete command in the client's buffer while idle. */
 static void process_input(struct mx_session *s)
 {
@@ -1835,11 +1858,9 @@ static void process_input(struct mx_session *s)
             else if (b && buf_free_tail(b) < PKT_HDR) buf_compact(b);
             if (s->state == SS_IDLE) {
                 sock_read_start(&s->sock);
-                const struct mx_config *cfg = s->w->px->cfg;
-                if (cfg->client_idle_timeout_ms > 0)
-                    uv_timer_start(&s->timer, on_timer, (uint64_t)cfg->client_idle_timeout_ms, 0);
-                else
-                    uv_timer_stop(&s->timer); /* the last command's deadline */
+                uint64_t idle = idle_limit_ms(s);
+                if (idle > 0) uv_timer_start(&s->timer, on_timer, idle, 0);
+                else uv_timer_stop(&s->timer); /* the last command's deadline */
             }
             return;
         }
@@ -2469,7 +2490,7 @@ static void finish_release(struct mx_session *s)
 static bool infile_allowed(struct mx_session *s, const struct mx_resp *r)
 {
     if (!s->infile_ok || !(s->caps & CLIENT_LOCAL_FILES)) return false;
-    uint64_t h = fnv1a(r->infile_name, r->infile_len);
+    uint64_t h = fnv1a(r->infile_name, r->infile_len) | 1;
     for (int i = 0; i < s->n_infile; i++)
         if (s->infile_hash[i] == h) return true;
     return false;

@@ -129,6 +129,7 @@ struct mx_session {
     bool clears_diag;                /* the statement in flight empties them on the server even
                                         if it raises none (it uses tables; on TiDB: any) */
     bool prep_clears_diag;           /* ...and the statement being prepared would */
+    uint64_t prep_infile_hash;       /* ...and the file it names if a LOAD DATA LOCAL (0: not) */
     uint8_t hs_charset;              /* collation id of the handshake (what a reset restores) */
     bool ansi_quotes;                /* sql_mode has ANSI_QUOTES: "x" is an identifier */
     struct mx_vars vars;             /* replayable settings */
@@ -159,6 +160,9 @@ struct mx_session {
                                         are no longer the session's (answer them from above) */
     uint64_t cmd_started_us;
     int query_timeout_ms;            /* the user's query_timeout (-1: pool.query_timeout) */
+    uint32_t wait_timeout_s;         /* the session's own SET wait_timeout (0: not set), which
+                                        mymux keeps on the client side: a pooled backend
+                                        connection is not the session's to time out */
     uint64_t started_ms;             /* when the client connected */
     uint64_t digest;                 /* query digest handle of the statement in flight */
     char synthetic[64];              /* a command mymux sends instead of the client's */

@@ -484,10 +484,25 @@ static void global_changed(struct mx_session *s)
              cfg->backends[s->server].name, gen);
 }
 
+/* The seconds of a wait_timeout value as the session's settings hold it (a
+ * literal, perhaps quoted), or 0 for anything else (DEFAULT: the server's). */
+static uint32_t wait_timeout_of(const struct mx_vars *vs)
+{
+    const char *v = vars_get(vs, "wait_timeout");
+    if (!v) return 0;
+    if (*v == '\'' || *v == '"') v++;
+    uint64_t n = 0;
+    for (; *v >= '0' && *v <= '9'; v++)
+        if ((n = n * 10 + (uint64_t)(*v - '0')) > 31536000) n = 31536000; /* the server's max */
+    if (*v && *v != '\'' && *v != '"') return 0;
+    return (uint32_t)n;
+}
+
 void sstate_on_finish(struct mx_session *s, const struct mx_resp *r)
 {
     struct mx_backend *be = s->be;
     bool ok = !r->error;
+    bool vars_moved = ok && (s->pending || s->trk_vars);
     if (ok && s->pending) {
         for (uint16_t i = 0; i < s->pending->n; i++) {
             const struct mx_var *e = &s->pending->v[i];
@@ -498,6 +513,7 @@ void sstate_on_finish(struct mx_session *s, const struct mx_resp *r)
     }
     if (ok && (s->cmd == COM_INIT_DB || s->is_use)) s->schema_utf8 = false; /* the client's */
     if (be && be->track) track_finish(s, be, r);
+    if (vars_moved) s->wait_timeout_s = wait_timeout_of(&s->vars);
     if (s->pending) {
         vars_free(s->pending);
         free(s->pending);
@@ -594,6 +610,7 @@ void sstate_reset(struct mx_session *s)
 {
     sstate_abort(s);
     vars_free(&s->vars);
+    s->wait_timeout_s = 0;
     s->pins = 0;
     s->soft_pin = false;
     if (s->schema_moved && s->be) s->be->schema_unknown = true;

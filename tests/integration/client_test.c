@@ -1560,6 +1560,45 @@ fail:
     return rc;
 }
 
+/* LOAD DATA LOCAL prepared on the server (Connector/C's test_conc525): each
+ * EXECUTE makes the server ask for the file the text names, which the client
+ * sends; a file the client cannot open fails that EXECUTE alone. */
+static int t_local_infile_prepared(void)
+{
+    MYSQL *m = conn_ex(g_user, g_pass, 0, 1, 0);
+    MYSQL_STMT *st = NULL;
+    char path[256] = "", sql[512];
+    int rc = -1;
+
+    if (!m) goto fail;
+    if (write_infile(path, sizeof path, 10)) goto fail;
+    QUERY(m, "DROP TABLE IF EXISTS %s_lp", g_tag);
+    QUERY(m, "CREATE TABLE %s_lp (id INT, name VARCHAR(32))", g_tag);
+    st = mysql_stmt_init(m);
+    CHECK(st, "mysql_stmt_init");
+    snprintf(sql, sizeof sql, "LOAD DATA LOCAL INFILE '/nonexistent/ct_no_file' INTO TABLE %s_lp",
+             g_tag);
+    STMT_OK(st, mysql_stmt_prepare(st, sql, strlen(sql)));
+    CHECK(mysql_stmt_execute(st) != 0, "EXECUTE of a LOAD DATA of a missing file succeeded");
+    mysql_stmt_close(st);
+    st = mysql_stmt_init(m);
+    CHECK(st, "mysql_stmt_init");
+    snprintf(sql, sizeof sql, "LOAD DATA LOCAL INFILE '%s' INTO TABLE %s_lp", path, g_tag);
+    STMT_OK(st, mysql_stmt_prepare(st, sql, strlen(sql)));
+    for (int i = 0; i < 2; i++) {
+        STMT_OK(st, mysql_stmt_execute(st));
+        CHECK(mysql_stmt_affected_rows(st) == 10, "execute %d: affected %llu", i,
+              (unsigned long long)mysql_stmt_affected_rows(st));
+    }
+    QEXPECT(m, "20 110", "SELECT CONCAT(COUNT(*), ' ', SUM(id)) FROM %s_lp", g_tag);
+    rc = 0;
+fail:
+    if (st) mysql_stmt_close(st);
+    if (path[0]) unlink(path);
+    if (m) mysql_close(m);
+    return rc;
+}
+
 static int t_change_user(void)
 {
     MYSQL *m = conn(0);
@@ -2209,6 +2248,7 @@ static const struct ct_test {
     {"large_packet_boundary", t_large_packet_boundary},
     {"local_infile", t_local_infile},
     {"local_infile_refused", t_local_infile_refused},
+    {"local_infile_prepared", t_local_infile_prepared},
     {"change_user", t_change_user},
     {"change_user_bad", t_change_user_bad},
     {"reset_connection", t_reset_connection},

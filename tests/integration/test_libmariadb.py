@@ -34,6 +34,7 @@ SUBTESTS = [
     "large_packet_boundary",
     "local_infile",
     "local_infile_refused",
+    "local_infile_prepared",
     "change_user",
     "change_user_bad",
     "reset_connection",
