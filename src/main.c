@@ -421,6 +421,10 @@ int main(int argc, char **argv)
 
     px.n_workers = cfg->workers > 0 ? cfg->workers : 1;
     px.workers = calloc((size_t)px.n_workers, sizeof *px.workers);
+    if (!px.workers) {
+        log_error("startup", "msg=\"out of memory\"");
+        return 1;
+    }
     struct mx_inherited inh = {.n_sql = 0, .health_fd = -1, .admin_fd = -1};
     if (cfg->upgrade_socket) upgrade_receive(cfg->upgrade_socket, &inh);
     char listen_addr[300];

@@ -57,6 +57,16 @@ static int map_slots(struct mx_proxy *px, const struct mx_config *old, struct mx
         /* removed: a placeholder that names it, takes no traffic, is not checked */
         arr[k].name = strdup(old->backends[k].name);
         arr[k].host = strdup(old->backends[k].host);
+        if (!arr[k].name || !arr[k].host) {
+            for (size_t j = 0; j <= k; j++)
+                if (!used[j]) {
+                    free(arr[j].name);
+                    free(arr[j].host);
+                }
+            free(arr);
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
         arr[k].port = old->backends[k].port;
         arr[k].weight = 0;
         arr[k].health.type = MX_CHECK_NONE;

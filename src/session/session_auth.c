@@ -351,6 +351,10 @@ static void accept_user(struct mx_session *s, const struct mx_user *u)
     } else if (u->pw_kind == MX_PW_PLAIN && !c->plain) {
         c->plain = strdup(u->password);
     }
+    if ((u->backend_password || u->pw_kind == MX_PW_PLAIN) && !c->plain) {
+        session_fail(s, 1041, "HY000", "Out of memory");
+        return;
+    }
     if (s->reg) registry_remove(s->w->px, s->reg);
     s->reg = NULL;
     struct mx_reg_entry *e = &s->reg_entry;
