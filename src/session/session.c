@@ -2661,7 +2661,9 @@ static void relay_response(struct mx_session *s)
         /* the client now sends the file, then an empty packet */
         session_set_state(s, SS_INFILE);
         be_set_state(be, BE_ATTACHED);
-        sock_read_stop(&be->sock);
+        /* reads go on: a server that stops the statement answers (or closes)
+         * while the file still comes, and would wait on a full socket for good */
+        sock_read_start(&be->sock);
         s->fwd_left = 0;
         s->fwd_cont = true;
         if (s->sock.in) s->sock.in->ppos = s->sock.in->rpos;
@@ -2726,6 +2728,28 @@ void session_on_backend_data(struct mx_session *s, struct mx_backend *be)
         s->body_left = 0;
         s->resp_done = s->last_pkt_done = false;
         relay_response(s);
+        return;
+    }
+    if (s->state == SS_INFILE && be->sock.in) {
+        /* the server answers before the file ended: it stopped the statement
+         * (its thread killed, the server going away), since a statement that
+         * fails otherwise reads the whole file first. The rest of the file is
+         * read and dropped, then the client gets the server's error. */
+        struct mx_buf *b = be->sock.in;
+        struct be_error e = {.code = 2013, .sqlstate = "HY000"};
+        snprintf(e.msg, sizeof e.msg, "mymux: the backend server ended the LOAD DATA early");
+        struct pkt_err_info ei;
+        uint32_t avail = b->wpos - b->rpos;
+        if (avail >= PKT_HDR && pkt_len(b->data + b->rpos) <= avail - PKT_HDR &&
+            b->data[b->rpos + PKT_HDR] == 0xff &&
+            pkt_parse_err(b->data + b->rpos + PKT_HDR, pkt_len(b->data + b->rpos), &ei) == 0) {
+            e.code = ei.code;
+            memcpy(e.sqlstate, ei.sqlstate, sizeof e.sqlstate);
+            snprintf(e.msg, sizeof e.msg, "%.*s", (int)ei.msg_len, ei.msg);
+        }
+        log_warn("infile_answered_early", "conn_id=%u backend_thread=%u code=%u", s->id,
+                 be->thread_id, e.code);
+        fail_answer(s, &e, "backend_answered_early");
         return;
     }
     sock_read_stop(&be->sock);
