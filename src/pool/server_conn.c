@@ -201,15 +201,25 @@ void be_forget_session(struct mx_pool *p, const struct mx_session *s)
     }
 }
 
-static void be_fail_from_err(struct mx_backend *be, const uint8_t *p, size_t len)
+bool be_error_from_err(struct be_error *e, const uint8_t *p, size_t len)
 {
     struct pkt_err_info ei;
-    if (pkt_parse_err(p, len, &ei) != 0) {
+    if (pkt_parse_err(p, len, &ei) != 0) return false;
+    e->code = ei.code;
+    memcpy(e->sqlstate, ei.sqlstate, sizeof e->sqlstate);
+    int n = (int)(ei.msg_len > 200 ? 200 : ei.msg_len);
+    snprintf(e->msg, sizeof e->msg, "%.*s", n, ei.msg);
+    return true;
+}
+
+static void be_fail_from_err(struct mx_backend *be, const uint8_t *p, size_t len)
+{
+    struct be_error e = {0};
+    if (!be_error_from_err(&e, p, len)) {
         be_fail(be, 2027, "HY000", "malformed error packet from backend");
         return;
     }
-    int n = (int)(ei.msg_len > 200 ? 200 : ei.msg_len);
-    be_fail(be, ei.code, ei.sqlstate, "%.*s", n, ei.msg);
+    be_fail(be, e.code, e.sqlstate, "%s", e.msg);
 }
 
 /* The timer is closed after the socket; the memory goes when both are done. */
@@ -596,15 +606,7 @@ static void on_internal_packet(struct mx_backend *be, const uint8_t *p, size_t l
                 len ? p[0] : 0);
         return;
     }
-    if (first && len && p[0] == 0xff && be->err.code == 0) {
-        struct pkt_err_info ei;
-        if (pkt_parse_err(p, len, &ei) == 0) {
-            be->err.code = ei.code;
-            memcpy(be->err.sqlstate, ei.sqlstate, 6);
-            int n = (int)(ei.msg_len > 200 ? 200 : ei.msg_len);
-            snprintf(be->err.msg, sizeof be->err.msg, "%.*s", n, ei.msg);
-        }
-    }
+    if (first && len && p[0] == 0xff && be->err.code == 0) be_error_from_err(&be->err, p, len);
     if (rc != RESP_DONE) return;
     be->iq_started = false;
     if (!be->iresp.error) {

@@ -54,6 +54,9 @@ struct be_error {
     bool local; /* mymux ran out of descriptors: says nothing about the server */
 };
 typedef void (*be_done_cb)(struct mx_backend *be, int err, const struct be_error *e);
+/* e from the payload of a server's ERR packet (its message cut at 200 bytes);
+ * false, e untouched, when it is not a well-formed one. */
+bool be_error_from_err(struct be_error *e, const uint8_t *p, size_t len);
 
 #define MX_BE_MAGIC 0x4d584245u      /* "MXBE" */
 #define MX_BE_FREED 0xdeadbe00u

@@ -2738,15 +2738,10 @@ void session_on_backend_data(struct mx_session *s, struct mx_backend *be)
         struct mx_buf *b = be->sock.in;
         struct be_error e = {.code = 2013, .sqlstate = "HY000"};
         snprintf(e.msg, sizeof e.msg, "mymux: the backend server ended the LOAD DATA early");
-        struct pkt_err_info ei;
         uint32_t avail = b->wpos - b->rpos;
         if (avail >= PKT_HDR && pkt_len(b->data + b->rpos) <= avail - PKT_HDR &&
-            b->data[b->rpos + PKT_HDR] == 0xff &&
-            pkt_parse_err(b->data + b->rpos + PKT_HDR, pkt_len(b->data + b->rpos), &ei) == 0) {
-            e.code = ei.code;
-            memcpy(e.sqlstate, ei.sqlstate, sizeof e.sqlstate);
-            snprintf(e.msg, sizeof e.msg, "%.*s", (int)ei.msg_len, ei.msg);
-        }
+            b->data[b->rpos + PKT_HDR] == 0xff)
+            be_error_from_err(&e, b->data + b->rpos + PKT_HDR, pkt_len(b->data + b->rpos));
         log_warn("infile_answered_early", "conn_id=%u backend_thread=%u code=%u", s->id,
                  be->thread_id, e.code);
         fail_answer(s, &e, "backend_answered_early");
